@@ -1,0 +1,50 @@
+/* The impasto command line: argument helpers, the progress display and the subcommands.
+ * This is the only code in the project that prints to the terminal or exits. */
+#ifndef IMPASTO_CLI_H
+#define IMPASTO_CLI_H
+
+#include "impasto.h"
+#include <stdio.h>
+
+/* Exit codes: 0 ok, 1 a failure while working, 2 bad usage, 130 interrupted (Ctrl-C). */
+enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+/* "impasto transfer: <message>" on stderr, with a usage hint when `hint` is set. */
+void cli_error(const char *cmd, int hint, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Strict number parsing for option values: the whole string must be a number in [lo, hi].
+ * On failure prints one line naming the option and returns 0. */
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+/* A comma-separated list of numbers; returns the count or -1 after printing an error. */
+int cli_parse_double_list(const char *cmd, const char *opt, const char *s, double lo, double hi,
+                          double *out, int max);
+/* 0/1, yes/no, true/false, on/off. */
+int cli_parse_bool(const char *cmd, const char *opt, const char *s, int *out);
+
+/* The model file: --model if given, else $IMPASTO_MODEL_DIR/<name>, models/<name>, or
+ * ../models/<name> beside the executable. Returns a static buffer or NULL. */
+const char *cli_find_model(const char *given, const char *name, const char *argv0);
+
+/* Progress: a live status line on a terminal (stderr), nothing when stderr is not a terminal
+ * unless log lines were asked for. */
+typedef struct cli_progress {
+    int live;         /* stderr is a terminal and not --quiet */
+    int print_every;  /* log a line every N iterations (0 = never) */
+    int line_open;    /* a live line is on screen */
+    double last_draw;
+    int scale_seen;   /* the scale the ETA's rate was started for */
+    double scale_t0;  /* seconds and iteration when that scale was first seen */
+    int scale_i0;
+} cli_progress;
+
+void progress_init(cli_progress *p, int quiet, int print_every);
+/* Redraws the live line (at most ~10 times a second) and prints log lines. */
+void progress_update(cli_progress *p, const impasto_progress *st);
+/* Clears the live line before other output. */
+void progress_clear(cli_progress *p);
+
+int cmd_transfer(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+#endif

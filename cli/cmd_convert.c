@@ -1,0 +1,66 @@
+/* impasto convert: upstream weight files -> impasto's safetensors. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *CMD = "convert";
+
+static void usage(FILE *f) {
+    fputs("usage: impasto convert vgg19 DIR [DIR...] -o OUT.safetensors\n"
+          "\n"
+          "  vgg19   DIRs hold the upstream VGG-19 weights: the uint8 manifest (manifest.json and one\n"
+          "          file per tensor; every md5 is verified) and/or the exact float32 TensorFlow.js\n"
+          "          head (model.json and shards). Float32 is used where both have a layer, after\n"
+          "          checking they agree within one quantisation step. docs/models.md says where to\n"
+          "          download them.\n"
+          "  -o, --output FILE   the converted model\n"
+          "  -h, --help\n",
+          f);
+}
+
+int cmd_convert(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *output = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); return EXIT_USAGE;
+        default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_error(CMD, 1, "which network? (vgg19)");
+        return EXIT_USAGE;
+    }
+    const char *kind = argv[optind++];
+    if (strcmp(kind, "vgg19") != 0) {
+        cli_error(CMD, 1, "unknown network '%s' (known: vgg19)", kind);
+        return EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        cli_error(CMD, 1, "no upstream folder given");
+        return EXIT_USAGE;
+    }
+    if (!output) {
+        cli_error(CMD, 1, "no output file (-o FILE)");
+        return EXIT_USAGE;
+    }
+    impasto_ctx *ctx = impasto_ctx_create();
+    if (!ctx) {
+        cli_error(CMD, 0, "out of memory");
+        return 1;
+    }
+    impasto_status s = impasto_convert_vgg19(ctx, (const char *const *)(argv + optind),
+                                             (size_t)(argc - optind), output);
+    if (s != IMPASTO_OK) cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+    else if (isatty(1)) printf("wrote %s\n", output);
+    impasto_ctx_free(ctx);
+    return s == IMPASTO_OK ? 0 : 1;
+}

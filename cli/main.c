@@ -1,0 +1,35 @@
+/* impasto: neural style transfer on the CPU. Dispatches to the subcommands. */
+#include "cli.h"
+
+#include <string.h>
+
+static void usage(FILE *f) {
+    fputs("usage: impasto COMMAND [options]\n"
+          "\n"
+          "  transfer   repaint a photo in the style of a painting (Gatys et al., neural-style)\n"
+          "  convert    convert upstream pretrained weights to impasto's safetensors\n"
+          "  version    print the version\n"
+          "\n"
+          "'impasto COMMAND --help' describes each command.\n",
+          f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "transfer")) return cmd_transfer(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("impasto %s\n", IMPASTO_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    cli_error(NULL, 1, "unknown command '%s'", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,163 @@
+/* impasto — neural image style transfer on the CPU.
+ *
+ * The one public header of libimpasto. Every call takes a context (impasto_ctx) that owns the
+ * settings (threads, limits) and the last error message; calls return an impasto_status and never
+ * exit, abort or print. Handles are opaque; every *_free accepts NULL.
+ *
+ * Images are float32, interleaved (H, W, C) with C = 1 (gray), 3 (RGB) or 4 (RGBA), values 0..1.
+ */
+#ifndef IMPASTO_H
+#define IMPASTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IMPASTO_VERSION "0.1.0"
+
+typedef enum impasto_status {
+    IMPASTO_OK = 0,
+    IMPASTO_ERR_INVALID_ARG,  /* a bad argument or option value */
+    IMPASTO_ERR_IO,           /* a file could not be opened, read or written */
+    IMPASTO_ERR_FORMAT,       /* a file is corrupt, truncated or not of the expected format */
+    IMPASTO_ERR_TOO_LARGE,    /* an image or tensor exceeds a limit (see impasto_ctx_set_max_pixels) */
+    IMPASTO_ERR_NOMEM,        /* out of memory */
+    IMPASTO_ERR_UNSUPPORTED,  /* a valid file using a feature impasto does not support */
+    IMPASTO_ERR_CHECKSUM,     /* a file's checksum does not match its manifest */
+    IMPASTO_ERR_CANCELLED     /* the progress callback asked to stop */
+} impasto_status;
+
+/* A short fixed description of a status ("corrupt or unsupported file", ...). */
+const char *impasto_status_string(impasto_status s);
+
+/* ---- context ---------------------------------------------------------------------------- */
+
+typedef struct impasto_ctx impasto_ctx;
+
+/* Returns NULL only when out of memory. Defaults: all cores, max_pixels 100 million. */
+impasto_ctx *impasto_ctx_create(void);
+void impasto_ctx_free(impasto_ctx *ctx);
+/* The message of the last failed call on this context ("" if none). Valid until the next call. */
+const char *impasto_ctx_error(const impasto_ctx *ctx);
+/* Number of worker threads (0 = one per core). */
+void impasto_ctx_set_threads(impasto_ctx *ctx, int nthreads);
+int impasto_ctx_threads(const impasto_ctx *ctx);
+/* Largest image (width*height) any decoder or resize will accept. */
+void impasto_ctx_set_max_pixels(impasto_ctx *ctx, size_t max_pixels);
+size_t impasto_ctx_max_pixels(const impasto_ctx *ctx);
+
+/* ---- images ----------------------------------------------------------------------------- */
+
+typedef struct impasto_image impasto_image;
+
+impasto_status impasto_image_create(impasto_ctx *ctx, int width, int height, int channels,
+                                    impasto_image **out);
+void impasto_image_free(impasto_image *img);
+int impasto_image_width(const impasto_image *img);
+int impasto_image_height(const impasto_image *img);
+int impasto_image_channels(const impasto_image *img);
+/* Pixels (H, W, C), row-major, values 0..1. */
+float *impasto_image_data(impasto_image *img);
+const float *impasto_image_cdata(const impasto_image *img);
+
+/* PNG (8/16-bit, gray/RGB, with or without alpha, palette) or JPEG (EXIF orientation applied).
+ * The format is detected from the file's bytes, not its name. */
+impasto_status impasto_image_load(impasto_ctx *ctx, const char *path, impasto_image **out);
+/* PNG or JPEG chosen by the extension (.png, .jpg, .jpeg); quality is for JPEG (1..100, 0 = 95).
+ * Written to a temporary file in the same folder and renamed over `path`, so a failure never
+ * leaves a half-written file in place of an existing one. */
+impasto_status impasto_image_save(impasto_ctx *ctx, const impasto_image *img, const char *path,
+                                  int quality);
+/* Area-averaging when shrinking, bicubic (Catmull-Rom) when enlarging; alpha is resized with the
+ * colour channels premultiplied so transparent pixels do not bleed their colour. */
+impasto_status impasto_image_resize(impasto_ctx *ctx, const impasto_image *src, int width,
+                                    int height, impasto_image **out);
+/* Resize so the longer side is `max_side` (aspect kept). */
+impasto_status impasto_image_resize_max_side(impasto_ctx *ctx, const impasto_image *src,
+                                             int max_side, impasto_image **out);
+
+/* ---- models ------------------------------------------------------------------------------ */
+
+typedef struct impasto_model impasto_model;
+
+/* Loads a converted model (safetensors written by `impasto convert`). */
+impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_model **out);
+void impasto_model_free(impasto_model *model);
+/* "vgg19", ... */
+const char *impasto_model_kind(const impasto_model *model);
+
+/* Converts the upstream VGG-19 files to impasto's safetensors. `dirs` may hold the exact float32
+ * tfjs head (model.json + shards) and/or the uint8 manifest (manifest.json + one file per tensor);
+ * every md5 in the manifest is verified, float32 is preferred where both exist and the two are
+ * checked to agree within one quantisation step. */
+impasto_status impasto_convert_vgg19(impasto_ctx *ctx, const char *const *dirs, size_t ndirs,
+                                     const char *out_path);
+
+/* ---- Gatys et al. optimisation (neural-style) -------------------------------------------- */
+
+typedef enum { IMPASTO_INIT_RANDOM = 0, IMPASTO_INIT_IMAGE } impasto_init;
+typedef enum { IMPASTO_OPTIM_LBFGS = 0, IMPASTO_OPTIM_ADAM } impasto_optimizer;
+typedef enum { IMPASTO_POOL_MAX = 0, IMPASTO_POOL_AVG } impasto_pooling;
+
+typedef struct impasto_progress {
+    int scale_index, num_scales;  /* which of the --scales is running */
+    int width, height;            /* image size at this scale */
+    int iteration, num_iterations;
+    double loss, content_loss, style_loss, tv_loss;
+    double seconds;               /* since the transfer started */
+    /* Set on the iterations where save_iter asks for an intermediate image (else NULL):
+     * the current picture, valid only during the callback. */
+    const impasto_image *image;
+} impasto_progress;
+
+/* Called once per iteration; return non-zero to cancel (the transfer returns IMPASTO_ERR_CANCELLED
+ * and *out holds the latest picture). */
+typedef int (*impasto_progress_fn)(const impasto_progress *p, void *user);
+
+#define IMPASTO_MAX_LAYERS 16
+#define IMPASTO_MAX_SCALES 8
+
+typedef struct impasto_transfer_options {
+    double content_weight;              /* 5 */
+    double style_weight;                /* 100 */
+    double tv_weight;                   /* 1e-3 */
+    int num_iterations;                 /* 1000 (per scale) */
+    impasto_init init;                  /* random */
+    const impasto_image *init_image;    /* with IMPASTO_INIT_IMAGE: NULL = the content image */
+    int64_t seed;                       /* -1 = from the clock */
+    impasto_optimizer optimizer;        /* lbfgs */
+    double learning_rate;               /* 10 (Adam's step; L-BFGS's step multiplier is 1) */
+    int lbfgs_history;                  /* 100 */
+    int lbfgs_line_search;              /* 0 = none (neural-style), 1 = strong Wolfe */
+    int image_size;                     /* 512: longest side of the output */
+    double style_scale;                 /* 1.0: style images are resized to image_size*style_scale */
+    const double *style_blend_weights;  /* NULL = equal; else one per style, normalised to sum 1 */
+    impasto_pooling pooling;            /* max */
+    const char *content_layers;         /* "relu4_2" */
+    const char *style_layers;           /* "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1" */
+    const double *style_layer_weights;  /* NULL = 1 each; else one per style layer */
+    int original_colors;                /* 0: keep the output's colours; 1: the content's */
+    int normalize_gradients;            /* 0 */
+    int save_iter;                      /* 100: every N iterations progress->image is set (0 = never) */
+    int num_scales;                     /* 0 = single scale at image_size */
+    int scales[IMPASTO_MAX_SCALES];     /* coarse-to-fine longest sides, e.g. 256,512,1024 */
+    impasto_progress_fn progress;       /* NULL = none */
+    void *progress_user;
+} impasto_transfer_options;
+
+void impasto_transfer_options_init(impasto_transfer_options *opt);
+
+/* Repaints `content` in the style of `styles` (nstyles >= 1) with VGG-19 (`vgg`). On success and on
+ * IMPASTO_ERR_CANCELLED, *out is a new RGB image (alpha of the content carried over if it has one). */
+impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
+                                const impasto_image *content, const impasto_image *const *styles,
+                                size_t nstyles, const impasto_transfer_options *opt,
+                                impasto_image **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,14 @@
+/* Single-precision GEMM behind one interface, so a faster kernel can replace OpenBLAS later.
+ * Row-major throughout: C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C,
+ * with lda/ldb/ldc the row strides of A, B, C as stored. */
+#ifndef IMPASTO_CORE_GEMM_H
+#define IMPASTO_CORE_GEMM_H
+
+#include <stddef.h>
+
+void gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+          size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+/* Threads the GEMM may use (OpenBLAS keeps this process-wide; set from the context). */
+void gemm_set_threads(int nthreads);
+
+#endif

@@ -1,0 +1,51 @@
+/* Internal interface between image.c (load/save dispatch) and the PNG and JPEG codecs. */
+#ifndef IMPASTO_IO_CODEC_H
+#define IMPASTO_IO_CODEC_H
+
+#include "io/image.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Checks a size read from a file header before anything is decoded or allocated: zero is
+ * IMPASTO_ERR_FORMAT, over impasto_ctx_max_pixels() (or past INT_MAX per side) is
+ * IMPASTO_ERR_TOO_LARGE, with a message naming `name`. */
+impasto_status image_check_pixels(impasto_ctx *ctx, const char *name, uint64_t width,
+                                  uint64_t height);
+
+/* Decoders: `buf` (n bytes) is the whole file; *out is a new image on success. */
+impasto_status image_png_decode(impasto_ctx *ctx, const char *name, const unsigned char *buf,
+                                size_t n, impasto_image **out);
+impasto_status image_jpeg_decode(impasto_ctx *ctx, const char *name, const unsigned char *buf,
+                                 size_t n, impasto_image **out);
+
+/* Encoders write the whole file to `fp`; `name` is only for messages. A write failure is
+ * IMPASTO_ERR_IO; the caller owns `fp` and removes the partial file. */
+impasto_status image_png_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                FILE *fp);
+impasto_status image_jpeg_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                 FILE *fp, int quality);
+
+/* JPEG's limit on either side (libjpeg's JPEG_MAX_DIMENSION). */
+#define IMAGE_JPEG_MAX_SIDE 65500
+
+/* The EXIF orientation (TIFF tag 0x0112, 1..8) from the payload of a JPEG APP1 segment
+ * ("Exif\0\0" + TIFF header + IFD0); 1 when absent, malformed or out of range. */
+int image_exif_orientation(const unsigned char *app1, size_t len);
+
+/* Size of the upright picture for a stored w x h picture: 5..8 swap the sides. */
+void image_orient_size(int orientation, int w, int h, int *ow, int *oh);
+
+/* Where stored row `sy` of a w x h picture lands in the upright picture: stored pixel (sx, sy)
+ * goes to upright pixel index first + sx * step (pixel units, row-major upright picture). */
+void image_orient_row(int orientation, int w, int h, int sy, size_t *first, ptrdiff_t *step);
+
+/* 0..1 float to 8 bits: clamped, rounded to nearest, NaN to 0. */
+static inline unsigned char image_to_u8(float v) {
+    if (!(v > 0.0f)) return 0;
+    if (v >= 1.0f) return 255;
+    return (unsigned char)(v * 255.0f + 0.5f);
+}
+
+#endif

@@ -1,0 +1,26 @@
+/* Losses of Gatys et al. as jcjohnson/neural-style computes them. Each returns its value and
+ * writes (OVERWRITES) the gradient with respect to its input into dx when dx is not NULL.
+ * The weight (neural-style's "strength") is applied to both. */
+#ifndef IMPASTO_LOSS_H
+#define IMPASTO_LOSS_H
+
+#include <stddef.h>
+
+/* Content: weight * sum((x - t)^2) / n over n = C*H*W (torch's MSECriterion, mean). */
+double content_loss(size_t n, const float *x, const float *target, double weight, float *dx);
+
+/* Gram matrix G (C,C) = F F^T / (C*H*W) of features F (C, HW) — neural-style's GramMatrix
+ * divided by the input's element count. */
+void gram_matrix(int c, size_t hw, const float *f, float *g);
+
+/* Style: weight * sum((G - T)^2) / C^2 with G = gram_matrix(F), T (C,C) the target gram.
+ * ws holds C*C floats of scratch. dx (C, HW). */
+double style_loss(int c, size_t hw, const float *f, const float *target, double weight,
+                  float *ws, float *dx);
+
+/* Total variation: weight/2 * sum over channels, and over (i<H-1, j<W-1), of
+ * (x[i][j]-x[i][j+1])^2 + (x[i][j]-x[i+1][j])^2 — the function whose gradient neural-style's
+ * TVLoss uses. x (C,H,W). */
+double tv_loss(int c, int h, int w, const float *x, double weight, float *dx);
+
+#endif

@@ -1,0 +1,536 @@
+/* Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks" (CVPR 2016),
+ * as jcjohnson/neural-style implements it: the picture itself is optimised (L-BFGS or Adam) to
+ * minimise content_weight * content loss (VGG-19 relu4_2) + style_weight * style loss (Gram
+ * matrices at relu1_1 ... relu5_1) + tv_weight * total variation, starting from noise or an image.
+ *
+ * Optimisation runs in the Caffe-preprocessed space: x (3, H, W), RGB, 0..255 minus the mean.
+ * With several scales (coarse to fine) each scale starts from the previous result, upsampled. */
+#include "core/ctx.h"
+#include "core/gemm.h"
+#include "io/image.h"
+#include "loss/loss.h"
+#include "methods/color.h"
+#include "models/model.h"
+#include "models/vgg19.h"
+#include "optim/optim.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_IMAGE_SIDE 16384
+
+void impasto_transfer_options_init(impasto_transfer_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->content_weight = 5.0;
+    opt->style_weight = 100.0;
+    opt->tv_weight = 1e-3;
+    opt->num_iterations = 1000;
+    opt->init = IMPASTO_INIT_RANDOM;
+    opt->seed = -1;
+    opt->optimizer = IMPASTO_OPTIM_LBFGS;
+    opt->learning_rate = 10.0;
+    opt->lbfgs_history = 100;
+    opt->image_size = 512;
+    opt->style_scale = 1.0;
+    opt->pooling = IMPASTO_POOL_MAX;
+    opt->content_layers = "relu4_2";
+    opt->style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
+    opt->save_iter = 100;
+}
+
+/* ---- layer lists ------------------------------------------------------------------------ */
+
+typedef struct layer_list {
+    int n;
+    int index[IMPASTO_MAX_LAYERS];  /* VGG-19 layer indices */
+} layer_list;
+
+static impasto_status parse_layers(impasto_ctx *ctx, const char *what, const char *spec,
+                                   layer_list *out) {
+    out->n = 0;
+    if (!spec) return IMPASTO_OK;
+    const char *p = spec;
+    while (*p) {
+        while (*p == ' ' || *p == ',') p++;
+        if (!*p) break;
+        const char *end = p;
+        while (*end && *end != ',' && *end != ' ') end++;
+        char name[32];
+        size_t len = (size_t)(end - p);
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, p, len);
+        name[len] = 0;
+        int idx = vgg19_layer_index(name);
+        if (idx < 0)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
+                            "unknown %s layer '%s' (VGG-19 layers are conv1_1, relu1_1, ... pool5)",
+                            what, name);
+        for (int i = 0; i < out->n; i++)
+            if (out->index[i] == idx)
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s layer '%s' named twice", what, name);
+        if (out->n == IMPASTO_MAX_LAYERS)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "more than %d %s layers", IMPASTO_MAX_LAYERS, what);
+        out->index[out->n++] = idx;
+        p = end;
+    }
+    return IMPASTO_OK;
+}
+
+/* ---- noise ------------------------------------------------------------------------------ */
+
+/* splitmix64: a small, seedable generator kept in the caller's state. */
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(uint64_t *s) { return ((rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+
+/* Standard normal by Box-Muller. */
+static void fill_gaussian(float *x, size_t n, double scale, uint64_t seed) {
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i += 2) {
+        double r = sqrt(-2.0 * log(rng_uniform(&s))), t = 2.0 * M_PI * rng_uniform(&s);
+        x[i] = (float)(scale * r * cos(t));
+        if (i + 1 < n) x[i + 1] = (float)(scale * r * sin(t));
+    }
+}
+
+/* ---- one scale's optimisation ----------------------------------------------------------- */
+
+typedef struct gatys_run {
+    const vgg19 *net;
+    const impasto_transfer_options *opt;
+    vgg19_plan *plan;
+    int h, w;
+    layer_list content, style;
+    double content_layer_weight;      /* content_weight (per content layer) */
+    double style_layer_weight[IMPASTO_MAX_LAYERS];
+    float *content_target[IMPASTO_MAX_LAYERS];  /* (C, H, W) at each content layer */
+    float *style_target[IMPASTO_MAX_LAYERS];    /* (C, C) blended Gram at each style layer */
+    float *grad_at[VGG19_NUM_LAYERS];           /* loss gradients injected per layer (C, H, W) */
+    int losses_at[VGG19_NUM_LAYERS];            /* how many losses write into grad_at[layer] */
+    float *scratch;                             /* (C, H, W) of the largest shared loss layer */
+    float *gram_ws;                             /* (C, C) of the widest style layer */
+    float *tv_grad;                             /* (3, H, W) */
+    double last_content, last_style, last_tv;
+    /* progress */
+    impasto_image *snapshot;                    /* RGB at this scale, for save_iter */
+    int scale_index, num_scales;
+    struct timespec t0;
+} gatys_run;
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+/* neural-style's -normalize_gradients: each loss's gradient is divided by its L1 norm before
+ * the weight is applied (g was computed with weight 1). */
+static void normalize_gradient(float *g, size_t n, double weight) {
+    double l1 = 0;
+#pragma omp parallel for reduction(+ : l1) if (n > 65536)
+    for (size_t i = 0; i < n; i++) l1 += fabsf(g[i]);
+    float k = (float)(weight / (l1 + 1e-8));
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) g[i] *= k;
+}
+
+static void add_into(float *dst, const float *src, size_t n) {
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* f(x) and its gradient: forward through VGG-19, the losses at their layers, backward. */
+static int gatys_evaluate(void *user, const float *x, float *g, size_t n, double *f) {
+    gatys_run *r = user;
+    const impasto_transfer_options *opt = r->opt;
+    vgg19_forward(r->net, r->plan, x);
+
+    int written[VGG19_NUM_LAYERS] = {0};
+    double content = 0, style = 0;
+    for (int i = 0; i < r->content.n; i++) {
+        int layer = r->content.index[i], c, h, w;
+        const float *feat = vgg19_plan_output(r->plan, layer, &c, &h, &w);
+        size_t len = (size_t)c * h * w;
+        float *dst = written[layer] || r->losses_at[layer] > 1 ? r->scratch : r->grad_at[layer];
+        double wt = opt->normalize_gradients ? 1.0 : r->content_layer_weight;
+        double l = content_loss(len, feat, r->content_target[i], wt, dst);
+        if (opt->normalize_gradients) {
+            l *= r->content_layer_weight;
+            normalize_gradient(dst, len, r->content_layer_weight);
+        }
+        content += l;
+        if (dst == r->scratch) {
+            if (written[layer]) add_into(r->grad_at[layer], dst, len);
+            else memcpy(r->grad_at[layer], dst, len * sizeof *dst);
+        }
+        written[layer] = 1;
+    }
+    for (int i = 0; i < r->style.n; i++) {
+        int layer = r->style.index[i], c, h, w;
+        const float *feat = vgg19_plan_output(r->plan, layer, &c, &h, &w);
+        size_t hw = (size_t)h * w, len = (size_t)c * hw;
+        float *dst = written[layer] || r->losses_at[layer] > 1 ? r->scratch : r->grad_at[layer];
+        double wt = opt->normalize_gradients ? 1.0 : r->style_layer_weight[i];
+        double l = style_loss(c, hw, feat, r->style_target[i], wt, r->gram_ws, dst);
+        if (opt->normalize_gradients) {
+            l *= r->style_layer_weight[i];
+            normalize_gradient(dst, len, r->style_layer_weight[i]);
+        }
+        style += l;
+        if (dst == r->scratch) {
+            if (written[layer]) add_into(r->grad_at[layer], dst, len);
+            else memcpy(r->grad_at[layer], dst, len * sizeof *dst);
+        }
+        written[layer] = 1;
+    }
+    vgg19_backward(r->net, r->plan, (const float *const *)r->grad_at, g);
+
+    double tv = 0;
+    if (opt->tv_weight > 0) {
+        tv = tv_loss(3, r->h, r->w, x, opt->tv_weight, r->tv_grad);
+        add_into(g, r->tv_grad, n);
+    }
+    r->last_content = content;
+    r->last_style = style;
+    r->last_tv = tv;
+    *f = content + style + tv;
+    return 0;
+}
+
+static int gatys_progress(void *user, const float *x, size_t n, double f, int iteration, int evals) {
+    gatys_run *r = user;
+    const impasto_transfer_options *opt = r->opt;
+    if (!opt->progress) return 0;
+    impasto_progress p = {0};
+    p.scale_index = r->scale_index;
+    p.num_scales = r->num_scales;
+    p.width = r->w;
+    p.height = r->h;
+    p.iteration = iteration;
+    p.num_iterations = opt->num_iterations;
+    p.loss = f;
+    p.content_loss = r->last_content;
+    p.style_loss = r->last_style;
+    p.tv_loss = r->last_tv;
+    p.seconds = seconds_since(&r->t0);
+    if (opt->save_iter > 0 && iteration % opt->save_iter == 0 && iteration < opt->num_iterations) {
+        vgg19_deprocess(x, r->h, r->w, r->snapshot->data);
+        p.image = r->snapshot;
+    }
+    return opt->progress(&p, opt->progress_user);
+}
+
+/* Features of `img` at the given layers: content targets copied out (C,H,W), or Gram matrices
+ * (C,C) accumulated with weight `blend` into the style targets. */
+static impasto_status extract_targets(impasto_ctx *ctx, const vgg19 *net, const impasto_image *img,
+                                      pool_kind pooling, const layer_list *layers, int as_gram,
+                                      double blend, float **targets) {
+    int last = 0;
+    unsigned char keep[VGG19_NUM_LAYERS] = {0};
+    for (int i = 0; i < layers->n; i++) {
+        if (layers->index[i] > last) last = layers->index[i];
+        keep[layers->index[i]] = 1;
+    }
+    size_t npix = (size_t)img->width * img->height;
+    float *x = malloc(3 * npix * sizeof *x);
+    if (!x) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (%dx%d image)", img->width, img->height);
+    vgg19_plan *plan = NULL;
+    impasto_status s = vgg19_plan_create(ctx, net, img->height, img->width, last, pooling, keep, &plan);
+    if (s != IMPASTO_OK) {
+        free(x);
+        return s;
+    }
+    vgg19_preprocess(img, x);
+    vgg19_forward(net, plan, x);
+    float *gram = NULL;
+    for (int i = 0; i < layers->n && s == IMPASTO_OK; i++) {
+        int c, h, w;
+        const float *feat = vgg19_plan_output(plan, layers->index[i], &c, &h, &w);
+        size_t len = (size_t)c * h * w;
+        if (!as_gram) {
+            targets[i] = malloc(len * sizeof(float));
+            if (!targets[i]) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+            else memcpy(targets[i], feat, len * sizeof(float));
+            continue;
+        }
+        size_t cc = (size_t)c * c;
+        if (!targets[i]) targets[i] = calloc(cc, sizeof(float));
+        float *g2 = realloc(gram, cc * sizeof(float));
+        if (!targets[i] || !g2) {
+            if (g2) gram = g2;
+            s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+            break;
+        }
+        gram = g2;
+        gram_matrix(c, (size_t)h * w, feat, gram);
+        for (size_t k = 0; k < cc; k++) targets[i][k] += (float)blend * gram[k];
+    }
+    free(gram);
+    vgg19_plan_free(plan);
+    free(x);
+    return s;
+}
+
+static void run_free(gatys_run *r) {
+    vgg19_plan_free(r->plan);
+    for (int i = 0; i < IMPASTO_MAX_LAYERS; i++) {
+        free(r->content_target[i]);
+        free(r->style_target[i]);
+    }
+    for (int i = 0; i < VGG19_NUM_LAYERS; i++) free(r->grad_at[i]);
+    free(r->scratch);
+    free(r->gram_ws);
+    free(r->tv_grad);
+    impasto_image_free(r->snapshot);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- the whole method ------------------------------------------------------------------- */
+
+static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_options *opt,
+                                    size_t nstyles) {
+    if (nstyles < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at least one style image is needed");
+    if (!(opt->content_weight >= 0) || !(opt->style_weight >= 0) || !(opt->tv_weight >= 0))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "loss weights must be zero or positive");
+    if (opt->num_iterations < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the number of iterations must not be negative");
+    if (!(opt->learning_rate > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the learning rate must be positive");
+    if (opt->lbfgs_history < 1 || opt->lbfgs_history > 1000)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "L-BFGS history must be 1..1000");
+    if (!(opt->style_scale > 0) || opt->style_scale > 16)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style scale must be in (0, 16]");
+    if (opt->num_scales < 0 || opt->num_scales > IMPASTO_MAX_SCALES)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at most %d scales", IMPASTO_MAX_SCALES);
+    int nsizes = opt->num_scales ? opt->num_scales : 1;
+    for (int i = 0; i < nsizes; i++) {
+        int side = opt->num_scales ? opt->scales[i] : opt->image_size;
+        if (side < 16 || side > MAX_IMAGE_SIDE)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside 16..%d", side, MAX_IMAGE_SIDE);
+        if (opt->num_scales && i > 0 && side < opt->scales[i - 1])
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "scales must go from coarse to fine");
+    }
+    if (opt->style_blend_weights) {
+        double sum = 0;
+        for (size_t i = 0; i < nstyles; i++) {
+            if (!(opt->style_blend_weights[i] >= 0))
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style blend weights must not be negative");
+            sum += opt->style_blend_weights[i];
+        }
+        if (!(sum > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style blend weights sum to zero");
+    }
+    if (opt->init == IMPASTO_INIT_IMAGE && opt->init_image && opt->init_image->channels < 1)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "bad init image");
+    return IMPASTO_OK;
+}
+
+/* Sets up targets and buffers for one scale with the content resized to `side`. */
+static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net,
+                                const impasto_image *content_scaled,
+                                const impasto_image *const *styles, size_t nstyles,
+                                const double *blend, int side) {
+    const impasto_transfer_options *opt = r->opt;
+    impasto_status s;
+    r->net = net;
+    r->h = content_scaled->height;
+    r->w = content_scaled->width;
+    pool_kind pooling = opt->pooling == IMPASTO_POOL_AVG ? POOL_AVG : POOL_MAX;
+
+    s = extract_targets(ctx, net, content_scaled, pooling, &r->content, 0, 1.0, r->content_target);
+    if (s != IMPASTO_OK) return s;
+    int style_side = (int)lround(side * opt->style_scale);
+    if (style_side < 16) style_side = 16;
+    for (size_t k = 0; k < nstyles; k++) {
+        if (blend[k] == 0) continue;
+        impasto_image *st = NULL;
+        s = impasto_image_resize_max_side(ctx, styles[k], style_side, &st);
+        if (s == IMPASTO_OK)
+            s = extract_targets(ctx, net, st, pooling, &r->style, 1, blend[k], r->style_target);
+        impasto_image_free(st);
+        if (s != IMPASTO_OK) return s;
+    }
+
+    int last = 0;
+    unsigned char keep[VGG19_NUM_LAYERS] = {0};
+    for (int i = 0; i < r->content.n; i++) keep[r->content.index[i]] = 1, r->losses_at[r->content.index[i]]++;
+    for (int i = 0; i < r->style.n; i++) keep[r->style.index[i]] = 1, r->losses_at[r->style.index[i]]++;
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++)
+        if (keep[l]) last = l;
+    s = vgg19_plan_create(ctx, net, r->h, r->w, last, pooling, keep, &r->plan);
+    if (s != IMPASTO_OK) return s;
+
+    size_t scratch = 0, gram = 1;
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++) {
+        if (!keep[l]) continue;
+        int c, h, w;
+        vgg19_plan_output(r->plan, l, &c, &h, &w);
+        size_t len = (size_t)c * h * w;
+        r->grad_at[l] = malloc(len * sizeof(float));
+        if (!r->grad_at[l]) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+        if (r->losses_at[l] > 1 && len > scratch) scratch = len;
+        if ((size_t)c * c > gram) gram = (size_t)c * c;
+    }
+    size_t npix = (size_t)r->h * r->w;
+    r->scratch = scratch ? malloc(scratch * sizeof(float)) : NULL;
+    r->gram_ws = malloc(gram * sizeof(float));
+    r->tv_grad = malloc(3 * npix * sizeof(float));
+    if ((scratch && !r->scratch) || !r->gram_ws || !r->tv_grad)
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    return image_alloc(ctx, r->w, r->h, 3, &r->snapshot);
+}
+
+impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
+                                const impasto_image *content, const impasto_image *const *styles,
+                                size_t nstyles, const impasto_transfer_options *opt,
+                                impasto_image **out) {
+    *out = NULL;
+    if (!vgg || !vgg->vgg) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_transfer needs a VGG-19 model");
+    if (!content || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no content or style image");
+    impasto_transfer_options defaults;
+    if (!opt) {
+        impasto_transfer_options_init(&defaults);
+        opt = &defaults;
+    }
+    impasto_status s = check_options(ctx, opt, nstyles);
+    if (s != IMPASTO_OK) return s;
+    for (size_t k = 0; k < nstyles; k++)
+        if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style image %zu is missing", k + 1);
+
+    gatys_run r;
+    memset(&r, 0, sizeof r);
+    r.opt = opt;
+    if ((s = parse_layers(ctx, "content", opt->content_layers, &r.content)) != IMPASTO_OK) return s;
+    if ((s = parse_layers(ctx, "style", opt->style_layers, &r.style)) != IMPASTO_OK) return s;
+    if (r.content.n + r.style.n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no content or style layers");
+    r.content_layer_weight = opt->content_weight;
+    for (int i = 0; i < r.style.n; i++)
+        r.style_layer_weight[i] = opt->style_weight * (opt->style_layer_weights ? opt->style_layer_weights[i] : 1.0);
+
+    gatys_run proto = r;  /* the parsed settings each scale starts from */
+    double blend[64], bsum = 0;
+    double *blendp = nstyles <= 64 ? blend : malloc(nstyles * sizeof *blendp);
+    if (!blendp) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < nstyles; k++)
+        bsum += blendp[k] = opt->style_blend_weights ? opt->style_blend_weights[k] : 1.0;
+    for (size_t k = 0; k < nstyles; k++) blendp[k] /= bsum;
+
+    int nthreads = ctx_threads(ctx);
+    gemm_set_threads(nthreads);
+    omp_set_num_threads(nthreads);
+
+    int num_scales = opt->num_scales ? opt->num_scales : 1;
+    uint64_t seed = opt->seed >= 0 ? (uint64_t)opt->seed : (uint64_t)time(NULL);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    float *x = NULL;               /* (3, H, W) being optimised */
+    impasto_image *result = NULL;  /* RGB picture of the latest scale */
+    impasto_image *content_scaled = NULL;
+    int cancelled = 0;
+    for (int si = 0; si < num_scales && s == IMPASTO_OK && !cancelled; si++) {
+        int side = opt->num_scales ? opt->scales[si] : opt->image_size;
+        impasto_image_free(content_scaled);
+        content_scaled = NULL;
+        if ((s = impasto_image_resize_max_side(ctx, content, side, &content_scaled)) != IMPASTO_OK) break;
+        run_free(&r);
+        r = proto;
+        r.scale_index = si;
+        r.num_scales = num_scales;
+        r.t0 = t0;
+        if ((s = run_setup(ctx, &r, vgg->vgg, content_scaled, styles, nstyles, blendp, side)) != IMPASTO_OK) break;
+
+        size_t npix = (size_t)r.h * r.w, n = 3 * npix;
+        free(x);
+        x = malloc(n * sizeof *x);
+        if (!x) {
+            s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+            break;
+        }
+        /* Starting point: the previous scale's picture, else noise or the init image. */
+        const impasto_image *start = result;
+        if (!start && opt->init == IMPASTO_INIT_IMAGE) start = opt->init_image ? opt->init_image : content;
+        if (start) {
+            impasto_image *st = NULL;
+            if ((s = impasto_image_resize(ctx, start, r.w, r.h, &st)) != IMPASTO_OK) break;
+            vgg19_preprocess(st, x);
+            impasto_image_free(st);
+        } else {
+            /* neural-style: torch.randn(C,H,W):mul(0.001) in the preprocessed space. */
+            fill_gaussian(x, n, 0.001, seed);
+        }
+
+        double f = 0;
+        int rc;
+        if (opt->optimizer == IMPASTO_OPTIM_ADAM) {
+            adam_params ap;
+            adam_params_init(&ap);
+            ap.max_iter = opt->num_iterations;
+            ap.learning_rate = opt->learning_rate;
+            rc = adam_minimize(n, x, &ap, gatys_evaluate, gatys_progress, &r, &f);
+        } else {
+            lbfgs_params lp;
+            lbfgs_params_init(&lp);
+            lp.max_iter = opt->num_iterations;
+            lp.history = opt->lbfgs_history;
+            lp.line_search = opt->lbfgs_line_search;
+            rc = lbfgs_minimize(n, x, &lp, gatys_evaluate, gatys_progress, &r, &f);
+        }
+        if (rc == OPTIM_NOMEM) {
+            s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory for the optimiser's history at %dx%d", r.w, r.h);
+            break;
+        }
+        if (rc == OPTIM_CANCELLED) cancelled = 1;
+
+        impasto_image_free(result);
+        result = NULL;
+        if ((s = image_alloc(ctx, r.w, r.h, 3, &result)) != IMPASTO_OK) break;
+        vgg19_deprocess(x, r.h, r.w, result->data);
+    }
+    run_free(&r);
+    free(x);
+    if (blendp != blend) free(blendp);
+
+    if (s == IMPASTO_OK && opt->original_colors) {
+        impasto_image *rgb = NULL;
+        s = image_alloc(ctx, result->width, result->height, 3, &rgb);
+        if (s == IMPASTO_OK) {
+            /* content_scaled has the result's size; make it RGB for the colour transfer. */
+            size_t npix = (size_t)rgb->width * rgb->height;
+            int cc = content_scaled->channels;
+            for (size_t i = 0; i < npix; i++)
+                for (int k = 0; k < 3; k++)
+                    rgb->data[3 * i + k] = content_scaled->data[i * cc + (cc >= 3 ? k : 0)];
+            color_keep_luminance(result->data, rgb->data, npix, result->data);
+            impasto_image_free(rgb);
+        }
+    }
+    if (s == IMPASTO_OK && (content->channels == 2 || content->channels == 4)) {
+        /* Carry the content's alpha through to the output. */
+        impasto_image *rgba = NULL;
+        s = image_alloc(ctx, result->width, result->height, 4, &rgba);
+        if (s == IMPASTO_OK) {
+            size_t npix = (size_t)rgba->width * rgba->height;
+            int cc = content_scaled->channels;
+            for (size_t i = 0; i < npix; i++) {
+                memcpy(rgba->data + 4 * i, result->data + 3 * i, 3 * sizeof(float));
+                rgba->data[4 * i + 3] = content_scaled->data[i * cc + cc - 1];
+            }
+            impasto_image_free(result);
+            result = rgba;
+        }
+    }
+    impasto_image_free(content_scaled);
+    if (s != IMPASTO_OK) {
+        impasto_image_free(result);
+        return s;
+    }
+    *out = result;
+    if (cancelled) return ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled");
+    return IMPASTO_OK;
+}

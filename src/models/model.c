@@ -1,0 +1,42 @@
+#include "models/model.h"
+#include "core/ctx.h"
+#include "io/safetensors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_model **out) {
+    *out = NULL;
+    if (!path) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no model file given");
+    safetensors *st = NULL;
+    impasto_status s = safetensors_open(ctx, path, &st);
+    if (s != IMPASTO_OK) return s;
+    const char *kind = safetensors_meta(st, "kind");
+    char kind_copy[32];
+    snprintf(kind_copy, sizeof kind_copy, "%s", kind ? kind : "");
+    safetensors_close(st);
+
+    if (strcmp(kind_copy, "vgg19") != 0)
+        return ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED,
+                        "%s: model kind '%s' is not one impasto knows (expected vgg19; convert the "
+                        "upstream files with `impasto convert`)", path, kind_copy);
+    impasto_model *m = calloc(1, sizeof *m);
+    if (!m) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    snprintf(m->kind, sizeof m->kind, "%s", kind_copy);
+    s = vgg19_load(ctx, path, &m->vgg);
+    if (s != IMPASTO_OK) {
+        free(m);
+        return s;
+    }
+    *out = m;
+    return IMPASTO_OK;
+}
+
+void impasto_model_free(impasto_model *model) {
+    if (!model) return;
+    vgg19_free(model->vgg);
+    free(model);
+}
+
+const char *impasto_model_kind(const impasto_model *model) { return model ? model->kind : ""; }

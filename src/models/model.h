@@ -1,0 +1,13 @@
+/* The type behind impasto_model: a converted network of a known kind. */
+#ifndef IMPASTO_MODELS_MODEL_H
+#define IMPASTO_MODELS_MODEL_H
+
+#include "impasto.h"
+#include "models/vgg19.h"
+
+struct impasto_model {
+    char kind[32];  /* the safetensors metadata "kind": "vgg19", ... */
+    vgg19 *vgg;     /* kind "vgg19" */
+};
+
+#endif

@@ -1,0 +1,70 @@
+/* VGG-19 (Simonyan & Zisserman 2015) as a feature extractor, conv1_1 ... relu5_4 (and pool5),
+ * with the weights impasto converts from the upstream files.
+ *
+ * Stored weights (safetensors, metadata kind=vgg19): "conv1_1.weight" (OC, IC, 3, 3) and
+ * "conv1_1.bias" (OC) for the 16 convolutions, conv1_1's input channels in RGB order.
+ * Input: Caffe preprocessing — RGB scaled to 0..255 minus the ImageNet mean
+ * (R 123.68, G 116.779, B 103.939), tensor (3, H, W). Pooling is 2x2 stride 2 in ceil mode
+ * as loadcaffe builds it for neural-style, max or (on request) average. */
+#ifndef IMPASTO_MODELS_VGG19_H
+#define IMPASTO_MODELS_VGG19_H
+
+#include "impasto.h"
+#include "nn/nn.h"
+
+#define VGG19_NUM_CONV 16
+#define VGG19_NUM_LAYERS 37  /* 16 conv + 16 relu + 5 pool, in network order */
+
+typedef enum { VGG_CONV, VGG_RELU, VGG_POOL } vgg19_layer_kind;
+
+typedef struct vgg19_layer {
+    const char *name;        /* "conv1_1", "relu1_1", "pool1", ... */
+    vgg19_layer_kind kind;
+    int in_c, out_c;         /* channels in and out */
+    int conv;                /* index of the convolution (0..15) for VGG_CONV, else -1 */
+} vgg19_layer;
+
+/* The fixed architecture, VGG19_NUM_LAYERS entries in network order. */
+const vgg19_layer *vgg19_layers(void);
+/* Index of a layer by name, or -1. */
+int vgg19_layer_index(const char *name);
+
+typedef struct vgg19 {
+    float *w[VGG19_NUM_CONV];  /* (OC, IC, 3, 3) */
+    float *b[VGG19_NUM_CONV];  /* (OC) */
+} vgg19;
+
+/* Loads from a converted safetensors file; checks every tensor's presence and shape. */
+impasto_status vgg19_load(impasto_ctx *ctx, const char *path, vgg19 **out);
+void vgg19_free(vgg19 *net);
+
+/* A run of the network on one input size up to one layer: every buffer allocated once at
+ * creation (activations kept for the backward pass, gradient ping-pong buffers, conv scratch),
+ * nothing allocated by forward/backward, so an optimisation loop allocates nothing. */
+typedef struct vgg19_plan vgg19_plan;
+
+/* Input (3, h, w); runs layers 0..last (inclusive). `keep` (VGG19_NUM_LAYERS flags, or NULL)
+ * marks layers whose outputs the caller reads: a conv whose output nobody reads is fused with
+ * its ReLU and its pre-activation output not stored. */
+impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
+                                 pool_kind pooling, const unsigned char *keep, vgg19_plan **out);
+void vgg19_plan_free(vgg19_plan *p);
+/* Output of `layer` after vgg19_forward: (C, H, W); shape in *c, *h, *w (any may be NULL).
+ * NULL if that layer's output is not stored (a fused conv) or beyond `last`. */
+const float *vgg19_plan_output(const vgg19_plan *p, int layer, int *c, int *h, int *w);
+/* Bytes of all buffers of the plan. */
+size_t vgg19_plan_bytes(const vgg19_plan *p);
+
+/* x (3, H, W), preprocessed. */
+void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x);
+/* Backward from `last` down to the input. grad_at[layer] (VGG19_NUM_LAYERS entries, NULL where
+ * none) is a gradient of the same shape as that layer's output, added to the gradient flowing
+ * back at that point. dx (3, H, W) receives the gradient at the input. */
+void vgg19_backward(const vgg19 *net, vgg19_plan *p, const float *const *grad_at, float *dx);
+
+/* Caffe preprocessing of an RGB(A) image (H, W, C in 0..1; alpha ignored, gray replicated)
+ * into x (3, H, W); and back (clamped to 0..1) into an RGB image's pixels (H, W, 3). */
+void vgg19_preprocess(const impasto_image *img, float *x);
+void vgg19_deprocess(const float *x, int h, int w, float *rgb);
+
+#endif

@@ -1,0 +1,60 @@
+/* Layers of the CPU engine. Tensors are float32, one image at a time, (C, H, W) row-major;
+ * a batch is a loop over images. Every layer has a *_forward and a *_backward.
+ * Backward conventions: dx is OVERWRITTEN (not accumulated); parameter gradients (dw, db) are
+ * ACCUMULATED (+=) so a batch loop sums them; any gradient pointer may be NULL to skip it.
+ * Layers are multithreaded internally (OpenMP and the GEMM's threads); none allocates:
+ * scratch memory is passed in as `ws`, sized by the matching *_workspace function. */
+#ifndef IMPASTO_NN_H
+#define IMPASTO_NN_H
+
+#include <stddef.h>
+
+typedef enum { PAD_ZERO = 0, PAD_REFLECT } pad_mode;
+
+/* ---- conv2d.c --------------------------------------------------------------------------- */
+typedef struct conv2d_desc {
+    int c, h, w;       /* input channels, height, width */
+    int oc, kh, kw;    /* output channels, kernel size */
+    int stride;        /* same in both directions */
+    int pad;           /* same on all four sides */
+    pad_mode padding;
+} conv2d_desc;
+
+int conv2d_out_h(const conv2d_desc *d);
+int conv2d_out_w(const conv2d_desc *d);
+/* Floats of scratch that conv2d_forward/backward need (the same for both). Bounded
+ * (the im2col matrix is built a band of output rows at a time), not proportional to H*W. */
+size_t conv2d_workspace(const conv2d_desc *d);
+/* x (C,H,W), w (OC,C,KH,KW), b (OC) or NULL -> y (OC,OH,OW); relu != 0 fuses y = max(y, 0). */
+void conv2d_forward(const conv2d_desc *d, const float *x, const float *w, const float *b,
+                    float *y, int relu, float *ws);
+/* dy (OC,OH,OW) -> dx (C,H,W) overwritten; dw (OC,C,KH,KW), db (OC) accumulated.
+ * x is needed only for dw (may be NULL when dw is NULL). */
+void conv2d_backward(const conv2d_desc *d, const float *x, const float *w, const float *dy,
+                     float *dx, float *dw, float *db, float *ws);
+
+/* ---- relu.c ----------------------------------------------------------------------------- */
+/* y = max(x, 0), in place allowed. */
+void relu_forward(size_t n, const float *x, float *y);
+/* dx = dy where y > 0 else 0, from the forward OUTPUT y; in place (dx == dy) allowed. */
+void relu_backward(size_t n, const float *y, const float *dy, float *dx);
+
+/* ---- pool.c ----------------------------------------------------------------------------- */
+typedef enum { POOL_MAX = 0, POOL_AVG } pool_kind;
+typedef struct pool_desc {
+    int c, h, w;
+    int k, stride, pad;
+    int ceil_mode;     /* Caffe/loadcaffe (neural-style) round the output size up */
+    pool_kind kind;
+} pool_desc;
+
+int pool_out_h(const pool_desc *d);
+int pool_out_w(const pool_desc *d);
+/* x (C,H,W) -> y (C,OH,OW). Average pooling divides by the number of window cells inside the
+ * padded input (PyTorch's count_include_pad=True, windows clipped at the far edge in ceil mode). */
+void pool_forward(const pool_desc *d, const float *x, float *y);
+/* dy (C,OH,OW) -> dx (C,H,W) overwritten. Max pooling routes each gradient to the first maximum
+ * of its window (recomputed from x), as PyTorch does. */
+void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx);
+
+#endif

@@ -1,0 +1,88 @@
+#!/bin/sh
+# The command line as a user meets it: bad input gets one clear line and a non-zero exit, never
+# a crash; outputs are written atomically; progress stays quiet when piped.
+# Run from the repository root (as `make test` does); IMPASTO_BUILD names the build folder.
+B=${IMPASTO_BUILD:-build}/impasto
+MODEL=models/vgg19.safetensors
+C=examples/images/horses.jpg
+S=examples/images/scream.jpg
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+ok()  { pass=$((pass + 1)); echo "ok $1"; }
+bad() { fail=$((fail + 1)); echo "not ok $1"; [ -f "$T/err" ] && sed 's/^/    /' "$T/err" | head -5; }
+
+# expect NAME EXIT_CODE STDERR_PATTERN -- command...: exit code and a one-line message matching
+expect() {
+    name=$1 code=$2 pat=$3; shift 4
+    "$@" >"$T/out" 2>"$T/err"; rc=$?
+    lines=$(wc -l <"$T/err")
+    if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" && [ "$lines" -le 2 ]; then ok "$name"
+    else echo "    exit $rc (wanted $code), stderr:"; bad "$name"; fi
+}
+
+expect "no command" 2 "usage" -- "$B"
+expect "unknown command" 2 "unknown command 'paint'" -- "$B" paint
+expect "unknown flag" 2 "unknown option '--colour'.*--help" -- "$B" transfer -c $C -s $S --colour
+expect "bad number" 2 "expects a whole number, got 'ten'" -- "$B" transfer -c $C -s $S --num-iterations ten
+expect "number out of range" 2 "--image-size must be between" -- "$B" transfer -c $C -s $S --image-size 5
+expect "missing value" 2 "needs a value" -- "$B" transfer -c $C -s $S --seed
+expect "no content" 2 "no content image" -- "$B" transfer -s $S
+expect "no style" 2 "no style image" -- "$B" transfer -c $C
+expect "bad enum" 2 "--optimizer is 'lbfgs' or 'adam'" -- "$B" transfer -c $C -s $S --optimizer sgd
+expect "blend count" 2 "has 1 values for 2 style" -- "$B" transfer -c $C -s $S,$S --style-blend-weights 1
+expect "scales order" 2 "coarse to fine" -- "$B" transfer -c $C -s $S --scales 512,256
+expect "missing content file" 1 "cannot open $T/nope.jpg" -- "$B" transfer -m $MODEL -c "$T/nope.jpg" -s $S -o "$T/o.png"
+
+# Corrupt and truncated images.
+head -c 5000 $C >"$T/trunc.jpg"
+printf 'this is not an image at all' >"$T/garbage.png"
+: >"$T/empty.png"
+expect "truncated jpeg" 1 "trunc.jpg" -- "$B" transfer -m $MODEL -c "$T/trunc.jpg" -s $S -o "$T/o.png" --num-iterations 1
+expect "garbage image" 1 "garbage.png" -- "$B" transfer -m $MODEL -c $C -s "$T/garbage.png" -o "$T/o.png" --num-iterations 1
+expect "empty image" 1 "empty.png" -- "$B" transfer -m $MODEL -c "$T/empty.png" -s $S -o "$T/o.png"
+
+# Missing, truncated and corrupt models.
+expect "missing model" 1 "cannot open" -- "$B" transfer -m "$T/none.safetensors" -c $C -s $S -o "$T/o.png"
+head -c 100000 $MODEL >"$T/trunc.safetensors"
+expect "truncated model" 1 "trunc.safetensors" -- "$B" transfer -m "$T/trunc.safetensors" -c $C -s $S -o "$T/o.png"
+printf '\377\377\377\377\377\377\377\177{}' >"$T/huge.safetensors"
+expect "absurd model header" 1 "huge.safetensors" -- "$B" transfer -m "$T/huge.safetensors" -c $C -s $S -o "$T/o.png"
+expect "convert missing dir" 1 "$T/nowhere" -- "$B" convert vgg19 "$T/nowhere" -o "$T/v.safetensors"
+expect "convert unknown net" 2 "unknown network" -- "$B" convert resnet "$T" -o "$T/v.safetensors"
+
+# A failed run leaves the user's old output as it was, and no temporary files behind.
+echo "precious" >"$T/keep.png"
+"$B" transfer -m $MODEL -c "$T/trunc.jpg" -s $S -o "$T/keep.png" >/dev/null 2>&1
+if [ "$(cat "$T/keep.png")" = "precious" ] && [ -z "$(ls "$T" | grep tmp)" ]; then ok "old output kept"; else bad "old output kept"; fi
+
+# A short real run, piped: nothing on stderr (no progress bar when not a terminal), a PNG out,
+# intermediate images with --save-iter.
+"$B" transfer -m $MODEL -c $C -s $S -o "$T/run.png" --image-size 48 --num-iterations 4 --save-iter 2 --seed 1 >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$T/err" ] && [ ! -s "$T/out" ] && [ -s "$T/run.png" ] && [ -s "$T/run_2.png" ]; then
+    ok "quiet when piped, saves"
+else
+    echo "    exit $rc"; bad "quiet when piped, saves"
+fi
+# --print-iter asks for log lines even when piped.
+"$B" transfer -m $MODEL -c $C -s $S -o "$T/run2.jpg" --image-size 32 --num-iterations 4 --print-iter 2 --save-iter 0 >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && [ "$(grep -c '^iteration' "$T/out")" -eq 2 ] && [ -s "$T/run2.jpg" ]; then ok "print-iter"; else bad "print-iter"; fi
+
+# Ctrl-C: exits 130, keeps the old output, saves the picture so far beside it.
+echo "precious" >"$T/int.png"
+"$B" transfer -m $MODEL -c $C -s $S -o "$T/int.png" --image-size 64 --num-iterations 100000 --save-iter 0 --print-iter 1 >"$T/log" 2>"$T/err" &
+pid=$!
+# Wait until iterations are running (the log's first line), at most a minute.
+i=0; while [ ! -s "$T/log" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $pid
+wait $pid; rc=$?
+if [ $rc -eq 130 ] && [ "$(cat "$T/int.png")" = "precious" ] && [ -s "$T/int_interrupted.png" ] && grep -q interrupted "$T/err"; then
+    ok "ctrl-c"
+else
+    echo "    exit $rc"; bad "ctrl-c"
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,16 @@
+#!/bin/bash
+# Installs the Debian packages impasto builds and tests with (run as root, or with sudo).
+# python3-torch/python3-numpy are only for the golden-file generators and the benchmarks:
+# pass --reference to install them too.
+set -euo pipefail
+pkgs=(gcc make libopenblas-dev libpng-dev libjpeg-dev libcjson-dev)
+if [ "${1:-}" = "--reference" ]; then pkgs+=(python3-torch python3-numpy); fi
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
