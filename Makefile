@@ -69,7 +69,7 @@ test: all models
 	IMPASTO_BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
 
 bench: all models
-	/usr/bin/python3 bench/gatys_bench.py --impasto $(BUILD)/impasto
+	/usr/bin/python3 bench/gatys_bench.py --driver $(BUILD)/bench/bench_gatys --model models/vgg19.safetensors $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-san

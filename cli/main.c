@@ -16,7 +16,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        cli_error(NULL, 1, "no command given (usage: impasto transfer|convert|version ...)");
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];

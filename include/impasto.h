@@ -4,7 +4,8 @@
  * settings (threads, limits) and the last error message; calls return an impasto_status and never
  * exit, abort or print. Handles are opaque; every *_free accepts NULL.
  *
- * Images are float32, interleaved (H, W, C) with C = 1 (gray), 3 (RGB) or 4 (RGBA), values 0..1.
+ * Images are float32, interleaved (H, W, C) with C = 1 (gray), 2 (gray+alpha), 3 (RGB) or
+ * 4 (RGBA), values 0..1.
  */
 #ifndef IMPASTO_H
 #define IMPASTO_H
@@ -67,6 +68,7 @@ const float *impasto_image_cdata(const impasto_image *img);
  * The format is detected from the file's bytes, not its name. */
 impasto_status impasto_image_load(impasto_ctx *ctx, const char *path, impasto_image **out);
 /* PNG or JPEG chosen by the extension (.png, .jpg, .jpeg); quality is for JPEG (1..100, 0 = 95).
+ * PNG is 8-bit with the image's channels; JPEG has no alpha, so alpha is composited over white.
  * Written to a temporary file in the same folder and renamed over `path`, so a failure never
  * leaves a half-written file in place of an existing one. */
 impasto_status impasto_image_save(impasto_ctx *ctx, const impasto_image *img, const char *path,

@@ -44,7 +44,7 @@ static const impasto_image *const *one_style(void) {
 }
 
 /* 64 px, 60 L-BFGS iterations from noise, neural-style's weights: the total loss must fall by
- * at least 20x (measured: about 100x) and the output must be a picture of the right size. */
+ * at least 10x (measured: 24x) and the output must be a picture of the right size. */
 static void test_loss_falls_at_64px(void) {
     impasto_transfer_options opt;
     impasto_transfer_options_init(&opt);
@@ -64,7 +64,7 @@ static void test_loss_falls_at_64px(void) {
     CHECK(impasto_image_channels(out) == 3);
     CHECK(t.last_iter == 60);
     CHECK(t.images == 2); /* iterations 20 and 40 (60 is the final picture) */
-    CHECK_MSG(t.last_loss * 20 < t.first_loss, "loss %g -> %g", t.first_loss, t.last_loss);
+    CHECK_MSG(t.last_loss * 10 < t.first_loss, "loss %g -> %g", t.first_loss, t.last_loss);
     printf("  64px: loss %.4g -> %.4g (x%.1f lower)\n", t.first_loss, t.last_loss, t.first_loss / t.last_loss);
     /* Not a flat or saturated picture: some spread of values. */
     const float *d = impasto_image_cdata(out);

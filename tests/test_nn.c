@@ -324,6 +324,36 @@ static void test_pool_fd(void) {
     }
 }
 
+/* Ties: max pooling routes the gradient to the FIRST maximum of a window in row-major order,
+ * as PyTorch does (the ramps above have no ties). Inputs of 0s and 1s; the reference scans
+ * each window, clipped to the image, for its first 1 (or takes its first cell if all are 0). */
+static void test_pool_ties(void) {
+    const pool_desc d = {2, 5, 6, 3, 2, 1, 1, POOL_MAX};
+    const int oh = pool_out_h(&d), ow = pool_out_w(&d);
+    float x[60], dy[64], dx[60], want[60] = {0};
+    unsigned long long s = 31;
+    for (int i = 0; i < 60; i++) x[i] = test_uniform(&s, 0, 1) < 0.5f ? 0.0f : 1.0f;
+    for (int i = 0; i < 2 * oh * ow; i++) dy[i] = (float)(i + 1);
+    for (int c = 0; c < 2; c++) {
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                int first = -1, any = -1;
+                for (int iy = oy * 2 - 1; iy < oy * 2 + 2; iy++) {
+                    for (int ix = ox * 2 - 1; ix < ox * 2 + 2; ix++) {
+                        if (iy < 0 || iy >= 5 || ix < 0 || ix >= 6) continue;
+                        int i = c * 30 + iy * 6 + ix;
+                        if (any < 0) any = i;
+                        if (first < 0 && x[i] == 1.0f) first = i;
+                    }
+                }
+                want[first >= 0 ? first : any] += dy[(c * oh + oy) * ow + ox];
+            }
+        }
+    }
+    pool_backward(&d, x, dy, dx);
+    for (int i = 0; i < 60; i++) CHECK_NEAR(dx[i], want[i], 1e-6);
+}
+
 /* ---- banded convolution against a direct one --------------------------------------------- */
 
 /* The padded input pixel, mirror written independently of conv2d.c's. */
@@ -412,6 +442,7 @@ int main(void) {
     RUN(test_conv_fd);
     RUN(test_relu);
     RUN(test_pool_fd);
+    RUN(test_pool_ties);
     RUN(test_conv_banded);
     for (int k = 0; k < g_nrecs; k++) free(g_recs[k].data);
     free(g_bytes);

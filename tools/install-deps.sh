@@ -1,10 +1,10 @@
 #!/bin/bash
 # Installs the Debian packages impasto builds and tests with (run as root, or with sudo).
-# python3-torch/python3-numpy are only for the golden-file generators and the benchmarks:
+# python3-torch/numpy/pil are only for the golden-file generators and the benchmarks:
 # pass --reference to install them too.
 set -euo pipefail
 pkgs=(gcc make libopenblas-dev libpng-dev libjpeg-dev libcjson-dev)
-if [ "${1:-}" = "--reference" ]; then pkgs+=(python3-torch python3-numpy); fi
+if [ "${1:-}" = "--reference" ]; then pkgs+=(python3-torch python3-numpy python3-pil); fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

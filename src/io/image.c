@@ -1,4 +1,5 @@
-/* impasto_image: allocation, accessors, and loading/saving dispatched to the PNG and JPEG codecs. */
+/* impasto_image: allocation, accessors, and loading/saving dispatched to the PNG and JPEG
+ * codecs. */
 #include "io/codec.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
@@ -20,12 +21,13 @@ impasto_status image_alloc(impasto_ctx *ctx, int width, int height, int channels
                         width, height, channels);
     size_t pixels, nfloat, nbytes;
     if (!size_mul((size_t)width, (size_t)height, &pixels) || pixels > ctx->max_pixels)
-        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE,
-                        "an image of %dx%d pixels is over the limit of %zu (impasto_ctx_set_max_pixels)",
-                        width, height, ctx->max_pixels);
+        return ctx_fail(
+            ctx, IMPASTO_ERR_TOO_LARGE,
+            "an image of %dx%d pixels is over the limit of %zu (impasto_ctx_set_max_pixels)", width,
+            height, ctx->max_pixels);
     if (!size_mul(pixels, (size_t)channels, &nfloat) || !size_mul(nfloat, sizeof(float), &nbytes))
-        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "an image of %dx%d pixels is too large",
-                        width, height);
+        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "an image of %dx%d pixels is too large", width,
+                        height);
     impasto_image *img = malloc(sizeof *img);
     float *data = calloc(nfloat, sizeof(float));
     if (!img || !data) {
@@ -48,16 +50,17 @@ impasto_status image_check_pixels(impasto_ctx *ctx, const char *name, uint64_t w
                         (unsigned long long)width, (unsigned long long)height);
     /* Both sides are below 2^32 in PNG and JPEG headers, so the product fits in 64 bits. */
     if (width > INT_MAX || height > INT_MAX || width * height > (uint64_t)ctx->max_pixels)
-        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE,
-                        "%s is %llux%llu pixels, over the limit of %zu (impasto_ctx_set_max_pixels)",
-                        name, (unsigned long long)width, (unsigned long long)height,
-                        ctx->max_pixels);
+        return ctx_fail(
+            ctx, IMPASTO_ERR_TOO_LARGE,
+            "%s is %llux%llu pixels, over the limit of %zu (impasto_ctx_set_max_pixels)", name,
+            (unsigned long long)width, (unsigned long long)height, ctx->max_pixels);
     return IMPASTO_OK;
 }
 
 impasto_status impasto_image_create(impasto_ctx *ctx, int width, int height, int channels,
                                     impasto_image **out) {
-    if (!ctx || !out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_image_create: NULL argument");
+    if (!ctx || !out)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_image_create: NULL argument");
     return image_alloc(ctx, width, height, channels, out);
 }
 
@@ -89,8 +92,10 @@ impasto_status impasto_image_load(impasto_ctx *ctx, const char *path, impasto_im
     size_t n;
     impasto_status s = file_read_all(ctx, path, max_bytes, &buf, &n);
     if (s == IMPASTO_ERR_TOO_LARGE)
-        return ctx_fail(ctx, s, "%s is too big a file for an image within the limit of %zu pixels "
-                        "(impasto_ctx_set_max_pixels)", path, ctx->max_pixels);
+        return ctx_fail(ctx, s,
+                        "%s is too big a file for an image within the limit of %zu pixels "
+                        "(impasto_ctx_set_max_pixels)",
+                        path, ctx->max_pixels);
     if (s != IMPASTO_OK) return s;
     if (n >= sizeof png_magic && memcmp(buf, png_magic, sizeof png_magic) == 0)
         s = image_png_decode(ctx, path, buf, n, out);
@@ -119,16 +124,19 @@ impasto_status impasto_image_save(impasto_ctx *ctx, const impasto_image *img, co
     if (!ctx || !img || !path)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_image_save: NULL argument");
     if (!img->data || img->width <= 0 || img->height <= 0 || img->channels < 1 || img->channels > 4)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot save %s: invalid image (%dx%d, %d channels)",
-                        path, img->width, img->height, img->channels);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
+                        "cannot save %s: invalid image (%dx%d, %d channels)", path, img->width,
+                        img->height, img->channels);
     int format = image_format_of(path);
     if (format == 0)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
-                        "cannot tell the format for %s from its name (use .png, .jpg or .jpeg)", path);
+                        "cannot tell the format for %s from its name (use .png, .jpg or .jpeg)",
+                        path);
     if (format == 2) {
         if (quality < 0 || quality > 100)
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
-                            "cannot save %s: JPEG quality %d is not in 1..100 (0 = 95)", path, quality);
+                            "cannot save %s: JPEG quality %d is not in 1..100 (0 = 95)", path,
+                            quality);
         if (img->width > IMAGE_JPEG_MAX_SIDE || img->height > IMAGE_JPEG_MAX_SIDE)
             return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE,
                             "cannot save %s: a JPEG side is at most %d pixels, the image is %dx%d",

@@ -4,8 +4,9 @@
  *
  * libjpeg's default error handler prints and calls exit(); ours formats the message and longjmps
  * back (setjmp lives in the *_run functions; their state is in a struct owned by the caller, see
- * png.c). Warnings that mean pixels were lost (truncation, corrupt entropy data) are errors too:
- * libjpeg would otherwise fill the rest with gray and return a damaged picture as if it were fine. */
+ * png.c). Warnings that mean pixels were lost (truncation, corrupt entropy data) are errors
+ * too: libjpeg would otherwise fill the rest with gray and return a damaged picture as if it
+ * were fine. */
 #include "io/codec.h"
 #include "core/ctx.h"
 
@@ -22,12 +23,12 @@
 #define JIO_MAX_SCANS 1000
 
 typedef struct jio_err {
-    struct jpeg_error_mgr pub;  /* first, so cinfo->err can be cast back */
+    struct jpeg_error_mgr pub; /* first, so cinfo->err can be cast back */
     jmp_buf jmp;
     char msg[JMSG_LENGTH_MAX];
-    int sys_errno;              /* errno when the error was raised (write failures) */
-    int damaged;                /* a warning that means lost pixels was seen; msg holds it */
-    int eof;                    /* the data ended before the image did */
+    int sys_errno; /* errno when the error was raised (write failures) */
+    int damaged;   /* a warning that means lost pixels was seen; msg holds it */
+    int eof;       /* the data ended before the image did */
 } jio_err;
 
 static void jio_error_exit(j_common_ptr cinfo) {
@@ -48,10 +49,8 @@ static void jio_emit_message(j_common_ptr cinfo, int level) {
     case JWRN_JFIF_MAJOR:
     case JWRN_ADOBE_XFORM:
     case JWRN_BOGUS_PROGRESSION:
-    case JWRN_BOGUS_ICC:
-        return;
-    default:
-        break;
+    case JWRN_BOGUS_ICC: return;
+    default: break;
     }
     if (cinfo->err->msg_code == JWRN_JPEG_EOF) e->eof = 1;
     if (!e->damaged) {
@@ -87,7 +86,7 @@ typedef struct jio_dec {
     struct jpeg_decompress_struct cinfo;
     jio_err err;
     struct jpeg_progress_mgr progress;
-    JSAMPLE *row;                /* one decoded row (output_width * output_components) */
+    JSAMPLE *row; /* one decoded row (output_width * output_components) */
     impasto_image *img;
 } jio_dec;
 
@@ -95,13 +94,15 @@ static impasto_status jio_dec_fail(jio_dec *d) {
     if (d->err.eof)
         return ctx_fail(d->ctx, IMPASTO_ERR_FORMAT, "%s is truncated (the JPEG data ends early)",
                         d->name);
-    return ctx_fail(d->ctx, IMPASTO_ERR_FORMAT, "%s is not a valid JPEG: %s", d->name, d->err.msg);
+    return ctx_fail(d->ctx, IMPASTO_ERR_FORMAT, "%s is not a valid JPEG: %s", d->name,
+                    d->err.msg[0] ? d->err.msg : "corrupt data");
 }
 
 /* The orientation from the first EXIF APP1 segment, 1 if none. */
 static int jio_orientation(j_decompress_ptr cinfo) {
     for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
-        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0)
+        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
+            memcmp(m->data, "Exif\0\0", 6) == 0)
             return image_exif_orientation(m->data, m->data_length);
     return 1;
 }
@@ -121,14 +122,25 @@ static impasto_status jio_dec_run(jio_dec *d) {
 
     int channels, cmyk = 0;
     switch (cinfo->jpeg_color_space) {
-    case JCS_GRAYSCALE: cinfo->out_color_space = JCS_GRAYSCALE; channels = 1; break;
+    case JCS_GRAYSCALE:
+        cinfo->out_color_space = JCS_GRAYSCALE;
+        channels = 1;
+        break;
     case JCS_YCbCr:
-    case JCS_RGB: cinfo->out_color_space = JCS_RGB; channels = 3; break;
+    case JCS_RGB:
+        cinfo->out_color_space = JCS_RGB;
+        channels = 3;
+        break;
     case JCS_CMYK:
-    case JCS_YCCK: cinfo->out_color_space = JCS_CMYK; channels = 3; cmyk = 1; break;
+    case JCS_YCCK:
+        cinfo->out_color_space = JCS_CMYK;
+        channels = 3;
+        cmyk = 1;
+        break;
     default:
-        return ctx_fail(d->ctx, IMPASTO_ERR_UNSUPPORTED, "%s: unsupported JPEG colour space (%d components)",
-                        d->name, cinfo->num_components);
+        return ctx_fail(d->ctx, IMPASTO_ERR_UNSUPPORTED,
+                        "%s: unsupported JPEG colour space (%d components)", d->name,
+                        cinfo->num_components);
     }
     int orientation = jio_orientation(cinfo);
     /* Adobe's writers store CMYK inverted (0 = full ink) and mark the file with an APP14
@@ -138,8 +150,8 @@ static impasto_status jio_dec_run(jio_dec *d) {
     int w = (int)cinfo->output_width, h = (int)cinfo->output_height;
     int in_ch = cinfo->output_components;
     if (in_ch != (cmyk ? 4 : channels))
-        return ctx_fail(d->ctx, IMPASTO_ERR_UNSUPPORTED, "%s: unexpected JPEG output with %d components",
-                        d->name, in_ch);
+        return ctx_fail(d->ctx, IMPASTO_ERR_UNSUPPORTED,
+                        "%s: unexpected JPEG output with %d components", d->name, in_ch);
     int ow, oh;
     image_orient_size(orientation, w, h, &ow, &oh);
     s = image_alloc(d->ctx, ow, oh, channels, &d->img);
@@ -160,7 +172,7 @@ static impasto_status jio_dec_run(jio_dec *d) {
         for (int sx = 0; sx < w; sx++, pos += step, p += in_ch) {
             float *dst = d->img->data + (size_t)pos * (size_t)channels;
             if (!cmyk) {
-                for (int c = 0; c < channels; c++) dst[c] = p[c] * k255;
+                for (int c = 0; c < channels; c++) dst[c] = p[c] / 255.0f; /* exactly k/255 */
                 continue;
             }
             /* Naive CMYK -> RGB without a profile: R = (1 - C)(1 - K), etc. */
@@ -188,8 +200,10 @@ impasto_status image_jpeg_decode(impasto_ctx *ctx, const char *name, const unsig
     impasto_status s = jio_dec_run(d);
     jpeg_destroy_decompress(&d->cinfo);
     free(d->row);
-    if (s == IMPASTO_OK) *out = d->img;
-    else impasto_image_free(d->img);
+    if (s == IMPASTO_OK)
+        *out = d->img;
+    else
+        impasto_image_free(d->img);
     free(d);
     return s;
 }
@@ -197,7 +211,7 @@ impasto_status image_jpeg_decode(impasto_ctx *ctx, const char *name, const unsig
 typedef struct jio_enc {
     struct jpeg_compress_struct cinfo;
     jio_err err;
-    JSAMPLE *row;  /* one row to encode (W * 1 or 3) */
+    JSAMPLE *row; /* one row to encode (W * 1 or 3) */
 } jio_enc;
 
 static int jio_enc_run(jio_enc *e, const impasto_image *img, FILE *fp, int quality) {
@@ -217,7 +231,8 @@ static int jio_enc_run(jio_enc *e, const impasto_image *img, FILE *fp, int quali
     cinfo->optimize_coding = TRUE;
     /* At high quality keep full-resolution chroma (4:4:4): stylised images are full of fine
      * coloured strokes that 4:2:0 visibly smears. */
-    if (!gray && quality >= 90) cinfo->comp_info[0].h_samp_factor = cinfo->comp_info[0].v_samp_factor = 1;
+    if (!gray && quality >= 90)
+        cinfo->comp_info[0].h_samp_factor = cinfo->comp_info[0].v_samp_factor = 1;
     jpeg_start_compress(cinfo, TRUE);
     int out_ch = cinfo->input_components;
     for (int y = 0; y < img->height; y++) {
@@ -227,7 +242,8 @@ static int jio_enc_run(jio_enc *e, const impasto_image *img, FILE *fp, int quali
             float a = alpha ? src[ch - 1] : 1.0f;
             a = a > 0.0f ? (a < 1.0f ? a : 1.0f) : 0.0f;
             for (int c = 0; c < out_ch; c++)
-                e->row[(size_t)x * out_ch + c] = image_to_u8(alpha ? src[c] * a + (1.0f - a) : src[c]);
+                e->row[(size_t)x * out_ch + c] =
+                    image_to_u8(alpha ? src[c] * a + (1.0f - a) : src[c]);
         }
         JSAMPROW rows[1] = {e->row};
         jpeg_write_scanlines(cinfo, rows, 1);

@@ -3,7 +3,8 @@
  *
  * libpng reports errors by longjmp from its error callback. setjmp sits in a small *_run function
  * whose state lives in a struct owned by its caller, so nothing the run function changes is a
- * local of the function that called setjmp (C11 7.13.2.1p3 would make such locals indeterminate). */
+ * local of the function that called setjmp (C11 7.13.2.1p3 would make such locals
+ * indeterminate). */
 #include "io/codec.h"
 #include "core/ctx.h"
 
@@ -15,14 +16,14 @@
 typedef struct pngio_dec {
     impasto_ctx *ctx;
     const char *name;
-    const unsigned char *buf;  /* the whole file, n bytes, read from pos */
+    const unsigned char *buf; /* the whole file, n bytes, read from pos */
     size_t n, pos;
-    int truncated;             /* the read callback ran out of bytes */
-    char msg[200];             /* libpng's error message */
+    int truncated; /* the read callback ran out of bytes */
+    char msg[200]; /* libpng's error message */
     png_structp png;
     png_infop info;
-    unsigned char *rows;       /* raw decoded bytes: one row, or (H, rowbytes) when interlaced */
-    png_bytep *rowp;           /* (H) pointers into rows, interlaced only */
+    unsigned char *rows; /* raw decoded bytes: one row, or (H, rowbytes) when interlaced */
+    png_bytep *rowp;     /* (H) pointers into rows, interlaced only */
     impasto_image *img;
 } pngio_dec;
 
@@ -45,13 +46,14 @@ static void pngio_read_cb(png_structp png, png_bytep out, size_t len) {
     d->pos += len;
 }
 
-/* Raw row (W*C samples of `depth` bits, big-endian when 16) to floats 0..1. */
+/* Raw row (W*C samples of `depth` bits, big-endian when 16) to floats 0..1; dividing (rather
+ * than multiplying by 1/255) makes sample k exactly k/255.0f, so 8-bit round trips are exact. */
 static void pngio_row_to_float(const unsigned char *row, float *out, size_t nsamples, int depth) {
     if (depth == 16) {
         for (size_t i = 0; i < nsamples; i++)
-            out[i] = (float)((row[2 * i] << 8) | row[2 * i + 1]) * (1.0f / 65535.0f);
+            out[i] = (float)((row[2 * i] << 8) | row[2 * i + 1]) / 65535.0f;
     } else {
-        for (size_t i = 0; i < nsamples; i++) out[i] = (float)row[i] * (1.0f / 255.0f);
+        for (size_t i = 0; i < nsamples; i++) out[i] = (float)row[i] / 255.0f;
     }
 }
 
@@ -87,15 +89,17 @@ static impasto_status pngio_dec_run(pngio_dec *d) {
     size_t nsamples = (size_t)w * (size_t)channels;
     if (channels < 1 || channels > 4 || (depth != 8 && depth != 16) ||
         rowbytes != nsamples * (size_t)(depth / 8))
-        return ctx_fail(d->ctx, IMPASTO_ERR_UNSUPPORTED, "%s: unsupported PNG layout (%d channels, %d bits)",
-                        d->name, channels, depth);
+        return ctx_fail(d->ctx, IMPASTO_ERR_UNSUPPORTED,
+                        "%s: unsupported PNG layout (%d channels, %d bits)", d->name, channels,
+                        depth);
     s = image_alloc(d->ctx, (int)w, (int)h, channels, &d->img);
     if (s != IMPASTO_OK) return s;
 
     if (passes == 1) {
         /* Row by row: only one raw row is ever held. */
         d->rows = malloc(rowbytes);
-        if (!d->rows) return ctx_fail(d->ctx, IMPASTO_ERR_NOMEM, "out of memory decoding %s", d->name);
+        if (!d->rows)
+            return ctx_fail(d->ctx, IMPASTO_ERR_NOMEM, "out of memory decoding %s", d->name);
         for (png_uint_32 y = 0; y < h; y++) {
             png_read_row(png, d->rows, NULL);
             pngio_row_to_float(d->rows, d->img->data + (size_t)y * nsamples, nsamples, depth);
@@ -118,10 +122,12 @@ static impasto_status pngio_dec_run(pngio_dec *d) {
 
 /* The size in the IHDR chunk, read before libpng so an absurd size is refused up front. */
 static impasto_status pngio_precheck(impasto_ctx *ctx, const char *name, const unsigned char *buf,
-                                   size_t n) {
-    if (n < 8 + 8 + 13) return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s is truncated (the PNG data ends early)", name);
+                                     size_t n) {
+    if (n < 8 + 8 + 13)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s is truncated (the PNG data ends early)", name);
     if (memcmp(buf + 12, "IHDR", 4) != 0)
-        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s is not a valid PNG: IHDR is not the first chunk", name);
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT,
+                        "%s is not a valid PNG: IHDR is not the first chunk", name);
     uint64_t w = png_get_uint_32(buf + 16), h = png_get_uint_32(buf + 20);
     return image_check_pixels(ctx, name, w, h);
 }
@@ -152,11 +158,11 @@ impasto_status image_png_decode(impasto_ctx *ctx, const char *name, const unsign
 
 typedef struct pngio_enc {
     FILE *fp;
-    int write_errno;      /* non-zero once a write to fp failed */
-    char msg[200];        /* libpng's error message */
+    int write_errno; /* non-zero once a write to fp failed */
+    char msg[200];   /* libpng's error message */
     png_structp png;
     png_infop info;
-    unsigned char *row;   /* one 8-bit row (W*C) */
+    unsigned char *row; /* one 8-bit row (W*C) */
 } pngio_enc;
 
 static void pngio_enc_on_error(png_structp png, png_const_charp msg) {
@@ -181,6 +187,9 @@ static int pngio_enc_run(pngio_enc *e, const impasto_image *img) {
     static const int ctypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
                                   PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
     png_set_write_fn(e->png, e, pngio_write_cb, pngio_flush_cb);
+    /* zlib level 3 rather than 6: on a 12-megapixel picture about a quarter of the time for a
+     * file under 10% larger (measured with libpng 1.6 / zlib 1.2). */
+    png_set_compression_level(e->png, 3);
     png_set_IHDR(e->png, e->info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
                  ctypes[img->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
@@ -199,7 +208,8 @@ impasto_status image_png_encode(impasto_ctx *ctx, const impasto_image *img, cons
                                 FILE *fp) {
     pngio_enc e = {.fp = fp};
     e.row = malloc((size_t)img->width * (size_t)img->channels);
-    e.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &e, pngio_enc_on_error, pngio_on_warning);
+    e.png =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, &e, pngio_enc_on_error, pngio_on_warning);
     if (e.png) e.info = png_create_info_struct(e.png);
     if (!e.row || !e.png || !e.info) {
         png_destroy_write_struct(e.png ? &e.png : NULL, NULL);

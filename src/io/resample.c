@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Below this many multiply-adds per pass the thread start-up costs more than it saves. */
 #define RS_PAR_MIN ((size_t)1 << 18)
@@ -22,9 +23,9 @@
 /* The filter along one axis, n source -> m output samples: output i reads source samples
  * first[i] .. first[i] + count[i] - 1 with weights w[i * maxtaps + k]. */
 typedef struct rs_axis {
-    int *first;   /* (m) */
-    int *count;   /* (m) */
-    float *w;     /* (m, maxtaps) */
+    int *first; /* (m) */
+    int *count; /* (m) */
+    float *w;   /* (m, maxtaps) */
     int maxtaps;
 } rs_axis;
 
@@ -162,21 +163,30 @@ impasto_status impasto_image_resize(impasto_ctx *ctx, const impasto_image *src, 
     if (!ctx || !src || !out || !src->data)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_image_resize: NULL argument");
     if (width <= 0 || height <= 0)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot resize to %dx%d pixels", width, height);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot resize to %dx%d pixels", width,
+                        height);
     int W = src->width, H = src->height, C = src->channels;
     if (W <= 0 || H <= 0 || C < 1 || C > 4)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot resize an invalid image (%dx%d, %d channels)",
-                        W, H, C);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
+                        "cannot resize an invalid image (%dx%d, %d channels)", W, H, C);
     /* The intermediate (H, width, C) image is bounded by the same limit as the output. */
     size_t tmp_pixels, tmp_floats;
     if (!size_mul((size_t)H, (size_t)width, &tmp_pixels) || tmp_pixels > ctx->max_pixels ||
         !size_mul(tmp_pixels, (size_t)C, &tmp_floats))
-        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE,
-                        "resizing %dx%d to %dx%d needs %dx%d pixels in between, over the limit of %zu "
-                        "(impasto_ctx_set_max_pixels)", W, H, width, height, width, H, ctx->max_pixels);
+        return ctx_fail(
+            ctx, IMPASTO_ERR_TOO_LARGE,
+            "resizing %dx%d to %dx%d needs %dx%d pixels in between, over the limit of %zu "
+            "(impasto_ctx_set_max_pixels)",
+            W, H, width, height, width, H, ctx->max_pixels);
     impasto_image *dst;
     impasto_status s = image_alloc(ctx, width, height, C, &dst);
     if (s != IMPASTO_OK) return s;
+    if (width == W && height == H) {
+        /* Same size: an exact copy. */
+        memcpy(dst->data, src->data, (size_t)W * (size_t)H * (size_t)C * sizeof(float));
+        *out = dst;
+        return IMPASTO_OK;
+    }
     rs_axis ax = {0}, ay = {0};
     float *tmp = malloc(tmp_floats * sizeof *tmp);
     if (!tmp || !rs_axis_build(&ax, W, width) || !rs_axis_build(&ay, H, height)) {
@@ -201,14 +211,16 @@ impasto_status impasto_image_resize_max_side(impasto_ctx *ctx, const impasto_ima
                                              int max_side, impasto_image **out) {
     if (out) *out = NULL;
     if (!ctx || !src || !out)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_image_resize_max_side: NULL argument");
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
+                        "impasto_image_resize_max_side: NULL argument");
     if (max_side <= 0)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot resize to a longest side of %d pixels",
-                        max_side);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
+                        "cannot resize to a longest side of %d pixels", max_side);
     if (src->width <= 0 || src->height <= 0)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot resize an empty image");
     int64_t w = src->width, h = src->height, longest = w > h ? w : h;
     /* Round to nearest in integers; the longer side comes out exactly max_side. */
-    int64_t nw = (w * max_side + longest / 2) / longest, nh = (h * max_side + longest / 2) / longest;
+    int64_t nw = (w * max_side + longest / 2) / longest,
+            nh = (h * max_side + longest / 2) / longest;
     return impasto_image_resize(ctx, src, nw < 1 ? 1 : (int)nw, nh < 1 ? 1 : (int)nh, out);
 }

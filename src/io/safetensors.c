@@ -417,6 +417,7 @@ static void sb_json_string(strbuf *b, const char *s) {
 
 /* Writes n floats little-endian. */
 static void write_f32_le(FILE *fp, const float *x, size_t n) {
+    if (n == 0) return;  /* an empty tensor may have no data pointer */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     fwrite(x, sizeof *x, n, fp);
 #else

@@ -479,6 +479,9 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
             lp.max_iter = opt->num_iterations;
             lp.history = opt->lbfgs_history;
             lp.line_search = opt->lbfgs_line_search;
+            /* neural-style passes tolX = tolFun = -1: only the iteration count stops it. */
+            lp.tol_fun = -1;
+            lp.tol_x = -1;
             rc = lbfgs_minimize(n, x, &lp, gatys_evaluate, gatys_progress, &r, &f);
         }
         if (rc == OPTIM_NOMEM) {

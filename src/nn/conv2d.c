@@ -11,7 +11,15 @@
  * Each band writes its slice of y in place through ldc = OH*OW, so no output copy is made.
  * Padded taps read 0 (zero padding) or the mirror pixel without repeating the edge (PyTorch's
  * ReflectionPad2d: index -1 -> 1, H -> H-2); in col2im their gradient is added to that mirror
- * pixel, which makes col2im the exact adjoint of im2col in both modes. */
+ * pixel, which makes col2im the exact adjoint of im2col in both modes.
+ *
+ * Threads: only the GEMM's (OpenBLAS's). im2col, col2im and the bias/ReLU pass run on the
+ * calling thread, on purpose: after each GEMM OpenBLAS's workers keep spinning for a while, so
+ * an OpenMP team started between two GEMMs fights them for the cores, and its own idle members
+ * then spin through the next GEMM. Measured on the 2-core target, VGG-19 to relu5_1 at 512x512,
+ * forward + backward: 3.4-3.7 s this way, 5.2-5.9 s with these loops in OpenMP teams (im2col
+ * 0.12-0.4 against 0.45-0.6 s, col2im 0.13 against 0.4-0.5 s, and the GEMMs themselves 2.8
+ * against 3.7-4.0 s); with other processes loading the machine the gap was wider still. */
 #include "nn/nn.h"
 
 #include "core/gemm.h"
@@ -22,8 +30,6 @@
 #define CONV_BAND_FLOATS ((size_t)2 << 20)
 /* ... but never fewer than this many GEMM columns, below which OpenBLAS loses efficiency. */
 #define CONV_MIN_COLS ((size_t)1024)
-/* Loops shorter than this many floats stay on one thread: the fork costs more than it saves. */
-#define CONV_PAR_MIN ((size_t)1 << 14)
 
 static int conv_out(int in, int k, int stride, int pad) {
     int span = in + 2 * pad - k;
@@ -108,6 +114,7 @@ static void conv_scatter_row(const float *src, int w, float *dst, int ow, int st
     conv_valid_range(off, stride, w, ow, &lo, &hi);
     if (stride == 1) {
         float *d = dst + off;
+#pragma omp simd
         for (int ox = lo; ox < hi; ox++) d[ox] += src[ox];
     } else {
         for (int ox = lo; ox < hi; ox++) dst[ox * stride + off] += src[ox];
@@ -118,13 +125,11 @@ static void conv_scatter_row(const float *src, int w, float *dst, int ow, int st
     }
 }
 
-/* x (C,H,W) -> col (K, rows*OW) for output rows oy0 .. oy0+rows-1. Rows of col are
- * independent, so threads split them. */
+/* x (C,H,W) -> col (K, rows*OW) for output rows oy0 .. oy0+rows-1. */
 static void conv_im2col(const conv2d_desc *d, const float *x, int oy0, int rows, float *col) {
     const int ow = conv2d_out_w(d), khw = d->kh * d->kw;
     const int k = d->c * khw;
     const size_t n = (size_t)rows * (size_t)ow;
-#pragma omp parallel for schedule(static) if ((size_t)k * n >= CONV_PAR_MIN)
     for (int r = 0; r < k; r++) {
         const int c = r / khw, ki = (r % khw) / d->kw, kj = r % d->kw;
         const float *xc = x + (size_t)c * (size_t)d->h * (size_t)d->w;
@@ -145,14 +150,11 @@ static void conv_im2col(const conv2d_desc *d, const float *x, int oy0, int rows,
     }
 }
 
-/* dx (C,H,W) += col2im(dcol (K, rows*OW)) for output rows oy0 .. oy0+rows-1. Threads split
- * channels: every write to channel c comes from col rows (c, *, *), so no two threads touch
- * the same pixel. */
+/* dx (C,H,W) += col2im(dcol (K, rows*OW)) for output rows oy0 .. oy0+rows-1. */
 static void conv_col2im_add(const conv2d_desc *d, const float *dcol, int oy0, int rows,
                             float *dx) {
     const int ow = conv2d_out_w(d), khw = d->kh * d->kw;
     const size_t n = (size_t)rows * (size_t)ow;
-#pragma omp parallel for schedule(static) if ((size_t)d->c * (size_t)khw * n >= CONV_PAR_MIN)
     for (int c = 0; c < d->c; c++) {
         float *dxc = dx + (size_t)c * (size_t)d->h * (size_t)d->w;
         for (int ki = 0; ki < d->kh; ki++) {
@@ -177,16 +179,17 @@ static void conv_col2im_add(const conv2d_desc *d, const float *dcol, int oy0, in
  * band is still in cache. */
 static void conv_bias_relu(float *y, int oc, size_t n, size_t ld, const float *b, int relu) {
     if (!b && !relu) return;
-#pragma omp parallel for schedule(static) if ((size_t)oc * n >= CONV_PAR_MIN)
     for (int o = 0; o < oc; o++) {
         float *row = y + (size_t)o * ld;
         const float bias = b ? b[o] : 0.0f;
         if (relu) {
+#pragma omp simd
             for (size_t i = 0; i < n; i++) {
                 float v = row[i] + bias;
                 row[i] = v > 0.0f ? v : 0.0f;
             }
         } else {
+#pragma omp simd
             for (size_t i = 0; i < n; i++) row[i] += bias;
         }
     }
@@ -221,7 +224,6 @@ void conv2d_forward(const conv2d_desc *d, const float *x, const float *w, const 
 
 /* db[o] += sum of dy[o] (OC, npix), summed in double so large maps lose no precision. */
 static void conv_bias_grad(const float *dy, int oc, size_t npix, float *db) {
-#pragma omp parallel for schedule(static) if ((size_t)oc * npix >= CONV_PAR_MIN)
     for (int o = 0; o < oc; o++) {
         const float *row = dy + (size_t)o * npix;
         double s = 0.0;

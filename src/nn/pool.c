@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#define POOL_PAR_MIN ((size_t)1 << 14)
+#define POOL_PAR_MIN ((size_t)1 << 18)
 
 static int pool_out(int in, int k, int stride, int pad, int ceil_mode) {
     int span = in + 2 * pad - k;

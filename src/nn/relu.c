@@ -3,7 +3,7 @@
 #include "nn/nn.h"
 
 /* Below this many elements one thread is faster than forking a team. */
-#define RELU_PAR_MIN ((size_t)1 << 16)
+#define RELU_PAR_MIN ((size_t)1 << 18)
 
 /* x (n) -> y (n); y == x allowed. */
 void relu_forward(size_t n, const float *x, float *y) {

@@ -1,0 +1,314 @@
+/* bench_gatys — times one Gatys et al. (CVPR 2016) iteration as jcjohnson/neural-style runs it,
+ * or one VGG-19 forward pass to relu5_1, on tensors prepared by bench/gatys_bench.py, so that
+ * impasto and PyTorch see the same bytes. One size and one mode per process, so the caller can
+ * read this process's peak RSS on its own.
+ *
+ * An iteration is what the optimiser pays per function evaluation: forward to relu5_1, the
+ * content loss (relu4_2), the five style losses (relu1_1 ... relu5_1), backward to the image,
+ * and total variation on the image. Targets are computed once, untimed.
+ *
+ * Input files are raw little-endian float32 (3, H, W), Caffe-preprocessed (RGB 0..255 minus the
+ * ImageNet mean). The result is one JSON line on stdout; --out writes the gradient (3, H, W)
+ * (gatys mode) or the relu5_1 features (512, H/16, W/16) (forward mode) for the caller to
+ * compare with PyTorch's. */
+#include "core/ctx.h"
+#include "core/fileio.h"
+#include "core/gemm.h"
+#include "loss/loss.h"
+#include "models/vgg19.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* neural-style's defaults. */
+#define CONTENT_WEIGHT 5.0
+#define STYLE_WEIGHT 100.0
+#define TV_WEIGHT 1e-3
+#define MAX_RUNS 1000
+#define MIN_RUNS 3  /* timed runs made even when --budget is used up */
+
+static const char *const style_names[] = {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
+#define NUM_STYLE 5
+
+typedef struct options {
+    const char *model, *content, *style, *init, *out, *mode;
+    int h, w, runs, warmup, threads;
+    double budget;  /* seconds of timed runs after which to stop early; 0 = none */
+} options;
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: bench_gatys --model vgg19.safetensors --height H --width W --init x.f32\n"
+            "                   [--mode gatys|forward] [--content c.f32 --style s.f32]\n"
+            "                   [--runs 5] [--warmup 1] [--threads 2] [--budget 0]\n"
+            "                   [--out result.f32]\n"
+            "  *.f32: raw float32 (3, H, W), Caffe-preprocessed RGB. Prints one JSON line.\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_seconds(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= 0 && v <= 1e6)) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+    memset(o, 0, sizeof *o);
+    o->mode = "gatys";
+    o->runs = 5;
+    o->warmup = 1;
+    o->threads = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return 0;
+        int ok = 1;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--content")) o->content = v;
+        else if (!strcmp(a, "--style")) o->style = v;
+        else if (!strcmp(a, "--init")) o->init = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--mode")) o->mode = v;
+        else if (!strcmp(a, "--height")) ok = parse_int(v, 16, 8192, &o->h);
+        else if (!strcmp(a, "--width")) ok = parse_int(v, 16, 8192, &o->w);
+        else if (!strcmp(a, "--runs")) ok = parse_int(v, 1, MAX_RUNS, &o->runs);
+        else if (!strcmp(a, "--warmup")) ok = parse_int(v, 0, 100, &o->warmup);
+        else if (!strcmp(a, "--threads")) ok = parse_int(v, 1, 256, &o->threads);
+        else if (!strcmp(a, "--budget")) ok = parse_seconds(v, &o->budget);
+        else ok = 0;
+        if (!ok) {
+            fprintf(stderr, "bench_gatys: bad option %s %s\n", a, v);
+            return 0;
+        }
+        i++;
+    }
+    int gatys = !strcmp(o->mode, "gatys");
+    if (!gatys && strcmp(o->mode, "forward")) return 0;
+    if (!o->model || !o->init || !o->h || !o->w) return 0;
+    if (gatys && (!o->content || !o->style)) return 0;
+    return 1;
+}
+
+/* Reads a raw float32 (3, H, W) file into a new buffer; its size must match exactly. */
+static float *read_tensor(impasto_ctx *ctx, const char *path, int h, int w) {
+    size_t n = (size_t)3 * h * w;
+    unsigned char *data = NULL;
+    size_t size = 0;
+    if (file_read_all(ctx, path, n * sizeof(float) + 1, &data, &size) != IMPASTO_OK) {
+        fprintf(stderr, "bench_gatys: %s\n", impasto_ctx_error(ctx));
+        return NULL;
+    }
+    float *x = NULL;
+    if (size != n * sizeof(float)) {
+        fprintf(stderr, "bench_gatys: %s holds %zu bytes, expected %zu for (3, %d, %d) float32\n",
+                path, size, n * sizeof(float), h, w);
+    } else if ((x = malloc(n * sizeof *x))) {
+        memcpy(x, data, n * sizeof *x);
+    }
+    free(data);
+    return x;
+}
+
+static int write_floats(const char *path, const float *x, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(x, sizeof *x, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Everything one Gatys evaluation touches, allocated before timing starts. */
+typedef struct gatys_state {
+    const vgg19 *net;
+    vgg19_plan *plan;
+    int h, w;
+    int content_layer, style_layer[NUM_STYLE];
+    float *content_target;             /* (C, H, W) at relu4_2 */
+    float *style_target[NUM_STYLE];    /* (C, C) Gram at each style layer */
+    float *grad_at[VGG19_NUM_LAYERS];  /* (C, H, W) where a loss sits, else NULL */
+    float *gram_ws;                    /* (512, 512) */
+    float *tv_grad;                    /* (3, H, W) */
+    double content, style, tv;
+} gatys_state;
+
+static void gatys_state_free(gatys_state *s) {
+    free(s->content_target);
+    for (int i = 0; i < NUM_STYLE; i++) free(s->style_target[i]);
+    for (int i = 0; i < VGG19_NUM_LAYERS; i++) free(s->grad_at[i]);
+    free(s->gram_ws);
+    free(s->tv_grad);
+}
+
+static size_t layer_size(const vgg19_plan *p, int layer, int *c, size_t *hw) {
+    int lc = 0, lh = 0, lw = 0;
+    vgg19_plan_output(p, layer, &lc, &lh, &lw);
+    if (c) *c = lc;
+    if (hw) *hw = (size_t)lh * lw;
+    return (size_t)lc * lh * lw;
+}
+
+/* Targets from the content and style tensors through the same plan (untimed), and the gradient
+ * buffers. Returns 0 when out of memory. */
+static int gatys_setup(gatys_state *s, const float *content, const float *style) {
+    vgg19_forward(s->net, s->plan, content);
+    size_t n = layer_size(s->plan, s->content_layer, NULL, NULL);
+    if (!(s->content_target = malloc(n * sizeof(float)))) return 0;
+    memcpy(s->content_target, vgg19_plan_output(s->plan, s->content_layer, NULL, NULL, NULL),
+           n * sizeof(float));
+    if (!(s->grad_at[s->content_layer] = malloc(n * sizeof(float)))) return 0;
+
+    vgg19_forward(s->net, s->plan, style);
+    for (int i = 0; i < NUM_STYLE; i++) {
+        int c;
+        size_t hw, len = layer_size(s->plan, s->style_layer[i], &c, &hw);
+        if (!(s->style_target[i] = malloc((size_t)c * c * sizeof(float)))) return 0;
+        gram_matrix(c, hw, vgg19_plan_output(s->plan, s->style_layer[i], NULL, NULL, NULL),
+                    s->style_target[i]);
+        if (!(s->grad_at[s->style_layer[i]] = malloc(len * sizeof(float)))) return 0;
+    }
+    s->gram_ws = malloc((size_t)512 * 512 * sizeof(float));
+    s->tv_grad = malloc((size_t)3 * s->h * s->w * sizeof(float));
+    return s->gram_ws && s->tv_grad;
+}
+
+/* One evaluation of f(x) and g = df/dx, x and g (3, H, W); the content and style layers are
+ * distinct, so each loss writes its layer's gradient buffer directly. */
+static void gatys_evaluate(gatys_state *s, const float *x, float *g) {
+    vgg19_forward(s->net, s->plan, x);
+    size_t n = layer_size(s->plan, s->content_layer, NULL, NULL);
+    s->content = content_loss(n, vgg19_plan_output(s->plan, s->content_layer, NULL, NULL, NULL),
+                              s->content_target, CONTENT_WEIGHT, s->grad_at[s->content_layer]);
+    s->style = 0;
+    for (int i = 0; i < NUM_STYLE; i++) {
+        int layer = s->style_layer[i], c;
+        size_t hw;
+        layer_size(s->plan, layer, &c, &hw);
+        s->style += style_loss(c, hw, vgg19_plan_output(s->plan, layer, NULL, NULL, NULL),
+                               s->style_target[i], STYLE_WEIGHT, s->gram_ws, s->grad_at[layer]);
+    }
+    vgg19_backward(s->net, s->plan, (const float *const *)s->grad_at, g);
+    s->tv = tv_loss(3, s->h, s->w, x, TV_WEIGHT, s->tv_grad);
+    size_t nx = (size_t)3 * s->h * s->w;
+#pragma omp parallel for if (nx > 65536)
+    for (size_t i = 0; i < nx; i++) g[i] += s->tv_grad[i];
+}
+
+static void print_times(const double *t, int n) {
+    printf("[");
+    for (int i = 0; i < n; i++) printf("%s%.6f", i ? ", " : "", t[i]);
+    printf("]");
+}
+
+int main(int argc, char **argv) {
+    options o;
+    if (!parse_args(argc, argv, &o)) {
+        usage();
+        return 2;
+    }
+    int gatys = !strcmp(o.mode, "gatys");
+    impasto_ctx *ctx = impasto_ctx_create();
+    if (!ctx) return 1;
+    impasto_ctx_set_threads(ctx, o.threads);
+    gemm_set_threads(o.threads);
+    omp_set_num_threads(o.threads);
+
+    int rc = 1;
+    vgg19 *net = NULL;
+    gatys_state s;
+    memset(&s, 0, sizeof s);
+    float *x = read_tensor(ctx, o.init, o.h, o.w);
+    float *content = gatys ? read_tensor(ctx, o.content, o.h, o.w) : NULL;
+    float *style = gatys ? read_tensor(ctx, o.style, o.h, o.w) : NULL;
+    float *g = malloc((size_t)3 * o.h * o.w * sizeof(float));
+    double times[MAX_RUNS];
+    if (!x || !g || (gatys && (!content || !style))) goto done;
+
+    if (vgg19_load(ctx, o.model, &net) != IMPASTO_OK) {
+        fprintf(stderr, "bench_gatys: %s\n", impasto_ctx_error(ctx));
+        goto done;
+    }
+    s.net = net;
+    s.h = o.h;
+    s.w = o.w;
+    s.content_layer = vgg19_layer_index("relu4_2");
+    unsigned char keep[VGG19_NUM_LAYERS] = {0};
+    int last = vgg19_layer_index("relu5_1");
+    keep[last] = 1;
+    if (gatys) {
+        keep[s.content_layer] = 1;
+        for (int i = 0; i < NUM_STYLE; i++) keep[s.style_layer[i] = vgg19_layer_index(style_names[i])] = 1;
+    }
+    if (vgg19_plan_create(ctx, net, o.h, o.w, last, POOL_MAX, keep, &s.plan) != IMPASTO_OK) {
+        fprintf(stderr, "bench_gatys: %s\n", impasto_ctx_error(ctx));
+        goto done;
+    }
+    if (gatys && !gatys_setup(&s, content, style)) {
+        fprintf(stderr, "bench_gatys: out of memory\n");
+        goto done;
+    }
+
+    /* Warm-up runs, then timed runs until --runs, or --budget once MIN_RUNS are done. */
+    int nruns = 0;
+    double spent = 0;
+    for (int r = -o.warmup; r < o.runs; r++) {
+        double t0 = now_seconds();
+        if (gatys) gatys_evaluate(&s, x, g);
+        else vgg19_forward(net, s.plan, x);
+        double t = now_seconds() - t0;
+        if (r < 0) continue;
+        times[nruns++] = t;
+        spent += t;
+        if (o.budget > 0 && spent > o.budget && nruns >= MIN_RUNS) break;
+    }
+
+    if (o.out) {
+        int ok;
+        if (gatys) {
+            ok = write_floats(o.out, g, (size_t)3 * o.h * o.w);
+        } else {
+            size_t n = layer_size(s.plan, last, NULL, NULL);
+            ok = write_floats(o.out, vgg19_plan_output(s.plan, last, NULL, NULL, NULL), n);
+        }
+        if (!ok) {
+            fprintf(stderr, "bench_gatys: cannot write %s\n", o.out);
+            goto done;
+        }
+    }
+
+    printf("{\"impl\": \"impasto\", \"mode\": \"%s\", \"h\": %d, \"w\": %d, \"threads\": %d, "
+           "\"plan_bytes\": %zu, \"times\": ",
+           o.mode, o.h, o.w, o.threads, vgg19_plan_bytes(s.plan));
+    print_times(times, nruns);
+    if (gatys)
+        printf(", \"loss\": %.9g, \"content\": %.9g, \"style\": %.9g, \"tv\": %.9g",
+               s.content + s.style + s.tv, s.content, s.style, s.tv);
+    printf("}\n");
+    rc = 0;
+
+done:
+    gatys_state_free(&s);
+    vgg19_plan_free(s.plan);
+    vgg19_free(net);
+    free(x);
+    free(content);
+    free(style);
+    free(g);
+    impasto_ctx_free(ctx);
+    return rc;
+}

@@ -1,0 +1,306 @@
+/* VGG-19 (Simonyan & Zisserman 2015, configuration E) as neural-style uses it: the 16 3x3
+ * convolutions with zero padding 1, ReLU after each, 2x2 stride-2 pooling in ceil mode
+ * (loadcaffe's translation of the Caffe model). Only backward-DATA is needed: Gatys et al.
+ * optimise the image, never the weights.
+ *
+ * Memory plan (what vgg19_plan_create allocates once):
+ *   - the output of every ReLU and pool up to `last` (a ReLU's output doubles as its backward
+ *     mask, and a max pool's backward reads its input, the preceding ReLU's output);
+ *   - a conv's own output only when the caller reads it (keep) or it is the last layer:
+ *     otherwise the conv writes max(conv, 0) straight into its ReLU's buffer;
+ *   - two gradient buffers of the largest output, used in turn (conv and pool backward cannot
+ *     work in place; ReLU backward does);
+ *   - one conv workspace of the largest conv2d_workspace. */
+#include "models/vgg19.h"
+
+#include "core/ctx.h"
+#include "io/image.h"
+#include "io/safetensors.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONV(n, i, o, k) {"conv" n, VGG_CONV, i, o, k}
+#define RELU(n, c) {"relu" n, VGG_RELU, c, c, -1}
+#define POOL(n, c) {"pool" n, VGG_POOL, c, c, -1}
+
+static const vgg19_layer vgg19_table[VGG19_NUM_LAYERS] = {
+    CONV("1_1", 3, 64, 0),     RELU("1_1", 64),  CONV("1_2", 64, 64, 1),   RELU("1_2", 64),
+    POOL("1", 64),
+    CONV("2_1", 64, 128, 2),   RELU("2_1", 128), CONV("2_2", 128, 128, 3), RELU("2_2", 128),
+    POOL("2", 128),
+    CONV("3_1", 128, 256, 4),  RELU("3_1", 256), CONV("3_2", 256, 256, 5), RELU("3_2", 256),
+    CONV("3_3", 256, 256, 6),  RELU("3_3", 256), CONV("3_4", 256, 256, 7), RELU("3_4", 256),
+    POOL("3", 256),
+    CONV("4_1", 256, 512, 8),  RELU("4_1", 512), CONV("4_2", 512, 512, 9), RELU("4_2", 512),
+    CONV("4_3", 512, 512, 10), RELU("4_3", 512), CONV("4_4", 512, 512, 11), RELU("4_4", 512),
+    POOL("4", 512),
+    CONV("5_1", 512, 512, 12), RELU("5_1", 512), CONV("5_2", 512, 512, 13), RELU("5_2", 512),
+    CONV("5_3", 512, 512, 14), RELU("5_3", 512), CONV("5_4", 512, 512, 15), RELU("5_4", 512),
+    POOL("5", 512),
+};
+
+/* Caffe's ImageNet mean, RGB order (the stored weights take RGB input). */
+static const float vgg19_mean[3] = {123.68f, 116.779f, 103.939f};
+
+const vgg19_layer *vgg19_layers(void) { return vgg19_table; }
+
+int vgg19_layer_index(const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < VGG19_NUM_LAYERS; i++)
+        if (!strcmp(vgg19_table[i].name, name)) return i;
+    return -1;
+}
+
+/* ---- weights ---------------------------------------------------------------------------- */
+
+void vgg19_free(vgg19 *net) {
+    if (!net) return;
+    for (int i = 0; i < VGG19_NUM_CONV; i++) {
+        free(net->w[i]);
+        free(net->b[i]);
+    }
+    free(net);
+}
+
+impasto_status vgg19_load(impasto_ctx *ctx, const char *path, vgg19 **out) {
+    *out = NULL;
+    safetensors *st = NULL;
+    impasto_status s = safetensors_open(ctx, path, &st);
+    if (s != IMPASTO_OK) return s;
+    const char *kind = safetensors_meta(st, "kind");
+    if (kind && strcmp(kind, "vgg19") != 0) {
+        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: holds a '%s' model, not vgg19", path, kind);
+        safetensors_close(st);
+        return s;
+    }
+    vgg19 *net = calloc(1, sizeof *net);
+    if (!net) {
+        safetensors_close(st);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
+    }
+    for (int l = 0; l < VGG19_NUM_LAYERS && s == IMPASTO_OK; l++) {
+        const vgg19_layer *L = &vgg19_table[l];
+        if (L->kind != VGG_CONV) continue;
+        int64_t wshape[4] = {L->out_c, L->in_c, 3, 3}, bshape[1] = {L->out_c};
+        size_t wn = (size_t)L->out_c * (size_t)L->in_c * 9;
+        net->w[L->conv] = malloc(wn * sizeof(float));
+        net->b[L->conv] = malloc((size_t)L->out_c * sizeof(float));
+        if (!net->w[L->conv] || !net->b[L->conv]) {
+            s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
+            break;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "%s.weight", L->name);
+        s = safetensors_get_f32(ctx, st, name, 4, wshape, net->w[L->conv]);
+        if (s != IMPASTO_OK) break;
+        snprintf(name, sizeof name, "%s.bias", L->name);
+        s = safetensors_get_f32(ctx, st, name, 1, bshape, net->b[L->conv]);
+    }
+    safetensors_close(st);
+    if (s != IMPASTO_OK) {
+        vgg19_free(net);
+        return s;
+    }
+    *out = net;
+    return IMPASTO_OK;
+}
+
+/* ---- plan ------------------------------------------------------------------------------- */
+
+struct vgg19_plan {
+    int last;
+    int in_h, in_w;
+    int c[VGG19_NUM_LAYERS], h[VGG19_NUM_LAYERS], w[VGG19_NUM_LAYERS];  /* output shapes */
+    conv2d_desc conv[VGG19_NUM_LAYERS];  /* valid for VGG_CONV layers */
+    pool_desc pool[VGG19_NUM_LAYERS];    /* valid for VGG_POOL layers */
+    unsigned char fused[VGG19_NUM_LAYERS];  /* conv computed together with the next ReLU */
+    float *out[VGG19_NUM_LAYERS];         /* (c, h, w) or NULL (fused conv, or beyond last) */
+    float *grad[2];                       /* each (largest output) */
+    float *ws;                            /* conv scratch */
+    size_t bytes;
+};
+
+/* 64-byte aligned (whole AVX-512 lines) so the layers' vector loops start on a line. */
+static float *plan_alloc(vgg19_plan *p, size_t nfloats) {
+    size_t bytes;
+    if (!size_mul(nfloats ? nfloats : 1, sizeof(float), &bytes) || bytes > SIZE_MAX - 63)
+        return NULL;
+    bytes = (bytes + 63) & ~(size_t)63;
+    float *q = aligned_alloc(64, bytes);
+    if (q) p->bytes += bytes;
+    return q;
+}
+
+void vgg19_plan_free(vgg19_plan *p) {
+    if (!p) return;
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++) free(p->out[l]);
+    free(p->grad[0]);
+    free(p->grad[1]);
+    free(p->ws);
+    free(p);
+}
+
+static size_t plan_numel(const vgg19_plan *p, int l) {
+    return (size_t)p->c[l] * (size_t)p->h[l] * (size_t)p->w[l];
+}
+
+impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
+                                 pool_kind pooling, const unsigned char *keep, vgg19_plan **out) {
+    *out = NULL;
+    if (!net) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: no network");
+    if (h < 1 || w < 1)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: bad input size %dx%d", w, h);
+    if (last < 0 || last >= VGG19_NUM_LAYERS)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: bad last layer %d", last);
+    if (pooling != POOL_MAX && pooling != POOL_AVG)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: bad pooling %d", (int)pooling);
+    /* The widest layer holds 64*h*w floats, and CBLAS indexes a feature map with an int. */
+    size_t widest;
+    if (!size_mul3((size_t)h, (size_t)w, 64 * sizeof(float), &widest) ||
+        (size_t)h * (size_t)w > (size_t)INT_MAX / 16)
+        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "vgg19 plan: input %dx%d too large", w, h);
+
+    vgg19_plan *p = calloc(1, sizeof *p);
+    if (!p) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (vgg19 plan)");
+    const int h0 = h, w0 = w;
+    p->last = last;
+    p->in_h = h;
+    p->in_w = w;
+    int c = 3;
+    size_t largest = 0, ws = 0;
+    for (int l = 0; l <= last; l++) {
+        const vgg19_layer *L = &vgg19_table[l];
+        if (L->kind == VGG_CONV) {
+            conv2d_desc d = {c, h, w, L->out_c, 3, 3, 1, 1, PAD_ZERO};
+            p->conv[l] = d;
+            size_t cw = conv2d_workspace(&d);
+            if (cw > ws) ws = cw;
+            c = L->out_c;
+        } else if (L->kind == VGG_POOL) {
+            pool_desc d = {c, h, w, 2, 2, 0, 1, pooling};
+            p->pool[l] = d;
+            h = pool_out_h(&d);
+            w = pool_out_w(&d);
+        }
+        p->c[l] = c;
+        p->h[l] = h;
+        p->w[l] = w;
+        if (plan_numel(p, l) > largest) largest = plan_numel(p, l);
+    }
+    int ok = 1;
+    for (int l = 0; l <= last && ok; l++) {
+        const vgg19_layer *L = &vgg19_table[l];
+        p->fused[l] = L->kind == VGG_CONV && l < last && !(keep == NULL || keep[l]);
+        if (!p->fused[l]) ok = (p->out[l] = plan_alloc(p, plan_numel(p, l))) != NULL;
+    }
+    if (ok) ok = (p->grad[0] = plan_alloc(p, largest)) && (p->grad[1] = plan_alloc(p, largest)) &&
+                 (p->ws = plan_alloc(p, ws));
+    if (!ok) {
+        size_t mb = p->bytes >> 20;
+        vgg19_plan_free(p);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (vgg19 plan for %dx%d, %zu MB so far)",
+                        w0, h0, mb);
+    }
+    *out = p;
+    return IMPASTO_OK;
+}
+
+const float *vgg19_plan_output(const vgg19_plan *p, int layer, int *c, int *h, int *w) {
+    if (!p || layer < 0 || layer > p->last || !p->out[layer]) return NULL;
+    if (c) *c = p->c[layer];
+    if (h) *h = p->h[layer];
+    if (w) *w = p->w[layer];
+    return p->out[layer];
+}
+
+size_t vgg19_plan_bytes(const vgg19_plan *p) { return p ? p->bytes : 0; }
+
+void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x) {
+    const float *in = x;  /* (c, h, w) of the previous layer's output */
+    for (int l = 0; l <= p->last; l++) {
+        const vgg19_layer *L = &vgg19_table[l];
+        if (L->kind == VGG_CONV) {
+            /* A fused conv writes max(conv, 0) into the ReLU's buffer and the ReLU is skipped. */
+            float *y = p->fused[l] ? p->out[l + 1] : p->out[l];
+            conv2d_forward(&p->conv[l], in, net->w[L->conv], net->b[L->conv], y, p->fused[l], p->ws);
+            if (p->fused[l]) l++;
+            in = y;
+        } else if (L->kind == VGG_RELU) {
+            relu_forward(plan_numel(p, l), in, p->out[l]);
+            in = p->out[l];
+        } else {
+            pool_forward(&p->pool[l], in, p->out[l]);
+            in = p->out[l];
+        }
+    }
+}
+
+/* g (n) += a (n), or g = a for the first gradient to arrive. */
+static void grad_inject(float *g, const float *a, size_t n, int first) {
+    if (first) {
+        memcpy(g, a, n * sizeof *g);
+        return;
+    }
+#pragma omp parallel for simd schedule(static) if (n >= ((size_t)1 << 18))
+    for (size_t i = 0; i < n; i++) g[i] += a[i];
+}
+
+void vgg19_backward(const vgg19 *net, vgg19_plan *p, const float *const *grad_at, float *dx) {
+    int top = -1;
+    for (int l = p->last; l >= 0 && top < 0; l--)
+        if (grad_at && grad_at[l]) top = l;
+    if (top < 0) {
+        memset(dx, 0, (size_t)3 * (size_t)p->in_h * (size_t)p->in_w * sizeof *dx);
+        return;
+    }
+    /* Above `top` the gradient is zero, so the pass starts there. g holds the gradient with
+     * respect to layer l's output, in p->grad[cur]. */
+    int cur = 0;
+    float *g = p->grad[cur];
+    for (int l = top; l >= 0; l--) {
+        const vgg19_layer *L = &vgg19_table[l];
+        if (grad_at[l]) grad_inject(g, grad_at[l], plan_numel(p, l), l == top);
+        if (L->kind == VGG_RELU) {
+            relu_backward(plan_numel(p, l), p->out[l], g, g);
+        } else if (L->kind == VGG_CONV) {
+            float *gin = l == 0 ? dx : p->grad[1 - cur];
+            conv2d_backward(&p->conv[l], NULL, net->w[L->conv], g, gin, NULL, NULL, p->ws);
+            cur = 1 - cur;
+            g = gin;
+        } else {
+            /* The pool's input is the stored output of the ReLU before it. */
+            float *gin = p->grad[1 - cur];
+            pool_backward(&p->pool[l], p->out[l - 1], g, gin);
+            cur = 1 - cur;
+            g = gin;
+        }
+    }
+}
+
+/* ---- Caffe preprocessing ---------------------------------------------------------------- */
+
+void vgg19_preprocess(const impasto_image *img, float *x) {
+    const size_t hw = (size_t)img->width * (size_t)img->height;
+    const int ch = img->channels;
+    for (int c = 0; c < 3; c++) {
+        /* Gray (and gray+alpha) images feed their one colour channel to R, G and B. */
+        const int src = ch >= 3 ? c : 0;
+        float *xc = x + (size_t)c * hw;
+        for (size_t i = 0; i < hw; i++) xc[i] = img->data[i * (size_t)ch + (size_t)src] * 255.0f - vgg19_mean[c];
+    }
+}
+
+void vgg19_deprocess(const float *x, int h, int w, float *rgb) {
+    const size_t hw = (size_t)h * (size_t)w;
+    for (int c = 0; c < 3; c++) {
+        const float *xc = x + (size_t)c * hw;
+        for (size_t i = 0; i < hw; i++) {
+            float v = (xc[i] + vgg19_mean[c]) / 255.0f;
+            rgb[i * 3 + (size_t)c] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+        }
+    }
+}
