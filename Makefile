@@ -4,8 +4,12 @@
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fopenmp \
-            -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS   += -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp -lpthread
+            -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
+# OpenBLAS's OpenMP build: it shares impasto's one OpenMP thread pool and is safe to call from
+# inside a parallel region (the pthread build races when called concurrently, and its own
+# workers spin against OpenMP's for the same cores).
+OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+LDLIBS   += -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp -lpthread
 BUILD    ?= build
 
 ifeq ($(SANITIZE),1)

@@ -96,7 +96,7 @@ static float *ws_alloc(const conv2d_desc *d) { return falloc(conv2d_workspace(d)
 
 static conv2d_desc desc_from_cfg(const float *cfg) {
     conv2d_desc d = {(int)cfg[0], (int)cfg[1], (int)cfg[2], (int)cfg[3], (int)cfg[4],
-                     (int)cfg[5], (int)cfg[6], (int)cfg[7], cfg[8] != 0.0f ? PAD_REFLECT : PAD_ZERO};
+                     (int)cfg[5], (int)cfg[6], (int)cfg[7], cfg[8] != 0.0f ? PAD_REFLECT : PAD_ZERO, 2};
     return d;
 }
 
@@ -221,10 +221,11 @@ static double conv_loss(void *p) {
 
 static void test_conv_fd(void) {
     static const conv2d_desc cases[] = {
-        {3, 7, 9, 4, 3, 3, 1, 1, PAD_ZERO},    {4, 9, 8, 3, 3, 3, 2, 1, PAD_ZERO},
-        {2, 11, 10, 3, 9, 9, 1, 4, PAD_REFLECT}, {5, 6, 7, 4, 1, 1, 1, 0, PAD_ZERO},
-        {3, 11, 9, 2, 5, 5, 2, 2, PAD_REFLECT}, {3, 7, 5, 2, 3, 5, 1, 2, PAD_ZERO},
-        {2, 5, 6, 3, 3, 3, 1, 1, PAD_REFLECT},  {3, 8, 7, 2, 1, 1, 2, 0, PAD_ZERO},
+        /* the last field is the thread count: the split paths are checked too */
+        {3, 7, 9, 4, 3, 3, 1, 1, PAD_ZERO, 1},    {4, 9, 8, 3, 3, 3, 2, 1, PAD_ZERO, 2},
+        {2, 11, 10, 3, 9, 9, 1, 4, PAD_REFLECT, 3}, {5, 6, 7, 4, 1, 1, 1, 0, PAD_ZERO, 2},
+        {3, 11, 9, 2, 5, 5, 2, 2, PAD_REFLECT, 2}, {3, 7, 5, 2, 3, 5, 1, 2, PAD_ZERO, 1},
+        {2, 5, 6, 3, 3, 3, 1, 1, PAD_REFLECT, 2},  {3, 8, 7, 2, 1, 1, 2, 0, PAD_ZERO, 3},
     };
     unsigned long long s = 12345;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
@@ -380,17 +381,21 @@ static long ref_index(const conv2d_desc *d, int c, int iy, int ix) {
 
 static void test_conv_banded(void) {
     static const conv2d_desc cases[] = {
-        {16, 150, 300, 8, 3, 3, 1, 1, PAD_ZERO},   /* several bands of a VGG-like layer */
-        {32, 160, 200, 4, 5, 5, 2, 2, PAD_REFLECT}, /* bands overlapping on input rows */
-        {8, 64, 80, 5, 1, 1, 1, 0, PAD_ZERO},     /* pointwise, several column chunks */
+        {16, 150, 300, 8, 3, 3, 1, 1, PAD_ZERO, 1},   /* several bands of a VGG-like layer */
+        {32, 160, 200, 4, 5, 5, 2, 2, PAD_REFLECT, 1}, /* bands overlapping on input rows */
+        {8, 64, 80, 5, 1, 1, 1, 0, PAD_ZERO, 1},     /* pointwise, several column chunks */
     };
     unsigned long long s = 99;
-    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        const conv2d_desc *d = &cases[t];
+    /* Each case on 1, 2 and 3 threads: the rows, channels and columns split unevenly. */
+    for (size_t t = 0; t < 3 * sizeof cases / sizeof cases[0]; t++) {
+        conv2d_desc dd = cases[t / 3];
+        dd.threads = 1 + (int)(t % 3);
+        const conv2d_desc *d = &dd;
         const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
         const size_t k = (size_t)d->c * d->kh * d->kw, npix = (size_t)oh * ow;
         size_t nx = (size_t)d->c * d->h * d->w, nw = (size_t)d->oc * k, ny = (size_t)d->oc * npix;
-        if (d->kh > 1) CHECK_MSG(conv2d_workspace(d) < k * npix / 2, "case %zu not banded", t);
+        if (d->kh > 1)
+            CHECK_MSG(conv2d_workspace(d) / (size_t)d->threads < k * npix / 2, "case %zu not banded", t / 3);
         float *x = falloc(nx), *w = falloc(nw), *b = falloc(d->oc), *y = falloc(ny);
         float *dy = falloc(ny), *dx = falloc(nx), *dw = falloc(nw), *ws = ws_alloc(d);
         fill(x, nx, &s, -1, 1), fill(w, nw, &s, -0.2f, 0.2f), fill(b, d->oc, &s, -1, 1);
@@ -430,7 +435,8 @@ static void test_conv_banded(void) {
         double wmax = 0.0;
         for (size_t i = 0; i < nw; i++) wmax = fmax(wmax, fabs(rdw[i]));
         for (size_t i = 0; i < nw; i++) edw = fmax(edw, fabs(dw[i] - rdw[i]) / (1.0 + wmax));
-        CHECK_MSG(ey < 1e-5 && edx < 1e-5 && edw < 1e-5, "case %zu: y %g dx %g dw %g", t, ey, edx, edw);
+        CHECK_MSG(ey < 1e-5 && edx < 1e-5 && edw < 1e-5, "case %zu, %d threads: y %g dx %g dw %g", t / 3,
+                  d->threads, ey, edx, edw);
         free(rdx), free(rdw);
         free(x), free(w), free(b), free(y), free(dy), free(dx), free(dw), free(ws);
     }

@@ -3,7 +3,7 @@
 # python3-torch/numpy/pil are only for the golden-file generators and the benchmarks:
 # pass --reference to install them too.
 set -euo pipefail
-pkgs=(gcc make libopenblas-dev libpng-dev libjpeg-dev libcjson-dev)
+pkgs=(gcc make libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev)
 if [ "${1:-}" = "--reference" ]; then pkgs+=(python3-torch python3-numpy python3-pil); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,7 +8,8 @@
 
 void gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
           size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
-/* Threads the GEMM may use (OpenBLAS keeps this process-wide; set from the context). */
+/* Sets the OpenMP team size that a GEMM called outside a parallel region splits over (and keeps
+ * OpenBLAS itself single-threaded: see gemm.c). Process-wide, as OpenMP's own setting is. */
 void gemm_set_threads(int nthreads);
 
 #endif

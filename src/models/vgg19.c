@@ -175,7 +175,7 @@ impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int 
     for (int l = 0; l <= last; l++) {
         const vgg19_layer *L = &vgg19_table[l];
         if (L->kind == VGG_CONV) {
-            conv2d_desc d = {c, h, w, L->out_c, 3, 3, 1, 1, PAD_ZERO};
+            conv2d_desc d = {c, h, w, L->out_c, 3, 3, 1, 1, PAD_ZERO, ctx_threads(ctx)};
             p->conv[l] = d;
             size_t cw = conv2d_workspace(&d);
             if (cw > ws) ws = cw;

@@ -13,17 +13,19 @@
  * ReflectionPad2d: index -1 -> 1, H -> H-2); in col2im their gradient is added to that mirror
  * pixel, which makes col2im the exact adjoint of im2col in both modes.
  *
- * Threads: only the GEMM's (OpenBLAS's). im2col, col2im and the bias/ReLU pass run on the
- * calling thread, on purpose: after each GEMM OpenBLAS's workers keep spinning for a while, so
- * an OpenMP team started between two GEMMs fights them for the cores, and its own idle members
- * then spin through the next GEMM. Measured on the 2-core target, VGG-19 to relu5_1 at 512x512,
- * forward + backward: 3.4-3.7 s this way, 5.2-5.9 s with these loops in OpenMP teams (im2col
- * 0.12-0.4 against 0.45-0.6 s, col2im 0.13 against 0.4-0.5 s, and the GEMMs themselves 2.8
- * against 3.7-4.0 s); with other processes loading the machine the gap was wider still. */
+ * Threads: one OpenMP team per call, the GEMM single-threaded inside each member (gemm.h), so
+ * the machine never runs two thread pools that spin against each other (OpenBLAS's own workers
+ * spinning after each GEMM while an OpenMP team waits cost 40-70% here). Forward splits the
+ * output rows between the threads, each building and multiplying its own bands in its own slice
+ * of the workspace: no synchronisation at all. Backward-data splits the input CHANNELS: a thread
+ * computes the dcol rows of its channels and scatters them into its own channels of dx, so the
+ * overlapping input rows of neighbouring bands never race. Backward-weights builds each band's
+ * columns together (split by channels), then splits the GEMM by output channel. */
 #include "nn/nn.h"
 
 #include "core/gemm.h"
 
+#include <omp.h>
 #include <string.h>
 
 /* The column buffer aims at this many floats (8 MB, about a quarter of the shared L3) ... */
@@ -60,10 +62,18 @@ static int conv_band_rows(const conv2d_desc *d) {
     return (int)(((size_t)oh + nbands - 1) / nbands);
 }
 
+static int conv_threads(const conv2d_desc *d) { return d->threads > 1 ? d->threads : 1; }
+
+/* Share `total` items among `nt` workers: worker t gets [*lo, *hi). */
+static void conv_split(int total, int t, int nt, int *lo, int *hi) {
+    *lo = (int)((long long)total * t / nt);
+    *hi = (int)((long long)total * (t + 1) / nt);
+}
+
 size_t conv2d_workspace(const conv2d_desc *d) {
     if (conv_is_pointwise(d)) return 0;
-    return (size_t)d->c * (size_t)d->kh * (size_t)d->kw * (size_t)conv_band_rows(d) *
-           (size_t)conv2d_out_w(d);
+    return (size_t)conv_threads(d) * (size_t)d->c * (size_t)d->kh * (size_t)d->kw *
+           (size_t)conv_band_rows(d) * (size_t)conv2d_out_w(d);
 }
 
 /* Mirror index for reflection padding (period 2(n-1)), valid for any i so that a pad larger than
@@ -125,12 +135,13 @@ static void conv_scatter_row(const float *src, int w, float *dst, int ow, int st
     }
 }
 
-/* x (C,H,W) -> col (K, rows*OW) for output rows oy0 .. oy0+rows-1. */
-static void conv_im2col(const conv2d_desc *d, const float *x, int oy0, int rows, float *col) {
+/* x (C,H,W) -> col (K, rows*OW) for output rows oy0 .. oy0+rows-1; only the col rows of
+ * channels c0 .. c1-1 are written. */
+static void conv_im2col(const conv2d_desc *d, const float *x, int oy0, int rows, int c0, int c1,
+                        float *col) {
     const int ow = conv2d_out_w(d), khw = d->kh * d->kw;
-    const int k = d->c * khw;
     const size_t n = (size_t)rows * (size_t)ow;
-    for (int r = 0; r < k; r++) {
+    for (int r = c0 * khw; r < c1 * khw; r++) {
         const int c = r / khw, ki = (r % khw) / d->kw, kj = r % d->kw;
         const float *xc = x + (size_t)c * (size_t)d->h * (size_t)d->w;
         float *dst = col + (size_t)r * n;
@@ -150,16 +161,17 @@ static void conv_im2col(const conv2d_desc *d, const float *x, int oy0, int rows,
     }
 }
 
-/* dx (C,H,W) += col2im(dcol (K, rows*OW)) for output rows oy0 .. oy0+rows-1. */
-static void conv_col2im_add(const conv2d_desc *d, const float *dcol, int oy0, int rows,
-                            float *dx) {
+/* dx (C,H,W) += col2im(dcol) for output rows oy0 .. oy0+rows-1 and channels c0 .. c1-1 only;
+ * dcol ((c1-c0)*KH*KW, rows*OW) holds just those channels' rows. */
+static void conv_col2im_add(const conv2d_desc *d, const float *dcol, int oy0, int rows, int c0,
+                            int c1, float *dx) {
     const int ow = conv2d_out_w(d), khw = d->kh * d->kw;
     const size_t n = (size_t)rows * (size_t)ow;
-    for (int c = 0; c < d->c; c++) {
+    for (int c = c0; c < c1; c++) {
         float *dxc = dx + (size_t)c * (size_t)d->h * (size_t)d->w;
         for (int ki = 0; ki < d->kh; ki++) {
             for (int kj = 0; kj < d->kw; kj++) {
-                const float *src = dcol + ((size_t)c * (size_t)khw + (size_t)(ki * d->kw + kj)) * n;
+                const float *src = dcol + ((size_t)(c - c0) * (size_t)khw + (size_t)(ki * d->kw + kj)) * n;
                 for (int j = 0; j < rows; j++) {
                     int iy = (oy0 + j) * d->stride - d->pad + ki;
                     if (iy < 0 || iy >= d->h) {
@@ -201,29 +213,41 @@ void conv2d_forward(const conv2d_desc *d, const float *x, const float *w, const 
     if (oh <= 0 || ow <= 0) return;
     const size_t npix = (size_t)oh * (size_t)ow;
     const size_t k = (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
+    const int nthreads = conv_threads(d);
     if (conv_is_pointwise(d)) {
         /* Column chunks of the same size as a band keep the bias/ReLU pass in cache. */
-        size_t chunk = CONV_MIN_COLS * 4;
-        for (size_t j0 = 0; j0 < npix; j0 += chunk) {
-            size_t n = npix - j0 < chunk ? npix - j0 : chunk;
+        const int chunk = (int)(CONV_MIN_COLS * 4);
+        const int nchunks = (int)((npix + (size_t)chunk - 1) / (size_t)chunk);
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads) if (nthreads > 1 && nchunks > 1)
+        for (int ci = 0; ci < nchunks; ci++) {
+            size_t j0 = (size_t)ci * (size_t)chunk;
+            size_t n = npix - j0 < (size_t)chunk ? npix - j0 : (size_t)chunk;
             gemm(0, 0, (size_t)d->oc, n, k, 1.0f, w, k, x + j0, npix, 0.0f, y + j0, npix);
             conv_bias_relu(y + j0, d->oc, n, npix, b, relu);
         }
         return;
     }
     const int band = conv_band_rows(d);
-    for (int oy0 = 0; oy0 < oh; oy0 += band) {
-        const int rows = oh - oy0 < band ? oh - oy0 : band;
-        const size_t n = (size_t)rows * (size_t)ow;
-        float *yb = y + (size_t)oy0 * (size_t)ow;
-        conv_im2col(d, x, oy0, rows, ws);
-        gemm(0, 0, (size_t)d->oc, n, k, 1.0f, w, k, ws, n, 0.0f, yb, npix);
-        conv_bias_relu(yb, d->oc, n, npix, b, relu);
+    const size_t per_thread = k * (size_t)band * (size_t)ow;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && oh > 1)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads(), r0, r1;
+        conv_split(oh, t, nt, &r0, &r1);
+        float *col = ws + (size_t)t * per_thread;
+        for (int oy0 = r0; oy0 < r1; oy0 += band) {
+            const int rows = r1 - oy0 < band ? r1 - oy0 : band;
+            const size_t n = (size_t)rows * (size_t)ow;
+            float *yb = y + (size_t)oy0 * (size_t)ow;
+            conv_im2col(d, x, oy0, rows, 0, d->c, col);
+            gemm(0, 0, (size_t)d->oc, n, k, 1.0f, w, k, col, n, 0.0f, yb, npix);
+            conv_bias_relu(yb, d->oc, n, npix, b, relu);
+        }
     }
 }
 
 /* db[o] += sum of dy[o] (OC, npix), summed in double so large maps lose no precision. */
-static void conv_bias_grad(const float *dy, int oc, size_t npix, float *db) {
+static void conv_bias_grad(const float *dy, int oc, size_t npix, float *db, int nthreads) {
+#pragma omp parallel for num_threads(nthreads) if (nthreads > 1 && npix * (size_t)oc > 65536)
     for (int o = 0; o < oc; o++) {
         const float *row = dy + (size_t)o * npix;
         double s = 0.0;
@@ -237,30 +261,67 @@ void conv2d_backward(const conv2d_desc *d, const float *x, const float *w, const
     const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
     if (oh <= 0 || ow <= 0) return;
     const size_t npix = (size_t)oh * (size_t)ow;
-    const size_t k = (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
+    const int khw = d->kh * d->kw;
+    const size_t k = (size_t)d->c * (size_t)khw;
     const size_t oc = (size_t)d->oc;
-    if (db) conv_bias_grad(dy, d->oc, npix, db);
+    const int nthreads = conv_threads(d);
+    if (db) conv_bias_grad(dy, d->oc, npix, db, nthreads);
     if (conv_is_pointwise(d)) {
-        /* dx (C, HW) = W^T (C, OC) x dy (OC, HW); dW (OC, C) += dy x x^T. */
-        if (dx) gemm(1, 0, k, npix, oc, 1.0f, w, k, dy, npix, 0.0f, dx, npix);
-        if (dw) gemm(0, 1, oc, k, npix, 1.0f, dy, npix, x, npix, 1.0f, dw, k);
+        /* dx (C, HW) = W^T (C, OC) x dy (OC, HW), split by columns; dW (OC, C) += dy x x^T,
+         * split by output channel. */
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
+            if (dx) {
+                conv_split((int)npix, t, nt, &lo, &hi);
+                if (hi > lo)
+                    gemm(1, 0, k, (size_t)(hi - lo), oc, 1.0f, w, k, dy + lo, npix, 0.0f, dx + lo, npix);
+            }
+            if (dw) {
+                conv_split(d->oc, t, nt, &lo, &hi);
+                if (hi > lo)
+                    gemm(0, 1, (size_t)(hi - lo), k, npix, 1.0f, dy + (size_t)lo * npix, npix, x, npix,
+                         1.0f, dw + (size_t)lo * k, k);
+            }
+        }
         return;
     }
-    if (dx) memset(dx, 0, (size_t)d->c * (size_t)d->h * (size_t)d->w * sizeof *dx);
-    const int band = conv_band_rows(d);
-    for (int oy0 = 0; oy0 < oh; oy0 += band) {
-        const int rows = oh - oy0 < band ? oh - oy0 : band;
-        const size_t n = (size_t)rows * (size_t)ow;
-        const float *dyb = dy + (size_t)oy0 * (size_t)ow;
-        if (dw) {
-            conv_im2col(d, x, oy0, rows, ws);
-            gemm(0, 1, oc, k, n, 1.0f, dyb, npix, ws, n, 1.0f, dw, k);
-        }
-        if (dx) {
-            /* Consecutive bands read overlapping input rows when KH > S; col2im adds, so the
-             * overlap sums correctly into dx zeroed above. */
-            gemm(1, 0, k, n, oc, 1.0f, w, k, dyb, npix, 0.0f, ws, n);
-            conv_col2im_add(d, ws, oy0, rows, dx);
+    /* Bands of nthreads times the forward band's rows fill the same workspace. */
+    int band = conv_band_rows(d) * nthreads;
+    if (band > oh) band = oh;
+    const size_t nmax = (size_t)band * (size_t)ow;
+    const size_t chw = (size_t)d->h * (size_t)d->w;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads(), c0, c1, o0, o1;
+        conv_split(d->c, t, nt, &c0, &c1);
+        conv_split(d->oc, t, nt, &o0, &o1);
+        if (dx && c1 > c0) memset(dx + (size_t)c0 * chw, 0, (size_t)(c1 - c0) * chw * sizeof *dx);
+        for (int oy0 = 0; oy0 < oh; oy0 += band) {
+            const int rows = oh - oy0 < band ? oh - oy0 : band;
+            const size_t n = (size_t)rows * (size_t)ow;
+            const float *dyb = dy + (size_t)oy0 * (size_t)ow;
+            if (dw) {
+                /* The whole band's columns are shared by the GEMM: wait until every thread is
+                 * done with the previous band's dcol before overwriting the buffer. */
+#pragma omp barrier
+                conv_im2col(d, x, oy0, rows, c0, c1, ws);
+#pragma omp barrier
+                if (o1 > o0)
+                    gemm(0, 1, (size_t)(o1 - o0), k, n, 1.0f, dyb + (size_t)o0 * npix, npix, ws, n, 1.0f,
+                         dw + (size_t)o0 * k, k);
+#pragma omp barrier
+            }
+            if (dx && c1 > c0) {
+                /* This thread's rows of dcol (its channels' taps) = W^T rows of those channels
+                 * x dy band; then scattered into its own channels of dx only. Its slice of the
+                 * workspace starts at a fixed offset (the full band's size), so a thread already
+                 * on the next, shorter band cannot write into a slower one's slice. */
+                float *dcol = ws + (size_t)c0 * (size_t)khw * nmax;
+                gemm(1, 0, (size_t)(c1 - c0) * (size_t)khw, n, oc, 1.0f, w + (size_t)c0 * (size_t)khw, k,
+                     dyb, npix, 0.0f, dcol, n);
+                conv_col2im_add(d, dcol, oy0, rows, c0, c1, dx);
+            }
         }
     }
 }

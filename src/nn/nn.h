@@ -2,7 +2,8 @@
  * a batch is a loop over images. Every layer has a *_forward and a *_backward.
  * Backward conventions: dx is OVERWRITTEN (not accumulated); parameter gradients (dw, db) are
  * ACCUMULATED (+=) so a batch loop sums them; any gradient pointer may be NULL to skip it.
- * Layers are multithreaded internally (OpenMP and the GEMM's threads); none allocates:
+ * Layers are multithreaded internally with OpenMP (the GEMM runs single-threaded inside each
+ * worker, so there is one pool of threads, never two fighting for the cores); none allocates:
  * scratch memory is passed in as `ws`, sized by the matching *_workspace function. */
 #ifndef IMPASTO_NN_H
 #define IMPASTO_NN_H
@@ -18,12 +19,15 @@ typedef struct conv2d_desc {
     int stride;        /* same in both directions */
     int pad;           /* same on all four sides */
     pad_mode padding;
+    int threads;       /* workers the conv may use (<= 1: the calling thread only); the
+                        * workspace is sized for them, so keep it fixed once ws is allocated */
 } conv2d_desc;
 
 int conv2d_out_h(const conv2d_desc *d);
 int conv2d_out_w(const conv2d_desc *d);
 /* Floats of scratch that conv2d_forward/backward need (the same for both). Bounded
- * (the im2col matrix is built a band of output rows at a time), not proportional to H*W. */
+ * (the im2col matrix is built a band of output rows at a time, one band per thread), not
+ * proportional to H*W. */
 size_t conv2d_workspace(const conv2d_desc *d);
 /* x (C,H,W), w (OC,C,KH,KW), b (OC) or NULL -> y (OC,OH,OW); relu != 0 fuses y = max(y, 0). */
 void conv2d_forward(const conv2d_desc *d, const float *x, const float *w, const float *b,
