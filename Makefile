@@ -32,10 +32,10 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UPSTREAM ?= ../shared/models/upstream
 IMAGES   ?= ../shared/images
 
-.PHONY: all test clean models example bench
+.PHONY: all test clean models example bench fuzz
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -60,7 +60,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto.a
 
 # Converted weights are made from the upstream files, never committed (docs/models.md says where to get them).
 models: models/vgg19.safetensors
-models/vgg19.safetensors: $(BUILD)/impasto
+models/vgg19.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert vgg19 $(UPSTREAM)/vgg19-imagenet-f32-head $(UPSTREAM)/vgg19-imagenet-uint8 -o $@
 
@@ -74,6 +74,34 @@ test: all models
 
 bench: all models
 	/usr/bin/python3 bench/gatys_bench.py --driver $(BUILD)/bench/bench_gatys --model models/vgg19.safetensors $(BENCH_ARGS)
+
+# Fuzzing (docs/robustness.md): libFuzzer targets over the file readers, built with clang under
+# ASan+UBSan (`bash tools/install-deps.sh --fuzz`), each run for FUZZ_SECONDS from freshly generated
+# seeds; crashes are minimised into fuzz/regressions/<target>/, which `make test` replays.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := png jpeg safetensors vgg_manifest
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/io/image.c src/io/png.c src/io/jpeg.c src/io/exif.c \
+                src/io/safetensors.c src/io/vgg19_upstream.c src/io/md5.c
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude -Isrc \
+                -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lpng -ljpeg -lcjson -lm
+
+$(FUZZ_DIR)/gen_seeds: $(BUILD)/fuzz/gen_seeds.o $(BUILD)/libimpasto.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+.PRECIOUS: $(FUZZ_DIR)/obj/%.o
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%) $(FUZZ_DIR)/gen_seeds
+	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build build-san

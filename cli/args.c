@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,10 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
+    if (errno == ERANGE && end != s && !*end) {
+        cli_error(cmd, 0, "%s must be between %ld and %ld, got '%s'", opt, lo, hi, s);
+        return 0;
+    }
     if (errno || end == s || *end) {
         cli_error(cmd, 0, "%s expects a whole number, got '%s'", opt, s);
         return 0;
@@ -38,6 +43,12 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo,
     char *end;
     errno = 0;
     double v = strtod(s, &end);
+    /* Overflow is out of range; underflow (a value below DBL_MIN) is kept as the tiny number. */
+    if (errno == ERANGE && end != s && !*end && (v == HUGE_VAL || v == -HUGE_VAL)) {
+        cli_error(cmd, 0, "%s must be between %g and %g, got '%s'", opt, lo, hi, s);
+        return 0;
+    }
+    if (errno == ERANGE && v != HUGE_VAL && v != -HUGE_VAL) errno = 0;
     if (errno || end == s || *end || v != v) {
         cli_error(cmd, 0, "%s expects a number, got '%s'", opt, s);
         return 0;

@@ -46,5 +46,8 @@ void progress_clear(cli_progress *p);
 
 int cmd_transfer(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_grid(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_STYLES 32
@@ -130,21 +131,52 @@ static int on_progress(const impasto_progress *p, void *user) {
 }
 
 /* Adds one -s argument: a file name, or a comma-separated list of them when no file by the
- * whole name exists. */
+ * whole name exists. Returns 1, 0 past MAX_STYLES images, -1 for a list with no names in it. */
 static int add_styles(const char *arg, const char **styles, int *n, char **owned, int *nowned) {
     if (access(arg, F_OK) == 0 || !strchr(arg, ',')) {
         if (*n == MAX_STYLES) return 0;
         styles[(*n)++] = arg;
         return 1;
     }
+    /* Every list kept adds at least one image, so nowned stays below MAX_STYLES too. */
+    if (*n == MAX_STYLES) return 0;
     char *copy = strdup(arg);
     if (!copy) return 0;
-    owned[(*nowned)++] = copy;
+    int before = *n;
     for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
-        if (*n == MAX_STYLES) return 0;
+        if (*n == MAX_STYLES) {
+            *n = before;
+            free(copy);
+            return 0;
+        }
         styles[(*n)++] = tok;
     }
+    if (*n == before) {
+        free(copy);
+        return -1;
+    }
+    owned[(*nowned)++] = copy;
     return 1;
+}
+
+/* An output whose format cannot be told from its name, or whose folder cannot be written, is
+ * refused before any work: otherwise a long run would fail only at its very end. */
+static int output_format_ok(const char *output) {
+    const char *slash = strrchr(output, '/');
+    const char *dot = strrchr(slash ? slash + 1 : output, '.');
+    if (dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))) return 1;
+    cli_error(CMD, 1, "cannot tell the format of '%s' from its name (use .png, .jpg or .jpeg)", output);
+    return 0;
+}
+
+static int output_folder_ok(const char *output) {
+    const char *slash = strrchr(output, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == output ? 1 : (int)(slash - output), output);
+    if (access(dir, W_OK) == 0) return 1;
+    cli_error(CMD, 0, "cannot write %s: the folder %s is missing or not writable", output, dir);
+    return 0;
 }
 
 static impasto_image *load_or_report(impasto_ctx *ctx, const char *path) {
@@ -160,6 +192,7 @@ int cmd_transfer(int argc, char **argv) {
     const char *styles[MAX_STYLES];
     char *owned[MAX_STYLES];
     int nstyles = 0, nowned = 0, quiet = 0, print_iter = -1;
+    const char *init_arg = NULL;  /* --init as given, to refuse "--init random --init-image F" */
     double blend[MAX_STYLES], layer_w[IMPASTO_MAX_LAYERS];
     int nblend = 0, nlayer_w = 0;
     long threads = 0;
@@ -172,12 +205,13 @@ int cmd_transfer(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, ":c:s:o:m:qh", LONG_OPTS, NULL)) != -1) {
         switch (c) {
         case 'c': content_path = optarg; break;
-        case 's':
-            if (!add_styles(optarg, styles, &nstyles, owned, &nowned)) {
-                cli_error(CMD, 0, "at most %d style images", MAX_STYLES);
-                goto done;
-            }
+        case 's': {
+            int added = add_styles(optarg, styles, &nstyles, owned, &nowned);
+            if (added == 0) cli_error(CMD, 0, "at most %d style images", MAX_STYLES);
+            if (added < 0) cli_error(CMD, 1, "-s expects a file name or a comma-separated list of them, got '%s'", optarg);
+            if (added <= 0) goto done;
             break;
+        }
         case 'o': output = optarg; break;
         case 'm': model_arg = optarg; break;
         case 'q': quiet = 1; break;
@@ -190,6 +224,7 @@ int cmd_transfer(int argc, char **argv) {
             if (!strcmp(optarg, "random")) opt.init = IMPASTO_INIT_RANDOM;
             else if (!strcmp(optarg, "image")) opt.init = IMPASTO_INIT_IMAGE;
             else { cli_error(CMD, 1, "--init is 'random' or 'image', got '%s'", optarg); goto done; }
+            init_arg = optarg;
             break;
         case O_INIT_IMAGE: init_image_path = optarg; opt.init = IMPASTO_INIT_IMAGE; break;
         case O_SEED: if (!cli_parse_int(CMD, "--seed", optarg, -1, 0x7fffffffL, &l)) goto done; opt.seed = l; break;
@@ -247,6 +282,12 @@ int cmd_transfer(int argc, char **argv) {
         }
     }
     if (optind < argc) { cli_error(CMD, 1, "unexpected argument '%s'", argv[optind]); goto done; }
+    /* Whichever came last, the two say opposite things: refuse rather than guess. */
+    if (init_image_path && init_arg && !strcmp(init_arg, "random")) {
+        cli_error(CMD, 1, "--init random conflicts with --init-image (which starts from that picture)");
+        goto done;
+    }
+    if (!output_format_ok(output)) goto done;
     if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE)"); goto done; }
     if (nstyles == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); goto done; }
     if (nblend && nblend != nstyles) {
@@ -255,8 +296,11 @@ int cmd_transfer(int argc, char **argv) {
     }
     if (nblend) opt.style_blend_weights = blend;
     if (nlayer_w) {
-        int nlayers = 1;
-        for (const char *p = opt.style_layers; *p; p++) nlayers += *p == ',';
+        /* Counted as the library splits the list (commas or spaces, empty items skipped), so the
+         * library never reads a weight past the ones given. */
+        int nlayers = 0;
+        for (const char *p = opt.style_layers; *p; p++)
+            nlayers += *p != ',' && *p != ' ' && (p == opt.style_layers || p[-1] == ',' || p[-1] == ' ');
         if (nlayer_w != nlayers) {
             cli_error(CMD, 1, "--style-layer-weights has %d values for %d style layers", nlayer_w, nlayers);
             goto done;
@@ -265,6 +309,7 @@ int cmd_transfer(int argc, char **argv) {
     if (opt.num_scales) opt.image_size = opt.scales[opt.num_scales - 1];
 
     rc = 1;
+    if (!output_folder_ok(output)) goto done;
     impasto_ctx *ctx = impasto_ctx_create();
     if (!ctx) { cli_error(CMD, 0, "out of memory"); goto done; }
     impasto_ctx_set_threads(ctx, (int)threads);

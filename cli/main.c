@@ -8,6 +8,9 @@ static void usage(FILE *f) {
           "\n"
           "  transfer   repaint a photo in the style of a painting (Gatys et al., neural-style)\n"
           "  convert    convert upstream pretrained weights to impasto's safetensors\n"
+          "  eval       measure outputs: content kept (SSIM, PSNR, edges, VGG) and style matched\n"
+          "  compare    SSIM and PSNR between two images\n"
+          "  grid       a contact sheet of images, optionally labelled\n"
           "  version    print the version\n"
           "\n"
           "'impasto COMMAND --help' describes each command.\n",
@@ -16,12 +19,15 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        cli_error(NULL, 1, "no command given (usage: impasto transfer|convert|version ...)");
+        cli_error(NULL, 1, "no command given (usage: impasto transfer|convert|eval|compare|grid|version ...)");
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "transfer")) return cmd_transfer(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "grid")) return cmd_grid(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("impasto %s\n", IMPASTO_VERSION);
         return 0;

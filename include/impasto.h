@@ -159,6 +159,87 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
                                 size_t nstyles, const impasto_transfer_options *opt,
                                 impasto_image **out);
 
+/* ---- evaluating results ------------------------------------------------------------------ */
+
+/* The first three compare two images of the same size (IMPASTO_ERR_INVALID_ARG otherwise) on
+ * their luminance Y = 0.299 R + 0.587 G + 0.114 B (BT.601; a gray image is its own Y; alpha is
+ * ignored). All four measures are symmetric in their two images. */
+
+/* Mean SSIM (Wang, Bovik, Sheikh & Simoncelli, "Image Quality Assessment: From Error Visibility
+ * to Structural Similarity", IEEE TIP 2004): 11x11 Gaussian window, sigma 1.5, K1 = 0.01,
+ * K2 = 0.03, L = 1, averaged over every position where the window fits inside the image (both
+ * sides must be >= 11). 1 for identical images; defined (no NaN) for constant images. */
+impasto_status impasto_ssim(impasto_ctx *ctx, const impasto_image *a, const impasto_image *b,
+                            double *ssim);
+/* PSNR in dB = 10 log10(1 / MSE) of Y (peak 1); +INFINITY for identical images. */
+impasto_status impasto_psnr(impasto_ctx *ctx, const impasto_image *a, const impasto_image *b,
+                            double *psnr);
+/* Edge agreement: the Pearson correlation (-1..1) of the Sobel gradient magnitudes
+ * sqrt(Gx^2 + Gy^2) of the two luminances over all pixels (borders replicated). 1 for identical
+ * images or when one is a brightened / contrast-scaled copy of the other; 1 when both are flat,
+ * 0 when only one is. */
+impasto_status impasto_edge_agreement(impasto_ctx *ctx, const impasto_image *a,
+                                      const impasto_image *b, double *corr);
+/* Colour-histogram distance, sizes may differ: per R, G, B channel (gray replicated) a 32-bin
+ * histogram of 0..1 normalised to sum 1, the 1-D earth mover's distance between the two
+ * (sum over bins of |CDF_a - CDF_b| / 32, in units of intensity, 0..1), averaged over the three
+ * channels. 0 for identical colour distributions; 0.25 between two flat images 0.25 apart. */
+impasto_status impasto_color_distance(impasto_ctx *ctx, const impasto_image *a,
+                                      const impasto_image *b, double *dist);
+
+typedef struct impasto_eval_options {
+    const char *content_layers;  /* "relu4_2" */
+    const char *style_layers;    /* "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1" */
+    const char *swd_layers;      /* NULL = the style layers */
+    int style_size;              /* 0: styles resized so their longest side is the output's */
+    impasto_pooling pooling;     /* max */
+    int swd_projections;         /* 64 */
+    uint64_t seed;               /* 1: the random projections' seed (results are repeatable) */
+} impasto_eval_options;
+
+void impasto_eval_options_init(impasto_eval_options *opt);
+
+/* Everything impasto_evaluate measures about one output. Layer arrays follow the order the
+ * layers were named in; their names are in the *_layer_name arrays (static strings). */
+typedef struct impasto_eval_result {
+    /* Content preservation: output vs the content resized to the output's size. */
+    double ssim, psnr, edge;             /* impasto_ssim, impasto_psnr, impasto_edge_agreement */
+    int num_content_layers;
+    const char *content_layer_name[IMPASTO_MAX_LAYERS];
+    double content_layer_loss[IMPASTO_MAX_LAYERS];  /* mean squared feature difference, as
+                                                       neural-style's content loss at weight 1 */
+    double content_loss;                 /* their sum */
+    /* Style similarity: output vs the style image(s). */
+    int num_style_layers;
+    const char *style_layer_name[IMPASTO_MAX_LAYERS];
+    double style_layer_loss[IMPASTO_MAX_LAYERS];  /* sum((G - T)^2) / C^2, neural-style's style
+                                                     loss at weight 1, T the styles' mean Gram */
+    double style_loss;                   /* their sum */
+    int num_swd_layers;
+    const char *swd_layer_name[IMPASTO_MAX_LAYERS];
+    double swd_layer[IMPASTO_MAX_LAYERS];  /* sliced Wasserstein-2 distance of the feature sets */
+    double swd;                          /* their mean */
+    double color;                        /* impasto_color_distance to the styles' mean histogram */
+} impasto_eval_result;
+
+/* Measures `output` against `content` and `styles` (nstyles >= 1) with VGG-19 (`vgg`).
+ * The content image is resized to the output's size; each style so its longest side is
+ * opt->style_size (0: the output's longest side). VGG features are taken in Caffe units as the
+ * transfer uses them.
+ * The sliced Wasserstein distance (Rabin, Peyre, Delon & Bernot, "Wasserstein Barycenter and its
+ * Application to Texture Mixing", SSVM 2011; as a style measure, Heitz, Vanhoey, Chambon &
+ * Belcour, "A Sliced Wasserstein Loss for Neural Texture Synthesis", CVPR 2021) compares the
+ * output's per-pixel feature vectors at a layer with all the styles' feature vectors pooled:
+ * each of opt->swd_projections random unit directions (fixed seed) projects both sets to 1-D,
+ * and the squared 1-D Wasserstein-2 distance of the two projections is computed exactly from
+ * their sorted values (matching quantile to quantile, so the counts may differ); the result is
+ * the square root of its mean over the directions. 0 for identical feature sets; a set and
+ * its copy shifted by d (in C dimensions) are about |d| / sqrt(C) apart. */
+impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
+                                const impasto_image *output, const impasto_image *content,
+                                const impasto_image *const *styles, size_t nstyles,
+                                const impasto_eval_options *opt, impasto_eval_result *result);
+
 #ifdef __cplusplus
 }
 #endif

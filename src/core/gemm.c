@@ -1,5 +1,12 @@
-/* gemm.h over OpenBLAS's CBLAS, kept thin so that a hand-written kernel can replace it without
- * touching the layers.
+/* gemm.h: a hand-written blocked SGEMM (gemm_blocked.c with the microkernel the CPU can run)
+ * with OpenBLAS's CBLAS kept as a path of its own and as the fallback.
+ *
+ * Paths (gemm_internal.h): "auto" picks, per call, the fastest correct path measured on the
+ * target (AMD Zen 5: the AVX-512 kernel; bench/bench_gemm.c compares them), else the AVX2 one,
+ * else OpenBLAS; the environment variable IMPASTO_GEMM=openblas|avx512|avx2|portable|auto forces
+ * one. It is read once, on the first GEMM, into a file-scope atomic under pthread_once — the one
+ * piece of process-wide state here besides OpenMP's own, as a process-wide choice of
+ * implementation like OPENBLAS_CORETYPE is; an unknown or unsupported name leaves "auto".
  *
  * Threads: OpenBLAS is kept single-threaded and impasto's one OpenMP team does the splitting —
  * inside a layer's parallel region each member calls GEMM on its own part; called outside any
@@ -7,24 +14,94 @@
  * side). Two pools (OpenBLAS's workers and OpenMP's) spinning for the same 2 cores cost 40-70%. */
 #include "core/gemm.h"
 
+#include "core/gemm_internal.h"
+
 #include <cblas.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { GEMM_AUTO, GEMM_OPENBLAS, GEMM_AVX512, GEMM_AVX2, GEMM_PORTABLE, GEMM_NPATHS };
+static const char *const gemm_names[GEMM_NPATHS] = {"auto", "openblas", "avx512", "avx2", "portable"};
 
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
-static void gemm_init(void) { openblas_set_num_threads(1); }
+static atomic_int gemm_path = GEMM_AUTO;
+
+static int gemm_cpu_has(int path) {
+    switch (path) {
+    case GEMM_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("fma");
+    case GEMM_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default: return 1;
+    }
+}
+
+static int gemm_lookup(const char *name) {
+    for (int p = 0; p < GEMM_NPATHS; p++)
+        if (name && strcmp(name, gemm_names[p]) == 0) return p;
+    return -1;
+}
+
+static void gemm_init(void) {
+    openblas_set_num_threads(1);
+    __builtin_cpu_init();
+    int p = gemm_lookup(getenv("IMPASTO_GEMM"));
+    if (p >= 0 && gemm_cpu_has(p)) atomic_store(&gemm_path, p);
+}
+
+int gemm_set_path(const char *name) {
+    pthread_once(&gemm_once, gemm_init);
+    int p = gemm_lookup(name);
+    if (p < 0 || !gemm_cpu_has(p)) return -1;
+    atomic_store(&gemm_path, p);
+    return 0;
+}
+
+const char *gemm_path_name(void) {
+    pthread_once(&gemm_once, gemm_init);
+    return gemm_names[atomic_load(&gemm_path)];
+}
+
+int gemm_path_supported(const char *name) {
+    pthread_once(&gemm_once, gemm_init);
+    int p = gemm_lookup(name);
+    return p >= 0 && gemm_cpu_has(p);
+}
+
+/* The kernel for a path and shape, or NULL for OpenBLAS. */
+static const gemm_kernel *gemm_kernel_for(int path, int trans_a, int trans_b, size_t m, size_t n,
+                                          size_t k) {
+    (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k;
+    switch (path) {
+    case GEMM_AVX512: return &gemm_kernel_avx512;
+    case GEMM_AVX2: return &gemm_kernel_avx2;
+    case GEMM_PORTABLE: return &gemm_kernel_portable;
+    case GEMM_AUTO:
+        if (gemm_cpu_has(GEMM_AVX512)) return &gemm_kernel_avx512;
+        if (gemm_cpu_has(GEMM_AVX2)) return &gemm_kernel_avx2;
+        return NULL;
+    default: return NULL;
+    }
+}
 
 static void gemm_serial(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                         const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
                         size_t ldc) {
     if (m == 0 || n == 0) return;
-    if (k == 0) {
-        /* OpenBLAS rejects (and prints about) leading dimensions below 1, which k = 0 can imply;
-         * the product is empty, so only the beta scaling remains. */
+    if (k == 0 || alpha == 0.0f) {
+        /* The product is empty (BLAS does not read A and B when alpha is 0, and OpenBLAS rejects
+         * the leading dimensions below 1 that k = 0 can imply): only the beta scaling remains. */
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
+    const gemm_kernel *kr = gemm_kernel_for(atomic_load(&gemm_path), trans_a, trans_b, m, n, k);
+    if (kr && gemm_blocked(kr, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0)
+        return;
     /* CBLAS takes int sizes: the layers keep every operand far below 2^31 elements per
      * dimension (a band of the im2col matrix is bounded by conv2d_workspace). */
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

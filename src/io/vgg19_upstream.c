@@ -81,17 +81,23 @@ static int safe_file_name(const char *s) {
     return s[0] && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && !strchr(s, '/') && !strchr(s, '\\');
 }
 
-static impasto_status load_json(impasto_ctx *ctx, const char *path, cJSON **out) {
-    unsigned char *text;
-    size_t n;
+/* The manifest text (n bytes, not necessarily NUL-terminated) as a JSON object; a NUL inside it
+ * would let the parser stop early and ignore the rest, so it is refused. */
+static impasto_status parse_json(impasto_ctx *ctx, const char *mpath, const char *text, size_t n,
+                                 cJSON **out) {
     *out = NULL;
-    impasto_status s = file_read_all(ctx, path, MAX_JSON_BYTES, &text, &n);
-    if (s != IMPASTO_OK) return s;
-    cJSON *j = strlen((const char *)text) == n ? cJSON_ParseWithOpts((const char *)text, NULL, 1) : NULL;
-    free(text);
+    if (n > MAX_JSON_BYTES)
+        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "%s is %zu bytes, more than the limit of %zu", mpath, n,
+                        MAX_JSON_BYTES);
+    char *copy = malloc(n + 1);
+    if (!copy) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory reading %s", mpath);
+    if (n) memcpy(copy, text, n);
+    copy[n] = 0;
+    cJSON *j = strlen(copy) == n ? cJSON_ParseWithOpts(copy, NULL, 1) : NULL;
+    free(copy);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a JSON object", path);
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a JSON object", mpath);
     }
     *out = j;
     return IMPASTO_OK;
@@ -288,15 +294,13 @@ static impasto_status tfjs_group(impasto_ctx *ctx, const char *dir, const char *
     return s;
 }
 
-static impasto_status read_tfjs(impasto_ctx *ctx, const char *dir, const char *mpath, vgg19_upstream *u) {
-    cJSON *j;
-    impasto_status s = load_json(ctx, mpath, &j);
-    if (s != IMPASTO_OK) return s;
+static impasto_status read_tfjs(impasto_ctx *ctx, const char *dir, const char *mpath, cJSON *j,
+                                vgg19_upstream *u) {
+    impasto_status s = IMPASTO_OK;
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(j, "weightsManifest");
     if (!cJSON_IsArray(wm)) s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: no weightsManifest array", mpath);
     for (const cJSON *g = wm ? wm->child : NULL; g && s == IMPASTO_OK; g = g->next)
         s = tfjs_group(ctx, dir, mpath, g, u);
-    cJSON_Delete(j);
     return s == IMPASTO_OK ? finish(ctx, mpath, u) : s;
 }
 
@@ -359,10 +363,9 @@ static impasto_status uint8_entry(impasto_ctx *ctx, const char *dir, const char 
     return s;
 }
 
-static impasto_status read_uint8(impasto_ctx *ctx, const char *dir, const char *mpath, vgg19_upstream *u) {
-    cJSON *j;
-    impasto_status s = load_json(ctx, mpath, &j);
-    if (s != IMPASTO_OK) return s;
+static impasto_status read_uint8(impasto_ctx *ctx, const char *dir, const char *mpath, cJSON *j,
+                                 vgg19_upstream *u) {
+    impasto_status s = IMPASTO_OK;
     const cJSON *ws = cJSON_GetObjectItemCaseSensitive(j, "weights");
     if (!cJSON_IsObject(ws)) s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: no \"weights\" object", mpath);
     for (const cJSON *e = ws ? ws->child : NULL; e && s == IMPASTO_OK; e = e->next) {
@@ -371,8 +374,32 @@ static impasto_status read_uint8(impasto_ctx *ctx, const char *dir, const char *
         if (!cJSON_IsObject(e)) s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: entry '%s' is not an object", mpath, e->string);
         else s = uint8_entry(ctx, dir, mpath, e, c, part, u);
     }
-    cJSON_Delete(j);
     return s == IMPASTO_OK ? finish(ctx, mpath, u) : s;
+}
+
+impasto_status vgg19_upstream_parse(impasto_ctx *ctx, const char *dir, const char *mpath, const char *text,
+                                    size_t n, int tfjs, vgg19_upstream *u) {
+    if (!dir || !mpath || (!text && n) || !u)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19_upstream_parse: bad arguments");
+    memset(u, 0, sizeof *u);
+    cJSON *j;
+    impasto_status s = parse_json(ctx, mpath, text ? text : "", n, &j);
+    if (s == IMPASTO_OK) s = tfjs ? read_tfjs(ctx, dir, mpath, j, u) : read_uint8(ctx, dir, mpath, j, u);
+    cJSON_Delete(j);
+    if (s != IMPASTO_OK) vgg19_upstream_clear(u);
+    return s;
+}
+
+/* Reads the manifest file `mpath` and parses it as vgg19_upstream_parse does. */
+static impasto_status read_manifest(impasto_ctx *ctx, const char *dir, const char *mpath, int tfjs,
+                                    vgg19_upstream *u) {
+    unsigned char *text;
+    size_t n;
+    impasto_status s = file_read_all(ctx, mpath, MAX_JSON_BYTES, &text, &n);
+    if (s != IMPASTO_OK) return s;
+    s = vgg19_upstream_parse(ctx, dir, mpath, (const char *)text, n, tfjs, u);
+    free(text);
+    return s;
 }
 
 impasto_status vgg19_upstream_read(impasto_ctx *ctx, const char *dir, vgg19_upstream *u) {
@@ -387,8 +414,8 @@ impasto_status vgg19_upstream_read(impasto_ctx *ctx, const char *dir, vgg19_upst
     else if (is_file(tfjs) && is_file(man))
         s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s holds both model.json and manifest.json; give each format "
                      "its own folder", dir);
-    else if (is_file(tfjs)) s = read_tfjs(ctx, dir, tfjs, u);
-    else if (is_file(man)) s = read_uint8(ctx, dir, man, u);
+    else if (is_file(tfjs)) s = read_manifest(ctx, dir, tfjs, 1, u);
+    else if (is_file(man)) s = read_manifest(ctx, dir, man, 0, u);
     else
         s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s holds neither model.json (TensorFlow.js VGG19) nor "
                      "manifest.json (uint8 VGG-19)", dir);

@@ -9,6 +9,8 @@
 
 #include "impasto.h"
 
+#include <stddef.h>
+
 /* One convolution's weights from an upstream file, or absent. */
 typedef struct vgg19_upstream_conv {
     int present;
@@ -22,6 +24,11 @@ typedef struct vgg19_upstream {
 
 /* Reads whichever format `dir` holds into u (convs not in the file stay absent). */
 impasto_status vgg19_upstream_read(impasto_ctx *ctx, const char *dir, vgg19_upstream *u);
+/* The same from manifest text already in memory (`text`, n bytes): the TensorFlow.js model.json
+ * when tfjs is non-zero, else the uint8 manifest.json. The data files it lists are read from `dir`;
+ * `mpath` names the manifest in messages. (The fuzz target's entry point.) */
+impasto_status vgg19_upstream_parse(impasto_ctx *ctx, const char *dir, const char *mpath, const char *text,
+                                    size_t n, int tfjs, vgg19_upstream *u);
 void vgg19_upstream_clear(vgg19_upstream *u);
 
 #endif

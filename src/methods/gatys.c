@@ -298,10 +298,12 @@ static void run_free(gatys_run *r) {
 static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_options *opt,
                                     size_t nstyles) {
     if (nstyles < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at least one style image is needed");
-    if (!(opt->content_weight >= 0) || !(opt->style_weight >= 0) || !(opt->tv_weight >= 0))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "loss weights must be zero or positive");
+    /* Infinite weights pass ">= 0" but turn every loss into inf or NaN. */
+    if (!(opt->content_weight >= 0) || !(opt->style_weight >= 0) || !(opt->tv_weight >= 0) ||
+        !isfinite(opt->content_weight) || !isfinite(opt->style_weight) || !isfinite(opt->tv_weight))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "loss weights must be finite and zero or positive");
     if (opt->num_iterations < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the number of iterations must not be negative");
-    if (!(opt->learning_rate > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the learning rate must be positive");
+    if (!(opt->learning_rate > 0) || !isfinite(opt->learning_rate)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the learning rate must be positive");
     if (opt->lbfgs_history < 1 || opt->lbfgs_history > 1000)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "L-BFGS history must be 1..1000");
     if (!(opt->style_scale > 0) || opt->style_scale > 16)
@@ -319,8 +321,8 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
     if (opt->style_blend_weights) {
         double sum = 0;
         for (size_t i = 0; i < nstyles; i++) {
-            if (!(opt->style_blend_weights[i] >= 0))
-                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style blend weights must not be negative");
+            if (!(opt->style_blend_weights[i] >= 0) || !isfinite(opt->style_blend_weights[i]))
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style blend weights must be finite and not negative");
             sum += opt->style_blend_weights[i];
         }
         if (!(sum > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style blend weights sum to zero");
@@ -408,13 +410,16 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
     if ((s = parse_layers(ctx, "content", opt->content_layers, &r.content)) != IMPASTO_OK) return s;
     if ((s = parse_layers(ctx, "style", opt->style_layers, &r.style)) != IMPASTO_OK) return s;
     if (r.content.n + r.style.n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no content or style layers");
+    for (int i = 0; opt->style_layer_weights && i < r.style.n; i++)
+        if (!(opt->style_layer_weights[i] >= 0) || !isfinite(opt->style_layer_weights[i]))
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style layer weights must be finite and not negative");
     r.content_layer_weight = opt->content_weight;
     for (int i = 0; i < r.style.n; i++)
         r.style_layer_weight[i] = opt->style_weight * (opt->style_layer_weights ? opt->style_layer_weights[i] : 1.0);
 
     gatys_run proto = r;  /* the parsed settings each scale starts from */
     double blend[64], bsum = 0;
-    double *blendp = nstyles <= 64 ? blend : malloc(nstyles * sizeof *blendp);
+    double *blendp = nstyles <= 64 ? blend : calloc(nstyles, sizeof *blendp);  /* calloc checks n * size */
     if (!blendp) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < nstyles; k++)
         bsum += blendp[k] = opt->style_blend_weights ? opt->style_blend_weights[k] : 1.0;

@@ -13,18 +13,21 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
     impasto_status s = safetensors_open(ctx, path, &st);
     if (s != IMPASTO_OK) return s;
     const char *kind = safetensors_meta(st, "kind");
-    char kind_copy[32];
-    snprintf(kind_copy, sizeof kind_copy, "%s", kind ? kind : "");
-    safetensors_close(st);
-
-    if (strcmp(kind_copy, "vgg19") != 0)
-        return ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED,
-                        "%s: model kind '%s' is not one impasto knows (expected vgg19; convert the "
-                        "upstream files with `impasto convert`)", path, kind_copy);
+    if (!kind || strcmp(kind, "vgg19") != 0) {
+        s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED,
+                     "%s: model kind '%s' is not one impasto knows (expected vgg19; convert the "
+                     "upstream files with `impasto convert`)", path, kind ? kind : "");
+        safetensors_close(st);
+        return s;
+    }
     impasto_model *m = calloc(1, sizeof *m);
-    if (!m) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-    snprintf(m->kind, sizeof m->kind, "%s", kind_copy);
-    s = vgg19_load(ctx, path, &m->vgg);
+    if (!m) {
+        safetensors_close(st);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    }
+    snprintf(m->kind, sizeof m->kind, "%s", kind);
+    s = vgg19_from_safetensors(ctx, st, path, &m->vgg);
+    safetensors_close(st);
     if (s != IMPASTO_OK) {
         free(m);
         return s;

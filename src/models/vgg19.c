@@ -71,17 +71,20 @@ impasto_status vgg19_load(impasto_ctx *ctx, const char *path, vgg19 **out) {
     safetensors *st = NULL;
     impasto_status s = safetensors_open(ctx, path, &st);
     if (s != IMPASTO_OK) return s;
+    s = vgg19_from_safetensors(ctx, st, path, out);
+    safetensors_close(st);
+    return s;
+}
+
+impasto_status vgg19_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path,
+                                      vgg19 **out) {
+    *out = NULL;
+    impasto_status s = IMPASTO_OK;
     const char *kind = safetensors_meta(st, "kind");
-    if (kind && strcmp(kind, "vgg19") != 0) {
-        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: holds a '%s' model, not vgg19", path, kind);
-        safetensors_close(st);
-        return s;
-    }
+    if (kind && strcmp(kind, "vgg19") != 0)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: holds a '%s' model, not vgg19", path, kind);
     vgg19 *net = calloc(1, sizeof *net);
-    if (!net) {
-        safetensors_close(st);
-        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
-    }
+    if (!net) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
     for (int l = 0; l < VGG19_NUM_LAYERS && s == IMPASTO_OK; l++) {
         const vgg19_layer *L = &vgg19_table[l];
         if (L->kind != VGG_CONV) continue;
@@ -100,7 +103,6 @@ impasto_status vgg19_load(impasto_ctx *ctx, const char *path, vgg19 **out) {
         snprintf(name, sizeof name, "%s.bias", L->name);
         s = safetensors_get_f32(ctx, st, name, 1, bshape, net->b[L->conv]);
     }
-    safetensors_close(st);
     if (s != IMPASTO_OK) {
         vgg19_free(net);
         return s;

@@ -36,6 +36,10 @@ typedef struct vgg19 {
 
 /* Loads from a converted safetensors file; checks every tensor's presence and shape. */
 impasto_status vgg19_load(impasto_ctx *ctx, const char *path, vgg19 **out);
+/* The same from an open file (`path` names it in messages). */
+struct safetensors;
+impasto_status vgg19_from_safetensors(impasto_ctx *ctx, const struct safetensors *st,
+                                      const char *path, vgg19 **out);
 void vgg19_free(vgg19 *net);
 
 /* A run of the network on one input size up to one layer: every buffer allocated once at

@@ -1,0 +1,208 @@
+/* impasto grid: a contact sheet of images, each fitted into a square cell, optionally labelled
+ * with its file name — so the README's side-by-side pictures are made by the tool itself.
+ *
+ * Layout (all in pixels; s = the font scale, max(1, cell / 128)):
+ *   width  = cols * cell + (cols + 1) * gap
+ *   height = rows * (cell + label) + (rows + 1) * gap,   label = 9 * s with --labels, else 0
+ * Each image keeps its aspect ratio, is centred in its cell and composited over white. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *CMD = "grid";
+
+static void usage(FILE *f) {
+    fputs("usage: impasto grid -o SHEET.png [--cols N] [--cell N] [--gap N] [--labels] IMAGE...\n"
+          "\n"
+          "Lays the images out left to right, top to bottom, each fitted into a square cell.\n"
+          "\n"
+          "  -o, --output FILE   the sheet, .png or .jpg (written atomically)\n"
+          "      --cols N        images per row (default: all in one row)\n"
+          "      --cell N        side of each cell in pixels (256)\n"
+          "      --gap N         white space between and around cells (4)\n"
+          "      --labels        the file's base name under each cell\n"
+          "  -h, --help\n",
+          f);
+}
+
+/* A 5x7 bitmap font for labels: 7 rows per glyph, bit 4 is the leftmost column. Upper case is
+ * drawn as lower case; anything else as '?'. */
+typedef struct glyph {
+    char ch;
+    unsigned char rows[7];
+} glyph;
+
+static const glyph FONT[] = {
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
+    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
+    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
+    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
+    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
+    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {'a', {0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F}},
+    {'b', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E}},
+    {'c', {0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E}},
+    {'d', {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F}},
+    {'e', {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},
+    {'f', {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08}},
+    {'g', {0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
+    {'h', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11}},
+    {'i', {0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E}},
+    {'j', {0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C}},
+    {'k', {0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12}},
+    {'l', {0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'m', {0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11}},
+    {'n', {0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11}},
+    {'o', {0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E}},
+    {'p', {0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10}},
+    {'q', {0x00, 0x00, 0x0D, 0x13, 0x0F, 0x01, 0x01}},
+    {'r', {0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10}},
+    {'s', {0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E}},
+    {'t', {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06}},
+    {'u', {0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D}},
+    {'v', {0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04}},
+    {'w', {0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A}},
+    {'x', {0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11}},
+    {'y', {0x00, 0x00, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
+    {'z', {0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F}},
+    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}},
+    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F}},
+    {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
+    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04}},
+};
+
+static const unsigned char *glyph_rows(char ch) {
+    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+    for (size_t i = 0; i < sizeof FONT / sizeof FONT[0]; i++)
+        if (FONT[i].ch == ch) return FONT[i].rows;
+    return ch == ' ' ? NULL : glyph_rows('?');
+}
+
+/* Draws `text` in black, centred on column cx, glyph tops at row y, each font pixel s x s;
+ * cut to fit max_w pixels. sheet (H, W, 3). */
+static void draw_label(float *sheet, int sw, int sh, const char *text, int cx, int y, int s, int max_w) {
+    int advance = 6 * s;
+    int n = (int)strlen(text), fit = (max_w + s) / advance;
+    if (n > fit) n = fit;
+    int x0 = cx - (n * advance - s) / 2;
+    for (int i = 0; i < n; i++) {
+        const unsigned char *rows = glyph_rows(text[i]);
+        if (!rows) continue;
+        for (int r = 0; r < 7; r++)
+            for (int col = 0; col < 5; col++) {
+                if (!(rows[r] & (0x10 >> col))) continue;
+                for (int dy = 0; dy < s; dy++)
+                    for (int dx = 0; dx < s; dx++) {
+                        int px = x0 + i * advance + col * s + dx, py = y + r * s + dy;
+                        if (px < 0 || py < 0 || px >= sw || py >= sh) continue;
+                        float *p = sheet + ((size_t)py * sw + px) * 3;
+                        p[0] = p[1] = p[2] = 0.0f;
+                    }
+            }
+    }
+}
+
+/* Pastes img (any channels; alpha over white, gray replicated) at (x0, y0) of the sheet. */
+static void paste(float *sheet, int sw, const impasto_image *img, int x0, int y0) {
+    int w = impasto_image_width(img), h = impasto_image_height(img), c = impasto_image_channels(img);
+    const float *p = impasto_image_cdata(img);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const float *q = p + ((size_t)y * w + x) * c;
+            float a = (c == 2 || c == 4) ? q[c - 1] : 1.0f;
+            float *d = sheet + ((size_t)(y0 + y) * sw + x0 + x) * 3;
+            for (int k = 0; k < 3; k++) d[k] = a * q[c >= 3 ? k : 0] + (1.0f - a);
+        }
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static const struct option LONG_OPTS[] = {
+    {"output", required_argument, 0, 'o'}, {"cols", required_argument, 0, 'C'},
+    {"cell", required_argument, 0, 'L'},   {"gap", required_argument, 0, 'G'},
+    {"labels", no_argument, 0, 'B'},       {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
+
+int cmd_grid(int argc, char **argv) {
+    const char *output = NULL;
+    long cols = 0, cell = 256, gap = 4;
+    int labels = 0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", LONG_OPTS, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'C': if (!cli_parse_int(CMD, "--cols", optarg, 1, 1000, &cols)) return EXIT_USAGE; break;
+        case 'L': if (!cli_parse_int(CMD, "--cell", optarg, 16, 4096, &cell)) return EXIT_USAGE; break;
+        case 'G': if (!cli_parse_int(CMD, "--gap", optarg, 0, 256, &gap)) return EXIT_USAGE; break;
+        case 'B': labels = 1; break;
+        case 'h': usage(stdout); return 0;
+        case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); return EXIT_USAGE;
+        default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
+        }
+    }
+    int n = argc - optind;
+    if (!output) { cli_error(CMD, 1, "no output file (-o SHEET.png)"); return EXIT_USAGE; }
+    if (n < 1) { cli_error(CMD, 1, "no images to lay out"); return EXIT_USAGE; }
+    if (cols == 0 || cols > n) cols = n;
+    long rows = (n + cols - 1) / cols;
+    int s = cell / 128 > 1 ? (int)(cell / 128) : 1, label_h = labels ? 9 * s : 0;
+    long sw = cols * cell + (cols + 1) * gap, sh = rows * (cell + label_h) + (rows + 1) * gap;
+    if (sw > 65535 || sh > 65535) {
+        cli_error(CMD, 0, "the sheet would be %ldx%ld pixels; use fewer columns or a smaller --cell", sw, sh);
+        return EXIT_USAGE;
+    }
+
+    int rc = 1;
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_image *sheet = NULL;
+    if (!ctx) { cli_error(CMD, 0, "out of memory"); return 1; }
+    if (impasto_image_create(ctx, (int)sw, (int)sh, 3, &sheet) != IMPASTO_OK) {
+        cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+        goto done;
+    }
+    float *px = impasto_image_data(sheet);
+    for (size_t i = 0; i < (size_t)sw * sh * 3; i++) px[i] = 1.0f;
+    for (int i = 0; i < n; i++) {
+        const char *path = argv[optind + i];
+        impasto_image *img = NULL, *fitted = NULL;
+        if (impasto_image_load(ctx, path, &img) != IMPASTO_OK) {
+            cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+            goto done;
+        }
+        int w = impasto_image_width(img), h = impasto_image_height(img);
+        int fw = w >= h ? (int)cell : (int)((double)cell * w / h + 0.5);
+        int fh = h >= w ? (int)cell : (int)((double)cell * h / w + 0.5);
+        if (fw < 1) fw = 1;
+        if (fh < 1) fh = 1;
+        impasto_status st = impasto_image_resize(ctx, img, fw, fh, &fitted);
+        impasto_image_free(img);
+        if (st != IMPASTO_OK) {
+            cli_error(CMD, 0, "%s: %s", path, impasto_ctx_error(ctx));
+            goto done;
+        }
+        int cx = (int)(gap + (i % cols) * (cell + gap)), cy = (int)(gap + (i / cols) * (cell + label_h + gap));
+        paste(px, (int)sw, fitted, cx + ((int)cell - fw) / 2, cy + ((int)cell - fh) / 2);
+        impasto_image_free(fitted);
+        if (labels) draw_label(px, (int)sw, (int)sh, base_name(path), cx + (int)cell / 2, cy + (int)cell + s, s, (int)cell);
+    }
+    if (impasto_image_save(ctx, sheet, output, 0) != IMPASTO_OK) {
+        cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+        goto done;
+    }
+    rc = 0;
+done:
+    impasto_image_free(sheet);
+    impasto_ctx_free(ctx);
+    return rc;
+}

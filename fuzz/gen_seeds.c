@@ -1,0 +1,221 @@
+/* Writes the fuzz targets' seed corpora: small valid files of every kind each reader accepts, so
+ * the fuzzer starts from inside the formats rather than having to discover their magic numbers.
+ * Run by `make fuzz` as `gen_seeds OUTDIR`; writes OUTDIR/{png,jpeg,safetensors,vgg_manifest}/.
+ * Nothing here is committed: the seeds are regenerated on every run. */
+#include "fuzz_targets.h"
+#include "io/md5.h"
+
+#include <errno.h>
+#include <jpeglib.h>
+#include <png.h>
+#include <sys/stat.h>
+
+static const char *outdir;
+static int failures;
+
+static void put(const char *target, const char *name, const void *data, size_t n) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", outdir, target, name);
+    FILE *fp = fopen(path, "wb");
+    if (!fp || fwrite(data, 1, n, fp) != n || fclose(fp) != 0) {
+        fprintf(stderr, "gen_seeds: cannot write %s\n", path);
+        failures++;
+    }
+}
+
+/* A file the library itself wrote (impasto_image_save), moved into the corpus. */
+static void put_saved(impasto_ctx *ctx, const char *target, const char *name, int w, int h, int ch) {
+    impasto_image *img;
+    if (impasto_image_create(ctx, w, h, ch, &img) != IMPASTO_OK) {
+        failures++;
+        return;
+    }
+    float *p = impasto_image_data(img);
+    for (size_t i = 0; i < (size_t)w * h * ch; i++) p[i] = (float)((i * 37) % 256) / 255.0f;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", outdir, target, name);
+    if (impasto_image_save(ctx, img, path, 0) != IMPASTO_OK) {
+        fprintf(stderr, "gen_seeds: %s\n", impasto_ctx_error(ctx));
+        failures++;
+    }
+    impasto_image_free(img);
+}
+
+/* ---- PNG variants the library's own writer does not make: palette + tRNS, 16-bit, 1-bit gray,
+ * interlaced. */
+static void png_variant(const char *name, int w, int h, int depth, int ctype, int interlace) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/png/%s", outdir, name);
+    FILE *fp = fopen(path, "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    unsigned char *row = malloc((size_t)w * 8);
+    if (!fp || !png || !info || !row || setjmp(png_jmpbuf(png))) {
+        fprintf(stderr, "gen_seeds: cannot write %s\n", path);
+        failures++;
+        png_destroy_write_struct(&png, &info);
+        free(row);
+        if (fp) fclose(fp);
+        return;
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, ctype, interlace,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (ctype == PNG_COLOR_TYPE_PALETTE) {
+        png_color pal[4] = {{0, 0, 0}, {255, 0, 0}, {0, 255, 0}, {0, 0, 255}};
+        png_byte trns[2] = {0, 128};
+        png_set_PLTE(png, info, pal, 4);
+        png_set_tRNS(png, info, trns, 2, NULL);
+    }
+    png_write_info(png, info);
+    int passes = png_set_interlace_handling(png);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    for (int pass = 0; pass < passes; pass++)
+        for (int y = 0; y < h; y++) {
+            for (size_t i = 0; i < rowbytes; i++) row[i] = (unsigned char)((i * 7 + (size_t)y * 13) & 0xff);
+            if (ctype == PNG_COLOR_TYPE_PALETTE)
+                for (size_t i = 0; i < rowbytes; i++) row[i] &= 0x55; /* indices 0..3 at 2 bits */
+            png_write_row(png, row);
+        }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    if (fclose(fp) != 0) failures++;
+}
+
+/* ---- JPEG: progressive, CMYK with an Adobe marker, and an EXIF orientation segment. */
+static void jpeg_variant(const char *name, int w, int h, int cmyk, int progressive, int orientation) {
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    unsigned char *mem = NULL;
+    unsigned long size = 0;
+    jpeg_mem_dest(&c, &mem, &size);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = cmyk ? 4 : 3;
+    c.in_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 80, TRUE);
+    if (progressive) jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    if (orientation) {
+        /* "Exif\0\0", big-endian TIFF header, IFD0 at 8 with one entry: 0x0112 SHORT 1. */
+        unsigned char app1[6 + 8 + 2 + 12 + 4] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8,
+                                                  0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (unsigned char)orientation};
+        jpeg_write_marker(&c, JPEG_APP0 + 1, app1, sizeof app1);
+    }
+    unsigned char *row = malloc((size_t)w * 4);
+    while (row && c.next_scanline < c.image_height) {
+        for (int i = 0; i < w * c.input_components; i++) row[i] = (unsigned char)(i * 5 + (int)c.next_scanline * 11);
+        JSAMPROW r[1] = {row};
+        jpeg_write_scanlines(&c, r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    if (row) put("jpeg", name, mem, size);
+    else failures++;
+    free(row);
+    free(mem);
+}
+
+/* ---- safetensors: the library's writer, plus hand-made headers for the other dtypes. */
+static void st_handmade(const char *name, const char *json, size_t data_bytes) {
+    size_t hl = strlen(json), n = 8 + hl + data_bytes;
+    unsigned char *buf = calloc(1, n);
+    if (!buf) {
+        failures++;
+        return;
+    }
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, json, hl);
+    for (size_t i = 0; i < data_bytes; i++) buf[8 + hl + i] = (unsigned char)(i * 29 + 3);
+    put("safetensors", name, buf, n);
+    free(buf);
+}
+
+static void st_seeds(impasto_ctx *ctx) {
+    float a[24], b[3];
+    for (int i = 0; i < 24; i++) a[i] = (float)i * 0.25f - 3.0f;
+    for (int i = 0; i < 3; i++) b[i] = (float)i;
+    st_write_tensor t[2] = {{"conv1_1.weight", 4, {2, 3, 2, 2}, a}, {"conv1_1.bias", 1, {3}, b}};
+    const char *meta[] = {"kind", "vgg19", "source", "gen_seeds"};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/safetensors/written.safetensors", outdir);
+    if (safetensors_write(ctx, path, t, 2, meta, 2) != IMPASTO_OK) failures++;
+    st_handmade("dtypes.safetensors",
+                "{\"h\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,8]},"
+                "\"b\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[8,14]},"
+                "\"u\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[14,16]},"
+                "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[16,20]},"
+                "\"l\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[24,32]},"
+                "\"e\":{\"dtype\":\"F32\",\"shape\":[0,4],\"data_offsets\":[32,32]}}",
+                32);
+    st_handmade("meta.safetensors", "{\"__metadata__\":{\"kind\":\"vgg19\",\"a\":\"\\u00e9\"}}    ", 0);
+}
+
+/* ---- manifests: VGG-19's conv1_1 in each upstream format, over fuzz_manifest_dir's files. */
+static void manifest_seeds(void) {
+    unsigned char k[FUZZ_U8_KERNEL_BYTES], bias[FUZZ_U8_BIAS_BYTES];
+    fuzz_data_file(FUZZ_U8_KERNEL, k, sizeof k);
+    fuzz_data_file(FUZZ_U8_BIAS, bias, sizeof bias);
+    char hk[33], hb[33], text[4096];
+    md5_hex(k, sizeof k, hk);
+    md5_hex(bias, sizeof bias, hb);
+    int n = snprintf(text, sizeof text,
+                     "%c{\"weights\":{"
+                     "\"conv1_1/kernel\":{\"filename\":\"" FUZZ_U8_KERNEL "\",\"size\":1728,\"dtype\":\"float32\","
+                     "\"shape\":[3,3,3,64],\"checksum\":\"%s\",\"quantization\":{\"dtype\":\"uint8\","
+                     "\"scale\":0.004,\"min_value\":-0.5}},"
+                     "\"conv1_1/bias\":{\"filename\":\"" FUZZ_U8_BIAS "\",\"size\":64,\"shape\":[64],"
+                     "\"checksum\":\"%s\",\"quantization\":{\"dtype\":\"uint8\",\"scale\":0.01,\"min_value\":-1}},"
+                     "\"fc6/kernel\":{\"filename\":\"absent\"}}}",
+                     0, hk, hb);
+    put("vgg_manifest", "uint8.json", text, (size_t)n);
+    n = snprintf(text, sizeof text,
+                 "%c{\"format\":\"layers-model\",\"modelTopology\":{},\"weightsManifest\":["
+                 "{\"paths\":[\"" FUZZ_TFJS_SHARD "\"],\"weights\":["
+                 "{\"name\":\"block1_conv1/kernel\",\"shape\":[3,3,3,64],\"dtype\":\"float32\"},"
+                 "{\"name\":\"block1_conv1/bias\",\"shape\":[64],\"dtype\":\"float32\"}]},"
+                 "{\"paths\":[\"group2-shard1of2.bin\",\"group2-shard2of2.bin\"],\"weights\":["
+                 "{\"name\":\"block1_conv2/kernel\",\"shape\":[3,3,64,64],\"dtype\":\"float32\"}]}]}",
+                 1);
+    put("vgg_manifest", "tfjs.json", text, (size_t)n);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen_seeds OUTDIR\n");
+        return 2;
+    }
+    outdir = argv[1];
+    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest"};
+    for (int i = 0; i < 5; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s%s", outdir, sub[i]);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "gen_seeds: cannot create %s\n", path);
+            return 1;
+        }
+    }
+    impasto_ctx *ctx = impasto_ctx_create();
+    if (!ctx) return 1;
+    put_saved(ctx, "png", "gray.png", 5, 3, 1);
+    put_saved(ctx, "png", "ga.png", 3, 4, 2);
+    put_saved(ctx, "png", "rgb.png", 7, 5, 3);
+    put_saved(ctx, "png", "rgba.png", 4, 4, 4);
+    png_variant("palette_trns.png", 6, 5, 2, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE);
+    png_variant("rgb16_interlaced.png", 9, 9, 16, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7);
+    png_variant("gray1.png", 17, 3, 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE);
+    put_saved(ctx, "jpeg", "gray.jpg", 9, 7, 1);
+    put_saved(ctx, "jpeg", "rgb.jpg", 17, 9, 3);
+    jpeg_variant("progressive.jpg", 19, 11, 0, 1, 0);
+    jpeg_variant("cmyk.jpg", 8, 8, 1, 0, 0);
+    jpeg_variant("exif6.jpg", 12, 5, 0, 0, 6);
+    jpeg_variant("exif3.jpg", 5, 4, 0, 1, 3);
+    st_seeds(ctx);
+    manifest_seeds();
+    impasto_ctx_free(ctx);
+    return failures ? 1 : 0;
+}
