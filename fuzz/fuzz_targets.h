@@ -37,6 +37,7 @@ static inline impasto_ctx *fuzz_ctx(void) {
 
 /* Decodes the bytes as PNG (png != 0) or JPEG and touches every pixel. */
 static inline impasto_status fuzz_run_image(const uint8_t *data, size_t size, int png, int *well_formed) {
+    *well_formed = 1;
     impasto_ctx *ctx = fuzz_ctx();
     if (!ctx) return IMPASTO_ERR_NOMEM;
     impasto_image *img = NULL;
@@ -56,6 +57,7 @@ static inline impasto_status fuzz_run_image(const uint8_t *data, size_t size, in
 
 /* Parses the bytes as safetensors and converts every floating-point tensor to float32. */
 static inline impasto_status fuzz_run_safetensors(const uint8_t *data, size_t size, int *well_formed) {
+    *well_formed = 1;
     impasto_ctx *ctx = fuzz_ctx();
     if (!ctx) return IMPASTO_ERR_NOMEM;
     safetensors *st = NULL;

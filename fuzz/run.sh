@@ -10,12 +10,14 @@ rm -rf "$D/seeds"
 total_crashes=0
 summary=""
 for t in "$@"; do
-    mkdir -p "$D/corpus/$t" "$D/crashes/$t" "fuzz/regressions/$t"
+    mkdir -p "$D/corpus/$t" "$D/crashes/$t" "$D/seeds/$t" "fuzz/regressions/$t"
     rm -f "$D/crashes/$t"/*
     echo "== fuzz_$t for ${S}s"
     start=$(date +%s)
     # The corpus folder (first) collects new inputs; seeds and past regressions are read only.
-    "$D/fuzz_$t" -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    dict=""
+    case "$t" in safetensors | vgg_manifest) dict="-dict=fuzz/json.dict" ;; esac
+    "$D/fuzz_$t" -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 $dict \
         -artifact_prefix="$D/crashes/$t/" "$D/corpus/$t" "$D/seeds/$t" "fuzz/regressions/$t" \
         >"$D/fuzz_$t.log" 2>&1
     rc=$?

@@ -1,5 +1,5 @@
-/* gemm.h on every path (gemm_internal.h: openblas, avx512, avx2, portable and auto; paths the CPU
- * lacks are skipped, saying so) against a naive double-precision product.
+/* gemm.h on every path (gemm_internal.h: openblas, avx512, avx2, portable, unpacked and auto;
+ * paths the CPU lacks are skipped, saying so) against a naive double-precision product.
  *
  * Tolerance: |C - C_ref| <= 1e-5 * (|alpha| * sum_p |op(A)_ip| |op(B)_pj| + |beta| |C0_ij|)
  * + 1e-30 per element — float32 accumulation over up to a few thousand terms stays well inside
@@ -10,8 +10,8 @@
 
 #include <omp.h>
 
-static const char *const paths[] = {"openblas", "avx512", "avx2", "portable", "auto"};
-#define NPATHS 5
+static const char *const paths[] = {"openblas", "avx512", "avx2", "portable", "unpacked", "auto"};
+#define NPATHS 6
 #define PAD 3 /* extra columns beyond each operand's width, poisoned in C to catch overruns */
 
 typedef struct {
@@ -57,8 +57,10 @@ static int problem_make(gemm_problem *p, const gemm_case *g, unsigned long long 
         return 0;
     }
     /* Padding of A and B is NaN too: reading past an operand's width would show in C. */
-    for (size_t i = 0; i < arows * p->lda; i++) p->a[i] = i % p->lda < acols ? test_uniform(&seed, -1, 1) : poison();
-    for (size_t i = 0; i < brows * p->ldb; i++) p->b[i] = i % p->ldb < bcols ? test_uniform(&seed, -1, 1) : poison();
+    for (size_t i = 0; i < arows * p->lda; i++)
+        p->a[i] = i % p->lda < acols ? test_uniform(&seed, -1, 1) : poison();
+    for (size_t i = 0; i < brows * p->ldb; i++)
+        p->b[i] = i % p->ldb < bcols ? test_uniform(&seed, -1, 1) : poison();
     for (size_t i = 0; i < g->m * p->ldc; i++)
         p->c0[i] = i % p->ldc < g->n && g->beta != 0.0f ? test_uniform(&seed, -1, 1) : poison();
     for (size_t i = 0; i < g->m; i++)
@@ -90,14 +92,16 @@ static int problem_check(const gemm_problem *p, const char *path) {
         for (size_t j = 0; j < g->n && ok; j++) {
             double got = c[i * p->ldc + j], want = p->ref[i * g->n + j];
             if (!(fabs(got - want) <= p->bound[i * g->n + j])) {
-                fprintf(stderr, "  %s: ta=%d tb=%d m=%zu n=%zu k=%zu alpha=%g beta=%g: C[%zu,%zu] = %.9g, want %.9g\n",
-                        path, g->ta, g->tb, g->m, g->n, g->k, g->alpha, g->beta, i, j, got, want);
+                fprintf(stderr, "  %s: ta=%d tb=%d m=%zu n=%zu k=%zu alpha=%g beta=%g: ", path, g->ta,
+                        g->tb, g->m, g->n, g->k, g->alpha, g->beta);
+                fprintf(stderr, "C[%zu,%zu] = %.9g, want %.9g\n", i, j, got, want);
                 ok = 0;
             }
         }
         for (size_t j = g->n; j < p->ldc && ok; j++)
             if (!isnan(c[i * p->ldc + j])) {
-                fprintf(stderr, "  %s: m=%zu n=%zu k=%zu: padding C[%zu,%zu] written\n", path, g->m, g->n, g->k, i, j);
+                fprintf(stderr, "  %s: m=%zu n=%zu k=%zu: padding C[%zu,%zu] written\n", path, g->m, g->n,
+                        g->k, i, j);
                 ok = 0;
             }
     }
@@ -161,7 +165,8 @@ static void test_shapes_transposes(void) {
 /* alpha and beta: beta = 0 must overwrite NaN in C, beta = 1 accumulate (the weight gradient's
  * use), general values scale; alpha = 0 leaves beta * C. */
 static void test_alpha_beta(void) {
-    static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 0.0f}, {1.0f, 1.0f}, {-1.5f, 0.25f}, {2.0f, -1.0f}, {0.0f, 2.0f}};
+    static const float ab[][2] = {{1.0f, 0.0f},   {0.5f, 0.0f},  {1.0f, 1.0f},
+                                  {-1.5f, 0.25f}, {2.0f, -1.0f}, {0.0f, 2.0f}};
     gemm_case cases[6 * 4];
     size_t n = 0;
     for (int i = 0; i < 6; i++)

@@ -1,12 +1,14 @@
 /* gemm.h: a hand-written blocked SGEMM (gemm_blocked.c with the microkernel the CPU can run)
- * with OpenBLAS's CBLAS kept as a path of its own and as the fallback.
+ * with OpenBLAS's CBLAS kept as a path of its own, and an unpacked loop as the fallback when the
+ * packing buffer cannot be allocated.
  *
- * Paths (gemm_internal.h): "auto" picks, per call, the fastest correct path measured on the
- * target (AMD Zen 5: the AVX-512 kernel; bench/bench_gemm.c compares them), else the AVX2 one,
- * else OpenBLAS; the environment variable IMPASTO_GEMM=openblas|avx512|avx2|portable|auto forces
- * one. It is read once, on the first GEMM, into a file-scope atomic under pthread_once — the one
- * piece of process-wide state here besides OpenMP's own, as a process-wide choice of
- * implementation like OPENBLAS_CORETYPE is; an unknown or unsupported name leaves "auto".
+ * Paths (gemm_internal.h): "auto" picks the fastest correct path measured on the target (an
+ * AMD EPYC, Zen 4: the AVX-512 kernel, level with or ahead of OpenBLAS on every shape the layers
+ * use; bench/bench_gemm.c compares them), else the AVX2 one, else OpenBLAS. The environment
+ * variable IMPASTO_GEMM=openblas|avx512|avx2|portable|unpacked|auto forces one. It is read
+ * once, on the first GEMM, into a file-scope atomic under pthread_once — the one piece of
+ * process-wide state here besides OpenMP's own, a process-wide choice of implementation as
+ * OPENBLAS_CORETYPE is; an unknown name, or one the CPU cannot run, leaves "auto".
  *
  * Threads: OpenBLAS is kept single-threaded and impasto's one OpenMP team does the splitting —
  * inside a layer's parallel region each member calls GEMM on its own part; called outside any
@@ -23,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { GEMM_AUTO, GEMM_OPENBLAS, GEMM_AVX512, GEMM_AVX2, GEMM_PORTABLE, GEMM_NPATHS };
-static const char *const gemm_names[GEMM_NPATHS] = {"auto", "openblas", "avx512", "avx2", "portable"};
+enum { GEMM_AUTO, GEMM_OPENBLAS, GEMM_AVX512, GEMM_AVX2, GEMM_PORTABLE, GEMM_UNPACKED, GEMM_NPATHS };
+static const char *const gemm_names[GEMM_NPATHS] = {"auto",     "openblas", "avx512",
+                                                   "avx2",     "portable", "unpacked"};
 
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
 static atomic_int gemm_path = GEMM_AUTO;
@@ -72,10 +75,8 @@ int gemm_path_supported(const char *name) {
     return p >= 0 && gemm_cpu_has(p);
 }
 
-/* The kernel for a path and shape, or NULL for OpenBLAS. */
-static const gemm_kernel *gemm_kernel_for(int path, int trans_a, int trans_b, size_t m, size_t n,
-                                          size_t k) {
-    (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k;
+/* The kernel for a path, or NULL for OpenBLAS. */
+static const gemm_kernel *gemm_kernel_for(int path) {
     switch (path) {
     case GEMM_AVX512: return &gemm_kernel_avx512;
     case GEMM_AVX2: return &gemm_kernel_avx2;
@@ -85,6 +86,25 @@ static const gemm_kernel *gemm_kernel_for(int path, int trans_a, int trans_b, si
         if (gemm_cpu_has(GEMM_AVX2)) return &gemm_kernel_avx2;
         return NULL;
     default: return NULL;
+    }
+}
+
+/* C = alpha op(A) op(B) + beta C without any buffer: the path when the packing buffer cannot be
+ * allocated. Slow, but it cannot fail — OpenBLAS is no fallback there, as it retries a failed
+ * allocation of its own buffers without end. */
+static void gemm_unpacked(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                          const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                          float *c, size_t ldc) {
+    for (size_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (size_t j = 0; j < n; j++) ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+        for (size_t p = 0; p < k; p++) {
+            const float aip = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
+            if (trans_b)
+                for (size_t j = 0; j < n; j++) ci[j] += aip * b[j * ldb + p];
+            else
+                for (size_t j = 0; j < n; j++) ci[j] += aip * b[p * ldb + j];
+        }
     }
 }
 
@@ -99,9 +119,16 @@ static void gemm_serial(int trans_a, int trans_b, size_t m, size_t n, size_t k, 
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
-    const gemm_kernel *kr = gemm_kernel_for(atomic_load(&gemm_path), trans_a, trans_b, m, n, k);
-    if (kr && gemm_blocked(kr, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0)
+    const gemm_kernel *kr = gemm_kernel_for(atomic_load(&gemm_path));
+    if (atomic_load(&gemm_path) == GEMM_UNPACKED) {
+        gemm_unpacked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
+    }
+    if (kr) {
+        if (gemm_blocked(kr, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) != 0)
+            gemm_unpacked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     /* CBLAS takes int sizes: the layers keep every operand far below 2^31 elements per
      * dimension (a band of the im2col matrix is bounded by conv2d_workspace). */
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

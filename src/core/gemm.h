@@ -1,4 +1,5 @@
-/* Single-precision GEMM behind one interface, so a faster kernel can replace OpenBLAS later.
+/* Single-precision GEMM behind one interface: impasto's own blocked kernels (AVX-512, AVX2, portable,
+ * chosen at run time) or OpenBLAS — gemm.c says which and why.
  * Row-major throughout: C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C,
  * with lda/ldb/ldc the row strides of A, B, C as stored. */
 #ifndef IMPASTO_CORE_GEMM_H

@@ -43,4 +43,4 @@ __attribute__((target("avx2,fma"))) static void gemm_avx2_6x16(size_t kc, const 
 
 /* KC 256: the B sliver (256 x 16 x 4 B = 16 KB) stays in L1 across the A slivers of an MC
  * block (MC x KC = 120 x 256 x 4 B = 120 KB, for a 256 KB-or-larger L2). */
-const gemm_kernel gemm_kernel_avx2 = {"avx2", 6, 16, 120, 256, 4096, gemm_avx2_6x16};
+const gemm_kernel gemm_kernel_avx2 = {"avx2", 6, 16, 120, 256, 4096, gemm_avx2_6x16, NULL};

@@ -13,7 +13,6 @@
 #include "core/gemm_internal.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +33,9 @@ static void gemm_arena_free(void *p) {
     }
 }
 
-static void gemm_arena_init(void) { gemm_arena_ok = pthread_key_create(&gemm_arena_key, gemm_arena_free) == 0; }
+static void gemm_arena_init(void) {
+    gemm_arena_ok = pthread_key_create(&gemm_arena_key, gemm_arena_free) == 0;
+}
 
 /* The calling thread's buffer of at least `need` floats, 64-byte aligned, or NULL. */
 static float *gemm_arena_get(size_t need) {
@@ -65,11 +66,14 @@ static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
 /* ap (MC/MR panels, each (KC, MR)) from op(A) rows 0..mc, columns 0..kc, times alpha; a points at
  * op(A)(0,0): element (i,p) is a[i*lda + p], or a[p*lda + i] when trans. Short panels are
  * zero-padded to MR rows. */
-static void gemm_pack_a(size_t mr, int trans, size_t mc, size_t kc, float alpha, const float *a,
-                        size_t lda, float *ap) {
+static void gemm_pack_a(const gemm_kernel *kr, int trans, size_t mc, size_t kc, float alpha,
+                        const float *a, size_t lda, float *ap) {
+    const size_t mr = kr->mr;
     for (size_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
         size_t h = gemm_min(mr, mc - ir);
-        if (trans) {
+        if (!trans && h == mr && kr->pack8 && mr % 8 == 0) {
+            for (size_t g = 0; g < mr; g += 8) kr->pack8(kc, a + (ir + g) * lda, lda, alpha, ap + g, mr);
+        } else if (trans) {
             for (size_t p = 0; p < kc; p++) {
                 const float *src = a + p * lda + ir;
                 float *dst = ap + p * mr;
@@ -90,11 +94,14 @@ static void gemm_pack_a(size_t mr, int trans, size_t mc, size_t kc, float alpha,
 /* bp (NC/NR panels, each (KC, NR)) from op(B) rows 0..kc, columns 0..nc; b points at op(B)(0,0):
  * element (p,j) is b[p*ldb + j], or b[j*ldb + p] when trans. Short panels are zero-padded.
  * Without trans only the short last panel is packed here, the full ones by gemm_pack_b_rows. */
-static void gemm_pack_b(size_t nr, int trans, size_t kc, size_t nc, const float *b, size_t ldb,
-                        float *bp) {
+static void gemm_pack_b(const gemm_kernel *kr, int trans, size_t kc, size_t nc, const float *b,
+                        size_t ldb, float *bp) {
+    const size_t nr = kr->nr;
     for (size_t jr = 0; jr < nc; jr += nr, bp += nr * kc) {
         size_t w = gemm_min(nr, nc - jr);
-        if (trans) {
+        if (trans && w == nr && kr->pack8 && nr % 8 == 0) {
+            for (size_t g = 0; g < nr; g += 8) kr->pack8(kc, b + (jr + g) * ldb, ldb, 1.0f, bp + g, nr);
+        } else if (trans) {
             if (w < nr) memset(bp, 0, nr * kc * sizeof *bp);
             /* Four source rows at a time, so each packed line is written in fewer passes. */
             size_t j = 0;
@@ -158,14 +165,10 @@ int gemm_blocked(const gemm_kernel *kr, int trans_a, int trans_b, size_t m, size
                  float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                  float *c, size_t ldc) {
     const size_t mr = kr->mr, nr = kr->nr;
-    size_t tkc = kr->kc, tmc = kr->mc, tnc = kr->nc;
-    if (getenv("GT_KC")) tkc = (size_t)atoi(getenv("GT_KC"));
-    if (getenv("GT_MC")) tmc = (size_t)atoi(getenv("GT_MC"));
-    if (getenv("GT_NC")) tnc = (size_t)atoi(getenv("GT_NC"));
     /* Blocks no larger than the problem, so a small GEMM does not touch a large buffer. */
-    const size_t kc_max = gemm_min(tkc, k);
-    const size_t mc_max = gemm_min(tmc, (m + mr - 1) / mr * mr);
-    const size_t nc_max = gemm_min(tnc, (n + nr - 1) / nr * nr);
+    const size_t kc_max = gemm_min(kr->kc, k);
+    const size_t mc_max = gemm_min(kr->mc, (m + mr - 1) / mr * mr);
+    const size_t nc_max = gemm_min(kr->nc, (n + nr - 1) / nr * nr);
     if (mr * nr > 32 * 64) return -1;
     /* The B block starts on a 64-byte line, as the kernels' aligned loads need. */
     const size_t a_size = (mc_max * kc_max + 15) & ~(size_t)15;
@@ -180,10 +183,10 @@ int gemm_blocked(const gemm_kernel *kr, int trans_a, int trans_b, size_t m, size
             const float beta_blk = pc == 0 ? beta : 1.0f;
             const float *bsrc = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
             if (!trans_b) gemm_pack_b_rows(nr, kc, nc, bsrc, ldb, bp_buf);
-            gemm_pack_b(nr, trans_b, kc, nc, bsrc, ldb, bp_buf);
+            gemm_pack_b(kr, trans_b, kc, nc, bsrc, ldb, bp_buf);
             for (size_t ic = 0; ic < m; ic += mc_max) {
                 const size_t mc = gemm_min(mc_max, m - ic);
-                gemm_pack_a(mr, trans_a, mc, kc, alpha, trans_a ? a + pc * lda + ic : a + ic * lda + pc,
+                gemm_pack_a(kr, trans_a, mc, kc, alpha, trans_a ? a + pc * lda + ic : a + ic * lda + pc,
                             lda, ap_buf);
                 for (size_t jr = 0; jr < nc; jr += nr) {
                     const size_t w = gemm_min(nr, nc - jr);

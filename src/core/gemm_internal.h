@@ -17,11 +17,17 @@
 typedef void (*gemm_ukr_fn)(size_t kc, const float *ap, const float *bp, float beta, float *c,
                             size_t ldc);
 
+/* dst[p*stride + i] = alpha * src[i*ld + p] for i < 8, p < kc: 8 rows transposed into packed
+ * lines (the packing of op(A) without trans and of op(B) with trans). */
+typedef void (*gemm_pack8_fn)(size_t kc, const float *src, size_t ld, float alpha, float *dst,
+                              size_t stride);
+
 typedef struct {
     const char *name;
     size_t mr, nr;      /* register tile */
     size_t mc, kc, nc;  /* cache blocks: A block (MC, KC) for L2, B block (KC, NC) for L3 */
     gemm_ukr_fn ukr;
+    gemm_pack8_fn pack8; /* NULL: packing transposes element by element */
 } gemm_kernel;
 
 /* Each is compiled for its instruction set (function target attributes); call only when
@@ -30,13 +36,13 @@ extern const gemm_kernel gemm_kernel_avx512, gemm_kernel_avx2, gemm_kernel_porta
 
 /* C (M,N) = alpha * op(A) (M,K) op(B) (K,N) + beta * C on the calling thread, row-major, with
  * k > 0, m > 0, n > 0. Returns 0, or -1 when the thread's packing buffer cannot be allocated
- * (then C is untouched and the caller falls back to OpenBLAS). */
+ * (then C is untouched and the caller falls back to an unpacked loop that needs no memory). */
 int gemm_blocked(const gemm_kernel *kr, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                  float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                  float *c, size_t ldc);
 
 /* Paths by name: "auto" (the default: the fastest correct one for the CPU and shape),
- * "openblas", "avx512", "avx2", "portable". The initial path comes from the environment
+ * "openblas", "avx512", "avx2", "portable", "unpacked" (the no-allocation fallback). The initial path comes from the environment
  * variable IMPASTO_GEMM (read once, on the first GEMM); gemm_set_path() replaces it
  * process-wide and returns 0, or -1 (path unchanged) for an unknown name or one the CPU
  * cannot run. For tests and benchmarks only: not thread-safe against GEMMs running. */

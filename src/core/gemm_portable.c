@@ -19,4 +19,4 @@ static void gemm_portable_4x16(size_t kc, const float *ap, const float *bp, floa
     }
 }
 
-const gemm_kernel gemm_kernel_portable = {"portable", 4, 16, 128, 256, 4096, gemm_portable_4x16};
+const gemm_kernel gemm_kernel_portable = {"portable", 4, 16, 128, 256, 4096, gemm_portable_4x16, NULL};

@@ -196,12 +196,18 @@ static impasto_status tfjs_group(impasto_ctx *ctx, const char *dir, const char *
     if (!cJSON_IsArray(paths) || !cJSON_IsArray(weights) || cJSON_GetArraySize(paths) < 1)
         return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: a weightsManifest group lacks paths or weights", mpath);
     int npaths = 0, nexist = 0;
+    size_t on_disk = 0; /* bytes in the shards that exist (saturating) */
     for (const cJSON *p = paths->child; p; p = p->next, npaths++) {
         if (!cJSON_IsString(p) || !safe_file_name(p->valuestring))
             return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: a shard path is not a plain file name", mpath);
         char *full = path_join(dir, p->valuestring);
         if (!full) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-        nexist += is_file(full);
+        struct stat st;
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+            nexist++;
+            size_t sz = (size_t)st.st_size;
+            on_disk = on_disk + sz < on_disk ? SIZE_MAX : on_disk + sz;
+        }
         free(full);
     }
 
@@ -234,6 +240,11 @@ static impasto_status tfjs_group(impasto_ctx *ctx, const char *dir, const char *
     if (nexist == 0 || !wanted) return IMPASTO_OK;
     if (total > MAX_DATA_BYTES)
         return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: a weight group of %zu bytes is implausibly large", mpath, total);
+    /* The manifest's claim is checked against the files before it decides an allocation. */
+    if (nexist == npaths && on_disk != total)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: shard%s %s%s hold%s %zu bytes, its weights need %zu", mpath,
+                        npaths > 1 ? "s" : "", paths->child->valuestring, npaths > 1 ? "..." : "",
+                        npaths > 1 ? "" : "s", on_disk, total);
 
     unsigned char *buf = malloc(total ? total : 1);
     if (!buf) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory reading %s", mpath);
