@@ -61,4 +61,31 @@ void pool_forward(const pool_desc *d, const float *x, float *y);
  * of its window (recomputed from x), as PyTorch does. */
 void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx);
 
+/* ---- upsample.c ------------------------------------------------------------------------- */
+/* Nearest-neighbour upsampling by 2 (PyTorch's Upsample(scale_factor=2, mode='nearest'),
+ * TensorFlow's ResizeNearestNeighbor to twice the size without align_corners):
+ * x (C,H,W) -> y (C,2H,2W), y[c][i][j] = x[c][i/2][j/2]. */
+void upsample_nearest2x_forward(int c, int h, int w, const float *x, float *y);
+/* dy (C,2H,2W) -> dx (C,H,W) overwritten: each input pixel gets the sum of its 2x2 block. */
+void upsample_nearest2x_backward(int c, int h, int w, const float *dy, float *dx);
+
+/* ---- adain.c ---------------------------------------------------------------------------- */
+/* Adaptive instance normalisation (Huang & Belongie 2017, "Arbitrary Style Transfer in
+ * Real-time with Adaptive Instance Normalization", eq. 8), per channel over the n = H*W
+ * positions, with the moments as naoto0804/pytorch-AdaIN computes them:
+ *   mu(x) = mean,  sigma(x) = sqrt(sum((x - mu)^2) / (n - 1) + eps),  eps = ADAIN_EPS
+ * (the unbiased variance; n = 1 counts as variance 0), and
+ *   t = sigma(s) * (c - mu(c)) / sigma(c) + mu(s),   t' = alpha * t + (1 - alpha) * c. */
+#define ADAIN_EPS 1e-5f
+
+/* x (C, n) -> mean (C), std (C). */
+void adain_moments(int c, size_t n, const float *x, float *mean, float *std);
+/* content (C, n) with the style's moments s_mean, s_std (C) -> y (C, n); y may alias content. */
+void adain_forward(int c, size_t n, const float *content, const float *s_mean, const float *s_std,
+                   float alpha, float *y);
+/* Gradients of t' through adain_forward, the style given as its features s (C, ns):
+ * dy (C, n) -> dc (C, n) and ds (C, ns), both overwritten; either may be NULL. */
+void adain_backward(int c, size_t n, const float *content, size_t ns, const float *s, float alpha,
+                    const float *dy, float *dc, float *ds);
+
 #endif
