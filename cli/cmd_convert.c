@@ -9,12 +9,17 @@ static const char *CMD = "convert";
 
 static void usage(FILE *f) {
     fputs("usage: impasto convert vgg19 DIR [DIR...] -o OUT.safetensors\n"
+          "       impasto convert adain DIR -o OUT.safetensors\n"
+          "       impasto convert lst-r31 DIR -o OUT.safetensors\n"
           "\n"
           "  vgg19   DIRs hold the upstream VGG-19 weights: the uint8 manifest (manifest.json and one\n"
           "          file per tensor; every md5 is verified) and/or the exact float32 TensorFlow.js\n"
           "          head (model.json and shards). Float32 is used where both have a layer, after\n"
           "          checking they agree within one quantisation step. docs/models.md says where to\n"
           "          download them.\n"
+          "  adain   DIR holds the AdaIN TensorFlow graphs encoder_opt_quantized.pb and\n"
+          "          decoder_opt_quantized.pb (vgg_normalised to relu4_1 and its decoder)\n"
+          "  lst-r31 DIR holds LinearStyleTransfer's relu3_1 graphs vgg_31_opt.pb and decoder_31_opt.pb\n"
           "  -o, --output FILE   the converted model\n"
           "  -h, --help\n",
           f);
@@ -36,16 +41,21 @@ int cmd_convert(int argc, char **argv) {
         }
     }
     if (optind >= argc) {
-        cli_error(CMD, 1, "which network? (vgg19)");
+        cli_error(CMD, 1, "which network? (vgg19, adain, lst-r31)");
         return EXIT_USAGE;
     }
     const char *kind = argv[optind++];
-    if (strcmp(kind, "vgg19") != 0) {
-        cli_error(CMD, 1, "unknown network '%s' (known: vgg19)", kind);
+    const int vgg = !strcmp(kind, "vgg19"), adain = !strcmp(kind, "adain"), lst = !strcmp(kind, "lst-r31");
+    if (!vgg && !adain && !lst) {
+        cli_error(CMD, 1, "unknown network '%s' (known: vgg19, adain, lst-r31)", kind);
         return EXIT_USAGE;
     }
     if (optind >= argc) {
         cli_error(CMD, 1, "no upstream folder given");
+        return EXIT_USAGE;
+    }
+    if (!vgg && argc - optind != 1) {
+        cli_error(CMD, 1, "%s takes one upstream folder", kind);
         return EXIT_USAGE;
     }
     if (!output) {
@@ -57,8 +67,10 @@ int cmd_convert(int argc, char **argv) {
         cli_error(CMD, 0, "out of memory");
         return 1;
     }
-    impasto_status s = impasto_convert_vgg19(ctx, (const char *const *)(argv + optind),
-                                             (size_t)(argc - optind), output);
+    impasto_status s = vgg     ? impasto_convert_vgg19(ctx, (const char *const *)(argv + optind),
+                                                       (size_t)(argc - optind), output)
+                       : adain ? impasto_convert_adain(ctx, argv[optind], output)
+                               : impasto_convert_lst_r31(ctx, argv[optind], output);
     if (s != IMPASTO_OK) cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
     else if (isatty(1)) printf("wrote %s\n", output);
     impasto_ctx_free(ctx);

@@ -98,6 +98,14 @@ const char *impasto_model_kind(const impasto_model *model);
 impasto_status impasto_convert_vgg19(impasto_ctx *ctx, const char *const *dirs, size_t ndirs,
                                      const char *out_path);
 
+/* Converts the AdaIN encoder/decoder TensorFlow graphs in `dir` (encoder_opt_quantized.pb,
+ * decoder_opt_quantized.pb; see docs/models.md) to impasto's safetensors (kind "adain"), the
+ * quint8 kernels dequantised exactly as TensorFlow's Dequantize (MIN_FIRST) does. */
+impasto_status impasto_convert_adain(impasto_ctx *ctx, const char *dir, const char *out_path);
+/* Converts the LinearStyleTransfer relu3_1 encoder/decoder graphs in `dir` (vgg_31_opt.pb,
+ * decoder_31_opt.pb) to safetensors (kind "lst-r31"; converted only, no method uses it yet). */
+impasto_status impasto_convert_lst_r31(impasto_ctx *ctx, const char *dir, const char *out_path);
+
 /* ---- Gatys et al. optimisation (neural-style) -------------------------------------------- */
 
 typedef enum { IMPASTO_INIT_RANDOM = 0, IMPASTO_INIT_IMAGE } impasto_init;
