@@ -123,3 +123,52 @@ const char *cli_find_model(const char *given, const char *name, const char *argv
     snprintf(buf, sizeof buf, "models/%s", name);
     return buf;
 }
+
+/* Adds one -s argument: a file name, or a comma-separated list of them when no file by the
+ * whole name exists. Returns 1, 0 past CLI_MAX_STYLES images, -1 for a list with no names in it. */
+int cli_add_styles(const char *arg, const char **styles, int *n, char **owned, int *nowned) {
+    if (access(arg, F_OK) == 0 || !strchr(arg, ',')) {
+        if (*n == CLI_MAX_STYLES) return 0;
+        styles[(*n)++] = arg;
+        return 1;
+    }
+    /* Every list kept adds at least one image, so nowned stays below CLI_MAX_STYLES too. */
+    if (*n == CLI_MAX_STYLES) return 0;
+    char *copy = strdup(arg);
+    if (!copy) return 0;
+    int before = *n;
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n == CLI_MAX_STYLES) {
+            *n = before;
+            free(copy);
+            return 0;
+        }
+        styles[(*n)++] = tok;
+    }
+    if (*n == before) {
+        free(copy);
+        return -1;
+    }
+    owned[(*nowned)++] = copy;
+    return 1;
+}
+
+/* An output whose format cannot be told from its name, or whose folder cannot be written, is
+ * refused before any work: otherwise a long run would fail only at its very end. */
+int cli_output_format_ok(const char *cmd, const char *output) {
+    const char *slash = strrchr(output, '/');
+    const char *dot = strrchr(slash ? slash + 1 : output, '.');
+    if (dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))) return 1;
+    cli_error(cmd, 1, "cannot tell the format of '%s' from its name (use .png, .jpg or .jpeg)", output);
+    return 0;
+}
+
+int cli_output_folder_ok(const char *cmd, const char *output) {
+    const char *slash = strrchr(output, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == output ? 1 : (int)(slash - output), output);
+    if (access(dir, W_OK) == 0) return 1;
+    cli_error(cmd, 0, "cannot write %s: the folder %s is missing or not writable", output, dir);
+    return 0;
+}

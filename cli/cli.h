@@ -26,6 +26,17 @@ int cli_parse_bool(const char *cmd, const char *opt, const char *s, int *out);
  * ../models/<name> beside the executable. Returns a static buffer or NULL. */
 const char *cli_find_model(const char *given, const char *name, const char *argv0);
 
+/* Style images on one command line. */
+#define CLI_MAX_STYLES 32
+/* Adds one -s argument to styles (*n used): a file name, or a comma-separated list of them when
+ * no file by the whole name exists (the list copy goes to owned[*nowned], for the caller to
+ * free). Returns 1, 0 past CLI_MAX_STYLES images, -1 for a list with no names in it. */
+int cli_add_styles(const char *arg, const char **styles, int *n, char **owned, int *nowned);
+/* An output whose format cannot be told from its name (.png, .jpg, .jpeg), or whose folder
+ * cannot be written, is refused before any work (one line printed; returns 0). */
+int cli_output_format_ok(const char *cmd, const char *output);
+int cli_output_folder_ok(const char *cmd, const char *output);
+
 /* Progress: a live status line on a terminal (stderr), nothing when stderr is not a terminal
  * unless log lines were asked for. */
 typedef struct cli_progress {
@@ -46,6 +57,7 @@ void progress_clear(cli_progress *p);
 
 int cmd_transfer(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_adain(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_grid(int argc, char **argv);

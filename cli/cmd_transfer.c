@@ -9,7 +9,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define MAX_STYLES 32
 static const char *CMD = "transfer";
 
 static void usage(FILE *f) {
@@ -130,55 +129,6 @@ static int on_progress(const impasto_progress *p, void *user) {
     return interrupted != 0;
 }
 
-/* Adds one -s argument: a file name, or a comma-separated list of them when no file by the
- * whole name exists. Returns 1, 0 past MAX_STYLES images, -1 for a list with no names in it. */
-static int add_styles(const char *arg, const char **styles, int *n, char **owned, int *nowned) {
-    if (access(arg, F_OK) == 0 || !strchr(arg, ',')) {
-        if (*n == MAX_STYLES) return 0;
-        styles[(*n)++] = arg;
-        return 1;
-    }
-    /* Every list kept adds at least one image, so nowned stays below MAX_STYLES too. */
-    if (*n == MAX_STYLES) return 0;
-    char *copy = strdup(arg);
-    if (!copy) return 0;
-    int before = *n;
-    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
-        if (*n == MAX_STYLES) {
-            *n = before;
-            free(copy);
-            return 0;
-        }
-        styles[(*n)++] = tok;
-    }
-    if (*n == before) {
-        free(copy);
-        return -1;
-    }
-    owned[(*nowned)++] = copy;
-    return 1;
-}
-
-/* An output whose format cannot be told from its name, or whose folder cannot be written, is
- * refused before any work: otherwise a long run would fail only at its very end. */
-static int output_format_ok(const char *output) {
-    const char *slash = strrchr(output, '/');
-    const char *dot = strrchr(slash ? slash + 1 : output, '.');
-    if (dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))) return 1;
-    cli_error(CMD, 1, "cannot tell the format of '%s' from its name (use .png, .jpg or .jpeg)", output);
-    return 0;
-}
-
-static int output_folder_ok(const char *output) {
-    const char *slash = strrchr(output, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else snprintf(dir, sizeof dir, "%.*s", slash == output ? 1 : (int)(slash - output), output);
-    if (access(dir, W_OK) == 0) return 1;
-    cli_error(CMD, 0, "cannot write %s: the folder %s is missing or not writable", output, dir);
-    return 0;
-}
-
 static impasto_image *load_or_report(impasto_ctx *ctx, const char *path) {
     impasto_image *img = NULL;
     if (impasto_image_load(ctx, path, &img) != IMPASTO_OK) cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
@@ -189,11 +139,11 @@ int cmd_transfer(int argc, char **argv) {
     impasto_transfer_options opt;
     impasto_transfer_options_init(&opt);
     const char *content_path = NULL, *output = "out.png", *model_arg = NULL, *init_image_path = NULL;
-    const char *styles[MAX_STYLES];
-    char *owned[MAX_STYLES];
+    const char *styles[CLI_MAX_STYLES];
+    char *owned[CLI_MAX_STYLES];
     int nstyles = 0, nowned = 0, quiet = 0, print_iter = -1;
     const char *init_arg = NULL;  /* --init as given, to refuse "--init random --init-image F" */
-    double blend[MAX_STYLES], layer_w[IMPASTO_MAX_LAYERS];
+    double blend[CLI_MAX_STYLES], layer_w[IMPASTO_MAX_LAYERS];
     int nblend = 0, nlayer_w = 0;
     long threads = 0;
     int rc = EXIT_USAGE;
@@ -206,8 +156,8 @@ int cmd_transfer(int argc, char **argv) {
         switch (c) {
         case 'c': content_path = optarg; break;
         case 's': {
-            int added = add_styles(optarg, styles, &nstyles, owned, &nowned);
-            if (added == 0) cli_error(CMD, 0, "at most %d style images", MAX_STYLES);
+            int added = cli_add_styles(optarg, styles, &nstyles, owned, &nowned);
+            if (added == 0) cli_error(CMD, 0, "at most %d style images", CLI_MAX_STYLES);
             if (added < 0) cli_error(CMD, 1, "-s expects a file name or a comma-separated list of them, got '%s'", optarg);
             if (added <= 0) goto done;
             break;
@@ -239,7 +189,7 @@ int cmd_transfer(int argc, char **argv) {
         case O_IMAGE_SIZE: if (!cli_parse_int(CMD, "--image-size", optarg, 16, 16384, &l)) goto done; opt.image_size = (int)l; break;
         case O_STYLE_SCALE: if (!cli_parse_double(CMD, "--style-scale", optarg, 1e-3, 16, &opt.style_scale)) goto done; break;
         case O_BLEND:
-            if ((nblend = cli_parse_double_list(CMD, "--style-blend-weights", optarg, 0, 1e9, blend, MAX_STYLES)) < 0) goto done;
+            if ((nblend = cli_parse_double_list(CMD, "--style-blend-weights", optarg, 0, 1e9, blend, CLI_MAX_STYLES)) < 0) goto done;
             break;
         case O_POOLING:
             if (!strcmp(optarg, "max")) opt.pooling = IMPASTO_POOL_MAX;
@@ -287,7 +237,7 @@ int cmd_transfer(int argc, char **argv) {
         cli_error(CMD, 1, "--init random conflicts with --init-image (which starts from that picture)");
         goto done;
     }
-    if (!output_format_ok(output)) goto done;
+    if (!cli_output_format_ok(CMD, output)) goto done;
     if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE)"); goto done; }
     if (nstyles == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); goto done; }
     if (nblend && nblend != nstyles) {
@@ -309,13 +259,13 @@ int cmd_transfer(int argc, char **argv) {
     if (opt.num_scales) opt.image_size = opt.scales[opt.num_scales - 1];
 
     rc = 1;
-    if (!output_folder_ok(output)) goto done;
+    if (!cli_output_folder_ok(CMD, output)) goto done;
     impasto_ctx *ctx = impasto_ctx_create();
     if (!ctx) { cli_error(CMD, 0, "out of memory"); goto done; }
     impasto_ctx_set_threads(ctx, (int)threads);
     impasto_model *vgg = NULL;
     impasto_image *content = NULL, *init = NULL, *result = NULL;
-    impasto_image *style_imgs[MAX_STYLES] = {0};
+    impasto_image *style_imgs[CLI_MAX_STYLES] = {0};
     const char *model_path = cli_find_model(model_arg, "vgg19.safetensors", argv[0]);
 
     if (!(content = load_or_report(ctx, content_path))) goto cleanup;

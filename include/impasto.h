@@ -167,6 +167,31 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
                                 size_t nstyles, const impasto_transfer_options *opt,
                                 impasto_image **out);
 
+/* ---- AdaIN: arbitrary style transfer in one pass ------------------------------------------ */
+
+/* Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization",
+ * ICCV 2017, as naoto0804/pytorch-AdaIN's test.py runs it: the content and each style are encoded
+ * to VGG relu4_1 features, the content features take each style's per-channel mean and standard
+ * deviation (eq. 8), several styles are interpolated with their weights, the result is blended
+ * with the content features by alpha, and the decoder paints the picture. */
+typedef struct impasto_adain_options {
+    double alpha;                 /* 1.0: 0 decodes the content's own features, 1 the full style */
+    const double *style_weights;  /* NULL = equal; else one per style (>= 0), normalised to sum 1 */
+    int preserve_color;           /* 0; 1: each style's colours are first matched to the content's
+                                     mean and covariance (pytorch-AdaIN's --preserve_color) */
+    int content_size;             /* 512: the content's longest side is resized to this (0 = keep) */
+    int style_size;               /* 512: the same for each style image (0 = keep) */
+} impasto_adain_options;
+
+void impasto_adain_options_init(impasto_adain_options *opt);
+
+/* Repaints `content` in the style of `styles` (nstyles >= 1) with a model of kind "adain"
+ * (`impasto convert adain`). *out is a new RGB image of the (resized) content's size, with the
+ * content's alpha carried over if it has one. */
+impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                             const impasto_image *const *styles, size_t nstyles,
+                             const impasto_adain_options *opt, impasto_image **out);
+
 /* ---- evaluating results ------------------------------------------------------------------ */
 
 /* The first three compare two images of the same size (IMPASTO_ERR_INVALID_ARG otherwise) on

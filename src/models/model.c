@@ -13,9 +13,9 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
     impasto_status s = safetensors_open(ctx, path, &st);
     if (s != IMPASTO_OK) return s;
     const char *kind = safetensors_meta(st, "kind");
-    if (!kind || strcmp(kind, "vgg19") != 0) {
+    if (!kind || (strcmp(kind, "vgg19") != 0 && strcmp(kind, "adain") != 0)) {
         s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED,
-                     "%s: model kind '%s' is not one impasto knows (expected vgg19; convert the "
+                     "%s: model kind '%s' is not one impasto knows (expected vgg19 or adain; convert the "
                      "upstream files with `impasto convert`)", path, kind ? kind : "");
         safetensors_close(st);
         return s;
@@ -26,7 +26,8 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     }
     snprintf(m->kind, sizeof m->kind, "%s", kind);
-    s = vgg19_from_safetensors(ctx, st, path, &m->vgg);
+    if (!strcmp(kind, "adain")) s = adain_from_safetensors(ctx, st, path, &m->adain);
+    else s = vgg19_from_safetensors(ctx, st, path, &m->vgg);
     safetensors_close(st);
     if (s != IMPASTO_OK) {
         free(m);
@@ -39,6 +40,7 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
 void impasto_model_free(impasto_model *model) {
     if (!model) return;
     vgg19_free(model->vgg);
+    adain_net_free(model->adain);
     free(model);
 }
 

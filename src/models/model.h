@@ -3,11 +3,13 @@
 #define IMPASTO_MODELS_MODEL_H
 
 #include "impasto.h"
+#include "models/adain.h"
 #include "models/vgg19.h"
 
 struct impasto_model {
-    char kind[32];  /* the safetensors metadata "kind": "vgg19", ... */
-    vgg19 *vgg;     /* kind "vgg19" */
+    char kind[32];     /* the safetensors metadata "kind": "vgg19", "adain" */
+    vgg19 *vgg;        /* kind "vgg19" */
+    adain_net *adain;  /* kind "adain" */
 };
 
 #endif

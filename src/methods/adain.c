@@ -1,0 +1,163 @@
+/* impasto_adain: AdaIN style transfer (Huang & Belongie 2017; see include/impasto.h).
+ *
+ *   f_c = E(content),  f_k = E(style_k)                      relu4_1 features (512, FH, FW)
+ *   t   = sum_k w_k AdaIN(f_c, f_k)                          eq. 8 per style, interpolated
+ *   t'  = alpha t + (1 - alpha) f_c                          content-style trade-off
+ *   out = clamp(D(t'), 0, 1) cropped to the content's size
+ * The encoder pools in ceil mode, so D's output (8 FH, 8 FW) is at least the content's size; the
+ * extra bottom/right rows and columns (at most 7) are dropped. */
+#include "core/ctx.h"
+#include "io/image.h"
+#include "methods/color.h"
+#include "models/model.h"
+#include "nn/nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADAIN_MAX_SIDE 16384
+
+void impasto_adain_options_init(impasto_adain_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->alpha = 1.0;
+    opt->content_size = 512;
+    opt->style_size = 512;
+}
+
+static impasto_status check_options(impasto_ctx *ctx, size_t nstyles, const impasto_adain_options *opt) {
+    if (nstyles < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at least one style image is needed");
+    if (!(opt->alpha >= 0 && opt->alpha <= 1))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "alpha must be between 0 and 1");
+    if (opt->content_size < 0 || opt->content_size > ADAIN_MAX_SIDE || opt->style_size < 0 ||
+        opt->style_size > ADAIN_MAX_SIDE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", ADAIN_MAX_SIDE);
+    if (opt->style_weights) {
+        double sum = 0;
+        for (size_t i = 0; i < nstyles; i++) {
+            if (!(opt->style_weights[i] >= 0) || !isfinite(opt->style_weights[i]))
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style weights must be finite and not negative");
+            sum += opt->style_weights[i];
+        }
+        if (!(sum > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style weights sum to zero");
+    }
+    return IMPASTO_OK;
+}
+
+/* img resized so its longest side is `side` (0 or already that size: *out = NULL, use img). */
+static impasto_status maybe_resize(impasto_ctx *ctx, const impasto_image *img, int side, impasto_image **out) {
+    *out = NULL;
+    int longest = img->width > img->height ? img->width : img->height;
+    if (side == 0 || side == longest) return IMPASTO_OK;
+    return impasto_image_resize_max_side(ctx, img, side, out);
+}
+
+/* RGB planes (3, H, W) in 0..1 from an image (gray replicated, alpha ignored); malloc'd. */
+static float *to_planes(const impasto_image *img) {
+    const size_t hw = (size_t)img->width * (size_t)img->height;
+    float *x = malloc(3 * hw * sizeof *x);
+    if (!x) return NULL;
+    const int ch = img->channels;
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < hw; i++) x[(size_t)c * hw + i] = img->data[i * (size_t)ch + (size_t)(ch >= 3 ? c : 0)];
+    return x;
+}
+
+/* Encodes one style (resized, optionally colour-matched to the content planes xc) and adds
+ * w * AdaIN(fc, f_style) to t (512, n). */
+static impasto_status add_style(impasto_ctx *ctx, const adain_net *net, const impasto_image *style,
+                                const impasto_adain_options *opt, const float *xc, size_t nc, const float *fc,
+                                size_t n, double w, float *t, float *tmp) {
+    impasto_image *scaled = NULL;
+    impasto_status s = maybe_resize(ctx, style, opt->style_size, &scaled);
+    if (s != IMPASTO_OK) return s;
+    const impasto_image *st = scaled ? scaled : style;
+    float *xs = to_planes(st);  // (3, SH, SW)
+    float *fs = NULL;           // (512, SFH, SFW)
+    int sfh = 0, sfw = 0;
+    if (!xs) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (s == IMPASTO_OK && opt->preserve_color)
+        color_match_style(xs, (size_t)st->width * (size_t)st->height, xc, nc);
+    if (s == IMPASTO_OK) s = adain_encode(ctx, net, xs, st->height, st->width, &fs, &sfh, &sfw);
+    if (s == IMPASTO_OK) {
+        float mean[ADAIN_FEAT_C], sd[ADAIN_FEAT_C];
+        adain_moments(ADAIN_FEAT_C, (size_t)sfh * (size_t)sfw, fs, mean, sd);
+        adain_forward(ADAIN_FEAT_C, n, fc, mean, sd, 1.0f, tmp);
+        const size_t total = (size_t)ADAIN_FEAT_C * n;
+        for (size_t i = 0; i < total; i++) t[i] += (float)w * tmp[i];
+    }
+    free(fs);
+    free(xs);
+    impasto_image_free(scaled);
+    return s;
+}
+
+impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                             const impasto_image *const *styles, size_t nstyles,
+                             const impasto_adain_options *opt, impasto_image **out) {
+    *out = NULL;
+    impasto_adain_options defaults;
+    if (!opt) {
+        impasto_adain_options_init(&defaults);
+        opt = &defaults;
+    }
+    if (!adain || !adain->adain) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_adain needs an AdaIN model "
+                                                 "(impasto convert adain)");
+    if (!content || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_adain: no content or style image");
+    for (size_t k = 0; k < nstyles; k++)
+        if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_adain: style image %zu is NULL", k);
+    impasto_status s = check_options(ctx, nstyles, opt);
+    if (s != IMPASTO_OK) return s;
+
+    const adain_net *net = adain->adain;
+    impasto_image *cscaled = NULL, *result = NULL;
+    float *xc = NULL, *fc = NULL, *t = NULL, *tmp = NULL, *img = NULL;
+    int fh = 0, fw = 0;
+    if ((s = maybe_resize(ctx, content, opt->content_size, &cscaled)) != IMPASTO_OK) return s;
+    const impasto_image *cs = cscaled ? cscaled : content;
+    const int h = cs->height, w = cs->width;
+    const size_t hw = (size_t)h * (size_t)w;
+    if (!(xc = to_planes(cs))) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (s == IMPASTO_OK) s = adain_encode(ctx, net, xc, h, w, &fc, &fh, &fw);
+    const size_t n = (size_t)fh * (size_t)fw, total = (size_t)ADAIN_FEAT_C * n;
+    if (s == IMPASTO_OK && (!(t = calloc(total, sizeof *t)) || !(tmp = malloc(total * sizeof *tmp))))
+        s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    double wsum = 0;
+    for (size_t k = 0; k < nstyles; k++) wsum += opt->style_weights ? opt->style_weights[k] : 1.0;
+    for (size_t k = 0; k < nstyles && s == IMPASTO_OK; k++) {
+        double wk = (opt->style_weights ? opt->style_weights[k] : 1.0) / wsum;
+        if (wk > 0) s = add_style(ctx, net, styles[k], opt, xc, hw, fc, n, wk, t, tmp);
+    }
+    if (s == IMPASTO_OK) {
+        const float a = (float)opt->alpha;
+        for (size_t i = 0; i < total; i++) t[i] = a * t[i] + (1.0f - a) * fc[i];
+        s = adain_decode(ctx, net, t, fh, fw, &img);  // (3, 8 FH, 8 FW)
+    }
+    const int ch = cs->channels, keep_alpha = ch == 2 || ch == 4;
+    if (s == IMPASTO_OK) s = image_alloc(ctx, w, h, keep_alpha ? 4 : 3, &result);
+    if (s == IMPASTO_OK) {
+        const size_t dw = 8 * (size_t)fw, dhw = dw * 8 * (size_t)fh;
+        const int oc = result->channels;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const size_t i = (size_t)y * (size_t)w + (size_t)x;
+                for (int c = 0; c < 3; c++) {
+                    float v = img[(size_t)c * dhw + (size_t)y * dw + (size_t)x];
+                    result->data[i * (size_t)oc + (size_t)c] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+                }
+                if (keep_alpha) result->data[i * 4 + 3] = cs->data[i * (size_t)ch + (size_t)ch - 1];
+            }
+    }
+    free(img);
+    free(tmp);
+    free(t);
+    free(fc);
+    free(xc);
+    impasto_image_free(cscaled);
+    if (s != IMPASTO_OK) {
+        impasto_image_free(result);
+        return s;
+    }
+    *out = result;
+    return IMPASTO_OK;
+}

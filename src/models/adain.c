@@ -1,0 +1,183 @@
+/* The AdaIN encoder and decoder (see adain.h). Each pass allocates two ping-pong activation
+ * buffers of its largest layer and one convolution workspace, and frees them at the end. */
+#include "models/adain.h"
+
+#include "core/ctx.h"
+#include "io/safetensors.h"
+#include "nn/nn.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OP_CONV, OP_POOL, OP_UP } adain_op_kind;
+
+typedef struct adain_op {
+    adain_op_kind kind;
+    int idx;         /* OP_CONV: the Sequential index in the tensor names */
+    int ic, oc, k;   /* OP_CONV */
+    int relu;        /* OP_CONV: a ReLU follows */
+} adain_op;
+
+#define CONV3(i, a, b) {OP_CONV, i, a, b, 3, 1}
+#define POOL {OP_POOL, 0, 0, 0, 0, 0}
+#define UP {OP_UP, 0, 0, 0, 0, 0}
+
+static const adain_op enc_ops[] = {
+    {OP_CONV, 0, 3, 3, 1, 0},
+    CONV3(2, 3, 64),      CONV3(5, 64, 64),     POOL,
+    CONV3(9, 64, 128),    CONV3(12, 128, 128),  POOL,
+    CONV3(16, 128, 256),  CONV3(19, 256, 256),  CONV3(22, 256, 256), CONV3(25, 256, 256), POOL,
+    CONV3(29, 256, 512),
+};
+static const adain_op dec_ops[] = {
+    CONV3(1, 512, 256),   UP,
+    CONV3(5, 256, 256),   CONV3(8, 256, 256),   CONV3(11, 256, 256), CONV3(14, 256, 128), UP,
+    CONV3(18, 128, 128),  CONV3(21, 128, 64),   UP,
+    CONV3(25, 64, 64),    {OP_CONV, 28, 64, 3, 3, 0},
+};
+#define NOPS(a) (sizeof(a) / sizeof((a)[0]))
+
+void adain_net_free(adain_net *net) {
+    if (!net) return;
+    for (int i = 0; i < ADAIN_ENC_CONVS; i++) {
+        free(net->enc_w[i]);
+        free(net->enc_b[i]);
+    }
+    for (int i = 0; i < ADAIN_DEC_CONVS; i++) {
+        free(net->dec_w[i]);
+        free(net->dec_b[i]);
+    }
+    free(net);
+}
+
+static impasto_status load_convs(impasto_ctx *ctx, const safetensors *st, const char *path, const char *prefix,
+                                 const adain_op *ops, size_t nops, float **w, float **b) {
+    int n = 0;
+    for (size_t i = 0; i < nops; i++) {
+        const adain_op *op = &ops[i];
+        if (op->kind != OP_CONV) continue;
+        int64_t wshape[4] = {op->oc, op->ic, op->k, op->k}, bshape[1] = {op->oc};
+        w[n] = malloc((size_t)op->oc * (size_t)op->ic * (size_t)(op->k * op->k) * sizeof(float));
+        b[n] = malloc((size_t)op->oc * sizeof(float));
+        if (!w[n] || !b[n]) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
+        char name[48];
+        snprintf(name, sizeof name, "%s.%d.weight", prefix, op->idx);
+        impasto_status s = safetensors_get_f32(ctx, st, name, 4, wshape, w[n]);
+        if (s != IMPASTO_OK) return s;
+        snprintf(name, sizeof name, "%s.%d.bias", prefix, op->idx);
+        if ((s = safetensors_get_f32(ctx, st, name, 1, bshape, b[n])) != IMPASTO_OK) return s;
+        n++;
+    }
+    return IMPASTO_OK;
+}
+
+impasto_status adain_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path, adain_net **out) {
+    *out = NULL;
+    adain_net *net = calloc(1, sizeof *net);
+    if (!net) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
+    impasto_status s = load_convs(ctx, st, path, "encoder", enc_ops, NOPS(enc_ops), net->enc_w, net->enc_b);
+    if (s == IMPASTO_OK) s = load_convs(ctx, st, path, "decoder", dec_ops, NOPS(dec_ops), net->dec_w, net->dec_b);
+    if (s != IMPASTO_OK) {
+        adain_net_free(net);
+        return s;
+    }
+    *out = net;
+    return IMPASTO_OK;
+}
+
+static int pool_half(int n) { return (n + 1) / 2; }
+
+void adain_feature_size(int h, int w, int *fh, int *fw) {
+    *fh = pool_half(pool_half(pool_half(h)));
+    *fw = pool_half(pool_half(pool_half(w)));
+}
+
+/* Runs ops on x (c, h, w) into a new malloc'd *y; the output shape in *oc, *oh, *ow. Sizes are
+ * walked first to size the buffers (with overflow checks), then the layers run. */
+static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops, float *const *w, float *const *b,
+                              const float *x, int c, int h, int wd, float **y, int *oc, int *oh, int *ow) {
+    *y = NULL;
+    const int threads = ctx_threads(ctx);
+    size_t largest = (size_t)c * (size_t)h * (size_t)wd, ws = 0;
+    int cc = c, hh = h, ww = wd;
+    for (size_t i = 0; i < nops; i++) {
+        const adain_op *op = &ops[i];
+        if (op->kind == OP_CONV) {
+            int p = op->k / 2;
+            conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, p, PAD_REFLECT, threads};
+            size_t cw = conv2d_workspace(&d);
+            if (cw > ws) ws = cw;
+            cc = op->oc;
+        } else if (op->kind == OP_POOL) {
+            hh = pool_half(hh);
+            ww = pool_half(ww);
+        } else {
+            if (hh > INT_MAX / 2 || ww > INT_MAX / 2) return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "adain: image too large");
+            hh *= 2;
+            ww *= 2;
+        }
+        size_t n;
+        /* CBLAS indexes a feature map with an int. */
+        if (!size_mul3((size_t)cc, (size_t)hh, (size_t)ww, &n) || (size_t)hh * (size_t)ww > (size_t)INT_MAX / 16 ||
+            n > SIZE_MAX / sizeof(float))
+            return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "adain: a %dx%d input is too large", wd, h);
+        if (n > largest) largest = n;
+    }
+    float *buf[2] = {malloc(largest * sizeof(float)), malloc(largest * sizeof(float))};
+    float *scratch = malloc((ws ? ws : 1) * sizeof(float));
+    if (!buf[0] || !buf[1] || !scratch) {
+        free(buf[0]);
+        free(buf[1]);
+        free(scratch);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (adain, %zu MB of activations)",
+                        (2 * largest * sizeof(float)) >> 20);
+    }
+    const float *in = x;  // (cc, hh, ww)
+    int cur = 0, conv = 0;
+    cc = c;
+    hh = h;
+    ww = wd;
+    for (size_t i = 0; i < nops; i++) {
+        const adain_op *op = &ops[i];
+        float *o = buf[cur];
+        if (op->kind == OP_CONV) {
+            conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, op->k / 2, PAD_REFLECT, threads};
+            conv2d_forward(&d, in, w[conv], b[conv], o, op->relu, scratch);
+            conv++;
+            cc = op->oc;
+        } else if (op->kind == OP_POOL) {
+            pool_desc d = {cc, hh, ww, 2, 2, 0, 1, POOL_MAX};
+            pool_forward(&d, in, o);
+            hh = pool_out_h(&d);
+            ww = pool_out_w(&d);
+        } else {
+            upsample_nearest2x_forward(cc, hh, ww, in, o);
+            hh *= 2;
+            ww *= 2;
+        }
+        in = o;
+        cur = 1 - cur;
+    }
+    free(buf[cur]);
+    free(scratch);
+    *y = buf[1 - cur];
+    *oc = cc;
+    *oh = hh;
+    *ow = ww;
+    return IMPASTO_OK;
+}
+
+impasto_status adain_encode(impasto_ctx *ctx, const adain_net *net, const float *x, int h, int w, float **feat,
+                            int *fh, int *fw) {
+    if (h < 1 || w < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "adain: bad input size %dx%d", w, h);
+    int c;
+    return run_ops(ctx, enc_ops, NOPS(enc_ops), net->enc_w, net->enc_b, x, 3, h, w, feat, &c, fh, fw);
+}
+
+impasto_status adain_decode(impasto_ctx *ctx, const adain_net *net, const float *f, int fh, int fw, float **img) {
+    if (fh < 1 || fw < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "adain: bad feature size %dx%d", fw, fh);
+    int c, h, w;
+    return run_ops(ctx, dec_ops, NOPS(dec_ops), net->dec_w, net->dec_b, f, ADAIN_FEAT_C, fh, fw, img, &c, &h, &w);
+}
