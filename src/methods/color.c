@@ -18,7 +18,7 @@ void color_keep_luminance(const float *styled, const float *content, size_t npix
     }
 }
 
-/* Mean (3) and covariance (3x3, + 1e-4 I) of the pixels of x (3, n). */
+/* Mean (3) and covariance (3x3, + 1e-5 I) of the pixels of x (3, n). */
 static void color_moments(const float *x, size_t n, double *mu, double *cov) {
     for (int a = 0; a < 3; a++) {
         double s = 0;
@@ -30,7 +30,7 @@ static void color_moments(const float *x, size_t n, double *mu, double *cov) {
             double s = 0;
             const float *xa = x + (size_t)a * n, *xb = x + (size_t)b * n;
             for (size_t i = 0; i < n; i++) s += (xa[i] - mu[a]) * (xb[i] - mu[b]);
-            cov[a * 3 + b] = cov[b * 3 + a] = (n ? s / (double)n : 0.0) + (a == b ? 1e-4 : 0.0);
+            cov[a * 3 + b] = cov[b * 3 + a] = (n ? s / (double)n : 0.0) + (a == b ? 1e-5 : 0.0);
         }
 }
 

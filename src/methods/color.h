@@ -13,7 +13,7 @@ void color_keep_luminance(const float *styled, const float *content, size_t npix
  * (Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017, "Controlling Perceptual Factors in Neural
  * Style Transfer", section 5.1; pytorch-AdaIN's --preserve_color): each style pixel x (RGB) becomes
  *   x' = C_c^(1/2) C_s^(-1/2) (x - mu_s) + mu_c
- * with mu and C the mean and covariance (+ 1e-4 I, so flat images stay invertible) of the content
+ * with mu and C the mean and covariance (+ 1e-5 I, so flat images stay invertible) of the content
  * and style pixels. style (3, n) planes, modified in place; content (3, m) planes. Not clamped. */
 void color_match_style(float *style, size_t n, const float *content, size_t m);
 

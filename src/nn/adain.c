@@ -36,9 +36,8 @@ void adain_forward(int c, size_t n, const float *content, const float *s_mean, c
         float *yc = y + (size_t)ch * n;              // (n)
         float mu, sd;
         adain_channel(n, xc, &mu, &sd);
-        const float a = alpha * s_std[ch] / sd;
-        const float b = alpha * s_mean[ch] - a * mu;
-        for (size_t i = 0; i < n; i++) yc[i] = a * xc[i] + b + (1.0f - alpha) * xc[i];
+        const float a = alpha * s_std[ch] / sd, b = alpha * s_mean[ch];
+        for (size_t i = 0; i < n; i++) yc[i] = a * (xc[i] - mu) + b + (1.0f - alpha) * xc[i];
     }
 }
 
