@@ -59,10 +59,13 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # Converted weights are made from the upstream files, never committed (docs/models.md says where to get them).
-models: models/vgg19.safetensors
+models: models/vgg19.safetensors models/adain.safetensors
 models/vgg19.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert vgg19 $(UPSTREAM)/vgg19-imagenet-f32-head $(UPSTREAM)/vgg19-imagenet-uint8 -o $@
+models/adain.safetensors: | $(BUILD)/impasto
+	@mkdir -p models
+	$(BUILD)/impasto convert adain $(UPSTREAM)/adain -o $@
 
 # The main job on the bundled example: the photo repainted in the style of the bundled painting.
 example: all models

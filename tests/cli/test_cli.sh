@@ -84,5 +84,30 @@ else
     echo "    exit $rc"; bad "ctrl-c"
 fi
 
+# AdaIN (impasto adain, impasto convert adain).
+ADAIN=models/adain.safetensors
+expect "adain no style" 2 "no style image" -- "$B" adain -c $C
+expect "adain bad alpha" 2 "--alpha must be between" -- "$B" adain -c $C -s $S --alpha 2
+expect "adain weight count" 2 "has 1 values for 2 style" -- "$B" adain -c $C -s $S,$S --style-weights 1
+expect "adain missing model" 1 "cannot open" -- "$B" adain -m "$T/none.safetensors" -c $C -s $S -o "$T/a.png"
+expect "adain wrong model" 1 "needs an AdaIN model" -- "$B" adain -m $MODEL -c $C -s $S -o "$T/a.png" --content-size 32
+expect "adain truncated image" 1 "trunc.jpg" -- "$B" adain -m $ADAIN -c "$T/trunc.jpg" -s $S -o "$T/a.png"
+expect "convert adain two dirs" 2 "takes one upstream folder" -- "$B" convert adain "$T" "$T" -o "$T/a.safetensors"
+expect "convert adain missing dir" 1 "$T/nowhere" -- "$B" convert adain "$T/nowhere" -o "$T/a.safetensors"
+if [ -d ../shared/models/upstream/adain ]; then
+    mkdir -p "$T/adain"
+    head -c 100000 ../shared/models/upstream/adain/encoder_opt_quantized.pb >"$T/adain/encoder_opt_quantized.pb"
+    cp ../shared/models/upstream/adain/decoder_opt_quantized.pb "$T/adain/"
+    expect "convert adain truncated graph" 1 "not a valid TensorFlow GraphDef" -- "$B" convert adain "$T/adain" -o "$T/a.safetensors"
+fi
+echo "precious" >"$T/akeep.png"
+"$B" adain -m $ADAIN -c "$T/trunc.jpg" -s $S -o "$T/akeep.png" >/dev/null 2>&1
+if [ "$(cat "$T/akeep.png")" = "precious" ]; then ok "adain old output kept"; else bad "adain old output kept"; fi
+"$B" adain -m $ADAIN -c $C -s $S,$S -o "$T/adain.png" --content-size 64 --style-size 48 --alpha 0.5 \
+    --style-weights 1,2 --preserve-color >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$T/err" ] && [ ! -s "$T/out" ] && [ -s "$T/adain.png" ]; then ok "adain run"
+else echo "    exit $rc"; bad "adain run"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
