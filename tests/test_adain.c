@@ -145,6 +145,24 @@ static void test_graphdef_values(void) {
         CHECK(graphdef_tensor_f32(ctx, gd, "nothere", &v, &nd, sh) == IMPASTO_ERR_FORMAT && !v);
     }
     graphdef_free(gd);
+    gd = NULL;
+    /* A 2^28-element tensor "filled" from one float_val, and one whose content is a byte short:
+     * refused before anything that size is allocated. */
+    pbw h = {0};
+    const int64_t big[1] = {(int64_t)1 << 28}, two[1] = {2};
+    const float one = 1.0f;
+    const unsigned char seven[7] = {0};
+    w_const(&h, "fill", TF_DT_FLOAT, big, 1, NULL, 0, &one, 1);
+    w_const(&h, "short", TF_DT_FLOAT, two, 1, seven, 7, NULL, 0);
+    CHECK(graphdef_parse(ctx, h.b, h.n, "fill.pb", &gd) == IMPASTO_OK);
+    if (gd) {
+        float *v = NULL;
+        int nd = 0;
+        int64_t sh[GD_MAX_DIMS];
+        CHECK(graphdef_tensor_f32(ctx, gd, "fill", &v, &nd, sh) == IMPASTO_ERR_FORMAT && !v);
+        CHECK(graphdef_tensor_f32(ctx, gd, "short", &v, &nd, sh) == IMPASTO_ERR_FORMAT && !v);
+    }
+    graphdef_free(gd);
     impasto_ctx_free(ctx);
 }
 

@@ -105,7 +105,7 @@ static impasto_status read_conv(impasto_ctx *ctx, const graphdef *g, const adain
         return ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED, "%s: '%s' is a %s, not the expected %s", g->source, node,
                         cv->op, reflect ? "reflection-padded FusedPadConv2D" : "'SAME' Conv2D");
 
-    float *k = NULL, *b = NULL;
+    float *k = NULL, *b = NULL;  // k (3, 3, IC, OC) as TensorFlow stores it, b (OC)
     int nd = 0, nb = 0;
     int64_t sh[GD_MAX_DIMS], shb[GD_MAX_DIMS];
     snprintf(node, sizeof node, "%s/kernel", sp->tf);

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #define GD_MAX_FILE ((size_t)1 << 30)
+/* Most elements a tensor given by float_val alone (the last value repeated) may claim. */
+#define GD_MAX_FILLED ((size_t)1 << 24)
 
 /* The parse state: the first problem found, so nested readers need not thread a status. */
 typedef struct gd_parser {
@@ -395,14 +397,20 @@ impasto_status graphdef_tensor_f32(impasto_ctx *ctx, const graphdef *g, const ch
     if (t->dtype != (deq ? TF_DT_QUINT8 : TF_DT_FLOAT))
         return ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED, "%s: node '%s' has data type %d, expected %s", g->source,
                         data->name, t->dtype, deq ? "quint8" : "float");
-    float *v = malloc((t->nelem ? t->nelem : 1) * sizeof *v);
+    /* The allocation is bounded by the file: stored bytes must match the shape, and a shape filled
+     * from a few float_val entries may not claim more than GD_MAX_FILLED elements. */
+    if (deq && (!t->content || t->content_len != t->nelem))
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: node '%s' holds %zu bytes for %zu quint8 values", g->source,
+                        data->name, t->content_len, t->nelem);
+    if (!deq && !t->content && t->nelem > GD_MAX_FILLED)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: node '%s' claims %zu elements for %zu stored values",
+                        g->source, data->name, t->nelem, t->nfval);
+    if (!deq && t->content && t->content_len / 4 != t->nelem)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: node '%s' holds %zu bytes for %zu floats", g->source,
+                        data->name, t->content_len, t->nelem);
+    float *v = malloc((t->nelem ? t->nelem : 1) * sizeof *v);  // the tensor's shape, row-major
     if (!v) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory reading %s", g->source);
     if (deq) {
-        if (!t->content || t->content_len != t->nelem) {
-            free(v);
-            return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: node '%s' holds %zu bytes for %zu quint8 values",
-                            g->source, data->name, t->content_len, t->nelem);
-        }
         /* Float arithmetic throughout, as TensorFlow's Eigen path does (QuantizedToFloatStruct):
          * the range minimum is rounded to a whole number of steps first. */
         const float scale = (float)(((double)hi - (double)lo) / 255.0);

@@ -125,6 +125,7 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
             return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "adain: a %dx%d input is too large", wd, h);
         if (n > largest) largest = n;
     }
+    /* Activations in turn, each (C, H, W) of the layer just run, at most `largest` floats. */
     float *buf[2] = {malloc(largest * sizeof(float)), malloc(largest * sizeof(float))};
     float *scratch = malloc((ws ? ws : 1) * sizeof(float));
     if (!buf[0] || !buf[1] || !scratch) {
