@@ -11,6 +11,7 @@
 
 #include "core/ctx.h"
 #include "io/codec.h"
+#include "io/graphdef.h"
 #include "io/safetensors.h"
 #include "io/vgg19_upstream.h"
 
@@ -75,6 +76,30 @@ static inline impasto_status fuzz_run_safetensors(const uint8_t *data, size_t si
     }
     safetensors_meta(st, "kind");
     safetensors_close(st);
+    impasto_ctx_free(ctx);
+    return s;
+}
+
+/* Parses the bytes as a TensorFlow GraphDef, then asks every node for its float32 value (most are
+ * refused: not constants, wrong types) and looks every input up. */
+static inline impasto_status fuzz_run_graphdef(const uint8_t *data, size_t size, int *well_formed) {
+    *well_formed = 1;
+    impasto_ctx *ctx = fuzz_ctx();
+    if (!ctx) return IMPASTO_ERR_NOMEM;
+    graphdef *g = NULL;
+    impasto_status s = graphdef_parse(ctx, data, size, "fuzz.pb", &g);
+    *well_formed = fuzz_status_ok(ctx, s);
+    for (size_t i = 0; s == IMPASTO_OK && i < g->nnodes; i++) {
+        const gd_node *nd = &g->nodes[i];
+        for (size_t j = 0; j < nd->ninputs; j++) graphdef_find(g, nd->inputs[j]);
+        float *v = NULL;
+        int ndim = 0;
+        int64_t shape[GD_MAX_DIMS];
+        impasto_status t = graphdef_tensor_f32(ctx, g, nd->name, &v, &ndim, shape);
+        if (!fuzz_status_ok(ctx, t)) *well_formed = 0;
+        free(v);
+    }
+    graphdef_free(g);
     impasto_ctx_free(ctx);
     return s;
 }

@@ -1,6 +1,6 @@
 /* Writes the fuzz targets' seed corpora: small valid files of every kind each reader accepts, so
  * the fuzzer starts from inside the formats rather than having to discover their magic numbers.
- * Run by `make fuzz` as `gen_seeds OUTDIR`; writes OUTDIR/{png,jpeg,safetensors,vgg_manifest}/.
+ * Run by `make fuzz` as `gen_seeds OUTDIR`; writes OUTDIR/{png,jpeg,safetensors,vgg_manifest,graphdef}/.
  * Nothing here is committed: the seeds are regenerated on every run. */
 #include "fuzz_targets.h"
 #include "io/md5.h"
@@ -184,14 +184,97 @@ static void manifest_seeds(void) {
     put("vgg_manifest", "tfjs.json", text, (size_t)n);
 }
 
+/* ---- graphdef: a tiny protobuf writer and the node kinds the AdaIN converter reads. */
+typedef struct pbuf {
+    unsigned char b[1024];
+    size_t n;
+} pbuf;
+
+static void pb_put_varint(pbuf *w, uint64_t v) {
+    do {
+        unsigned char c = v & 0x7f;
+        v >>= 7;
+        w->b[w->n++] = c | (v ? 0x80 : 0);
+    } while (v);
+}
+static void pb_put_bytes(pbuf *w, unsigned field, const void *p, size_t n) {
+    pb_put_varint(w, (uint64_t)field << 3 | 2);
+    pb_put_varint(w, n);
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+static void pb_put_str(pbuf *w, unsigned field, const char *s) { pb_put_bytes(w, field, s, strlen(s)); }
+static void pb_put_msg(pbuf *w, unsigned field, const pbuf *m) { pb_put_bytes(w, field, m->b, m->n); }
+static void pb_put_attr(pbuf *node, const char *key, const pbuf *value) {
+    pbuf e = {0};
+    pb_put_str(&e, 1, key);
+    pb_put_msg(&e, 2, value);
+    pb_put_msg(node, 5, &e);
+}
+
+/* A Const node: dtype, a 1-D shape of n, the bytes as tensor_content (or one float_val). */
+static void pb_put_const(pbuf *g, const char *name, int dtype, int n, const void *content, size_t clen) {
+    pbuf dim = {0}, shape = {0}, tensor = {0}, av = {0}, node = {0};
+    pb_put_varint(&dim, 1 << 3);
+    pb_put_varint(&dim, (uint64_t)n);
+    if (n >= 0) pb_put_msg(&shape, 2, &dim);
+    pb_put_varint(&tensor, 1 << 3);
+    pb_put_varint(&tensor, (uint64_t)dtype);
+    pb_put_msg(&tensor, 2, &shape);
+    if (clen == 4 && !n) {
+        pb_put_varint(&tensor, 5 << 3 | 5);
+        memcpy(tensor.b + tensor.n, content, 4);
+        tensor.n += 4;
+    } else {
+        pb_put_bytes(&tensor, 4, content, clen);
+    }
+    pb_put_msg(&av, 8, &tensor);
+    pb_put_str(&node, 1, name);
+    pb_put_str(&node, 2, "Const");
+    pb_put_attr(&node, "value", &av);
+    pb_put_msg(g, 1, &node);
+}
+
+static void graphdef_seeds(void) {
+    pbuf g = {0};
+    const float f[3] = {103.939f, 116.779f, 123.68f}, lo = -0.3f, hi = 0.7f;
+    const unsigned char q[6] = {0, 1, 2, 127, 128, 255};
+    pb_put_const(&g, "k_quantized_const", TF_DT_QUINT8, 6, q, sizeof q);
+    pb_put_const(&g, "k_min", TF_DT_FLOAT, 0, &lo, 4);
+    pb_put_const(&g, "k_max", TF_DT_FLOAT, 0, &hi, 4);
+    pb_put_const(&g, "mean", TF_DT_FLOAT, 3, f, sizeof f);
+    pbuf node = {0}, mode = {0}, T = {0}, strides = {0}, list = {0};
+    pb_put_str(&node, 1, "k");
+    pb_put_str(&node, 2, "Dequantize");
+    pb_put_str(&node, 3, "k_quantized_const");
+    pb_put_str(&node, 3, "k_min:0");
+    pb_put_str(&node, 3, "^k_max");
+    pb_put_str(&mode, 2, "MIN_FIRST");
+    pb_put_attr(&node, "mode", &mode);
+    pb_put_varint(&T, 6 << 3);
+    pb_put_varint(&T, TF_DT_QUINT8);
+    pb_put_attr(&node, "T", &T);
+    const unsigned char ones[4] = {1, 1, 1, 1};
+    pb_put_bytes(&list, 3, ones, sizeof ones);
+    pb_put_msg(&strides, 1, &list);
+    pb_put_attr(&node, "strides", &strides);
+    pb_put_msg(&g, 1, &node);
+    pbuf id = {0};
+    pb_put_str(&id, 1, "k_identity");
+    pb_put_str(&id, 2, "Identity");
+    pb_put_str(&id, 3, "k");
+    pb_put_msg(&g, 1, &id);
+    put("graphdef", "dequantize.pb", g.b, g.n);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_seeds OUTDIR\n");
         return 2;
     }
     outdir = argv[1];
-    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest"};
-    for (int i = 0; i < 5; i++) {
+    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/graphdef"};
+    for (int i = 0; i < 6; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s%s", outdir, sub[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -216,6 +299,7 @@ int main(int argc, char **argv) {
     jpeg_variant("exif3.jpg", 5, 4, 0, 1, 3);
     st_seeds(ctx);
     manifest_seeds();
+    graphdef_seeds();
     impasto_ctx_free(ctx);
     return failures ? 1 : 0;
 }

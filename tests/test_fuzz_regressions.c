@@ -63,6 +63,7 @@ static void test_png(void) { replay("png", run_png); }
 static void test_jpeg(void) { replay("jpeg", run_jpeg); }
 static void test_safetensors(void) { replay("safetensors", fuzz_run_safetensors); }
 static void test_vgg_manifest(void) { replay("vgg_manifest", fuzz_run_manifest); }
+static void test_graphdef(void) { replay("graphdef", fuzz_run_graphdef); }
 
 /* The folder is where `make test` expects it: a run from elsewhere would silently replay nothing. */
 static void test_found_regressions(void) {
@@ -94,5 +95,6 @@ int main(void) {
     RUN(test_jpeg);
     RUN(test_safetensors);
     RUN(test_vgg_manifest);
+    RUN(test_graphdef);
     return test_summary();
 }
