@@ -549,6 +549,18 @@ static void test_golden_method(void) {
         CHECK(impasto_adain(ctx, model, ci, styles, 2, &opt, &out) == IMPASTO_ERR_INVALID_ARG && !out);
         opt.alpha = 1;
         CHECK(impasto_adain(ctx, model, ci, styles, 0, &opt, &out) == IMPASTO_ERR_INVALID_ARG && !out);
+        /* The smallest sides: 5 pools three times (5 -> 3 -> 2 -> 1), 4 does not (4 -> 2 -> 1 -> ?). */
+        opt.style_weights = NULL;
+        for (int side = 4; side <= 5; side++) {
+            impasto_image *tiny = NULL;
+            CHECK(image_alloc(ctx, side, 7, 3, &tiny) == IMPASTO_OK);
+            impasto_status st = impasto_adain(ctx, model, tiny, styles, 1, &opt, &out);
+            CHECK_MSG(side == 4 ? st == IMPASTO_ERR_INVALID_ARG && !out : st == IMPASTO_OK && out && out->width == 5,
+                      "side %d: %s", side, impasto_ctx_error(ctx));
+            impasto_image_free(out);
+            out = NULL;
+            impasto_image_free(tiny);
+        }
         /* An RGBA content keeps its alpha; preserve_color runs. */
         impasto_image *rgba = NULL;
         CHECK(image_alloc(ctx, w, h, 4, &rgba) == IMPASTO_OK);

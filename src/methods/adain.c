@@ -7,12 +7,14 @@
  * The encoder pools in ceil mode, so D's output (8 FH, 8 FW) is at least the content's size; the
  * extra bottom/right rows and columns (at most 7) are dropped. */
 #include "core/ctx.h"
+#include "core/gemm.h"
 #include "io/image.h"
 #include "methods/color.h"
 #include "models/model.h"
 #include "nn/nn.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +110,11 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
         if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_adain: style image %zu is NULL", k);
     impasto_status s = check_options(ctx, nstyles, opt);
     if (s != IMPASTO_OK) return s;
+
+    /* The convolutions take their team size from the context; the other layers from OpenMP. */
+    const int nthreads = ctx_threads(ctx);
+    gemm_set_threads(nthreads);
+    omp_set_num_threads(nthreads);
 
     const adain_net *net = adain->adain;
     impasto_image *cscaled = NULL, *result = NULL;

@@ -87,13 +87,6 @@ impasto_status adain_from_safetensors(impasto_ctx *ctx, const safetensors *st, c
     return IMPASTO_OK;
 }
 
-static int pool_half(int n) { return (n + 1) / 2; }
-
-void adain_feature_size(int h, int w, int *fh, int *fw) {
-    *fh = pool_half(pool_half(pool_half(h)));
-    *fw = pool_half(pool_half(pool_half(w)));
-}
-
 /* Runs ops on x (c, h, w) into a new malloc'd *y; the output shape in *oc, *oh, *ow. Sizes are
  * walked first to size the buffers (with overflow checks), then the layers run. */
 static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops, float *const *w, float *const *b,
@@ -111,10 +104,15 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
             if (cw > ws) ws = cw;
             cc = op->oc;
         } else if (op->kind == OP_POOL) {
-            hh = pool_half(hh);
-            ww = pool_half(ww);
+            pool_desc d = {cc, hh, ww, 2, 2, 0, 1, POOL_MAX};
+            hh = pool_out_h(&d);
+            ww = pool_out_w(&d);
+            /* A 1-pixel side cannot be pooled 2x2 (PyTorch refuses it too). */
+            if (hh < 1 || ww < 1)
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a %dx%d image is too small for the AdaIN encoder "
+                                "(at least %d pixels a side)", wd, h, ADAIN_MIN_SIDE);
         } else {
-            if (hh > INT_MAX / 2 || ww > INT_MAX / 2) return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "adain: image too large");
+            if (hh > INT_MAX / 2 || ww > INT_MAX / 2) return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "image too large for the AdaIN decoder");
             hh *= 2;
             ww *= 2;
         }
@@ -122,7 +120,7 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
         /* CBLAS indexes a feature map with an int. */
         if (!size_mul3((size_t)cc, (size_t)hh, (size_t)ww, &n) || (size_t)hh * (size_t)ww > (size_t)INT_MAX / 16 ||
             n > SIZE_MAX / sizeof(float))
-            return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "adain: a %dx%d input is too large", wd, h);
+            return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "a %dx%d input is too large for the AdaIN network", wd, h);
         if (n > largest) largest = n;
     }
     /* Activations in turn, each (C, H, W) of the layer just run, at most `largest` floats. */
@@ -132,7 +130,7 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
         free(buf[0]);
         free(buf[1]);
         free(scratch);
-        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (adain, %zu MB of activations)",
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (AdaIN network, %zu MB of activations)",
                         (2 * largest * sizeof(float)) >> 20);
     }
     const float *in = x;  // (cc, hh, ww)
@@ -172,13 +170,13 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
 
 impasto_status adain_encode(impasto_ctx *ctx, const adain_net *net, const float *x, int h, int w, float **feat,
                             int *fh, int *fw) {
-    if (h < 1 || w < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "adain: bad input size %dx%d", w, h);
+    if (h < 1 || w < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN encoder: bad input size %dx%d", w, h);
     int c;
     return run_ops(ctx, enc_ops, NOPS(enc_ops), net->enc_w, net->enc_b, x, 3, h, w, feat, &c, fh, fw);
 }
 
 impasto_status adain_decode(impasto_ctx *ctx, const adain_net *net, const float *f, int fh, int fw, float **img) {
-    if (fh < 1 || fw < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "adain: bad feature size %dx%d", fw, fh);
+    if (fh < 1 || fw < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN decoder: bad feature size %dx%d", fw, fh);
     int c, h, w;
     return run_ops(ctx, dec_ops, NOPS(dec_ops), net->dec_w, net->dec_b, f, ADAIN_FEAT_C, fh, fw, img, &c, &h, &w);
 }

@@ -28,9 +28,12 @@ impasto_status adain_from_safetensors(impasto_ctx *ctx, const struct safetensors
                                       adain_net **out);
 void adain_net_free(adain_net *net);
 
-/* Size of the relu4_1 features of an h x w input: three ceil-mode halvings. */
-void adain_feature_size(int h, int w, int *fh, int *fw);
-/* x (3, H, W) RGB 0..1 -> *feat (512, FH, FW), malloc'd. */
+/* The smallest side the encoder takes: 5 -> 3 -> 2 -> 1 through the three ceil-mode poolings
+ * (4 -> 2 -> 1 leaves a 1-pixel map for the third, which cannot be pooled). */
+#define ADAIN_MIN_SIDE 5
+
+/* x (3, H, W) RGB 0..1 -> *feat (512, FH, FW), malloc'd; FH = H halved three times, rounding up.
+ * IMPASTO_ERR_INVALID_ARG for a side shorter than ADAIN_MIN_SIDE. */
 impasto_status adain_encode(impasto_ctx *ctx, const adain_net *net, const float *x, int h, int w, float **feat,
                             int *fh, int *fw);
 /* f (512, FH, FW) -> *img (3, 8 FH, 8 FW) RGB, malloc'd, unclamped. */
