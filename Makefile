@@ -59,10 +59,16 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # Converted weights are made from the upstream files, never committed (docs/models.md says where to get them).
-models: models/vgg19.safetensors
+FAST_STYLES := candy mosaic pointilism rain_princess udnie
+models: models/vgg19.safetensors $(FAST_STYLES:%=models/%.safetensors)
 models/vgg19.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert vgg19 $(UPSTREAM)/vgg19-imagenet-f32-head $(UPSTREAM)/vgg19-imagenet-uint8 -o $@
+# The fast-neural-style networks (Johnson et al. 2016): one ncnn param shared by the five styles.
+$(FAST_STYLES:%=models/%.safetensors): models/%.safetensors: | $(BUILD)/impasto
+	@mkdir -p models
+	$(BUILD)/impasto convert ncnn-transformernet --param $(UPSTREAM)/fast-neural-style/transformernet.param.bin \
+	    $(UPSTREAM)/fast-neural-style/$*.bin -o $@
 
 # The main job on the bundled example: the photo repainted in the style of the bundled painting.
 example: all models
