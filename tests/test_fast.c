@@ -192,6 +192,10 @@ static void test_sizes(void) {
     /* A VGG model or a missing file is not a fast model. */
     impasto_fast_model *bad = NULL;
     CHECK(impasto_fast_load(ctx, "/nonexistent.safetensors", &bad) == IMPASTO_ERR_IO && !bad);
+    /* ... and a fast model is not a VGG-19: the VGG loader says what it is. */
+    impasto_model *vgg = NULL;
+    CHECK(impasto_model_load(ctx, model_path, &vgg) == IMPASTO_ERR_UNSUPPORTED && !vgg);
+    CHECK(strstr(impasto_ctx_error(ctx), "fast style network") != NULL);
     impasto_image_free(img), impasto_image_free(out);
     impasto_fast_free(m);
     impasto_fast_free(NULL);
