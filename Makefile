@@ -59,13 +59,19 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # Converted weights are made from the upstream files, never committed (docs/models.md says where to get them).
-models: models/vgg19.safetensors models/adain.safetensors
+FAST_STYLES := candy mosaic pointilism rain_princess udnie
+models: models/vgg19.safetensors models/adain.safetensors $(FAST_STYLES:%=models/%.safetensors)
 models/vgg19.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert vgg19 $(UPSTREAM)/vgg19-imagenet-f32-head $(UPSTREAM)/vgg19-imagenet-uint8 -o $@
 models/adain.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert adain $(UPSTREAM)/adain -o $@
+# The fast-neural-style networks (Johnson et al. 2016): one ncnn param shared by the five styles.
+$(FAST_STYLES:%=models/%.safetensors): models/%.safetensors: | $(BUILD)/impasto
+	@mkdir -p models
+	$(BUILD)/impasto convert ncnn-transformernet --param $(UPSTREAM)/fast-neural-style/transformernet.param.bin \
+	    $(UPSTREAM)/fast-neural-style/$*.bin -o $@
 
 # The main job on the bundled example: the photo repainted in the style of the bundled painting.
 example: all models
@@ -83,10 +89,11 @@ bench: all models
 # seeds; crashes are minimised into fuzz/regressions/<target>/, which `make test` replays.
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := png jpeg safetensors vgg_manifest graphdef
+FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/io/image.c src/io/png.c src/io/jpeg.c src/io/exif.c \
-                src/io/safetensors.c src/io/vgg19_upstream.c src/io/md5.c src/io/protobuf.c src/io/graphdef.c
+                src/io/safetensors.c src/io/vgg19_upstream.c src/io/md5.c src/io/ncnn.c src/io/protobuf.c \
+                src/io/graphdef.c
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude -Isrc \
                 -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer-no-link $(FUZZ_SAN)

@@ -56,6 +56,7 @@ void progress_update(cli_progress *p, const impasto_progress *st);
 void progress_clear(cli_progress *p);
 
 int cmd_transfer(int argc, char **argv);
+int cmd_fast(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_adain(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

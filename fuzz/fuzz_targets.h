@@ -12,6 +12,7 @@
 #include "core/ctx.h"
 #include "io/codec.h"
 #include "io/graphdef.h"
+#include "io/ncnn.h"
 #include "io/safetensors.h"
 #include "io/vgg19_upstream.h"
 
@@ -195,6 +196,52 @@ static inline impasto_status fuzz_run_manifest(const uint8_t *data, size_t size,
             s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "a present convolution without its tensors");
     *well_formed = fuzz_status_ok(ctx, s);
     vgg19_upstream_clear(&u);
+    impasto_ctx_free(ctx);
+    return s;
+}
+
+/* ---- ncnn ---------------------------------------------------------------------------------
+ * The first byte picks the reader. Even: the rest is a binary param file, parsed, then every
+ * layer's blobs and parameters read back. Odd: the rest is a weights file, read blob after blob
+ * until it fails or ends, blob k holding (first byte >> 1) + k values, tagged when k is even. */
+static inline impasto_status fuzz_run_ncnn(const uint8_t *data, size_t size, int *well_formed) {
+    *well_formed = 1;
+    if (size < 1) return IMPASTO_OK;
+    impasto_ctx *ctx = fuzz_ctx();
+    if (!ctx) return IMPASTO_ERR_NOMEM;
+    impasto_status s = IMPASTO_OK;
+    if ((data[0] & 1) == 0) {
+        ncnn_net net;
+        s = ncnn_param_parse(ctx, data + 1, size - 1, "fuzz.param.bin", &net);
+        for (int i = 0; s == IMPASTO_OK && i < net.nlayers; i++) {
+            const ncnn_layer *l = &net.layers[i];
+            long sum = 0;
+            for (int k = 0; k < l->nbottom; k++) sum += l->bottom[k];
+            for (int k = 0; k < l->ntop; k++) sum += l->top[k];
+            for (int id = 0; id < NCNN_MAX_PARAM_ID; id++) {
+                sum += ncnn_param_int(l, id, 0) != 0;
+                for (uint32_t k = 0; l->param[id].is_array && k < l->param[id].count; k++) sum += l->param[id].array[4 * k];
+            }
+            if (sum < 0) *well_formed = 0;  /* indices are never negative */
+        }
+        ncnn_net_clear(&net);
+    } else {
+        ncnn_bin b = {data + 1, size - 1, 0, "fuzz.bin"};
+        size_t n = data[0] >> 1;
+        float *out = malloc((n + size) * sizeof *out);
+        if (!out) {
+            impasto_ctx_free(ctx);
+            return IMPASTO_ERR_NOMEM;
+        }
+        /* Each blob takes at least 4 bytes, so the loop ends within size / 4 blobs. */
+        for (size_t k = 0; s == IMPASTO_OK && b.pos < b.size; k++) {
+            size_t before = b.pos;
+            s = ncnn_bin_read(ctx, &b, n + k, (k & 1) == 0, "blob", out);
+            if (s == IMPASTO_OK && (b.pos < before || b.pos > b.size)) *well_formed = 0;
+        }
+        free(out);
+    }
+    if (!fuzz_status_ok(ctx, s)) *well_formed = 0;
     impasto_ctx_free(ctx);
     return s;
 }

@@ -184,6 +184,41 @@ static void manifest_seeds(void) {
     put("vgg_manifest", "tfjs.json", text, (size_t)n);
 }
 
+/* ---- ncnn: a small param (Input, Convolution with an array parameter, ReLU) and weight blobs
+ * of each storage tag; the first byte picks the reader (fuzz_run_ncnn). */
+static void put_i32s(const char *name, unsigned char first, const int32_t *v, size_t n, const unsigned char *tail,
+                     size_t ntail) {
+    unsigned char buf[2048];
+    if (1 + 4 * n + ntail > sizeof buf) {
+        fprintf(stderr, "gen_seeds: seed %s too large\n", name);
+        failures++;
+        return;
+    }
+    buf[0] = first;
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++) buf[1 + 4 * i + (size_t)b] = (unsigned char)((uint32_t)v[i] >> (8 * b));
+    if (ntail) memcpy(buf + 1 + 4 * n, tail, ntail);
+    put("ncnn", name, buf, 1 + 4 * n + ntail);
+}
+
+static void ncnn_seeds(void) {
+    const int32_t param[] = {7767517, 3, 3,
+                             16, 0, 1, 0, 0, 8, 1, 8, 2, 3, -233,
+                             6, 1, 1, 0, 1, 0, 4, 1, 3, 5, 1, 6, 108, -23300 - 10, 2, 0x3f800000, 0x40000000, -233,
+                             26, 1, 1, 1, 2, 0, 0x3dcccccd, -233};
+    put_i32s("small.param", 0, param, sizeof param / sizeof param[0], NULL, 0);
+    /* Blob 0 tagged, blob 1 plain (3 then 4 values: first byte 6). */
+    const unsigned char f16[] = {0x47, 0x6b, 0x30, 0x01, 0x00, 0x3c, 0x00, 0xc0, 0x55, 0x35, 0, 0,
+                                 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0x40, 0x40, 0, 0, 0x80, 0x40};
+    put_i32s("f16.bin", 7, NULL, 0, f16, sizeof f16);
+    const unsigned char f32[] = {0, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0, 0x20, 0x41, 0, 0, 0xc0, 0xbf};
+    put_i32s("f32.bin", 7, NULL, 0, f32, sizeof f32);
+    unsigned char table[4 + 1024 + 4];
+    memset(table, 0, sizeof table);
+    table[0] = 0x78, table[1] = 0x56, table[2] = 0x34, table[3] = 0x12;
+    table[4 + 1024] = 1, table[4 + 1025] = 2, table[4 + 1026] = 255;
+    put_i32s("table.bin", 7, NULL, 0, table, sizeof table);
+
 /* ---- graphdef: a tiny protobuf writer and the node kinds the AdaIN converter reads. */
 typedef struct pbuf {
     unsigned char b[1024];
@@ -212,12 +247,13 @@ static void pb_put_attr(pbuf *node, const char *key, const pbuf *value) {
     pb_put_msg(node, 5, &e);
 }
 
-/* A Const node: dtype, a 1-D shape of n, the bytes as tensor_content (or one float_val). */
+/* A Const node: dtype, a 1-D shape of n (a scalar for 0), the bytes as tensor_content (or, for a
+ * scalar, one float_val). */
 static void pb_put_const(pbuf *g, const char *name, int dtype, int n, const void *content, size_t clen) {
     pbuf dim = {0}, shape = {0}, tensor = {0}, av = {0}, node = {0};
     pb_put_varint(&dim, 1 << 3);
     pb_put_varint(&dim, (uint64_t)n);
-    if (n >= 0) pb_put_msg(&shape, 2, &dim);
+    if (n > 0) pb_put_msg(&shape, 2, &dim);
     pb_put_varint(&tensor, 1 << 3);
     pb_put_varint(&tensor, (uint64_t)dtype);
     pb_put_msg(&tensor, 2, &shape);
@@ -273,8 +309,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     outdir = argv[1];
-    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/graphdef"};
-    for (int i = 0; i < 6; i++) {
+    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef"};
+    for (int i = 0; i < 7; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s%s", outdir, sub[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -299,6 +335,7 @@ int main(int argc, char **argv) {
     jpeg_variant("exif3.jpg", 5, 4, 0, 1, 3);
     st_seeds(ctx);
     manifest_seeds();
+    ncnn_seeds();
     graphdef_seeds();
     impasto_ctx_free(ctx);
     return failures ? 1 : 0;

@@ -105,6 +105,13 @@ impasto_status impasto_convert_adain(impasto_ctx *ctx, const char *dir, const ch
 /* Converts the LinearStyleTransfer relu3_1 encoder/decoder graphs in `dir` (vgg_31_opt.pb,
  * decoder_31_opt.pb) to safetensors (kind "lst-r31"; converted only, no method uses it yet). */
 impasto_status impasto_convert_lst_r31(impasto_ctx *ctx, const char *dir, const char *out_path);
+/* Converts a fast-neural-style network from ncnn's files (a binary param, e.g.
+ * transformernet.param.bin, and one style's weights, e.g. candy.bin; docs/models.md says where to
+ * get them) to impasto's safetensors, with the tensor names of the PyTorch examples'
+ * TransformerNet state_dict (so PyTorch can load the file too). The param's layer list is checked
+ * against TransformerNet's, and the weights must fill the file exactly. */
+impasto_status impasto_convert_ncnn_transformernet(impasto_ctx *ctx, const char *param_path,
+                                                   const char *bin_path, const char *out_path);
 
 /* ---- Gatys et al. optimisation (neural-style) -------------------------------------------- */
 
@@ -166,6 +173,48 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
                                 const impasto_image *content, const impasto_image *const *styles,
                                 size_t nstyles, const impasto_transfer_options *opt,
                                 impasto_image **out);
+
+/* ---- fast feed-forward style networks (Johnson et al. 2016) ------------------------------ */
+
+/* A pretrained style network (Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style
+ * Transfer and Super-Resolution", ECCV 2016; the PyTorch examples' TransformerNet): one forward
+ * pass repaints a photo in the one style it was trained on. The model keeps the buffers of its
+ * last input size, so a stream of frames of one size allocates nothing per frame (with
+ * impasto_fast_stylize_into and content_scale 1). Use a model from one thread at a time. */
+typedef struct impasto_fast_model impasto_fast_model;
+
+/* Loads a converted network (impasto_convert_ncnn_transformernet). */
+impasto_status impasto_fast_load(impasto_ctx *ctx, const char *path, impasto_fast_model **out);
+void impasto_fast_free(impasto_fast_model *model);
+/* The style's name recorded at conversion ("candy", ...), or "". */
+const char *impasto_fast_style(const impasto_fast_model *model);
+
+typedef struct impasto_fast_options {
+    double content_scale;  /* 1.0: the content is shrunk to (width / s, height / s) first (as the
+                              PyTorch example's --content-scale; the result has that size) */
+} impasto_fast_options;
+
+void impasto_fast_options_init(impasto_fast_options *opt);
+
+/* The size impasto_fast_stylize gives a content of width x height: the content's size divided by
+ * content_scale (rounded down); IMPASTO_ERR_INVALID_ARG if either side is below 5 pixels. */
+impasto_status impasto_fast_output_size(impasto_ctx *ctx, int width, int height,
+                                        const impasto_fast_options *opt, int *out_width,
+                                        int *out_height);
+
+/* Repaints `content` (opt may be NULL for the defaults). *out is a new RGB image, RGBA when the
+ * content has alpha (carried over unchanged); gray content is treated as RGB. The network's output
+ * is 0..255 clamped and scaled to 0..1. For sides that are not multiples of 4 the network makes
+ * up to 3 extra rows/columns at the bottom/right (as PyTorch's does); they are cropped so the
+ * result has the content's size. */
+impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
+                                    const impasto_image *content, const impasto_fast_options *opt,
+                                    impasto_image **out);
+/* The same into an existing image `out` of impasto_fast_output_size and 3 channels, or 4 when
+ * the content has alpha. */
+impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *model,
+                                         const impasto_image *content,
+                                         const impasto_fast_options *opt, impasto_image *out);
 
 /* ---- AdaIN: arbitrary style transfer in one pass ------------------------------------------ */
 

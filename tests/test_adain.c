@@ -1,8 +1,8 @@
 /* AdaIN: the protobuf / GraphDef readers (hand-built graphs, TensorFlow's MIN_FIRST dequantisation,
- * hostile input), the AdaIN op (moments, alpha, backward by finite differences), nearest x2
- * upsampling, colour matching, and the network and method against PyTorch
- * (tests/data/adain_golden.safetensors, tools/gen_golden_adain.py: naoto0804/pytorch-AdaIN's vgg
- * and decoder run in float64 from impasto's converted weights).
+ * hostile input), the AdaIN op (moments, alpha, backward by finite differences), colour matching,
+ * and the network and method against PyTorch (tests/data/adain_golden.safetensors,
+ * tools/gen_golden_adain.py: naoto0804/pytorch-AdaIN's vgg and decoder run in float64 from
+ * impasto's converted weights). Nearest upsampling is tested with the other layers in test_norm.c.
  *
  * Golden tolerances: encoder features and decoder output within 1e-4 of the tensor's max |value|
  * (PyTorch's own float32 run lands within 1.4e-6; summation order is the only legitimate
@@ -401,24 +401,6 @@ static void test_adain_backward(void) {
     }
 }
 
-static void test_upsample(void) {
-    enum { C = 2, H = 3, W = 5 };
-    unsigned long long r = 3;
-    float x[C * H * W], y[C * 4 * H * W], gy[C * 4 * H * W], gx[C * H * W];
-    for (int i = 0; i < C * H * W; i++) x[i] = test_uniform(&r, -1, 1);
-    for (int i = 0; i < C * 4 * H * W; i++) gy[i] = test_uniform(&r, -1, 1);
-    upsample_nearest2x_forward(C, H, W, x, y);
-    for (int c = 0; c < C; c++)
-        for (int i = 0; i < 2 * H; i++)
-            for (int j = 0; j < 2 * W; j++) CHECK(y[(c * 2 * H + i) * 2 * W + j] == x[(c * H + i / 2) * W + j / 2]);
-    /* Backward is the adjoint: <up(x), gy> = <x, up^T(gy)>. */
-    upsample_nearest2x_backward(C, H, W, gy, gx);
-    double a = 0, b = 0;
-    for (int i = 0; i < C * 4 * H * W; i++) a += (double)y[i] * gy[i];
-    for (int i = 0; i < C * H * W; i++) b += (double)x[i] * gx[i];
-    CHECK_NEAR(a, b, 1e-5);
-}
-
 static void test_color_match(void) {
     enum { N = 500, M = 300 };
     unsigned long long r = 5;
@@ -614,7 +596,6 @@ int main(void) {
     RUN(test_encoders_agree);
     RUN(test_adain_moments);
     RUN(test_adain_backward);
-    RUN(test_upsample);
     RUN(test_color_match);
     if (golden) {
         RUN(test_golden_network);

@@ -63,6 +63,7 @@ static void test_png(void) { replay("png", run_png); }
 static void test_jpeg(void) { replay("jpeg", run_jpeg); }
 static void test_safetensors(void) { replay("safetensors", fuzz_run_safetensors); }
 static void test_vgg_manifest(void) { replay("vgg_manifest", fuzz_run_manifest); }
+static void test_ncnn(void) { CHECK(replay("ncnn", fuzz_run_ncnn) >= 5); }
 static void test_graphdef(void) { replay("graphdef", fuzz_run_graphdef); }
 
 /* The folder is where `make test` expects it: a run from elsewhere would silently replay nothing. */
@@ -86,6 +87,14 @@ static void test_entry_points_discriminate(void) {
     static const char man_bad[] = "\0{\"weights\":{\"conv1_1/kernel\":{\"filename\":\"../x\"}}}";
     s = fuzz_run_manifest((const uint8_t *)man_bad, sizeof man_bad - 1, &wf);
     CHECK(s == IMPASTO_ERR_FORMAT && wf);
+    /* ncnn: an Input and a ReLU are a valid param; a float16 blob of 2 values reads. */
+    static const unsigned char ncnn_ok[] = {0, 0xdd, 0x85, 0x76, 0, 2, 0, 0, 0, 2, 0, 0, 0,
+        16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x17, 0xff, 0xff, 0xff,
+        26, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x17, 0xff, 0xff, 0xff};
+    CHECK(fuzz_run_ncnn(ncnn_ok, sizeof ncnn_ok, &wf) == IMPASTO_OK && wf);
+    static const unsigned char ncnn_f16[] = {5, 0x47, 0x6b, 0x30, 0x01, 0, 0x3c, 0, 0xc0};
+    CHECK(fuzz_run_ncnn(ncnn_f16, sizeof ncnn_f16, &wf) == IMPASTO_OK && wf);
+    CHECK(fuzz_run_ncnn(ncnn_f16, sizeof ncnn_f16 - 1, &wf) == IMPASTO_ERR_FORMAT && wf);
 }
 
 int main(void) {
@@ -95,6 +104,7 @@ int main(void) {
     RUN(test_jpeg);
     RUN(test_safetensors);
     RUN(test_vgg_manifest);
+    RUN(test_ncnn);
     RUN(test_graphdef);
     return test_summary();
 }

@@ -152,7 +152,7 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
             hh = pool_out_h(&d);
             ww = pool_out_w(&d);
         } else {
-            upsample_nearest2x_forward(cc, hh, ww, in, o);
+            upsample_nearest_forward(cc, hh, ww, 2, in, o, threads);
             hh *= 2;
             ww *= 2;
         }

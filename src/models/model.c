@@ -13,6 +13,12 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
     impasto_status s = safetensors_open(ctx, path, &st);
     if (s != IMPASTO_OK) return s;
     const char *kind = safetensors_meta(st, "kind");
+    if (kind && !strcmp(kind, "transformernet")) {
+        s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED, "%s is a fast style network: use it with `impasto fast` "
+                     "(impasto_fast_load), not as VGG-19", path);
+        safetensors_close(st);
+        return s;
+    }
     if (!kind || (strcmp(kind, "vgg19") != 0 && strcmp(kind, "adain") != 0)) {
         s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED,
                      "%s: model kind '%s' is not one impasto knows (expected vgg19 or adain; convert the "

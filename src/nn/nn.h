@@ -61,13 +61,24 @@ void pool_forward(const pool_desc *d, const float *x, float *y);
  * of its window (recomputed from x), as PyTorch does. */
 void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx);
 
+/* ---- norm.c ----------------------------------------------------------------------------- */
+/* Instance normalisation (Ulyanov et al. 2016): x (C, HW) -> y (C, HW), each channel normalised
+ * over its HW pixels (biased variance), then y = gamma * xhat + beta; gamma, beta (C) or NULL
+ * (1 and 0). relu != 0 fuses y = max(y, 0). mean, invstd (C) receive the statistics the backward
+ * pass needs (either may be NULL). y == x allowed. */
+void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta,
+                           float eps, float *y, float *mean, float *invstd, int relu, int threads);
+/* dy (C, HW) -> dx (C, HW) overwritten (dx == dy allowed; dx may be NULL); dgamma, dbeta (C)
+ * accumulated. x, mean and invstd are the forward's input and statistics. */
+void instance_norm_backward(int c, size_t hw, const float *x, const float *gamma, const float *mean,
+                            const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta,
+                            int threads);
+
 /* ---- upsample.c ------------------------------------------------------------------------- */
-/* Nearest-neighbour upsampling by 2 (PyTorch's Upsample(scale_factor=2, mode='nearest'),
- * TensorFlow's ResizeNearestNeighbor to twice the size without align_corners):
- * x (C,H,W) -> y (C,2H,2W), y[c][i][j] = x[c][i/2][j/2]. */
-void upsample_nearest2x_forward(int c, int h, int w, const float *x, float *y);
-/* dy (C,2H,2W) -> dx (C,H,W) overwritten: each input pixel gets the sum of its 2x2 block. */
-void upsample_nearest2x_backward(int c, int h, int w, const float *dy, float *dx);
+/* Nearest-neighbour upsampling by a whole factor s: x (C,H,W) -> y (C,H*s,W*s). */
+void upsample_nearest_forward(int c, int h, int w, int s, const float *x, float *y, int threads);
+/* dy (C,H*s,W*s) -> dx (C,H,W) overwritten: the sum over each s x s block. */
+void upsample_nearest_backward(int c, int h, int w, int s, const float *dy, float *dx, int threads);
 
 /* ---- adain.c ---------------------------------------------------------------------------- */
 /* Adaptive instance normalisation (Huang & Belongie 2017, "Arbitrary Style Transfer in

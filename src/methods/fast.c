@@ -1,0 +1,167 @@
+/* Fast feed-forward style transfer (Johnson, Alahi & Fei-Fei 2016): one forward pass of a
+ * pretrained TransformerNet, as the PyTorch examples' `neural_style.py eval` runs it:
+ * the content (optionally shrunk by --content-scale) as RGB 0..255, the network, the output
+ * clamped to 0..255. The model keeps one plan (every activation buffer) for the last input size
+ * and thread count, so frames of one size reuse it. */
+#include "core/ctx.h"
+#include "core/gemm.h"
+#include "io/image.h"
+#include "io/safetensors.h"
+#include "models/transformer_net.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct impasto_fast_model {
+    transformer_net *net;
+    char style[64];
+    tnet_plan *plan;   /* for plan_threads and the plan's size, or NULL */
+    int plan_threads;
+};
+
+impasto_status impasto_fast_load(impasto_ctx *ctx, const char *path, impasto_fast_model **out) {
+    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_load: no output handle");
+    *out = NULL;
+    if (!path) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no model file given");
+    safetensors *st = NULL;
+    impasto_status s = safetensors_open(ctx, path, &st);
+    if (s != IMPASTO_OK) return s;
+    const char *kind = safetensors_meta(st, "kind");
+    if (!kind || strcmp(kind, "transformernet") != 0) {
+        s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED, "%s: model kind '%s' is not a fast style network (convert one "
+                     "with `impasto convert ncnn-transformernet`)", path, kind ? kind : "");
+        safetensors_close(st);
+        return s;
+    }
+    impasto_fast_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        safetensors_close(st);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    }
+    const char *style = safetensors_meta(st, "style");
+    snprintf(m->style, sizeof m->style, "%s", style ? style : "");
+    s = transformer_net_from_safetensors(ctx, st, path, &m->net);
+    safetensors_close(st);
+    if (s != IMPASTO_OK) {
+        free(m);
+        return s;
+    }
+    *out = m;
+    return IMPASTO_OK;
+}
+
+void impasto_fast_free(impasto_fast_model *model) {
+    if (!model) return;
+    transformer_net_free(model->net);
+    tnet_plan_free(model->plan);
+    free(model);
+}
+
+const char *impasto_fast_style(const impasto_fast_model *model) { return model ? model->style : ""; }
+
+void impasto_fast_options_init(impasto_fast_options *opt) { opt->content_scale = 1.0; }
+
+impasto_status impasto_fast_output_size(impasto_ctx *ctx, int width, int height,
+                                        const impasto_fast_options *opt, int *out_width, int *out_height) {
+    double scale = opt ? opt->content_scale : 1.0;
+    if (!(scale >= 1e-3 && scale <= 1e3))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content scale %g is outside 0.001..1000", scale);
+    /* As the PyTorch example: int(size / scale). */
+    double w = floor(width / scale), h = floor(height / scale);
+    if (w < TNET_MIN_SIDE || h < TNET_MIN_SIDE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content %dx%d at scale %g is %.0fx%.0f, smaller than the "
+                        "network's minimum %dx%d", width, height, scale, w, h, TNET_MIN_SIDE, TNET_MIN_SIDE);
+    if (w > 1e9 || h > 1e9 || w * h > (double)ctx->max_pixels)
+        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "content %dx%d at scale %g would be %.0fx%.0f, more than "
+                        "the limit of %zu pixels", width, height, scale, w, h, ctx->max_pixels);
+    *out_width = (int)w;
+    *out_height = (int)h;
+    return IMPASTO_OK;
+}
+
+/* The plan for h x w with the context's threads, reusing the model's when it fits. */
+static impasto_status get_plan(impasto_ctx *ctx, impasto_fast_model *m, int h, int w) {
+    int threads = ctx_threads(ctx);
+    if (m->plan && tnet_plan_height(m->plan) == h && tnet_plan_width(m->plan) == w && m->plan_threads == threads)
+        return IMPASTO_OK;
+    tnet_plan_free(m->plan);
+    m->plan = NULL;
+    impasto_status s = tnet_plan_create(ctx, h, w, threads, &m->plan);
+    if (s == IMPASTO_OK) m->plan_threads = threads;
+    return s;
+}
+
+impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *model,
+                                         const impasto_image *content, const impasto_fast_options *opt,
+                                         impasto_image *out) {
+    if (!model || !model->net || !content || !out)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: missing model, content or output");
+    int w, h;
+    impasto_status s = impasto_fast_output_size(ctx, content->width, content->height, opt, &w, &h);
+    if (s != IMPASTO_OK) return s;
+    const int alpha = content->channels == 2 || content->channels == 4;
+    if (out->width != w || out->height != h || out->channels != (alpha ? 4 : 3))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: output is %dx%dx%d, expected %dx%dx%d",
+                        out->width, out->height, out->channels, w, h, alpha ? 4 : 3);
+    const impasto_image *src = content;
+    impasto_image *scaled = NULL;
+    if (w != content->width || h != content->height) {
+        if ((s = impasto_image_resize(ctx, content, w, h, &scaled)) != IMPASTO_OK) return s;
+        src = scaled;
+    }
+    if ((s = get_plan(ctx, model, h, w)) != IMPASTO_OK) {
+        impasto_image_free(scaled);
+        return s;
+    }
+    int nthreads = ctx_threads(ctx);
+    gemm_set_threads(nthreads);
+    omp_set_num_threads(nthreads);
+
+    /* (H, W, C) 0..1 -> x (3, H, W) 0..255; gray is replicated, alpha left out. */
+    float *x = tnet_plan_input(model->plan);
+    const size_t npix = (size_t)w * (size_t)h;
+    const int cc = src->channels, color = cc >= 3;
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < npix; i++) x[(size_t)k * npix + i] = 255.0f * src->data[i * (size_t)cc + (color ? k : 0)];
+    const float *y = tnet_forward(model->net, model->plan);  /* (3, OH, OW), OH >= h, OW >= w */
+    int oh, ow;
+    tnet_out_size(h, w, &oh, &ow);
+    const size_t onpix = (size_t)oh * (size_t)ow;
+    const int oc = out->channels;
+    for (int r = 0; r < h; r++)
+        for (int c = 0; c < w; c++) {
+            float *px = out->data + ((size_t)r * (size_t)w + (size_t)c) * (size_t)oc;
+            for (int k = 0; k < 3; k++) {
+                float v = y[(size_t)k * onpix + (size_t)r * (size_t)ow + (size_t)c];
+                v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+                px[k] = v / 255.0f;
+            }
+            if (alpha) px[3] = src->data[((size_t)r * (size_t)w + (size_t)c) * (size_t)cc + (size_t)cc - 1];
+        }
+    impasto_image_free(scaled);
+    return IMPASTO_OK;
+}
+
+impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model, const impasto_image *content,
+                                    const impasto_fast_options *opt, impasto_image **out) {
+    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: no output handle");
+    *out = NULL;
+    if (!model || !content)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: missing model or content");
+    int w, h;
+    impasto_status s = impasto_fast_output_size(ctx, content->width, content->height, opt, &w, &h);
+    if (s != IMPASTO_OK) return s;
+    impasto_image *img = NULL;
+    const int alpha = content->channels == 2 || content->channels == 4;
+    if ((s = image_alloc(ctx, w, h, alpha ? 4 : 3, &img)) != IMPASTO_OK) return s;
+    s = impasto_fast_stylize_into(ctx, model, content, opt, img);
+    if (s != IMPASTO_OK) {
+        impasto_image_free(img);
+        return s;
+    }
+    *out = img;
+    return IMPASTO_OK;
+}

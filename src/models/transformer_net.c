@@ -1,0 +1,266 @@
+/* TransformerNet (Johnson et al. 2016; architecture in transformer_net.h): weights and a
+ * forward pass whose buffers are all allocated once per input size.
+ *
+ * Memory plan for an input (3, H, W), H2 x W2 after the first stride-2 conv, H3 x W3 after the
+ * second, H4 = 2 H3, H5 = 2 H4 (the output's size):
+ *   in   (3, H, W)        the input the caller fills
+ *   big  (max(32 H W, 128 H4 W4, 64 H5 W5))   conv1's output, then upsample 1's, then upsample 2's
+ *   mid  (max(64 H2 W2, 64 H4 W4, 32 H5 W5))  conv2's output, then deconv1's, then deconv2's
+ *   res  (128, H3, W3)    conv3's output and the residual stream (added to in place)
+ *   t1, t2 (128, H3, W3)  the two convolutions inside a residual block
+ *   out  (3, H5, W5)      deconv3's output
+ *   ws                    the largest conv2d_workspace
+ * Instance norm and ReLU run in place on each convolution's output. */
+#include "models/transformer_net.h"
+
+#include "core/ctx.h"
+#include "io/safetensors.h"
+#include "nn/nn.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const tnet_conv_spec tnet_table[TNET_NUM_CONV] = {
+    {"conv1", "in1", 3, 32, 9, 1, 1, 1, TNET_PLAIN},
+    {"conv2", "in2", 32, 64, 3, 2, 1, 1, TNET_PLAIN},
+    {"conv3", "in3", 64, 128, 3, 2, 1, 1, TNET_PLAIN},
+    {"res1.conv1", "res1.in1", 128, 128, 3, 1, 1, 1, TNET_RES_FIRST},
+    {"res1.conv2", "res1.in2", 128, 128, 3, 1, 1, 0, TNET_RES_SECOND},
+    {"res2.conv1", "res2.in1", 128, 128, 3, 1, 1, 1, TNET_RES_FIRST},
+    {"res2.conv2", "res2.in2", 128, 128, 3, 1, 1, 0, TNET_RES_SECOND},
+    {"res3.conv1", "res3.in1", 128, 128, 3, 1, 1, 1, TNET_RES_FIRST},
+    {"res3.conv2", "res3.in2", 128, 128, 3, 1, 1, 0, TNET_RES_SECOND},
+    {"res4.conv1", "res4.in1", 128, 128, 3, 1, 1, 1, TNET_RES_FIRST},
+    {"res4.conv2", "res4.in2", 128, 128, 3, 1, 1, 0, TNET_RES_SECOND},
+    {"res5.conv1", "res5.in1", 128, 128, 3, 1, 1, 1, TNET_RES_FIRST},
+    {"res5.conv2", "res5.in2", 128, 128, 3, 1, 1, 0, TNET_RES_SECOND},
+    {"deconv1", "in4", 128, 64, 3, 1, 2, 1, TNET_PLAIN},
+    {"deconv2", "in5", 64, 32, 3, 1, 2, 1, TNET_PLAIN},
+    {"deconv3", NULL, 32, 3, 9, 1, 1, 0, TNET_PLAIN},
+};
+
+const tnet_conv_spec *tnet_convs(void) { return tnet_table; }
+
+/* A k x k convolution with reflection padding k/2 and stride s: ceil(n / s) for odd k. */
+static int conv_side(int n, int k, int s) { return (n + 2 * (k / 2) - k) / s + 1; }
+
+void tnet_out_size(int h, int w, int *oh, int *ow) {
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const tnet_conv_spec *c = &tnet_table[i];
+        h = conv_side(h * c->upsample, c->k, c->stride);
+        w = conv_side(w * c->upsample, c->k, c->stride);
+    }
+    *oh = h;
+    *ow = w;
+}
+
+/* ---- weights ---------------------------------------------------------------------------- */
+
+void transformer_net_free(transformer_net *net) {
+    if (!net) return;
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        free(net->w[i]);
+        free(net->b[i]);
+        free(net->gamma[i]);
+        free(net->beta[i]);
+    }
+    free(net);
+}
+
+/* Allocates n floats at *dst and reads tensor `name` of shape (shape[0..ndim-1]) into it. */
+static impasto_status load_tensor(impasto_ctx *ctx, const safetensors *st, const char *path, const char *name,
+                                  int ndim, const int64_t *shape, float **dst) {
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];  /* the fixed architecture's sizes */
+    *dst = malloc(n * sizeof(float));
+    if (!*dst) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
+    impasto_status s = safetensors_get_f32(ctx, st, name, ndim, shape, *dst);
+    if (s != IMPASTO_OK) {
+        char msg[sizeof ctx->error];
+        snprintf(msg, sizeof msg, "%s", ctx ? ctx->error : "");
+        return ctx_fail(ctx, s, "%s: %s", path, msg);
+    }
+    return IMPASTO_OK;
+}
+
+impasto_status transformer_net_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path,
+                                                transformer_net **out) {
+    *out = NULL;
+    const char *kind = safetensors_meta(st, "kind");
+    if (kind && strcmp(kind, "transformernet") != 0)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: holds a '%s' model, not a fast-style transformernet",
+                        path, kind);
+    transformer_net *net = calloc(1, sizeof *net);
+    if (!net) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
+    impasto_status s = IMPASTO_OK;
+    for (int i = 0; i < TNET_NUM_CONV && s == IMPASTO_OK; i++) {
+        const tnet_conv_spec *c = &tnet_table[i];
+        char name[64];
+        int64_t wshape[4] = {c->oc, c->ic, c->k, c->k}, vshape[1] = {c->oc};
+        snprintf(name, sizeof name, "%s.conv2d.weight", c->conv);
+        s = load_tensor(ctx, st, path, name, 4, wshape, &net->w[i]);
+        snprintf(name, sizeof name, "%s.conv2d.bias", c->conv);
+        if (s == IMPASTO_OK) s = load_tensor(ctx, st, path, name, 1, vshape, &net->b[i]);
+        if (!c->norm) continue;
+        snprintf(name, sizeof name, "%s.weight", c->norm);
+        if (s == IMPASTO_OK) s = load_tensor(ctx, st, path, name, 1, vshape, &net->gamma[i]);
+        snprintf(name, sizeof name, "%s.bias", c->norm);
+        if (s == IMPASTO_OK) s = load_tensor(ctx, st, path, name, 1, vshape, &net->beta[i]);
+    }
+    if (s != IMPASTO_OK) {
+        transformer_net_free(net);
+        return s;
+    }
+    *out = net;
+    return IMPASTO_OK;
+}
+
+impasto_status transformer_net_load(impasto_ctx *ctx, const char *path, transformer_net **out) {
+    *out = NULL;
+    safetensors *st = NULL;
+    impasto_status s = safetensors_open(ctx, path, &st);
+    if (s != IMPASTO_OK) return s;
+    s = transformer_net_from_safetensors(ctx, st, path, out);
+    safetensors_close(st);
+    return s;
+}
+
+/* ---- plan ------------------------------------------------------------------------------- */
+
+struct tnet_plan {
+    int h, w;                          /* input size */
+    int oh, ow;                        /* output size */
+    int threads;
+    conv2d_desc conv[TNET_NUM_CONV];   /* each convolution's input geometry (after upsampling) */
+    float *in;                         /* (3, H, W) */
+    float *big, *mid;                  /* see the memory plan at the top */
+    float *res, *t1, *t2;              /* (128, H3, W3) */
+    float *out;                        /* (3, H5, W5) */
+    float *ws;                         /* conv scratch */
+    size_t bytes;
+};
+
+/* 64-byte aligned (whole AVX-512 lines) so the layers' vector loops start on a line. */
+static float *plan_alloc(tnet_plan *p, size_t nfloats) {
+    size_t bytes;
+    if (!size_mul(nfloats ? nfloats : 1, sizeof(float), &bytes) || bytes > SIZE_MAX - 63) return NULL;
+    bytes = (bytes + 63) & ~(size_t)63;
+    float *q = aligned_alloc(64, bytes);
+    if (q) p->bytes += bytes;
+    return q;
+}
+
+void tnet_plan_free(tnet_plan *p) {
+    if (!p) return;
+    free(p->in);
+    free(p->big);
+    free(p->mid);
+    free(p->res);
+    free(p->t1);
+    free(p->t2);
+    free(p->out);
+    free(p->ws);
+    free(p);
+}
+
+static size_t max3(size_t a, size_t b, size_t c) {
+    size_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_plan **out) {
+    *out = NULL;
+    if (h < TNET_MIN_SIDE || w < TNET_MIN_SIDE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small (at least "
+                        "%dx%d)", w, h, TNET_MIN_SIDE, TNET_MIN_SIDE);
+    /* The output (up to (H+3) x (W+3)) holds the most pixels of any map; a map of 128 channels
+     * at a quarter of it must be indexable by the GEMM's ints. */
+    if (h > INT_MAX / 8 || w > INT_MAX / 8 || (size_t)(h + 3) * (size_t)(w + 3) > (size_t)INT_MAX / 64)
+        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "fast style network: input %dx%d too large", w, h);
+    tnet_plan *p = calloc(1, sizeof *p);
+    if (!p) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (fast style plan)");
+    p->h = h;
+    p->w = w;
+    p->threads = threads > 1 ? threads : 1;
+    int sh[TNET_NUM_CONV + 1], sw[TNET_NUM_CONV + 1];  /* map size before conv i (before upsampling) */
+    sh[0] = h;
+    sw[0] = w;
+    size_t ws = 0;
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const tnet_conv_spec *c = &tnet_table[i];
+        int ih = sh[i] * c->upsample, iw = sw[i] * c->upsample;
+        conv2d_desc d = {c->ic, ih, iw, c->oc, c->k, c->k, c->stride, c->k / 2, PAD_REFLECT, p->threads};
+        p->conv[i] = d;
+        sh[i + 1] = conv2d_out_h(&d);
+        sw[i + 1] = conv2d_out_w(&d);
+        size_t cw = conv2d_workspace(&d);
+        if (cw > ws) ws = cw;
+    }
+    p->oh = sh[TNET_NUM_CONV];
+    p->ow = sw[TNET_NUM_CONV];
+    /* Map sizes (pixels): after conv1 (full), conv2 (half), conv3 (quarter), deconv1, deconv2. */
+    const size_t n1 = (size_t)sh[1] * (size_t)sw[1], n2 = (size_t)sh[2] * (size_t)sw[2];
+    const size_t n3 = (size_t)sh[3] * (size_t)sw[3], n4 = (size_t)sh[14] * (size_t)sw[14];
+    const size_t n5 = (size_t)sh[15] * (size_t)sw[15];
+    int ok = (p->in = plan_alloc(p, 3 * (size_t)h * (size_t)w)) != NULL;
+    ok = ok && (p->big = plan_alloc(p, max3(32 * n1, 128 * n4, 64 * n5))) != NULL;
+    ok = ok && (p->mid = plan_alloc(p, max3(64 * n2, 64 * n4, 32 * n5))) != NULL;
+    ok = ok && (p->res = plan_alloc(p, 128 * n3)) != NULL;
+    ok = ok && (p->t1 = plan_alloc(p, 128 * n3)) != NULL;
+    ok = ok && (p->t2 = plan_alloc(p, 128 * n3)) != NULL;
+    ok = ok && (p->out = plan_alloc(p, 3 * n5)) != NULL;
+    ok = ok && (p->ws = plan_alloc(p, ws)) != NULL;
+    if (!ok) {
+        tnet_plan_free(p);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (fast style plan for %dx%d)", w, h);
+    }
+    *out = p;
+    return IMPASTO_OK;
+}
+
+int tnet_plan_height(const tnet_plan *p) { return p->h; }
+int tnet_plan_width(const tnet_plan *p) { return p->w; }
+size_t tnet_plan_bytes(const tnet_plan *p) { return p->bytes; }
+float *tnet_plan_input(tnet_plan *p) { return p->in; }
+
+/* Convolution i from x into y, then its instance norm (and ReLU) in place. */
+static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
+    const conv2d_desc *d = &p->conv[i];
+    const tnet_conv_spec *c = &tnet_table[i];
+    conv2d_forward(d, x, net->w[i], net->b[i], y, 0, p->ws);
+    if (c->norm) {
+        size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
+        instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,
+                              p->threads);
+    }
+}
+
+/* Nearest x2 upsampling of x into y, for the input of convolution i. */
+static void upsample_for(tnet_plan *p, int i, const float *x, float *y) {
+    const conv2d_desc *d = &p->conv[i];
+    upsample_nearest_forward(d->c, d->h / 2, d->w / 2, 2, x, y, p->threads);
+}
+
+const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
+    conv_block(net, p, 0, p->in, p->big);   /* (32, H, W) */
+    conv_block(net, p, 1, p->big, p->mid);  /* (64, H2, W2) */
+    conv_block(net, p, 2, p->mid, p->res);  /* (128, H3, W3) */
+    for (int i = 3; i < 13; i += 2) {
+        conv_block(net, p, i, p->res, p->t1);
+        conv_block(net, p, i + 1, p->t1, p->t2);
+        size_t n = (size_t)128 * (size_t)conv2d_out_h(&p->conv[i + 1]) * (size_t)conv2d_out_w(&p->conv[i + 1]);
+        float *r = p->res;
+        const float *t = p->t2;
+#pragma omp simd
+        for (size_t k = 0; k < n; k++) r[k] += t[k];
+    }
+    upsample_for(p, 13, p->res, p->big);    /* (128, H4, W4) */
+    conv_block(net, p, 13, p->big, p->mid); /* (64, H4, W4) */
+    upsample_for(p, 14, p->mid, p->big);    /* (64, H5, W5) */
+    conv_block(net, p, 14, p->big, p->mid); /* (32, H5, W5) */
+    conv_block(net, p, 15, p->mid, p->out); /* (3, H5, W5) */
+    return p->out;
+}
