@@ -218,6 +218,7 @@ static void ncnn_seeds(void) {
     table[0] = 0x78, table[1] = 0x56, table[2] = 0x34, table[3] = 0x12;
     table[4 + 1024] = 1, table[4 + 1025] = 2, table[4 + 1026] = 255;
     put_i32s("table.bin", 7, NULL, 0, table, sizeof table);
+}
 
 /* ---- graphdef: a tiny protobuf writer and the node kinds the AdaIN converter reads. */
 typedef struct pbuf {
