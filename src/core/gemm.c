@@ -89,6 +89,12 @@ static const gemm_kernel *gemm_kernel_for(int path) {
     }
 }
 
+const char *gemm_auto_kernel_name(void) {
+    pthread_once(&gemm_once, gemm_init);
+    const gemm_kernel *kr = gemm_kernel_for(GEMM_AUTO);
+    return kr ? kr->name : "openblas";
+}
+
 /* C = alpha op(A) op(B) + beta C without any buffer: the path when the packing buffer cannot be
  * allocated. Slow, but it cannot fail — OpenBLAS is no fallback there, as it retries a failed
  * allocation of its own buffers without end. */
