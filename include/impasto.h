@@ -215,8 +215,9 @@ impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *m
  * photos in one style by minimising, over batches of photos x,
  *   content_weight * MSE(F_c(y), F_c(x)) + style_weight * sum_l MSE(G_l(y), G_l(s)),  y = net(x),
  * with VGG-19 features F (Caffe preprocessing: RGB 0..255 minus the ImageNet mean, the input the
- * converted weights were trained on), Gram matrices G = F F^T / (C*H*W), and each MSE a mean
- * over its elements and over the batch. Adam (torch/optim's update, see src/optim/adam.c). */
+ * converted weights were trained on) divided by 57.6 (Caffe's input scale over torchvision's, so
+ * the example's weights keep their balance), Gram matrices G = F F^T / (C*H*W), and each MSE a
+ * mean over its elements and over the batch. Adam (torch/optim's update, see src/optim/adam.c). */
 
 typedef struct impasto_train_progress {
     long step, num_steps;         /* steps done (after this one), steps in the run */

@@ -8,8 +8,11 @@
  *  - VGG-19 (impasto's converted Caffe weights) instead of torchvision's VGG-16, so the input is
  *    Caffe's: RGB 0..255 minus the ImageNet mean, no division by the standard deviation. Those
  *    weights were trained on that input; torchvision's normalisation would feed them values ~58x
- *    too small. The features are therefore in Caffe units and the loss values differ from the
- *    example's (docs/training.md).
+ *    too small. Caffe's input is 255 * 0.226 = 57.6 times torchvision's (0.226 the mean of its
+ *    standard deviations), and the features of a ReLU network grow with its input, so the losses
+ *    take the features divided by that factor (FEATURE_SCALE): content weight / 57.6^2, style
+ *    weight / 57.6^4. The example's weights (1e5, 1e10) then keep their balance; in plain Caffe
+ *    units they would be 30 and 900, about neural-style's 5 : 100 ratio (docs/training.md).
  *  - Random image_size crops of each photo resized so its shorter side is image_size (the example
  *    centre-crops), drawn from a counter-based generator: the order of an epoch depends only on
  *    (seed, epoch), a crop only on (seed, step, slot), so a checkpoint's generator state is just
@@ -37,6 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Caffe input units per torchvision input unit (see the top). */
+#define FEATURE_SCALE (255.0 * 0.226)
 
 void impasto_train_options_init(impasto_train_options *opt) {
     memset(opt, 0, sizeof *opt);
@@ -404,7 +410,9 @@ static void train_step(trainer *t, double *lc, double *ls) {
     for (size_t b = 0; b < nb; b++) {
         uint64_t g = rng_for(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
         crop(t, &t->photos[t->order[first + b]], &g, tnet_train_input(t->tp));
-        train_image(t, t->opt->content_weight / (double)nb, t->opt->style_weight / (double)nb, lc, ls);
+        const double s2 = FEATURE_SCALE * FEATURE_SCALE;
+        train_image(t, t->opt->content_weight / (s2 * (double)nb), t->opt->style_weight / (s2 * s2 * (double)nb),
+                    lc, ls);
     }
     adam_step(t->st.adam, t->st.params, t->grads);
     t->st.step++;
