@@ -99,7 +99,6 @@ typedef struct run_state {
     int live, print_every, line_open, preview_failed;
     double last_draw;
     long first_step;      /* the step the run started from (resumed runs start later) */
-    double first_seconds; /* when its first step ended */
 } run_state;
 
 static double now(void) {
@@ -124,10 +123,7 @@ static void preview_path(const char *output, long step, char *buf, size_t n) {
 
 static int on_progress(const impasto_train_progress *p, void *user) {
     run_state *rs = user;
-    if (rs->first_step < 0) {
-        rs->first_step = p->step - 1;
-        rs->first_seconds = 0;
-    }
+    if (rs->first_step < 0) rs->first_step = p->step - 1;
     if (p->preview) {
         char path[PATH_MAX];
         preview_path(rs->output, p->step, path, sizeof path);
