@@ -241,7 +241,7 @@ static impasto_status style_targets(trainer *t, const impasto_image *style) {
         vgg19_forward(t->vgg, p, x);
         for (int i = 0; i < t->style.n && s == IMPASTO_OK; i++) {
             int c, h, w;
-            const float *f = vgg19_plan_output(p, t->style.index[i], &c, &h, &w);
+            const float *f = vgg19_plan_output(p, t->style.index[i], &c, &h, &w);  /* (C, H, W) */
             if (!(t->starget[i] = falloc((size_t)c * (size_t)c))) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
             else gram_matrix(c, (size_t)h * (size_t)w, f, t->starget[i]);
         }
@@ -363,29 +363,29 @@ static void crop(const trainer *t, const photo *p, uint64_t *g, float *x) {
 static void train_image(trainer *t, double cw, double sw, double *lc, double *ls) {
     const int S = t->size;
     const size_t hw = (size_t)S * (size_t)S;
-    float *x = tnet_train_input(t->tp);
+    float *x = tnet_train_input(t->tp);  /* (3, S, S) the crop, 0..255 */
     vgg19_preprocess_rgb255(x, hw, t->vin);
     vgg19_forward(t->vgg, t->vpc, t->vin);
     for (int i = 0; i < t->content.n; i++) {
         int c, h, w;
-        const float *f = vgg19_plan_output(t->vpc, t->content.index[i], &c, &h, &w);
+        const float *f = vgg19_plan_output(t->vpc, t->content.index[i], &c, &h, &w);  /* (C, H, W) */
         memcpy(t->ctarget[i], f, (size_t)c * (size_t)h * (size_t)w * sizeof(float));
     }
     const float *y = tnet_train_forward(&t->net, t->tp);  /* (3, S, S): S is a multiple of 4 */
     vgg19_preprocess_rgb255(y, hw, t->vin);
     vgg19_forward(t->vgg, t->vp, t->vin);
-    const float *grad_at[VGG19_NUM_LAYERS] = {0};
+    const float *grad_at[VGG19_NUM_LAYERS] = {0};  /* per layer (C, H, W) or NULL */
     for (int i = 0; i < t->content.n; i++) {
         int l = t->content.index[i], c, h, w;
-        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);
+        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);  /* (C, H, W) */
         *lc += content_loss((size_t)c * (size_t)h * (size_t)w, f, t->ctarget[i], cw, t->lgrad[l]);
         grad_at[l] = t->lgrad[l];
     }
     for (int i = 0; i < t->style.n; i++) {
         int l = t->style.index[i], c, h, w;
-        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);
+        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);  /* (C, H, W) */
         const size_t n = (size_t)c * (size_t)h * (size_t)w;
-        float *dst = grad_at[l] ? t->tmp : t->lgrad[l];
+        float *dst = grad_at[l] ? t->tmp : t->lgrad[l];  /* (C, H, W) */
         *ls += style_loss(c, (size_t)h * (size_t)w, f, t->starget[i], sw, t->gram_ws, dst);
         if (grad_at[l]) {
             float *g = t->lgrad[l];
