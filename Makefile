@@ -32,7 +32,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UPSTREAM ?= ../shared/models/upstream
 IMAGES   ?= ../shared/images
 
-.PHONY: all test clean models example bench fuzz
+.PHONY: all test clean models example bench fuzz train-data
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h)
@@ -77,6 +77,12 @@ $(FAST_STYLES:%=models/%.safetensors): models/%.safetensors: | $(BUILD)/impasto
 example: all models
 	$(BUILD)/impasto transfer -c examples/images/horses.jpg -s examples/images/scream.jpg \
 	    --image-size 256 --num-iterations 200 -o example-out.png
+
+# Free-licence photographs to train fast style networks on (`impasto train -d data/train`):
+# installs the Debian wallpaper packages they come from when missing (docs/training.md).
+TRAIN_DATA ?= data/train
+train-data:
+	bash tools/train-data.sh $(TRAIN_DATA)
 
 test: all models
 	IMPASTO_BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)

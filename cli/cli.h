@@ -54,6 +54,8 @@ void progress_init(cli_progress *p, int quiet, int print_every);
 void progress_update(cli_progress *p, const impasto_progress *st);
 /* Clears the live line before other output. */
 void progress_clear(cli_progress *p);
+/* "42s", "3m05s", "2h10m". */
+void cli_format_duration(double seconds, char *buf, size_t n);
 
 int cmd_transfer(int argc, char **argv);
 int cmd_fast(int argc, char **argv);
@@ -62,5 +64,6 @@ int cmd_adain(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_grid(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -28,7 +28,7 @@ void progress_clear(cli_progress *p) {
     }
 }
 
-static void format_duration(double s, char *buf, size_t n) {
+void cli_format_duration(double s, char *buf, size_t n) {
     if (s < 0) s = 0;
     if (s < 90) snprintf(buf, n, "%.0fs", s);
     else if (s < 5400) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
@@ -59,9 +59,9 @@ void progress_update(cli_progress *p, const impasto_progress *st) {
     char eta[32] = "?", el[32];
     if (done > p->scale_i0 && st->seconds > p->scale_t0) {
         double rate = (st->seconds - p->scale_t0) / (done - p->scale_i0);
-        format_duration(rate * (total - done), eta, sizeof eta);
+        cli_format_duration(rate * (total - done), eta, sizeof eta);
     }
-    format_duration(st->seconds, el, sizeof el);
+    cli_format_duration(st->seconds, el, sizeof el);
     char scale[48] = "";
     if (st->num_scales > 1) snprintf(scale, sizeof scale, "scale %d/%d ", st->scale_index + 1, st->num_scales);
     fprintf(stderr, "\r\033[K%s%dx%d  iter %d/%d  loss %.4g (content %.3g style %.3g tv %.3g)  %s  ETA %s",

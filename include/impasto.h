@@ -241,6 +241,65 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
                              const impasto_image *const *styles, size_t nstyles,
                              const impasto_adain_options *opt, impasto_image **out);
 
+/* ---- training fast style networks (Johnson et al. 2016) --------------------------------- */
+
+/* Training as the PyTorch examples' fast_neural_style `train`: a TransformerNet learns to repaint
+ * photos in one style by minimising, over batches of photos x,
+ *   content_weight * MSE(F_c(y), F_c(x)) + style_weight * sum_l MSE(G_l(y), G_l(s)),  y = net(x),
+ * with VGG-19 features F (Caffe preprocessing: RGB 0..255 minus the ImageNet mean, the input the
+ * converted weights were trained on) divided by 57.6 (Caffe's input scale over torchvision's, so
+ * the example's weights keep their balance), Gram matrices G = F F^T / (C*H*W), and each MSE a
+ * mean over its elements and over the batch. Adam (torch/optim's update, see src/optim/adam.c). */
+
+typedef struct impasto_train_progress {
+    long step, num_steps;         /* steps done (after this one), steps in the run */
+    int epoch;                    /* 0-based epoch of this step */
+    double loss, content_loss, style_loss;  /* this step's batch, weighted */
+    double seconds;               /* since this run started */
+    const char *checkpoint;       /* the checkpoint written after this step, else NULL */
+    /* Every preview_every steps: the preview photo repainted by the network as it is now (valid
+     * only during the callback), else NULL. */
+    const impasto_image *preview;
+} impasto_train_progress;
+
+/* Called after every step; non-zero cancels: a checkpoint is written (when checkpoint_dir is
+ * set) and impasto_train returns IMPASTO_ERR_CANCELLED, its message naming the checkpoint. */
+typedef int (*impasto_train_progress_fn)(const impasto_train_progress *p, void *user);
+
+typedef struct impasto_train_options {
+    double content_weight;        /* 1e5 */
+    double style_weight;          /* 1e10 */
+    const char *content_layers;   /* "relu2_2" */
+    const char *style_layers;     /* "relu1_2,relu2_2,relu3_3,relu4_3" */
+    double learning_rate;         /* 1e-3 */
+    int batch_size;               /* 4 */
+    int image_size;               /* 256: photos resized so the shorter side is this, then a random
+                                     image_size x image_size crop */
+    int style_size;               /* 0: the style image as given; else its longer side */
+    int epochs;                   /* 2 */
+    long steps;                   /* 0: epochs * ceil(photos / batch_size); else this many steps */
+    int checkpoint_every;         /* 0: none (a cancelled run still writes one) */
+    const char *checkpoint_dir;   /* NULL: no checkpoints at all; files ckpt_step_<N>.safetensors */
+    const char *resume;           /* a checkpoint to continue from (its seed is used), or NULL */
+    int preview_every;            /* 0: never */
+    const impasto_image *preview_image;  /* NULL: the first photo */
+    uint64_t seed;                /* 42 (as the example): initialisation, order and crops */
+    const char *style_name;       /* recorded in the model file ("style" metadata), or NULL */
+    impasto_train_progress_fn progress;
+    void *progress_user;
+} impasto_train_options;
+
+void impasto_train_options_init(impasto_train_options *opt);
+
+/* Trains a network on `photos` (nphotos file names, loaded and resized once at the start) in the
+ * style of `style` with VGG-19 `vgg`, and writes it to out_path (a model impasto_fast_load reads).
+ * Checkpoints hold the weights, Adam's moments and step count, and the generator's state (seed
+ * and step: the photos' order and crops are drawn per epoch and per step from them), so a resumed
+ * run takes the same next steps as an uninterrupted one. A checkpoint is itself a model file. */
+impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
+                             const char *const *photos, size_t nphotos,
+                             const impasto_train_options *opt, const char *out_path);
+
 /* ---- evaluating results ------------------------------------------------------------------ */
 
 /* The first three compare two images of the same size (IMPASTO_ERR_INVALID_ARG otherwise) on

@@ -72,4 +72,37 @@ float *tnet_plan_input(tnet_plan *p);
  * the plan, valid until the next forward. */
 const float *tnet_forward(const transformer_net *net, tnet_plan *p);
 
+/* ---- training (transformer_net_train.c) ------------------------------------------------ */
+
+/* The parameters as one flat array (so one Adam state covers them all), in network order: for
+ * each convolution w (OC, IC, K, K), b (OC), then gamma (OC), beta (OC) when it has a norm. */
+size_t tnet_num_params(void);
+/* Points a transformer_net's arrays into a flat array of tnet_num_params() floats (a view: free
+ * the flat array, never the view with transformer_net_free). */
+void tnet_view(float *flat, transformer_net *view);
+/* Copies a network's weights into a flat array, and back. */
+void tnet_flatten(const transformer_net *net, float *flat);
+/* PyTorch's default initialisation for the flat array: each convolution's weight and bias
+ * uniform in +-1/sqrt(IC*K*K) (kaiming_uniform with a = sqrt(5)); norms gamma 1, beta 0.
+ * `next` draws uniform doubles in [0, 1) from the caller's generator. */
+void tnet_init_params(float *flat, double (*next)(void *), void *rng);
+
+/* Every buffer of a training forward and backward at one input size: each convolution's input,
+ * its pre-norm output and statistics, the residual stream, and the gradient buffers. */
+typedef struct tnet_train_plan tnet_train_plan;
+
+impasto_status tnet_train_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_train_plan **out);
+void tnet_train_plan_free(tnet_train_plan *p);
+size_t tnet_train_plan_bytes(const tnet_train_plan *p);
+/* The plan's input (3, H, W), RGB 0..255, for the caller to fill. */
+float *tnet_train_input(tnet_train_plan *p);
+/* The forward pass, keeping what the backward needs. Returns the output (3, OH, OW), owned by the
+ * plan. */
+const float *tnet_train_forward(const transformer_net *net, tnet_train_plan *p);
+/* Backward from dy (3, OH, OW), the gradient at the last forward's output: the parameters'
+ * gradients are ACCUMULATED into `grad` (a view, as tnet_view, of the gradient array), the
+ * input's written into dx (3, H, W) when dx is not NULL. dy is left unchanged. */
+void tnet_train_backward(const transformer_net *net, tnet_train_plan *p, const float *dy,
+                         const transformer_net *grad, float *dx);
+
 #endif

@@ -296,6 +296,16 @@ void vgg19_preprocess(const impasto_image *img, float *x) {
     }
 }
 
+void vgg19_preprocess_rgb255(const float *rgb, size_t hw, float *x) {
+    for (int c = 0; c < 3; c++) {
+        const float *ic = rgb + (size_t)c * hw;
+        float *xc = x + (size_t)c * hw;
+        const float m = vgg19_mean[c];
+#pragma omp simd
+        for (size_t i = 0; i < hw; i++) xc[i] = ic[i] - m;
+    }
+}
+
 void vgg19_deprocess(const float *x, int h, int w, float *rgb) {
     const size_t hw = (size_t)h * (size_t)w;
     for (int c = 0; c < 3; c++) {

@@ -69,6 +69,8 @@ void vgg19_backward(const vgg19 *net, vgg19_plan *p, const float *const *grad_at
 /* Caffe preprocessing of an RGB(A) image (H, W, C in 0..1; alpha ignored, gray replicated)
  * into x (3, H, W); and back (clamped to 0..1) into an RGB image's pixels (H, W, 3). */
 void vgg19_preprocess(const impasto_image *img, float *x);
+/* The same for a tensor: rgb (3, HW) in 0..255 -> x (3, HW) minus the mean (x == rgb allowed). */
+void vgg19_preprocess_rgb255(const float *rgb, size_t hw, float *x);
 void vgg19_deprocess(const float *x, int h, int w, float *rgb);
 
 #endif

@@ -71,6 +71,11 @@ void adam_step(adam_state *s, float *x, const float *g) {
     }
 }
 
+long long adam_steps(const adam_state *s) { return s->t; }
+void adam_set_steps(adam_state *s, long long t) { s->t = t; }
+float *adam_first_moment(adam_state *s) { return s->m; }
+float *adam_second_moment(adam_state *s) { return s->v; }
+
 int adam_minimize(size_t n, float *x, const adam_params *p, optim_evaluate_fn evaluate,
                   optim_progress_fn progress, void *user, double *fx) {
     adam_params defaults;

@@ -59,5 +59,11 @@ adam_state *adam_create(size_t n, const adam_params *p);  /* NULL when out of me
 void adam_free(adam_state *s);
 /* One update of x (n floats) with gradient g. */
 void adam_step(adam_state *s, float *x, const float *g);
+/* The state, for checkpoints: the steps taken (t of Algorithm 1) and the moments m, v (n floats
+ * each, writable so a checkpoint can be restored into them). */
+long long adam_steps(const adam_state *s);
+void adam_set_steps(adam_state *s, long long t);
+float *adam_first_moment(adam_state *s);
+float *adam_second_moment(adam_state *s);
 
 #endif

@@ -1,0 +1,517 @@
+/* Training a fast style network (Johnson, Alahi & Fei-Fei 2016, "Perceptual Losses for Real-Time
+ * Style Transfer and Super-Resolution"), as the PyTorch examples' fast_neural_style `train` does:
+ * TransformerNet y = net(x) on batches of photos x (RGB 0..255), VGG features of y compared with
+ * those of x (content, relu2_2) and with the style image's Gram matrices (relu1_2, relu2_2,
+ * relu3_3, relu4_3), Adam on the sum.
+ *
+ * Differences from the example, each deliberate:
+ *  - VGG-19 (impasto's converted Caffe weights) instead of torchvision's VGG-16, so the input is
+ *    Caffe's: RGB 0..255 minus the ImageNet mean, no division by the standard deviation. Those
+ *    weights were trained on that input; torchvision's normalisation would feed them values ~58x
+ *    too small. Caffe's input is 255 * 0.226 = 57.6 times torchvision's (0.226 the mean of its
+ *    standard deviations), and the features of a ReLU network grow with its input, so the losses
+ *    take the features divided by that factor (FEATURE_SCALE): content weight / 57.6^2, style
+ *    weight / 57.6^4. The example's weights (1e5, 1e10) then keep their balance; in plain Caffe
+ *    units they would be 30 and 900, about neural-style's 5 : 100 ratio (docs/training.md).
+ *  - Random image_size crops of each photo resized so its shorter side is image_size (the example
+ *    centre-crops), drawn from a counter-based generator: the order of an epoch depends only on
+ *    (seed, epoch), a crop only on (seed, step, slot), so a checkpoint's generator state is just
+ *    the seed and the step.
+ *  - The photos are decoded once at the start and kept as 8-bit RGB, so the training loop
+ *    allocates nothing.
+ * A batch is a loop over its images: each image's forward, losses and backward run in turn and
+ * the parameter gradients accumulate (nn.h's convention), so memory is one image's activations.
+ *
+ * Loss per step, B the batch's size (the example's mse_loss means over the batch too):
+ *   content_weight/B * sum_b mean((F(y_b) - F(x_b))^2)
+ *   + style_weight/B * sum_b sum_l mean((G_l(y_b) - G_l(s))^2),  G = F F^T / (C*H*W). */
+#include "core/ctx.h"
+#include "core/gemm.h"
+#include "io/image.h"
+#include "loss/loss.h"
+#include "methods/train_ckpt.h"
+#include "models/model.h"
+#include "models/transformer_net.h"
+#include "models/vgg19.h"
+#include "optim/optim.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Caffe input units per torchvision input unit (see the top). */
+#define FEATURE_SCALE (255.0 * 0.226)
+
+void impasto_train_options_init(impasto_train_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->content_weight = 1e5;
+    opt->style_weight = 1e10;
+    opt->content_layers = "relu2_2";
+    opt->style_layers = "relu1_2,relu2_2,relu3_3,relu4_3";
+    opt->learning_rate = 1e-3;
+    opt->batch_size = 4;
+    opt->image_size = 256;
+    opt->epochs = 2;
+    opt->seed = 42;
+}
+
+/* ---- counter-based random numbers ------------------------------------------------------- */
+
+/* splitmix64 (Steele, Lea & Flood 2014). */
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* A generator for stream `kind` at counter `n` of `seed`. */
+static uint64_t rng_for(uint64_t seed, uint64_t kind, uint64_t n) {
+    uint64_t s = seed;
+    uint64_t a = rng_next(&s) ^ (kind * 0xD1B54A32D192ED03ull);
+    s = a;
+    return rng_next(&s) ^ n * 0x9E3779B97F4A7C15ull;
+}
+
+static double rng_uniform01(void *state) { return (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0); }
+
+/* Uniform in 0..n-1 (n small: the modulo bias is below 2^-40). */
+static size_t rng_below(uint64_t *s, size_t n) { return n ? (size_t)(rng_next(s) % n) : 0; }
+
+enum { RNG_INIT = 1, RNG_ORDER = 2, RNG_CROP = 3 };
+
+/* ---- the trainer ------------------------------------------------------------------------ */
+
+typedef struct layer_set {
+    int n;
+    int index[IMPASTO_MAX_LAYERS];
+} layer_set;
+
+typedef struct photo {
+    int w, h;              /* shorter side = image_size */
+    unsigned char *rgb;    /* (H, W, 3) */
+} photo;
+
+typedef struct trainer {
+    impasto_ctx *ctx;
+    const vgg19 *vgg;
+    const impasto_train_options *opt;
+    int size, threads;
+    layer_set content, style;
+    train_state st;                      /* params, Adam, step, seed */
+    transformer_net net, grad;           /* views of st.params and grads */
+    float *grads;                        /* (nparams) */
+    tnet_train_plan *tp;
+    vgg19_plan *vp;                      /* (3, S, S) up to the deepest loss layer */
+    vgg19_plan *vpc;                     /* (3, S, S) up to the deepest content layer */
+    float *vin;                          /* (3, S, S) VGG input */
+    float *dy;                           /* (3, S, S) the loss's gradient at the network's output */
+    float *ctarget[IMPASTO_MAX_LAYERS];  /* (C, H, W) per content layer: the photo's features */
+    float *starget[IMPASTO_MAX_LAYERS];  /* (C, C) per style layer: the style's Gram matrix */
+    float *lgrad[VGG19_NUM_LAYERS];      /* (C, H, W) the loss's gradient at each loss layer */
+    float *tmp;                          /* (largest loss layer C*H*W) */
+    float *gram_ws;                      /* (C, C) of the widest style layer */
+    photo *photos;
+    size_t nphotos;
+    size_t *order;                       /* (nphotos) this epoch's permutation */
+    long order_epoch;
+    tnet_plan *pplan;                    /* preview */
+    impasto_image *preview;              /* (H, W, 3) */
+} trainer;
+
+static impasto_status parse_layers(impasto_ctx *ctx, const char *what, const char *spec, layer_set *out) {
+    out->n = 0;
+    for (const char *p = spec ? spec : ""; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        if (!*p) break;
+        const char *end = p;
+        while (*end && *end != ',' && *end != ' ') end++;
+        char name[32];
+        size_t len = (size_t)(end - p) < sizeof name - 1 ? (size_t)(end - p) : sizeof name - 1;
+        memcpy(name, p, len);
+        name[len] = 0;
+        int idx = vgg19_layer_index(name);
+        if (idx < 0)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown %s layer '%s' (VGG-19 layers are conv1_1, "
+                            "relu1_1, ... pool5)", what, name);
+        for (int i = 0; i < out->n; i++)
+            if (out->index[i] == idx)
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s layer '%s' named twice", what, name);
+        if (out->n == IMPASTO_MAX_LAYERS)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "more than %d %s layers", IMPASTO_MAX_LAYERS, what);
+        out->index[out->n++] = idx;
+        p = end;
+    }
+    if (out->n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no %s layers given", what);
+    return IMPASTO_OK;
+}
+
+static void trainer_free(trainer *t) {
+    train_state_free(&t->st);
+    free(t->grads);
+    tnet_train_plan_free(t->tp);
+    vgg19_plan_free(t->vp);
+    vgg19_plan_free(t->vpc);
+    free(t->vin);
+    free(t->dy);
+    for (int i = 0; i < IMPASTO_MAX_LAYERS; i++) {
+        free(t->ctarget[i]);
+        free(t->starget[i]);
+    }
+    for (int i = 0; i < VGG19_NUM_LAYERS; i++) free(t->lgrad[i]);
+    free(t->tmp);
+    free(t->gram_ws);
+    for (size_t i = 0; i < t->nphotos; i++) free(t->photos[i].rgb);
+    free(t->photos);
+    free(t->order);
+    tnet_plan_free(t->pplan);
+    impasto_image_free(t->preview);
+}
+
+static float *falloc(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
+
+/* An image resized so its shorter side is `side`, as 8-bit RGB (gray replicated, alpha dropped). */
+static impasto_status to_rgb8(impasto_ctx *ctx, const impasto_image *img, int side, photo *out) {
+    int w = img->width, h = img->height;
+    double k = (double)side / (double)(w < h ? w : h);
+    int nw = w < h ? side : (int)(w * k + 0.5), nh = w < h ? (int)(h * k + 0.5) : side;
+    if (nw < side) nw = side;
+    if (nh < side) nh = side;
+    impasto_image *r = NULL;
+    impasto_status s = impasto_image_resize(ctx, img, nw, nh, &r);
+    if (s != IMPASTO_OK) return s;
+    out->w = nw;
+    out->h = nh;
+    out->rgb = malloc((size_t)nw * (size_t)nh * 3);
+    if (!out->rgb) {
+        impasto_image_free(r);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory keeping the photos");
+    }
+    const int ch = r->channels;
+    for (size_t i = 0; i < (size_t)nw * (size_t)nh; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = r->data[i * (size_t)ch + (size_t)(ch >= 3 ? c : 0)];
+            v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+            out->rgb[i * 3 + (size_t)c] = (unsigned char)(v * 255.0f + 0.5f);
+        }
+    impasto_image_free(r);
+    return IMPASTO_OK;
+}
+
+static impasto_status load_photos(trainer *t, const char *const *paths, size_t n) {
+    t->photos = calloc(n, sizeof *t->photos);
+    t->order = malloc(n * sizeof *t->order);
+    if (!t->photos || !t->order) return ctx_fail(t->ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    t->nphotos = n;
+    for (size_t i = 0; i < n; i++) {
+        impasto_image *img = NULL;
+        impasto_status s = impasto_image_load(t->ctx, paths[i], &img);
+        if (s == IMPASTO_OK) s = to_rgb8(t->ctx, img, t->size, &t->photos[i]);
+        impasto_image_free(img);
+        if (s != IMPASTO_OK) return s;
+    }
+    t->order_epoch = -1;
+    return IMPASTO_OK;
+}
+
+/* The style's Gram matrix at each style layer, from the style image (resized when style_size). */
+static impasto_status style_targets(trainer *t, const impasto_image *style) {
+    impasto_ctx *ctx = t->ctx;
+    impasto_image *resized = NULL;
+    const impasto_image *img = style;
+    impasto_status s;
+    if (t->opt->style_size > 0) {
+        if ((s = impasto_image_resize_max_side(ctx, style, t->opt->style_size, &resized)) != IMPASTO_OK) return s;
+        img = resized;
+    }
+    unsigned char keep[VGG19_NUM_LAYERS] = {0};
+    int last = 0;
+    for (int i = 0; i < t->style.n; i++) {
+        keep[t->style.index[i]] = 1;
+        if (t->style.index[i] > last) last = t->style.index[i];
+    }
+    vgg19_plan *p = NULL;
+    float *x = falloc((size_t)3 * (size_t)img->width * (size_t)img->height);  /* (3, H, W) */
+    if (!x) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    else s = vgg19_plan_create(ctx, t->vgg, img->height, img->width, last, POOL_MAX, keep, &p);
+    if (s == IMPASTO_OK) {
+        vgg19_preprocess(img, x);
+        vgg19_forward(t->vgg, p, x);
+        for (int i = 0; i < t->style.n && s == IMPASTO_OK; i++) {
+            int c, h, w;
+            const float *f = vgg19_plan_output(p, t->style.index[i], &c, &h, &w);  /* (C, H, W) */
+            if (!(t->starget[i] = falloc((size_t)c * (size_t)c))) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+            else gram_matrix(c, (size_t)h * (size_t)w, f, t->starget[i]);
+        }
+    }
+    vgg19_plan_free(p);
+    free(x);
+    impasto_image_free(resized);
+    return s;
+}
+
+/* Plans and buffers for S x S crops. */
+static impasto_status make_plans(trainer *t) {
+    impasto_ctx *ctx = t->ctx;
+    const int S = t->size;
+    unsigned char keep[VGG19_NUM_LAYERS] = {0}, keepc[VGG19_NUM_LAYERS] = {0};
+    int last = 0, lastc = 0;
+    for (int i = 0; i < t->content.n; i++) {
+        keep[t->content.index[i]] = keepc[t->content.index[i]] = 1;
+        if (t->content.index[i] > lastc) lastc = t->content.index[i];
+    }
+    for (int i = 0; i < t->style.n; i++) keep[t->style.index[i]] = 1;
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++)
+        if (keep[l]) last = l;
+    impasto_status s = tnet_train_plan_create(ctx, S, S, t->threads, &t->tp);
+    if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, last, POOL_MAX, keep, &t->vp);
+    if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, lastc, POOL_MAX, keepc, &t->vpc);
+    if (s != IMPASTO_OK) return s;
+    const size_t n3 = (size_t)3 * (size_t)S * (size_t)S;
+    int ok = (t->vin = falloc(n3)) && (t->dy = falloc(n3)) && (t->grads = falloc(t->st.nparams));
+    size_t largest = 0, widest = 0;
+    for (int l = 0; l < VGG19_NUM_LAYERS && ok; l++) {
+        if (!keep[l]) continue;
+        int c, h, w;
+        vgg19_plan_output(t->vp, l, &c, &h, &w);
+        size_t n = (size_t)c * (size_t)h * (size_t)w;
+        if (n > largest) largest = n;
+        ok = (t->lgrad[l] = falloc(n)) != NULL;
+    }
+    for (int i = 0; i < t->content.n && ok; i++) {
+        int c, h, w;
+        vgg19_plan_output(t->vp, t->content.index[i], &c, &h, &w);
+        ok = (t->ctarget[i] = falloc((size_t)c * (size_t)h * (size_t)w)) != NULL;
+    }
+    for (int i = 0; i < t->style.n; i++) {
+        int c;
+        vgg19_plan_output(t->vp, t->style.index[i], &c, NULL, NULL);
+        if ((size_t)c * (size_t)c > widest) widest = (size_t)c * (size_t)c;
+    }
+    ok = ok && (t->tmp = falloc(largest)) && (t->gram_ws = falloc(widest));
+    if (!ok) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (training buffers)");
+    tnet_view(t->st.params, &t->net);
+    tnet_view(t->grads, &t->grad);
+    return IMPASTO_OK;
+}
+
+/* The preview photo resized like the training photos (shorter side S), whole, and its plan. */
+static impasto_status make_preview(trainer *t, const impasto_image *img) {
+    photo ph = {0};
+    impasto_status s = to_rgb8(t->ctx, img, t->size, &ph);
+    if (s == IMPASTO_OK) s = tnet_plan_create(t->ctx, ph.h, ph.w, t->threads, &t->pplan);
+    if (s == IMPASTO_OK) s = image_alloc(t->ctx, ph.w, ph.h, 3, &t->preview);
+    if (s == IMPASTO_OK) {
+        float *x = tnet_plan_input(t->pplan);  /* (3, H, W) */
+        const size_t n = (size_t)ph.w * (size_t)ph.h;
+        for (int c = 0; c < 3; c++)
+            for (size_t i = 0; i < n; i++) x[(size_t)c * n + i] = ph.rgb[i * 3 + (size_t)c];
+    }
+    free(ph.rgb);
+    return s;
+}
+
+/* Runs the preview photo through the network into t->preview. The plan's input is kept: the
+ * forward pass reads it without changing it. */
+static void render_preview(trainer *t) {
+    const int w = t->preview->width, h = t->preview->height;
+    int oh, ow;
+    tnet_out_size(h, w, &oh, &ow);
+    const float *y = tnet_forward(&t->net, t->pplan);  /* (3, OH, OW) */
+    const size_t on = (size_t)oh * (size_t)ow;
+    for (int r = 0; r < h; r++)
+        for (int c = 0; c < w; c++)
+            for (int k = 0; k < 3; k++) {
+                float v = y[(size_t)k * on + (size_t)r * (size_t)ow + (size_t)c] / 255.0f;
+                t->preview->data[((size_t)r * (size_t)w + (size_t)c) * 3 + (size_t)k] = v < 0 ? 0 : v > 1 ? 1 : v;
+            }
+}
+
+static long steps_per_epoch(const trainer *t) {
+    return (long)((t->nphotos + (size_t)t->opt->batch_size - 1) / (size_t)t->opt->batch_size);
+}
+
+/* This epoch's order of the photos (Fisher-Yates from the epoch's generator). */
+static void epoch_order(trainer *t, long epoch) {
+    if (t->order_epoch == epoch) return;
+    uint64_t g = rng_for(t->st.seed, RNG_ORDER, (uint64_t)epoch);
+    for (size_t i = 0; i < t->nphotos; i++) t->order[i] = i;
+    for (size_t i = t->nphotos; i > 1; i--) {
+        size_t j = rng_below(&g, i), tmp = t->order[i - 1];
+        t->order[i - 1] = t->order[j];
+        t->order[j] = tmp;
+    }
+    t->order_epoch = epoch;
+}
+
+/* A random S x S crop of photo p into x (3, S, S) 0..255. */
+static void crop(const trainer *t, const photo *p, uint64_t *g, float *x) {
+    const int S = t->size;
+    const size_t ox = rng_below(g, (size_t)(p->w - S + 1)), oy = rng_below(g, (size_t)(p->h - S + 1));
+    const size_t n = (size_t)S * (size_t)S;
+    for (int r = 0; r < S; r++) {
+        const unsigned char *row = p->rgb + ((oy + (size_t)r) * (size_t)p->w + ox) * 3;
+        for (int c = 0; c < S; c++)
+            for (int k = 0; k < 3; k++) x[(size_t)k * n + (size_t)r * (size_t)S + (size_t)c] = row[c * 3 + k];
+    }
+}
+
+/* One image of a batch: forward, losses (weights already divided by the batch size), backward
+ * with the parameter gradients accumulated. Adds its losses to *lc and *ls. */
+static void train_image(trainer *t, double cw, double sw, double *lc, double *ls) {
+    const int S = t->size;
+    const size_t hw = (size_t)S * (size_t)S;
+    float *x = tnet_train_input(t->tp);  /* (3, S, S) the crop, 0..255 */
+    vgg19_preprocess_rgb255(x, hw, t->vin);
+    vgg19_forward(t->vgg, t->vpc, t->vin);
+    for (int i = 0; i < t->content.n; i++) {
+        int c, h, w;
+        const float *f = vgg19_plan_output(t->vpc, t->content.index[i], &c, &h, &w);  /* (C, H, W) */
+        memcpy(t->ctarget[i], f, (size_t)c * (size_t)h * (size_t)w * sizeof(float));
+    }
+    const float *y = tnet_train_forward(&t->net, t->tp);  /* (3, S, S): S is a multiple of 4 */
+    vgg19_preprocess_rgb255(y, hw, t->vin);
+    vgg19_forward(t->vgg, t->vp, t->vin);
+    const float *grad_at[VGG19_NUM_LAYERS] = {0};  /* per layer (C, H, W) or NULL */
+    for (int i = 0; i < t->content.n; i++) {
+        int l = t->content.index[i], c, h, w;
+        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);  /* (C, H, W) */
+        *lc += content_loss((size_t)c * (size_t)h * (size_t)w, f, t->ctarget[i], cw, t->lgrad[l]);
+        grad_at[l] = t->lgrad[l];
+    }
+    for (int i = 0; i < t->style.n; i++) {
+        int l = t->style.index[i], c, h, w;
+        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);  /* (C, H, W) */
+        const size_t n = (size_t)c * (size_t)h * (size_t)w;
+        float *dst = grad_at[l] ? t->tmp : t->lgrad[l];  /* (C, H, W) */
+        *ls += style_loss(c, (size_t)h * (size_t)w, f, t->starget[i], sw, t->gram_ws, dst);
+        if (grad_at[l]) {
+            float *g = t->lgrad[l];
+            for (size_t k = 0; k < n; k++) g[k] += dst[k];
+        }
+        grad_at[l] = t->lgrad[l];
+    }
+    /* The preprocessing is a shift: the gradient at VGG's input is the one at the output y. */
+    vgg19_backward(t->vgg, t->vp, grad_at, t->dy);
+    tnet_train_backward(&t->net, t->tp, t->dy, &t->grad, NULL);
+}
+
+/* Step t->st.step (0-based) over its batch; then the Adam update. */
+static void train_step(trainer *t, double *lc, double *ls) {
+    const int B = t->opt->batch_size;
+    const long spe = steps_per_epoch(t), step = t->st.step;
+    epoch_order(t, step / spe);
+    const size_t first = (size_t)(step % spe) * (size_t)B;
+    const size_t nb = t->nphotos - first < (size_t)B ? t->nphotos - first : (size_t)B;
+    memset(t->grads, 0, t->st.nparams * sizeof(float));
+    *lc = *ls = 0.0;
+    for (size_t b = 0; b < nb; b++) {
+        uint64_t g = rng_for(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
+        crop(t, &t->photos[t->order[first + b]], &g, tnet_train_input(t->tp));
+        const double s2 = FEATURE_SCALE * FEATURE_SCALE;
+        train_image(t, t->opt->content_weight / (s2 * (double)nb), t->opt->style_weight / (s2 * s2 * (double)nb),
+                    lc, ls);
+    }
+    adam_step(t->st.adam, t->st.params, t->grads);
+    t->st.step++;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static impasto_status check_options(impasto_ctx *ctx, const impasto_train_options *o) {
+    if (!(o->content_weight >= 0 && o->style_weight >= 0 && o->content_weight + o->style_weight > 0))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: the weights must be >= 0, one of them > 0");
+    if (!(o->learning_rate > 0 && o->learning_rate < 1e3))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: learning rate %g is not in (0, 1000)", o->learning_rate);
+    if (o->batch_size < 1 || o->batch_size > 1024)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: batch size %d is not in 1..1024", o->batch_size);
+    if (o->image_size < 16 || o->image_size > 4096 || o->image_size % 4)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: image size %d must be a multiple of 4 in 16..4096",
+                        o->image_size);
+    if (o->style_size < 0 || o->style_size > 8192)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: style size %d is not in 0..8192", o->style_size);
+    if (o->steps < 0 || o->epochs < 0 || (o->steps == 0 && o->epochs == 0))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: give a number of steps or epochs above 0");
+    if (o->checkpoint_every < 0 || o->preview_every < 0)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: checkpoint and preview intervals must be >= 0");
+    return IMPASTO_OK;
+}
+
+impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
+                             const char *const *photos, size_t nphotos, const impasto_train_options *opt,
+                             const char *out_path) {
+    impasto_train_options defaults;
+    if (!opt) {
+        impasto_train_options_init(&defaults);
+        opt = &defaults;
+    }
+    if (!vgg || !vgg->vgg || !style || !out_path || (nphotos && !photos))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_train: missing VGG-19 model, style image, photos "
+                        "or output path");
+    if (nphotos == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: no photos");
+    impasto_status s = check_options(ctx, opt);
+    if (s != IMPASTO_OK) return s;
+    trainer t = {.ctx = ctx, .vgg = vgg->vgg, .opt = opt, .size = opt->image_size, .threads = ctx_threads(ctx)};
+    gemm_set_threads(t.threads);
+    omp_set_num_threads(t.threads);
+    if ((s = parse_layers(ctx, "content", opt->content_layers, &t.content)) != IMPASTO_OK) return s;
+    if ((s = parse_layers(ctx, "style", opt->style_layers, &t.style)) != IMPASTO_OK) return s;
+    if (opt->resume) s = train_state_load(ctx, opt->resume, opt->learning_rate, &t.st);
+    else {
+        s = train_state_new(ctx, opt->seed, opt->learning_rate, &t.st);
+        if (s == IMPASTO_OK) {
+            uint64_t g = rng_for(opt->seed, RNG_INIT, 0);
+            tnet_init_params(t.st.params, rng_uniform01, &g);
+        }
+    }
+    if (s == IMPASTO_OK) s = load_photos(&t, photos, nphotos);
+    if (s == IMPASTO_OK) s = style_targets(&t, style);
+    if (s == IMPASTO_OK) s = make_plans(&t);
+    if (s == IMPASTO_OK && opt->preview_every > 0) {
+        impasto_image *first = NULL;
+        const impasto_image *pi = opt->preview_image;
+        if (!pi && (s = impasto_image_load(ctx, photos[0], &first)) == IMPASTO_OK) pi = first;
+        if (s == IMPASTO_OK) s = make_preview(&t, pi);
+        impasto_image_free(first);
+    }
+    const long total = opt->steps > 0 ? opt->steps : (long)opt->epochs * steps_per_epoch(&t);
+    train_meta meta = {.style = opt->style_name, .image_size = opt->image_size, .batch_size = opt->batch_size,
+                       .nphotos = nphotos, .content_weight = opt->content_weight, .style_weight = opt->style_weight};
+    const double t0 = now_seconds();
+    char ckpt[4096];
+    while (s == IMPASTO_OK && t.st.step < total) {
+        impasto_train_progress pr = {.num_steps = total, .epoch = (int)(t.st.step / steps_per_epoch(&t))};
+        train_step(&t, &pr.content_loss, &pr.style_loss);
+        pr.step = t.st.step;
+        pr.loss = pr.content_loss + pr.style_loss;
+        pr.seconds = now_seconds() - t0;
+        if (opt->checkpoint_dir && opt->checkpoint_every > 0 && t.st.step % opt->checkpoint_every == 0) {
+            if ((s = train_state_save(ctx, &t.st, &meta, opt->checkpoint_dir, ckpt, sizeof ckpt)) != IMPASTO_OK) break;
+            pr.checkpoint = ckpt;
+        }
+        if (t.pplan && t.st.step % opt->preview_every == 0) {
+            render_preview(&t);
+            pr.preview = t.preview;
+        }
+        if (opt->progress && opt->progress(&pr, opt->progress_user)) {
+            if (!opt->checkpoint_dir) {
+                s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "training cancelled at step %ld (no checkpoint folder)",
+                             t.st.step);
+            } else if (pr.checkpoint || (s = train_state_save(ctx, &t.st, &meta, opt->checkpoint_dir, ckpt,
+                                                              sizeof ckpt)) == IMPASTO_OK) {
+                s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "training cancelled at step %ld; checkpoint %s", t.st.step,
+                             ckpt);
+            }
+            break;
+        }
+    }
+    if (s == IMPASTO_OK) s = train_model_save(ctx, &t.st, &meta, out_path);
+    trainer_free(&t);
+    return s;
+}

@@ -1,0 +1,164 @@
+/* Training checkpoints and trained models as safetensors (train_ckpt.h). A checkpoint holds
+ *   the 62 weight tensors under PyTorch's TransformerNet state_dict names,
+ *   "optimizer.exp_avg" (N) and "optimizer.exp_avg_sq" (N): Adam's moments over the flat
+ *   parameters (tnet_view's order, N = tnet_num_params()),
+ * and the metadata step, adam_steps and seed (decimal), so that every number the next step
+ * depends on is restored exactly: float32 tensors are written bit for bit. */
+#include "methods/train_ckpt.h"
+
+#include "core/ctx.h"
+#include "io/safetensors.h"
+#include "models/transformer_net.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NUM_TENSORS (4 * TNET_NUM_CONV + 2)
+
+static impasto_status state_alloc(impasto_ctx *ctx, double lr, train_state *st) {
+    memset(st, 0, sizeof *st);
+    st->nparams = tnet_num_params();
+    adam_params ap;
+    adam_params_init(&ap);
+    ap.learning_rate = lr;
+    st->params = calloc(st->nparams, sizeof(float));
+    st->adam = adam_create(st->nparams, &ap);
+    if (!st->params || !st->adam) {
+        train_state_free(st);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (training state)");
+    }
+    return IMPASTO_OK;
+}
+
+impasto_status train_state_new(impasto_ctx *ctx, uint64_t seed, double lr, train_state *st) {
+    impasto_status s = state_alloc(ctx, lr, st);
+    if (s == IMPASTO_OK) st->seed = seed;
+    return s;
+}
+
+void train_state_free(train_state *st) {
+    free(st->params);
+    adam_free(st->adam);
+    st->params = NULL;
+    st->adam = NULL;
+}
+
+/* A decimal metadata value, or -1 when missing or malformed. */
+static int meta_u64(const safetensors *f, const char *key, uint64_t *out) {
+    const char *v = safetensors_meta(f, key);
+    if (!v || !*v || *v == '-') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end) return -1;
+    *out = x;
+    return 0;
+}
+
+impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, train_state *st) {
+    impasto_status s = state_alloc(ctx, lr, st);
+    if (s != IMPASTO_OK) return s;
+    safetensors *f = NULL;
+    transformer_net *net = NULL;
+    if ((s = safetensors_open(ctx, path, &f)) != IMPASTO_OK) goto fail;
+    if ((s = transformer_net_from_safetensors(ctx, f, path, &net)) != IMPASTO_OK) goto fail;
+    tnet_flatten(net, st->params);
+    uint64_t step, adam_t, seed;
+    if (meta_u64(f, "step", &step) || meta_u64(f, "adam_steps", &adam_t) || meta_u64(f, "seed", &seed) ||
+        step > (uint64_t)1 << 40 || adam_t > (uint64_t)1 << 40) {
+        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a training checkpoint (no step, adam_steps or seed "
+                     "metadata; a trained model cannot be resumed)", path);
+        goto fail;
+    }
+    int64_t shape[1] = {(int64_t)st->nparams};
+    if ((s = safetensors_get_f32(ctx, f, "optimizer.exp_avg", 1, shape, adam_first_moment(st->adam))) != IMPASTO_OK ||
+        (s = safetensors_get_f32(ctx, f, "optimizer.exp_avg_sq", 1, shape, adam_second_moment(st->adam))) != IMPASTO_OK) {
+        char msg[sizeof ctx->error];
+        snprintf(msg, sizeof msg, "%s", ctx->error);
+        s = ctx_fail(ctx, s, "%s: not a complete training checkpoint: %s", path, msg);
+        goto fail;
+    }
+    st->step = (long)step;
+    st->seed = seed;
+    adam_set_steps(st->adam, (long long)adam_t);
+    transformer_net_free(net);
+    safetensors_close(f);
+    return IMPASTO_OK;
+fail:
+    transformer_net_free(net);
+    safetensors_close(f);
+    train_state_free(st);
+    return s;
+}
+
+/* The weights (and with `state`, Adam's moments) with the metadata, to path. */
+static impasto_status write_file(impasto_ctx *ctx, const train_state *st, const train_meta *meta, const char *path,
+                                 int state) {
+    transformer_net v;
+    tnet_view(st->params, &v);
+    st_write_tensor t[NUM_TENSORS];
+    char names[NUM_TENSORS][40];
+    size_t n = 0;
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const tnet_conv_spec *c = &tnet_convs()[i];
+        const char *pre[4] = {c->conv, c->conv, c->norm, c->norm};
+        const char *suf[4] = {".conv2d.weight", ".conv2d.bias", ".weight", ".bias"};
+        const float *data[4] = {v.w[i], v.b[i], v.gamma[i], v.beta[i]};
+        for (int k = 0; k < (c->norm ? 4 : 2); k++, n++) {
+            snprintf(names[n], sizeof names[n], "%s%s", pre[k], suf[k]);
+            t[n] = (st_write_tensor){.name = names[n], .ndim = k == 0 ? 4 : 1,
+                                     .shape = {c->oc, c->ic, c->k, c->k}, .data = data[k]};
+        }
+    }
+    if (state) {
+        t[n++] = (st_write_tensor){.name = "optimizer.exp_avg", .ndim = 1, .shape = {(int64_t)st->nparams},
+                                   .data = adam_first_moment(st->adam)};
+        t[n++] = (st_write_tensor){.name = "optimizer.exp_avg_sq", .ndim = 1, .shape = {(int64_t)st->nparams},
+                                   .data = adam_second_moment(st->adam)};
+    }
+    char step[32], adam_t[32], seed[32], size[32], batch[32], nph[32], cw[40], sw[40];
+    snprintf(step, sizeof step, "%ld", st->step);
+    snprintf(adam_t, sizeof adam_t, "%lld", adam_steps(st->adam));
+    snprintf(seed, sizeof seed, "%" PRIu64, st->seed);
+    snprintf(size, sizeof size, "%d", meta->image_size);
+    snprintf(batch, sizeof batch, "%d", meta->batch_size);
+    snprintf(nph, sizeof nph, "%zu", meta->nphotos);
+    snprintf(cw, sizeof cw, "%.17g", meta->content_weight);
+    snprintf(sw, sizeof sw, "%.17g", meta->style_weight);
+    const char *kv[] = {
+        "kind", "transformernet",
+        "style", meta->style ? meta->style : "",
+        "input", "rgb-0-255",
+        "layout", "PyTorch examples fast_neural_style TransformerNet state_dict: <conv>.conv2d.weight "
+                  "(OC, IC, K, K), <conv>.conv2d.bias (OC), <norm>.weight/.bias (OC); reflection padding "
+                  "K/2, InstanceNorm eps 1e-5; input and output RGB 0..255",
+        "source", "impasto train (Johnson et al. 2016 perceptual losses, VGG-19 Caffe features)",
+        "impasto_version", IMPASTO_VERSION,
+        "step", step,
+        "train_image_size", size,
+        "train_batch_size", batch,
+        "train_photos", nph,
+        "train_content_weight", cw,
+        "train_style_weight", sw,
+        "adam_steps", adam_t,
+        "seed", seed,
+    };
+    size_t nkv = sizeof kv / sizeof kv[0] / 2;
+    if (!state) nkv -= 2;  /* adam_steps and seed are last: a model does not resume */
+    return safetensors_write(ctx, path, t, n, kv, nkv);
+}
+
+impasto_status train_state_save(impasto_ctx *ctx, const train_state *st, const train_meta *meta, const char *dir,
+                                char *path_out, size_t path_size) {
+    if (snprintf(path_out, path_size, "%s/ckpt_step_%ld.safetensors", dir, st->step) >= (int)path_size)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "checkpoint folder name too long: %s", dir);
+    return write_file(ctx, st, meta, path_out, 1);
+}
+
+impasto_status train_model_save(impasto_ctx *ctx, const train_state *st, const train_meta *meta, const char *path) {
+    return write_file(ctx, st, meta, path, 0);
+}

@@ -1,0 +1,41 @@
+/* Training state and its files: a checkpoint (the network's weights under their state_dict
+ * names, Adam's moments, the step and the generator's seed) and the final model (weights only).
+ * Both are safetensors of kind "transformernet", so impasto_fast_load reads either. */
+#ifndef IMPASTO_METHODS_TRAIN_CKPT_H
+#define IMPASTO_METHODS_TRAIN_CKPT_H
+
+#include "impasto.h"
+#include "optim/optim.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct train_state {
+    size_t nparams;
+    float *params;       /* (nparams) flat, tnet_view's order */
+    adam_state *adam;    /* over params */
+    long step;           /* steps done */
+    uint64_t seed;       /* with step, the whole generator state (train.c draws per epoch/step) */
+} train_state;
+
+/* What the files record about the run (metadata; resuming does not require them to match). */
+typedef struct train_meta {
+    const char *style;   /* or NULL */
+    int image_size, batch_size;
+    size_t nphotos;
+    double content_weight, style_weight;
+} train_meta;
+
+/* A fresh state at step 0 (parameters zero: the caller initialises them). */
+impasto_status train_state_new(impasto_ctx *ctx, uint64_t seed, double lr, train_state *st);
+/* The state of a checkpoint; Adam continues with learning rate lr. */
+impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, train_state *st);
+void train_state_free(train_state *st);
+/* Writes dir/ckpt_step_<step>.safetensors (atomically); its path into path_out. */
+impasto_status train_state_save(impasto_ctx *ctx, const train_state *st, const train_meta *meta,
+                                const char *dir, char *path_out, size_t path_size);
+/* Writes the model (weights only) to path. */
+impasto_status train_model_save(impasto_ctx *ctx, const train_state *st, const train_meta *meta,
+                                const char *path);
+
+#endif

@@ -1,0 +1,325 @@
+/* Training (issue 5): TransformerNet's backward against finite differences, a few steps lowering
+ * the loss on a tiny generated dataset, and checkpoint + resume taking the same next step as an
+ * uninterrupted run (bit-identical, one thread). Needs models/vgg19.safetensors (`make test`
+ * builds it) for the last two. */
+#include "test.h"
+
+#include "impasto.h"
+#include "io/safetensors.h"
+#include "models/transformer_net.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+#define MODEL "models/vgg19.safetensors"
+
+static double uniform01(void *state) {
+    return test_uniform(state, 0.0f, 1.0f);
+}
+
+/* L = sum r * net(x): its gradient is backward(dy = r). */
+static double probe_loss(const transformer_net *net, tnet_train_plan *p, const float *x, const float *r, size_t nin,
+                         size_t nout) {
+    memcpy(tnet_train_input(p), x, nin * sizeof(float));
+    const float *y = tnet_train_forward(net, p);
+    double l = 0.0;
+    for (size_t i = 0; i < nout; i++) l += (double)r[i] * y[i];
+    return l;
+}
+
+/* (L(v + h) - L(v - h)) / 2h for the float *v, restored after. */
+static double central_difference(const transformer_net *net, tnet_train_plan *p, const float *x, const float *r,
+                                 size_t nin, size_t nout, float *v, float h) {
+    const float keep = *v;
+    *v = keep + h;
+    const double up = *v;
+    const double lp = probe_loss(net, p, x, r, nin, nout);
+    *v = keep - h;
+    const double down = *v;
+    const double lm = probe_loss(net, p, x, r, nin, nout);
+    *v = keep;
+    return (lp - lm) / (up - down);
+}
+
+/* The full backward (every layer kind: reflection-padded convolutions with stride 2, instance
+ * norms with ReLU, the residual additions, upsampling) on a 3x16x16 input, at sampled
+ * parameters of every convolution and at sampled input pixels. */
+static void test_backward_finite_differences(void) {
+    const int H = 16, W = 16;
+    const size_t nin = 3 * (size_t)H * W, nout = nin, np = tnet_num_params();
+    float *params = malloc(np * sizeof(float)), *grads = calloc(np, sizeof(float));
+    float *x = malloc(nin * sizeof(float)), *r = malloc(nout * sizeof(float)), *dx = malloc(nin * sizeof(float));
+    unsigned long long rng = 0x1234567ull;
+    tnet_init_params(params, uniform01, &rng);
+    transformer_net net, grad;
+    tnet_view(params, &net);
+    tnet_view(grads, &grad);
+    /* Non-trivial affine norms, so gamma and beta's gradients are tested away from 1 and 0. */
+    for (int i = 0; i < TNET_NUM_CONV; i++)
+        if (net.gamma[i])
+            for (int c = 0; c < tnet_convs()[i].oc; c++) {
+                net.gamma[i][c] = test_uniform(&rng, 0.5f, 1.5f);
+                net.beta[i][c] = test_uniform(&rng, -0.3f, 0.3f);
+            }
+    for (size_t i = 0; i < nin; i++) x[i] = test_uniform(&rng, 0.0f, 255.0f);
+    for (size_t i = 0; i < nout; i++) r[i] = test_uniform(&rng, -1.0f, 1.0f);
+    tnet_train_plan *p = NULL;
+    CHECK(tnet_train_plan_create(NULL, H, W, 1, &p) == IMPASTO_OK);
+    if (!p) return;
+    probe_loss(&net, p, x, r, nin, nout);
+    tnet_train_backward(&net, p, r, &grad, dx);
+
+    /* Central differences (in double, around float values) at two step sizes: the larger one
+     * stays clear of float rounding in the forward pass, the smaller one is less likely to have a
+     * ReLU change side within it (a kink makes a difference quotient wrong by O(1) there). The
+     * better of the two must match; a few samples may still straddle kinks in both, so 95% must
+     * match within 10% (relative, with a floor) and none may be off by more than 30%. The
+     * backward also matches PyTorch's autograd in double to 1.5e-3 relative (a one-off check). */
+    int checked = 0, bad = 0;
+    double worst = 0.0;
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const tnet_conv_spec *c = &tnet_convs()[i];
+        float *arrays[4] = {net.w[i], net.b[i], net.gamma[i], net.beta[i]};
+        float *garrays[4] = {grad.w[i], grad.b[i], grad.gamma[i], grad.beta[i]};
+        const size_t sizes[4] = {(size_t)c->oc * c->ic * c->k * c->k, (size_t)c->oc, (size_t)c->oc, (size_t)c->oc};
+        for (int k = 0; k < 4; k++) {
+            if (!arrays[k]) continue;
+            /* A convolution's bias before an instance norm has zero gradient (the mean removes
+             * it): the floor of the comparison checks it is ~0. */
+            for (int s = 0; s < 2; s++) {
+                size_t j = (size_t)(test_uniform(&rng, 0.0f, 1.0f) * (float)sizes[k]) % sizes[k];
+                double an = garrays[k][j], err = 1e9;
+                for (int t = 0; t < 2; t++) {
+                    const float h = (k == 0 ? 1e-3f : 5e-3f) / (t ? 4.0f : 1.0f);
+                    double fd = central_difference(&net, p, x, r, nin, nout, &arrays[k][j], h);
+                    err = fmin(err, fabs(fd - an) / fmax(fmax(fabs(fd), fabs(an)), 0.02));
+                }
+                worst = fmax(worst, err);
+                if (err > 0.1) {
+                    bad++;
+                    fprintf(stderr, "  conv %d (%s) array %d [%zu]: analytic %.6g, relative error %.3g\n", i, c->conv,
+                            k, j, an, err);
+                }
+                checked++;
+            }
+        }
+    }
+    for (int s = 0; s < 8; s++) {
+        size_t j = (size_t)(test_uniform(&rng, 0.0f, 1.0f) * (float)nin) % nin;
+        double an = dx[j], err = 1e9;
+        for (int t = 0; t < 2; t++) {
+            double fd = central_difference(&net, p, x, r, nin, nout, &x[j], t ? 0.0625f : 0.25f);
+            err = fmin(err, fabs(fd - an) / fmax(fmax(fabs(fd), fabs(an)), 2e-3));
+        }
+        worst = fmax(worst, err);
+        if (err > 0.1) {
+            bad++;
+            fprintf(stderr, "  input [%zu]: analytic %.6g, relative error %.3g\n", j, an, err);
+        }
+        checked++;
+    }
+    printf("  %d gradients checked, worst relative error %.3g\n", checked, worst);
+    CHECK_MSG(bad * 20 <= checked, "%d of %d gradients off by more than 10%%", bad, checked);
+    CHECK(worst < 0.3);
+    tnet_train_plan_free(p);
+    free(params);
+    free(grads);
+    free(x);
+    free(r);
+    free(dx);
+}
+
+/* ---- training runs on generated photos -------------------------------------------------- */
+
+static char dir[256];
+static const char *photo_paths[4];
+static char photo_buf[4][300];
+static impasto_image *style;
+static impasto_model *vgg;
+
+/* Four w x h photos (smooth colour fields with a few edges) and a striped "painting". */
+static int make_data(impasto_ctx *ctx, int w, int h) {
+    unsigned long long rng = 99;
+    for (int i = 0; i < 4; i++) {
+        impasto_image *img = NULL;
+        if (impasto_image_create(ctx, w, h, 3, &img) != IMPASTO_OK) return 0;
+        float *d = impasto_image_data(img);
+        float a = test_uniform(&rng, 0.2f, 0.8f), b = test_uniform(&rng, 0.0f, 1.0f);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++)
+                    d[((size_t)y * w + x) * 3 + c] = fmodf(a * (float)(x + c) / w + b * (float)y / h +
+                                                           (x > w / 2 + i ? 0.3f : 0.0f), 1.0f);
+        snprintf(photo_buf[i], sizeof photo_buf[i], "%s/p%d.png", dir, i);
+        photo_paths[i] = photo_buf[i];
+        int ok = impasto_image_save(ctx, img, photo_buf[i], 0) == IMPASTO_OK;
+        impasto_image_free(img);
+        if (!ok) return 0;
+    }
+    if (impasto_image_create(ctx, 48, 48, 3, &style) != IMPASTO_OK) return 0;
+    float *d = impasto_image_data(style);
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++) {
+            int band = ((x + y) / 4) % 3;
+            for (int c = 0; c < 3; c++) d[((size_t)y * 48 + x) * 3 + c] = band == c ? 0.9f : 0.1f;
+        }
+    return 1;
+}
+
+typedef struct run_log {
+    int n;
+    double loss[64];
+    long cancel_at;
+} run_log;
+
+static int log_progress(const impasto_train_progress *p, void *user) {
+    run_log *l = user;
+    if (l->n < 64) l->loss[l->n++] = p->loss;
+    return l->cancel_at > 0 && p->step == l->cancel_at;
+}
+
+static void tiny_options(impasto_train_options *o, run_log *log) {
+    impasto_train_options_init(o);
+    o->image_size = 32;
+    o->progress = log_progress;
+    o->progress_user = log;
+    o->seed = 7;
+}
+
+static void test_steps_lower_the_loss(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_ctx_set_threads(ctx, 1);
+    impasto_train_options o;
+    run_log log = {0};
+    tiny_options(&o, &log);
+    o.steps = 12;
+    o.learning_rate = 1e-2;
+    char out[300];
+    snprintf(out, sizeof out, "%s/lower.safetensors", dir);
+    impasto_status s = impasto_train(ctx, vgg, style, photo_paths, 4, &o, out);
+    CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
+    CHECK(log.n == 12);
+    if (log.n == 12) {
+        printf("  loss %.4g -> %.4g over %d steps\n", log.loss[0], log.loss[11], log.n);
+        CHECK(isfinite(log.loss[11]));
+        CHECK(log.loss[11] < 0.7 * log.loss[0]);
+    }
+    /* The result is a model impasto fast runs. */
+    impasto_fast_model *m = NULL;
+    CHECK(impasto_fast_load(ctx, out, &m) == IMPASTO_OK);
+    impasto_fast_free(m);
+    impasto_ctx_free(ctx);
+}
+
+/* Reads every float of a safetensors file's tensors named like the network's. */
+static int same_weights(const char *a, const char *b, double *maxdiff) {
+    safetensors *fa = NULL, *fb = NULL;
+    int same = safetensors_open(NULL, a, &fa) == IMPASTO_OK && safetensors_open(NULL, b, &fb) == IMPASTO_OK;
+    *maxdiff = 0;
+    for (size_t i = 0; same && i < safetensors_count(fa); i++) {
+        const st_tensor *ta = safetensors_at(fa, i), *tb = safetensors_find(fb, ta->name);
+        if (!tb || tb->nbytes != ta->nbytes) {
+            same = 0;
+            break;
+        }
+        if (memcmp(ta->data, tb->data, ta->nbytes) != 0) {
+            const float *x = (const float *)ta->data, *y = (const float *)tb->data;
+            for (size_t k = 0; k < ta->nelem; k++) *maxdiff = fmax(*maxdiff, fabs((double)x[k] - y[k]));
+            same = 0;
+        }
+    }
+    same = same && safetensors_count(fa) == safetensors_count(fb);
+    safetensors_close(fa);
+    safetensors_close(fb);
+    return same;
+}
+
+/* 4 photos of 40x32, batch 2: two steps an epoch, random crops. 5 steps straight through vs
+ * 3 steps cancelled (checkpoint) then resumed to 5: the same weights, bit for bit. */
+static void test_resume_is_exact(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_ctx_set_threads(ctx, 1);
+    impasto_train_options o;
+    run_log log = {0};
+    tiny_options(&o, &log);
+    o.batch_size = 2;
+    o.steps = 5;
+    o.checkpoint_dir = dir;
+    char a[300], b[300], ck[300];
+    snprintf(a, sizeof a, "%s/straight.safetensors", dir);
+    snprintf(b, sizeof b, "%s/resumed.safetensors", dir);
+    snprintf(ck, sizeof ck, "%s/ckpt_step_3.safetensors", dir);
+    CHECK_MSG(impasto_train(ctx, vgg, style, photo_paths, 4, &o, a) == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
+    run_log l2 = {.cancel_at = 3};
+    o.progress_user = &l2;
+    impasto_status s = impasto_train(ctx, vgg, style, photo_paths, 4, &o, b);
+    CHECK(s == IMPASTO_ERR_CANCELLED);
+    CHECK(strstr(impasto_ctx_error(ctx), "ckpt_step_3") != NULL);
+    CHECK(access(b, F_OK) != 0);
+    CHECK(access(ck, F_OK) == 0);
+    /* A checkpoint is a model too. */
+    impasto_fast_model *m = NULL;
+    CHECK(impasto_fast_load(ctx, ck, &m) == IMPASTO_OK);
+    impasto_fast_free(m);
+    run_log l3 = {0};
+    o.progress_user = &l3;
+    o.resume = ck;
+    o.seed = 12345;  /* ignored: the checkpoint's seed is used */
+    CHECK_MSG(impasto_train(ctx, vgg, style, photo_paths, 4, &o, b) == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
+    CHECK(l3.n == 2);
+    CHECK(log.n == 5);
+    if (l3.n == 2 && log.n == 5) CHECK(l3.loss[0] == log.loss[3] && l3.loss[1] == log.loss[4]);
+    double diff;
+    CHECK_MSG(same_weights(a, b, &diff), "resumed weights differ (max %g)", diff);
+    /* A model (no optimiser state) is refused for resuming. */
+    o.resume = a;
+    s = impasto_train(ctx, vgg, style, photo_paths, 4, &o, b);
+    CHECK(s == IMPASTO_ERR_FORMAT && strstr(impasto_ctx_error(ctx), "not a training checkpoint"));
+    impasto_ctx_free(ctx);
+}
+
+static void test_bad_options(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_train_options o;
+    run_log log = {0};
+    tiny_options(&o, &log);
+    o.image_size = 30;
+    CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    tiny_options(&o, &log);
+    o.style_layers = "relu9_9";
+    CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strstr(impasto_ctx_error(ctx), "relu9_9") != NULL);
+    tiny_options(&o, &log);
+    CHECK(impasto_train(ctx, vgg, style, photo_paths, 0, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    const char *missing[] = {"/nonexistent/photo.png"};
+    CHECK(impasto_train(ctx, vgg, style, missing, 1, &o, "/tmp/x.safetensors") == IMPASTO_ERR_IO);
+    CHECK(access("/tmp/x.safetensors", F_OK) != 0);
+    impasto_ctx_free(ctx);
+}
+
+int main(void) {
+    RUN(test_backward_finite_differences);
+    if (access(MODEL, R_OK) != 0) {
+        printf("ok training runs # SKIP no %s (make models)\n", MODEL);
+        return test_summary();
+    }
+    snprintf(dir, sizeof dir, "/tmp/impasto-test-train-XXXXXX");
+    impasto_ctx *ctx = impasto_ctx_create();
+    if (!mkdtemp(dir) || impasto_model_load(ctx, MODEL, &vgg) != IMPASTO_OK || !make_data(ctx, 32, 32)) {
+        fprintf(stderr, "setup failed: %s\n", impasto_ctx_error(ctx));
+        return 1;
+    }
+    RUN(test_steps_lower_the_loss);
+    RUN(test_bad_options);
+    /* The resume test wants crops to vary: photos wider than the crop. */
+    impasto_image_free(style);
+    if (!make_data(ctx, 40, 32)) return 1;
+    RUN(test_resume_is_exact);
+    impasto_image_free(style);
+    impasto_model_free(vgg);
+    impasto_ctx_free(ctx);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return test_summary();
+}
