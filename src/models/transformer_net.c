@@ -4,12 +4,15 @@
  * Memory plan for an input (3, H, W), H2 x W2 after the first stride-2 conv, H3 x W3 after the
  * second, H4 = 2 H3, H5 = 2 H4 (the output's size):
  *   in   (3, H, W)        the input the caller fills
- *   big  (max(32 H W, 128 H4 W4, 64 H5 W5))   conv1's output, then upsample 1's, then upsample 2's
- *   mid  (max(64 H2 W2, 64 H4 W4, 32 H5 W5))  conv2's output, then deconv1's, then deconv2's
+ *   big  (max(32 H W, 32 H5 W5))      conv1's output, then deconv2's
+ *   mid  (max(64 H2 W2, 64 H4 W4))    conv2's output, then deconv1's
  *   res  (128, H3, W3)    conv3's output and the residual stream (added to in place)
  *   t1, t2 (128, H3, W3)  the two convolutions inside a residual block
  *   out  (3, H5, W5)      deconv3's output
- *   ws                    the largest conv2d_workspace
+ *   ws                    the largest conv2d_workspace / conv2d_direct_workspace
+ * The stride-1 convolutions run as direct convolutions (conv_direct.c), the two upsamplings
+ * inside them (they read the small map; the upsampled one is never stored); the stride-2 ones by
+ * im2col + GEMM (conv2d.c).
  * Instance norm and ReLU run in place on each convolution's output. */
 #include "models/transformer_net.h"
 
@@ -166,11 +169,6 @@ void tnet_plan_free(tnet_plan *p) {
     free(p);
 }
 
-static size_t max3(size_t a, size_t b, size_t c) {
-    size_t m = a > b ? a : b;
-    return m > c ? m : c;
-}
-
 impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_plan **out) {
     *out = NULL;
     if (h < TNET_MIN_SIDE || w < TNET_MIN_SIDE)
@@ -196,7 +194,11 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
         p->conv[i] = d;
         sh[i + 1] = conv2d_out_h(&d);
         sw[i + 1] = conv2d_out_w(&d);
-        size_t cw = conv2d_workspace(&d);
+        if (c->stride == 1 && !conv2d_direct_supported(&d)) {  /* excluded by TNET_MIN_SIDE */
+            tnet_plan_free(p);
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small", w, h);
+        }
+        size_t cw = c->stride == 1 ? conv2d_direct_workspace(&d) : conv2d_workspace(&d);
         if (cw > ws) ws = cw;
     }
     p->oh = sh[TNET_NUM_CONV];
@@ -206,8 +208,8 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
     const size_t n3 = (size_t)sh[3] * (size_t)sw[3], n4 = (size_t)sh[14] * (size_t)sw[14];
     const size_t n5 = (size_t)sh[15] * (size_t)sw[15];
     int ok = (p->in = plan_alloc(p, 3 * (size_t)h * (size_t)w)) != NULL;
-    ok = ok && (p->big = plan_alloc(p, max3(32 * n1, 128 * n4, 64 * n5))) != NULL;
-    ok = ok && (p->mid = plan_alloc(p, max3(64 * n2, 64 * n4, 32 * n5))) != NULL;
+    ok = ok && (p->big = plan_alloc(p, 32 * (n1 > n5 ? n1 : n5))) != NULL;
+    ok = ok && (p->mid = plan_alloc(p, 64 * (n2 > n4 ? n2 : n4))) != NULL;
     ok = ok && (p->res = plan_alloc(p, 128 * n3)) != NULL;
     ok = ok && (p->t1 = plan_alloc(p, 128 * n3)) != NULL;
     ok = ok && (p->t2 = plan_alloc(p, 128 * n3)) != NULL;
@@ -226,22 +228,17 @@ int tnet_plan_width(const tnet_plan *p) { return p->w; }
 size_t tnet_plan_bytes(const tnet_plan *p) { return p->bytes; }
 float *tnet_plan_input(tnet_plan *p) { return p->in; }
 
-/* Convolution i from x into y, then its instance norm (and ReLU) in place. */
+/* Convolution i from x (before its upsampling) into y, then its instance norm (and ReLU) in place. */
 static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
-    conv2d_forward(d, x, net->w[i], net->b[i], y, 0, p->ws);
+    if (c->stride == 1) conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
+    else conv2d_forward(d, x, net->w[i], net->b[i], y, 0, p->ws);
     if (c->norm) {
         size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
         instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,
                               p->threads);
     }
-}
-
-/* Nearest x2 upsampling of x into y, for the input of convolution i. */
-static void upsample_for(tnet_plan *p, int i, const float *x, float *y) {
-    const conv2d_desc *d = &p->conv[i];
-    upsample_nearest_forward(d->c, d->h / 2, d->w / 2, 2, x, y, p->threads);
 }
 
 const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
@@ -257,10 +254,8 @@ const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
 #pragma omp simd
         for (size_t k = 0; k < n; k++) r[k] += t[k];
     }
-    upsample_for(p, 13, p->res, p->big);    /* (128, H4, W4) */
-    conv_block(net, p, 13, p->big, p->mid); /* (64, H4, W4) */
-    upsample_for(p, 14, p->mid, p->big);    /* (64, H5, W5) */
-    conv_block(net, p, 14, p->big, p->mid); /* (32, H5, W5) */
-    conv_block(net, p, 15, p->mid, p->out); /* (3, H5, W5) */
+    conv_block(net, p, 13, p->res, p->mid); /* (64, H4, W4), upsampling (128, H3, W3) */
+    conv_block(net, p, 14, p->mid, p->big); /* (32, H5, W5), upsampling (64, H4, W4) */
+    conv_block(net, p, 15, p->big, p->out); /* (3, H5, W5) */
     return p->out;
 }

@@ -37,6 +37,19 @@ void conv2d_forward(const conv2d_desc *d, const float *x, const float *w, const 
 void conv2d_backward(const conv2d_desc *d, const float *x, const float *w, const float *dy,
                      float *dx, float *dw, float *db, float *ws);
 
+/* ---- conv_direct.c ---------------------------------------------------------------------- */
+/* Direct convolution (no column matrix), forward only, for stride 1 with "same" padding
+ * (odd square kernel, pad = k/2), so OH = H and OW = W. d describes the convolution on the
+ * x`up` nearest-upsampled input (d->h and d->w multiples of up): x is the SMALL map
+ * (C, H/up, W/up), upsampled on the fly. w (OC,C,K,K), b (OC) or NULL -> y (OC,H,W). */
+int conv2d_direct_supported(const conv2d_desc *d);
+size_t conv2d_direct_workspace(const conv2d_desc *d);
+void conv2d_direct_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
+                           float *y, float *ws);
+/* For tests and benchmarks: "auto", "avx2" or "portable", process-wide; returns -1 (path
+ * unchanged) for an unknown name or one the CPU cannot run. Not thread-safe against convs running. */
+int conv2d_direct_set_path(const char *name);
+
 /* ---- relu.c ----------------------------------------------------------------------------- */
 /* y = max(x, 0), in place allowed. */
 void relu_forward(size_t n, const float *x, float *y);

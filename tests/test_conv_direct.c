@@ -1,0 +1,117 @@
+/* conv_direct.c (direct stride-1 convolution with the nearest upsampling fused in) on each of its
+ * paths ("portable", "avx2" when the CPU has AVX2 + FMA, else skipped saying so, and "auto")
+ * against a naive double-precision convolution of the explicitly upsampled, padded input.
+ *
+ * Shapes cover the fast style network's layers in miniature: 9x9 with 3 input channels, 9x9
+ * with 3 output channels, 3x3 with x2 upsampling, output-channel counts that leave blocks of 3
+ * and of 1 after the blocks of 4, rows narrower than a vector tile (the portable fallback) and
+ * widths that are not a multiple of the tile (the shifted last tile), zero and reflection
+ * padding, 1 and 2 threads. Tolerance per element: 1e-5 * sum |w| |x| + |b| (float32 summation
+ * of a few thousand terms stays far inside). Poisoned guard floats after y catch overruns. */
+#include "nn/nn.h"
+#include "test.h"
+
+#define GUARD 64
+
+typedef struct {
+    int c, oc, k, up, sh, sw;  /* input (c, sh, sw) before upsampling */
+    pad_mode mode;
+} direct_case;
+
+static int reflect_index(int i, int n) {
+    if (i < 0) return -i;
+    if (i >= n) return 2 * (n - 1) - i;
+    return i;
+}
+
+/* The upsampled, padded input value at (c, uy, ux) in upsampled coordinates (may be outside). */
+static double input_at(const direct_case *t, const float *x, int c, int uy, int ux) {
+    int h = t->sh * t->up, w = t->sw * t->up;
+    if (uy < 0 || uy >= h || ux < 0 || ux >= w) {
+        if (t->mode == PAD_ZERO) return 0.0;
+        uy = reflect_index(uy, h);
+        ux = reflect_index(ux, w);
+    }
+    return x[((size_t)c * t->sh + (size_t)(uy / t->up)) * t->sw + (size_t)(ux / t->up)];
+}
+
+static void run_case(const direct_case *t, const char *path, int threads, unsigned long long seed) {
+    const int h = t->sh * t->up, w = t->sw * t->up, p = t->k / 2;
+    conv2d_desc d = {t->c, h, w, t->oc, t->k, t->k, 1, p, t->mode, threads};
+    CHECK(conv2d_direct_supported(&d));
+    size_t nx = (size_t)t->c * t->sh * t->sw, nw = (size_t)t->oc * t->c * t->k * t->k;
+    size_t ny = (size_t)t->oc * h * w;
+    float *x = malloc(nx * sizeof *x), *wt = malloc(nw * sizeof *wt), *b = malloc((size_t)t->oc * sizeof *b);
+    float *y = malloc((ny + GUARD) * sizeof *y), *ws = malloc((conv2d_direct_workspace(&d) + 1) * sizeof *ws);
+    for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&seed, -1.0f, 1.0f);
+    for (size_t i = 0; i < nw; i++) wt[i] = test_uniform(&seed, -1.0f, 1.0f);
+    for (int i = 0; i < t->oc; i++) b[i] = test_uniform(&seed, -1.0f, 1.0f);
+    for (size_t i = 0; i < ny + GUARD; i++) y[i] = nanf("");
+    CHECK(conv2d_direct_set_path(path) == 0);
+    conv2d_direct_forward(&d, t->up, x, wt, b, y, ws);
+    int bad = 0;
+    double worst = 0;
+    for (int o = 0; o < t->oc && bad < 5; o++)
+        for (int oy = 0; oy < h; oy++)
+            for (int ox = 0; ox < w; ox++) {
+                double ref = b[o], bound = fabs(b[o]);
+                for (int c = 0; c < t->c; c++)
+                    for (int ki = 0; ki < t->k; ki++)
+                        for (int kj = 0; kj < t->k; kj++) {
+                            double wv = wt[(((size_t)o * t->c + c) * t->k + ki) * t->k + kj];
+                            double xv = input_at(t, x, c, oy - p + ki, ox - p + kj);
+                            ref += wv * xv;
+                            bound += fabs(wv * xv);
+                        }
+                double got = y[((size_t)o * h + oy) * w + ox], e = fabs(got - ref);
+                worst = fmax(worst, e / bound);
+                if (!(e <= 1e-5 * bound) && bad++ < 5)
+                    CHECK_MSG(0, "%s c%d oc%d k%d up%d %dx%d: y[%d][%d][%d] = %.7g, expected %.7g", path, t->c,
+                              t->oc, t->k, t->up, h, w, o, oy, ox, got, ref);
+            }
+    for (int i = 0; i < GUARD; i++) CHECK_MSG(isnan(y[ny + i]), "%s: wrote past y", path);
+    printf("  %-8s c%-3d oc%-3d k%d up%d %3dx%-3d %s, %d thread(s): max err %.2g of sum|w x|\n", path, t->c,
+           t->oc, t->k, t->up, h, w, t->mode == PAD_ZERO ? "zero   " : "reflect", threads, worst);
+    free(x);
+    free(wt);
+    free(b);
+    free(y);
+    free(ws);
+}
+
+static const direct_case cases[] = {
+    {3, 32, 9, 1, 37, 41, PAD_REFLECT},  /* conv1 */
+    {32, 3, 9, 1, 20, 35, PAD_REFLECT},  /* deconv3 */
+    {8, 7, 3, 2, 9, 17, PAD_REFLECT},    /* deconv1/2: upsampled, blocks of 4 then 3 */
+    {5, 6, 3, 1, 11, 33, PAD_ZERO},      /* blocks of 4, 1, 1 */
+    {4, 5, 5, 1, 12, 10, PAD_REFLECT},   /* narrower than a tile: portable */
+    {6, 4, 3, 2, 5, 3, PAD_ZERO},        /* tiny, upsampled */
+};
+
+static void test_path(const char *path) {
+    if (conv2d_direct_set_path(path) != 0) {
+        printf("  %s: not supported by this CPU, skipped\n", path);
+        return;
+    }
+    unsigned long long seed = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int threads = 1; threads <= 2; threads++) run_case(&cases[i], path, threads, seed + i);
+}
+
+static void test_portable(void) { test_path("portable"); }
+static void test_avx2(void) { test_path("avx2"); }
+static void test_auto(void) { test_path("auto"); }
+
+static void test_unknown_path(void) {
+    CHECK(conv2d_direct_set_path("avx2") == 0 || conv2d_direct_set_path("avx2") == -1);
+    CHECK(conv2d_direct_set_path("no-such-path") == -1);
+    CHECK(conv2d_direct_set_path("auto") == 0);
+}
+
+int main(void) {
+    RUN(test_portable);
+    RUN(test_avx2);
+    RUN(test_auto);
+    RUN(test_unknown_path);
+    return test_summary();
+}
