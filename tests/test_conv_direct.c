@@ -1,6 +1,7 @@
 /* conv_direct.c (direct stride-1 convolution with the nearest upsampling fused in) on each of its
- * paths ("portable", "avx2" when the CPU has AVX2 + FMA, else skipped saying so, and "auto")
- * against a naive double-precision convolution of the explicitly upsampled, padded input.
+ * paths ("portable", "avx2" when the CPU has AVX2 + FMA, else skipped saying so, and "auto"),
+ * and conv_winograd.c (3x3 by F(2x2, 3x3), the same interface; its GEMMs are gemm.h's, whose
+ * paths test_gemm.c covers), against a naive double-precision convolution of the explicitly upsampled, padded input.
  *
  * Shapes cover the fast style network's layers in miniature: 9x9 with 3 input channels, 9x9
  * with 3 output channels, 3x3 with x2 upsampling, output-channel counts that leave blocks of 3
@@ -35,20 +36,26 @@ static double input_at(const direct_case *t, const float *x, int c, int uy, int 
     return x[((size_t)c * t->sh + (size_t)(uy / t->up)) * t->sw + (size_t)(ux / t->up)];
 }
 
+/* path: a conv_direct.c path, or "winograd" for conv_winograd.c. */
 static void run_case(const direct_case *t, const char *path, int threads, unsigned long long seed) {
+    const int wino = !strcmp(path, "winograd");
     const int h = t->sh * t->up, w = t->sw * t->up, p = t->k / 2;
     conv2d_desc d = {t->c, h, w, t->oc, t->k, t->k, 1, p, t->mode, threads};
-    CHECK(conv2d_direct_supported(&d));
+    CHECK(wino ? conv2d_winograd_supported(&d) : conv2d_direct_supported(&d));
     size_t nx = (size_t)t->c * t->sh * t->sw, nw = (size_t)t->oc * t->c * t->k * t->k;
     size_t ny = (size_t)t->oc * h * w;
     float *x = malloc(nx * sizeof *x), *wt = malloc(nw * sizeof *wt), *b = malloc((size_t)t->oc * sizeof *b);
-    float *y = malloc((ny + GUARD) * sizeof *y), *ws = malloc((conv2d_direct_workspace(&d) + 1) * sizeof *ws);
+    float *y = malloc((ny + GUARD) * sizeof *y), *ws = malloc(((wino ? conv2d_winograd_workspace(&d) : conv2d_direct_workspace(&d)) + 1) * sizeof *ws);
     for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&seed, -1.0f, 1.0f);
     for (size_t i = 0; i < nw; i++) wt[i] = test_uniform(&seed, -1.0f, 1.0f);
     for (int i = 0; i < t->oc; i++) b[i] = test_uniform(&seed, -1.0f, 1.0f);
     for (size_t i = 0; i < ny + GUARD; i++) y[i] = nanf("");
-    CHECK(conv2d_direct_set_path(path) == 0);
-    conv2d_direct_forward(&d, t->up, x, wt, b, y, ws);
+    if (wino) {
+        conv2d_winograd_forward(&d, t->up, x, wt, b, y, ws);
+    } else {
+        CHECK(conv2d_direct_set_path(path) == 0);
+        conv2d_direct_forward(&d, t->up, x, wt, b, y, ws);
+    }
     int bad = 0;
     double worst = 0;
     for (int o = 0; o < t->oc && bad < 5; o++)
@@ -102,6 +109,20 @@ static void test_portable(void) { test_path("portable"); }
 static void test_avx2(void) { test_path("avx2"); }
 static void test_auto(void) { test_path("auto"); }
 
+/* 3x3 shapes: even and odd sides (a last column and row of half tiles), several bands of rows,
+ * upsampled, zero padding, the residual layers' 128 channels. */
+static const direct_case wino_cases[] = {
+    {8, 7, 3, 2, 9, 17, PAD_REFLECT},   {5, 6, 3, 1, 11, 33, PAD_ZERO},  {6, 4, 3, 2, 5, 3, PAD_ZERO},
+    {3, 5, 3, 1, 2, 2, PAD_REFLECT},    {16, 9, 3, 1, 37, 23, PAD_REFLECT}, {128, 128, 3, 1, 6, 40, PAD_REFLECT},
+    {4, 3, 3, 1, 200, 3, PAD_REFLECT},
+};
+
+static void test_winograd(void) {
+    unsigned long long seed = 0x2545f4914f6cdd1dull;
+    for (size_t i = 0; i < sizeof wino_cases / sizeof wino_cases[0]; i++)
+        for (int threads = 1; threads <= 2; threads++) run_case(&wino_cases[i], "winograd", threads, seed + i);
+}
+
 static void test_unknown_path(void) {
     CHECK(conv2d_direct_set_path("avx2") == 0 || conv2d_direct_set_path("avx2") == -1);
     CHECK(conv2d_direct_set_path("no-such-path") == -1);
@@ -112,6 +133,7 @@ int main(void) {
     RUN(test_portable);
     RUN(test_avx2);
     RUN(test_auto);
+    RUN(test_winograd);
     RUN(test_unknown_path);
     return test_summary();
 }

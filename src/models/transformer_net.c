@@ -10,9 +10,9 @@
  *   t1, t2 (128, H3, W3)  the two convolutions inside a residual block
  *   out  (3, H5, W5)      deconv3's output
  *   ws                    the largest conv2d_workspace / conv2d_direct_workspace
- * The stride-1 convolutions run as direct convolutions (conv_direct.c), the two upsamplings
- * inside them (they read the small map; the upsampled one is never stored); the stride-2 ones by
- * im2col + GEMM (conv2d.c).
+ * The 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) (conv_winograd.c), the 9x9 ones
+ * as direct convolutions (conv_direct.c), the two upsamplings inside them (they read the small
+ * map; the upsampled one is never stored); the stride-2 ones by im2col + GEMM (conv2d.c).
  * Instance norm and ReLU run in place on each convolution's output. */
 #include "models/transformer_net.h"
 
@@ -169,6 +169,9 @@ void tnet_plan_free(tnet_plan *p) {
     free(p);
 }
 
+/* The 3x3 stride-1 convolutions (residual blocks, upsampling layers) run by Winograd's F(2x2, 3x3). */
+static int tnet_winograd(const tnet_conv_spec *c) { return c->k == 3 && c->stride == 1; }
+
 impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_plan **out) {
     *out = NULL;
     if (h < TNET_MIN_SIDE || w < TNET_MIN_SIDE)
@@ -198,7 +201,8 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
             tnet_plan_free(p);
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small", w, h);
         }
-        size_t cw = c->stride == 1 ? conv2d_direct_workspace(&d) : conv2d_workspace(&d);
+        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d)
+                    : c->stride == 1 ? conv2d_direct_workspace(&d) : conv2d_workspace(&d);
         if (cw > ws) ws = cw;
     }
     p->oh = sh[TNET_NUM_CONV];
@@ -232,7 +236,8 @@ float *tnet_plan_input(tnet_plan *p) { return p->in; }
 static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
-    if (c->stride == 1) conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
+    if (tnet_winograd(c)) conv2d_winograd_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
+    else if (c->stride == 1) conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     else conv2d_forward(d, x, net->w[i], net->b[i], y, 0, p->ws);
     if (c->norm) {
         size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);

@@ -18,6 +18,7 @@
  * 3 x 4, 12 accumulators of the 16 ymm registers) when the CPU has it and the row is at least
  * 32 pixels wide, else "portable" (plain C, auto-vectorised for the baseline ISA). Threads split
  * the output rows; each thread pads and convolves its own bands in its own slice of ws. */
+#include "nn/conv_internal.h"
 #include "nn/nn.h"
 
 #include <immintrin.h>
@@ -76,15 +77,14 @@ static int direct_reflect(int i, int n) {
     return i;
 }
 
-/* xp (C, rows, PW) = padded rows oy0 - pad .. of the x`up` upsampled input; x (C, H/up, W/up). */
-static void direct_pad_band(const conv2d_desc *d, int up, const float *x, int oy0, int rows, float *xp) {
-    const int pad = d->pad, pw = d->w + 2 * pad, sh = d->h / up, sw = d->w / up;
+void conv_pad_band(const conv2d_desc *d, int up, const float *x, int y0, int rows, int pw, float *xp) {
+    const int pad = d->pad, sh = d->h / up, sw = d->w / up, used = d->w + 2 * pad;
     for (int c = 0; c < d->c; c++) {
         const float *xc = x + (size_t)c * (size_t)sh * (size_t)sw;
         for (int j = 0; j < rows; j++) {
             float *dst = xp + ((size_t)c * (size_t)rows + (size_t)j) * (size_t)pw;
-            int uy = oy0 + j - pad;
-            if ((uy < 0 || uy >= d->h) && d->padding == PAD_ZERO) {
+            int uy = y0 + j - pad;
+            if (uy >= d->h + pad || ((uy < 0 || uy >= d->h) && d->padding == PAD_ZERO)) {
                 memset(dst, 0, (size_t)pw * sizeof *dst);
                 continue;
             }
@@ -101,6 +101,7 @@ static void direct_pad_band(const conv2d_desc *d, int up, const float *x, int oy
                 dst[i] = d->padding == PAD_ZERO ? 0.0f : src[direct_reflect(l, d->w) / up];
                 dst[pad + d->w + i] = d->padding == PAD_ZERO ? 0.0f : src[direct_reflect(r, d->w) / up];
             }
+            for (int i = used; i < pw; i++) dst[i] = 0.0f;
         }
     }
 }
@@ -216,7 +217,7 @@ void conv2d_direct_forward(const conv2d_desc *d, int up, const float *x, const f
         float *xp = ws + (size_t)t * per_thread;
         for (int oy0 = r0; oy0 < r1; oy0 += band) {
             const int rows = r1 - oy0 < band ? r1 - oy0 : band;
-            direct_pad_band(d, up, x, oy0, rows + d->kh - 1, xp);
+            conv_pad_band(d, up, x, oy0, rows + d->kh - 1, (int)pw, xp);
             if (path == DIRECT_AVX2) direct_band_avx2(d, xp, w, b, oy0, rows, y);
             else direct_band_portable(d, xp, w, b, oy0, rows, y);
         }
