@@ -19,7 +19,8 @@
  * fused), transforming, multiplying and transforming back in its own slice of the workspace:
  *   xp (C, R + 2, PW)  the band's padded input, R even, PW = 2 TW + 2, TW = ceil(W / 2)
  *   v  (16, C, T)      transformed input tiles, T = R / 2 * TW (planes C T + WINO_PLANE_PAD apart)
- *   m  (16, OC, T)     their products with U (planes OC T + WINO_PLANE_PAD apart) */
+ *   m  (16, OC, T)     their products with U (planes OC T + WINO_PLANE_PAD apart)
+ *   junk (2 TW)        where the second output row of a last, half row of tiles goes */
 #include "nn/conv_internal.h"
 #include "nn/nn.h"
 
@@ -54,7 +55,7 @@ static int wino_band_rows(const conv2d_desc *d) {
 static size_t wino_per_thread(const conv2d_desc *d) {
     const size_t r = (size_t)wino_band_rows(d), tw = (size_t)wino_tw(d), t = r / 2 * tw;
     return (size_t)d->c * (r + 2) * (2 * tw + 2) + 16 * ((size_t)d->c * t + WINO_PLANE_PAD) +
-           16 * ((size_t)d->oc * t + WINO_PLANE_PAD);
+           16 * ((size_t)d->oc * t + WINO_PLANE_PAD) + 2 * tw;
 }
 
 size_t conv2d_winograd_workspace(const conv2d_desc *d) {
@@ -126,38 +127,47 @@ static void wino_input_transform(int c, int trows, int tw, const float *xp, floa
         }
 }
 
-/* y rows oy0 .. oy0 + rows - 1 = A^T M A + b from m (16, OC, T), T = trows * TW; rows and the
- * last column of tiles past the map are dropped. */
+/* One row of tiles: y0[2 tx + {0,1}], y1[2 tx + {0,1}] = A^T M A + bias for tx < n, from the 16
+ * planes s + f * plane (tiles along the row contiguous). Vectorised across tiles. */
+static void wino_output_row(const float *s, size_t plane, int n, float bias, float *y0, float *y1) {
+#pragma omp simd
+    for (int tx = 0; tx < n; tx++) {
+        const float *q = s + tx;
+        /* A^T M: rows p (2, 4). */
+        float p00 = q[0] + q[4 * plane] + q[8 * plane];
+        float p01 = q[plane] + q[5 * plane] + q[9 * plane];
+        float p02 = q[2 * plane] + q[6 * plane] + q[10 * plane];
+        float p03 = q[3 * plane] + q[7 * plane] + q[11 * plane];
+        float p10 = q[4 * plane] - q[8 * plane] - q[12 * plane];
+        float p11 = q[5 * plane] - q[9 * plane] - q[13 * plane];
+        float p12 = q[6 * plane] - q[10 * plane] - q[14 * plane];
+        float p13 = q[7 * plane] - q[11 * plane] - q[15 * plane];
+        y0[2 * tx] = bias + p00 + p01 + p02;
+        y0[2 * tx + 1] = bias + p01 - p02 - p03;
+        y1[2 * tx] = bias + p10 + p11 + p12;
+        y1[2 * tx + 1] = bias + p11 - p12 - p13;
+    }
+}
+
+/* y rows oy0 .. oy0 + rows - 1 = A^T M A + b from m (16, OC, T), T = trows * TW; the output row
+ * of tiles past the map goes to junk (2 TW floats), a last half column of tiles is finished apart. */
 static void wino_output_transform(const conv2d_desc *d, int trows, int tw, const float *m, const float *b,
-                                  int oy0, int rows, float *y) {
+                                  int oy0, int rows, float *y, float *junk) {
     const size_t t = (size_t)trows * (size_t)tw, plane = (size_t)d->oc * t + WINO_PLANE_PAD;
     const size_t ohw = (size_t)d->h * (size_t)d->w;
     const int w = d->w, full = w / 2;  /* tiles whose two columns are both inside */
     for (int o = 0; o < d->oc; o++) {
         const float bias = b ? b[o] : 0.0f;
-        for (int ty = 0; ty < trows && 2 * ty < rows; ty++) {
+        for (int ty = 0; ty < trows; ty++) {
             const float *s = m + (size_t)o * t + (size_t)ty * (size_t)tw;
             float *y0 = y + (size_t)o * ohw + (size_t)(oy0 + 2 * ty) * (size_t)w;
-            float *y1 = 2 * ty + 1 < rows ? y0 + w : NULL;
-            float out[4];
-            for (int tx = 0; tx < tw; tx++) {
-                float q[16];
-                for (int f = 0; f < 16; f++) q[f] = s[(size_t)f * plane + (size_t)tx];
-                float p0[4], p1[4];  /* A^T M: (2, 4) */
-                for (int j = 0; j < 4; j++) {
-                    p0[j] = q[j] + q[4 + j] + q[8 + j];
-                    p1[j] = q[4 + j] - q[8 + j] - q[12 + j];
-                }
-                out[0] = bias + p0[0] + p0[1] + p0[2];
-                out[1] = bias + p0[1] - p0[2] - p0[3];
-                out[2] = bias + p1[0] + p1[1] + p1[2];
-                out[3] = bias + p1[1] - p1[2] - p1[3];
-                y0[2 * tx] = out[0];
-                if (tx < full) y0[2 * tx + 1] = out[1];
-                if (y1) {
-                    y1[2 * tx] = out[2];
-                    if (tx < full) y1[2 * tx + 1] = out[3];
-                }
+            float *y1 = 2 * ty + 1 < rows ? y0 + w : junk;
+            wino_output_row(s, plane, full, bias, y0, y1);
+            if (full < tw) {
+                float e0[2], e1[2];
+                wino_output_row(s + full, plane, 1, bias, e0, e1);
+                y0[2 * full] = e0[0];
+                y1[2 * full] = e1[0];
             }
         }
     }
@@ -190,7 +200,7 @@ void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const
             for (int f = 0; f < 16; f++)
                 gemm(0, 0, koc, nt_tiles, kc, 1.0f, u + (size_t)f * koc * kc, kc, v + (size_t)f * vplane, nt_tiles,
                      0.0f, m + (size_t)f * mplane, nt_tiles);
-            wino_output_transform(d, trows, tw, m, b, oy0, rows, y);
+            wino_output_transform(d, trows, tw, m, b, oy0, rows, y, xp + per_thread - 2 * (size_t)tw);
         }
     }
 }
