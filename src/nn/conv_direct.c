@@ -15,7 +15,7 @@
  * OW (recomputing a few pixels) so no tail loop is needed.
  *
  * Paths (as gemm.h's): "avx2" (AVX2 + FMA, by function target attribute, tiles 4 x 3 and
- * 3 x 4, 12 accumulators of the 16 ymm registers) when the CPU has it and the row is at least
+ * 3 x 4: 12 accumulators, 3 operands and a broadcast or load, all 16 ymm registers) when the CPU has it and the row is at least
  * 32 pixels wide, else "portable" (plain C, auto-vectorised for the baseline ISA). Threads split
  * the output rows; each thread pads and convolves its own bands in its own slice of ws. */
 #include "nn/conv_internal.h"
@@ -55,11 +55,12 @@ int conv2d_direct_supported(const conv2d_desc *d) {
 
 static int direct_threads(const conv2d_desc *d) { return d->threads > 1 ? d->threads : 1; }
 
-/* Output rows per band: the padded band (C, R + K - 1, PW) near DIRECT_BAND_FLOATS. */
+/* Output rows per band: the padded band (C, R + K - 1, PW) near DIRECT_BAND_FLOATS, but at least
+ * K - 1 rows so padding copies each input row at most twice. */
 static int direct_band_rows(const conv2d_desc *d) {
     const size_t pw = (size_t)d->w + (size_t)d->kw - 1, per_row = (size_t)d->c * pw;
-    size_t rows = DIRECT_BAND_FLOATS / per_row;
-    rows = rows > (size_t)d->kh ? rows - (size_t)(d->kh - 1) : 1;
+    size_t rows = DIRECT_BAND_FLOATS / per_row, min_rows = d->kh > 1 ? (size_t)(d->kh - 1) : 1;
+    rows = rows > (size_t)d->kh - 1 + min_rows ? rows - (size_t)(d->kh - 1) : min_rows;
     if (rows > (size_t)d->h) rows = (size_t)d->h;
     return (int)rows;
 }
@@ -152,14 +153,28 @@ direct_tile_avx2(const int ob, const int pb, int c, int k, const float *xp, size
             const float *xr = xp + (size_t)ci * xcs + (size_t)ki * pw;
             const float *wr = w + ((size_t)ci * (size_t)k + (size_t)ki) * (size_t)k;
             for (int kj = 0; kj < k; kj++) {
-                __m256 xv[4];
+                /* Hold the fewer of the two operand sets in registers: OB x PB accumulators plus
+                 * min(OB, PB) + 1 fit the 16 ymm registers for 4 x 3 and 3 x 4. */
+                if (pb <= ob) {
+                    __m256 xv[4];
 #pragma GCC unroll 4
-                for (int p = 0; p < pb; p++) xv[p] = _mm256_loadu_ps(xr + kj + 8 * p);
+                    for (int p = 0; p < pb; p++) xv[p] = _mm256_loadu_ps(xr + kj + 8 * p);
 #pragma GCC unroll 4
-                for (int o = 0; o < ob; o++) {
-                    const __m256 wv = _mm256_broadcast_ss(wr + (size_t)o * ckk + (size_t)kj);
+                    for (int o = 0; o < ob; o++) {
+                        const __m256 wv = _mm256_broadcast_ss(wr + (size_t)o * ckk + (size_t)kj);
 #pragma GCC unroll 4
-                    for (int p = 0; p < pb; p++) acc[o][p] = _mm256_fmadd_ps(wv, xv[p], acc[o][p]);
+                        for (int p = 0; p < pb; p++) acc[o][p] = _mm256_fmadd_ps(wv, xv[p], acc[o][p]);
+                    }
+                } else {
+                    __m256 wv[4];
+#pragma GCC unroll 4
+                    for (int o = 0; o < ob; o++) wv[o] = _mm256_broadcast_ss(wr + (size_t)o * ckk + (size_t)kj);
+#pragma GCC unroll 4
+                    for (int p = 0; p < pb; p++) {
+                        const __m256 xv = _mm256_loadu_ps(xr + kj + 8 * p);
+#pragma GCC unroll 4
+                        for (int o = 0; o < ob; o++) acc[o][p] = _mm256_fmadd_ps(wv[o], xv, acc[o][p]);
+                    }
                 }
             }
         }
