@@ -16,8 +16,9 @@
  *
  * Paths (as gemm.h's): "avx2" (AVX2 + FMA, by function target attribute, tiles 4 x 3 and
  * 3 x 4: 12 accumulators, 3 operands and a broadcast or load, all 16 ymm registers) when the CPU has it and the row is at least
- * 32 pixels wide, else "portable" (plain C, auto-vectorised for the baseline ISA). Threads split
- * the output rows; each thread pads and convolves its own bands in its own slice of ws. */
+ * 32 pixels wide, else "portable" (plain C, auto-vectorised for the baseline ISA). Threads take
+ * bands of output rows one at a time (dynamic schedule: a descheduled thread holds up one band,
+ * not half the map), each padding and convolving in its own slice of ws. */
 #include "nn/conv_internal.h"
 #include "nn/nn.h"
 
@@ -55,12 +56,15 @@ int conv2d_direct_supported(const conv2d_desc *d) {
 
 static int direct_threads(const conv2d_desc *d) { return d->threads > 1 ? d->threads : 1; }
 
-/* Output rows per band: the padded band (C, R + K - 1, PW) near DIRECT_BAND_FLOATS, but at least
- * K - 1 rows so padding copies each input row at most twice. */
+/* Output rows per band: the padded band (C, R + K - 1, PW) near DIRECT_BAND_FLOATS and at least 8
+ * bands per thread (for the dynamic schedule to even out), but at least K - 1 rows so padding
+ * copies each input row at most twice. */
 static int direct_band_rows(const conv2d_desc *d) {
     const size_t pw = (size_t)d->w + (size_t)d->kw - 1, per_row = (size_t)d->c * pw;
+    const size_t nt = (size_t)direct_threads(d), fair = ((size_t)d->h + 8 * nt - 1) / (8 * nt);
     size_t rows = DIRECT_BAND_FLOATS / per_row, min_rows = d->kh > 1 ? (size_t)(d->kh - 1) : 1;
     rows = rows > (size_t)d->kh - 1 + min_rows ? rows - (size_t)(d->kh - 1) : min_rows;
+    if (nt > 1 && rows > fair) rows = fair > min_rows ? fair : min_rows;
     if (rows > (size_t)d->h) rows = (size_t)d->h;
     return (int)rows;
 }
@@ -225,13 +229,13 @@ void conv2d_direct_forward(const conv2d_desc *d, int up, const float *x, const f
     int path = atomic_load(&direct_path);
     if (path == DIRECT_AUTO) path = direct_cpu_avx2() ? DIRECT_AVX2 : DIRECT_PORTABLE;
     if (d->w < DIRECT_AVX2_MIN_OW) path = DIRECT_PORTABLE;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && oh > 1)
+    const int nbands = (oh + band - 1) / band;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && nbands > 1)
     {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int r0 = (int)((long long)oh * t / nt), r1 = (int)((long long)oh * (t + 1) / nt);
-        float *xp = ws + (size_t)t * per_thread;
-        for (int oy0 = r0; oy0 < r1; oy0 += band) {
-            const int rows = r1 - oy0 < band ? r1 - oy0 : band;
+        float *xp = ws + (size_t)omp_get_thread_num() * per_thread;
+#pragma omp for schedule(dynamic, 1)
+        for (int bi = 0; bi < nbands; bi++) {
+            const int oy0 = bi * band, rows = oh - oy0 < band ? oh - oy0 : band;
             conv_pad_band(d, up, x, oy0, rows + d->kh - 1, (int)pw, xp);
             if (path == DIRECT_AVX2) direct_band_avx2(d, xp, w, b, oy0, rows, y);
             else direct_band_portable(d, xp, w, b, oy0, rows, y);

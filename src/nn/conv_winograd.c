@@ -14,8 +14,8 @@
  * The transforms only add and subtract (and halve, in G), so the result is as accurate as direct
  * convolution to within a few float32 roundings.
  *
- * Threads: the kernel transform U (16, OC, C) is shared, split by output channel; then each
- * thread takes its own output rows in bands, padding (conv_pad_band: upsampling and reflection
+ * Threads: the kernel transform U (16, OC, C) is shared, split by output channel; then the
+ * threads take bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band: upsampling and reflection
  * fused), transforming, multiplying and transforming back in its own slice of the workspace:
  *   xp (C, R + 2, PW)  the band's padded input, R even, PW = 2 TW + 2, TW = ceil(W / 2)
  *   v  (16, C, T)      transformed input tiles, T = R / 2 * TW (planes C T + WINO_PLANE_PAD apart)
@@ -42,12 +42,15 @@ int conv2d_winograd_supported(const conv2d_desc *d) {
 static int wino_threads(const conv2d_desc *d) { return d->threads > 1 ? d->threads : 1; }
 static int wino_tw(const conv2d_desc *d) { return (d->w + 1) / 2; }
 
-/* Output rows per band: even, about WINO_BAND_TILES tiles, at most the map (rounded up to even). */
+/* Output rows per band: even, about WINO_BAND_TILES tiles, but at least 4 bands per thread when
+ * the map has that many rows of tiles (for the dynamic schedule to even out). */
 static int wino_band_rows(const conv2d_desc *d) {
+    const int tiles_h = (d->h + 1) / 2, nt = wino_threads(d);
     int trows = WINO_BAND_TILES / wino_tw(d);
+    int fair = (tiles_h + 4 * nt - 1) / (4 * nt);
+    if (nt > 1 && trows > fair) trows = fair;
     if (trows < 1) trows = 1;
-    int max_trows = (d->h + 1) / 2;
-    if (trows > max_trows) trows = max_trows;
+    if (trows > tiles_h) trows = tiles_h;
     return 2 * trows;
 }
 
@@ -179,19 +182,19 @@ void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const
     const size_t pw = 2 * (size_t)tw + 2, per_thread = wino_per_thread(d);
     const size_t kc = (size_t)d->c, koc = (size_t)d->oc;
     float *u = ws;
+    const int nbands = (oh + band - 1) / band;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        wino_kernel_transform(d, w, (int)((long long)d->oc * t / nt), (int)((long long)d->oc * (t + 1) / nt), u);
-#pragma omp barrier
-        /* Rows split at even boundaries, so every band but the map's last starts a whole tile. */
-        const int tiles_h = (oh + 1) / 2;
-        const int r0 = 2 * (int)((long long)tiles_h * t / nt), r1e = 2 * (int)((long long)tiles_h * (t + 1) / nt);
-        const int r1 = r1e < oh ? r1e : oh;
+        const int t = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 4)
+        for (int o = 0; o < d->oc; o++) wino_kernel_transform(d, w, o, o + 1, u);
         float *xp = ws + 16 * koc * kc + (size_t)t * per_thread;
         float *v = xp + kc * (size_t)(band + 2) * pw;
-        for (int oy0 = r0; oy0 < r1; oy0 += band) {
-            const int rows = r1 - oy0 < band ? r1 - oy0 : band, trows = (rows + 1) / 2;
+        /* Bands handed out one at a time: a thread the OS descheduled holds up one band, not half
+         * the map. Every band starts on an even row, a whole tile. */
+#pragma omp for schedule(dynamic, 1)
+        for (int bi = 0; bi < nbands; bi++) {
+            const int oy0 = bi * band, rows = oh - oy0 < band ? oh - oy0 : band, trows = (rows + 1) / 2;
             const size_t nt_tiles = (size_t)trows * (size_t)tw;
             const size_t vplane = kc * nt_tiles + WINO_PLANE_PAD, mplane = koc * nt_tiles + WINO_PLANE_PAD;
             float *m = v + 16 * vplane;
