@@ -1,7 +1,7 @@
 /* conv_direct.c (direct stride-1 convolution with the nearest upsampling fused in) on each of its
  * paths ("portable", "avx2" when the CPU has AVX2 + FMA, else skipped saying so, and "auto"),
- * and conv_winograd.c (3x3 by F(2x2, 3x3), the same interface; its GEMMs are gemm.h's, whose
- * paths test_gemm.c covers), against a naive double-precision convolution of the explicitly upsampled, padded input.
+ * and conv_winograd.c (3x3 by F(2x2, 3x3), the same interface) on each GEMM path (its products
+ * run on that path's microkernel, or through gemm() on OpenBLAS and unpacked), against a naive double-precision convolution of the explicitly upsampled, padded input.
  *
  * Shapes cover the fast style network's layers in miniature: 9x9 with 3 input channels, 9x9
  * with 3 output channels, 3x3 with x2 upsampling, output-channel counts that leave blocks of 3
@@ -9,6 +9,7 @@
  * widths that are not a multiple of the tile (the shifted last tile), zero and reflection
  * padding, 1 and 2 threads. Tolerance per element: 1e-5 * sum |w| |x| + |b| (float32 summation
  * of a few thousand terms stays far inside). Poisoned guard floats after y catch overruns. */
+#include "core/gemm_internal.h"
 #include "nn/nn.h"
 #include "test.h"
 
@@ -117,10 +118,21 @@ static const direct_case wino_cases[] = {
     {4, 3, 3, 1, 200, 3, PAD_REFLECT},
 };
 
+/* On every GEMM path: the Winograd products run on that path's microkernel, with its MR x NR
+ * packing (or through gemm() itself for openblas and unpacked). */
 static void test_winograd(void) {
+    static const char *const gemm_paths[] = {"avx512", "avx2", "portable", "openblas", "unpacked", "auto"};
     unsigned long long seed = 0x2545f4914f6cdd1dull;
-    for (size_t i = 0; i < sizeof wino_cases / sizeof wino_cases[0]; i++)
-        for (int threads = 1; threads <= 2; threads++) run_case(&wino_cases[i], "winograd", threads, seed + i);
+    for (size_t p = 0; p < sizeof gemm_paths / sizeof gemm_paths[0]; p++) {
+        if (gemm_set_path(gemm_paths[p]) != 0) {
+            printf("  gemm path %s: not supported by this CPU, skipped\n", gemm_paths[p]);
+            continue;
+        }
+        printf("  gemm path %s:\n", gemm_paths[p]);
+        for (size_t i = 0; i < sizeof wino_cases / sizeof wino_cases[0]; i++)
+            for (int threads = 1; threads <= 2; threads++) run_case(&wino_cases[i], "winograd", threads, seed + i);
+    }
+    CHECK(gemm_set_path("auto") == 0);
 }
 
 static void test_unknown_path(void) {
