@@ -9,10 +9,10 @@
  *   res  (128, H3, W3)    conv3's output and the residual stream (added to in place)
  *   t1, t2 (128, H3, W3)  the two convolutions inside a residual block
  *   out  (3, H5, W5)      deconv3's output
- *   ws                    the largest conv2d_workspace / conv2d_direct_workspace
- * The 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) (conv_winograd.c), the 9x9 ones
- * as direct convolutions (conv_direct.c), the two upsamplings inside them (they read the small
- * map; the upsampled one is never stored); the stride-2 ones by im2col + GEMM (conv2d.c).
+ *   ws                    the largest conv2d_winograd_workspace / conv2d_direct_workspace
+ * The 3x3 stride-1 convolutions run by Winograd's F(4x4, 3x3) (conv_winograd.c), the 9x9 and the
+ * stride-2 ones as direct convolutions (conv_direct.c); the two upsamplings happen inside them
+ * (they read the small map; the upsampled one is never stored).
  * Instance norm and ReLU run in place on each convolution's output. */
 #include "models/transformer_net.h"
 
@@ -197,12 +197,11 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
         p->conv[i] = d;
         sh[i + 1] = conv2d_out_h(&d);
         sw[i + 1] = conv2d_out_w(&d);
-        if (c->stride == 1 && !conv2d_direct_supported(&d)) {  /* excluded by TNET_MIN_SIDE */
+        if (!conv2d_direct_supported(&d)) {  /* excluded by TNET_MIN_SIDE */
             tnet_plan_free(p);
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small", w, h);
         }
-        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d)
-                    : c->stride == 1 ? conv2d_direct_workspace(&d) : conv2d_workspace(&d);
+        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d) : conv2d_direct_workspace(&d);
         if (cw > ws) ws = cw;
     }
     p->oh = sh[TNET_NUM_CONV];
@@ -237,8 +236,7 @@ static void conv_block(const transformer_net *net, tnet_plan *p, int i, const fl
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
     if (tnet_winograd(c)) conv2d_winograd_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
-    else if (c->stride == 1) conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
-    else conv2d_forward(d, x, net->w[i], net->b[i], y, 0, p->ws);
+    else conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     if (c->norm) {
         size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
         instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,

@@ -38,10 +38,10 @@ void conv2d_backward(const conv2d_desc *d, const float *x, const float *w, const
                      float *dx, float *dw, float *db, float *ws);
 
 /* ---- conv_direct.c ---------------------------------------------------------------------- */
-/* Direct convolution (no column matrix), forward only, for stride 1 with "same" padding
- * (odd square kernel, pad = k/2), so OH = H and OW = W. d describes the convolution on the
+/* Direct convolution (no column matrix), forward only, stride 1 or 2 with "same" padding (odd
+ * square kernel up to 15, pad = k/2), so OH = ceil(H / stride). d describes the convolution on the
  * x`up` nearest-upsampled input (d->h and d->w multiples of up): x is the SMALL map
- * (C, H/up, W/up), upsampled on the fly. w (OC,C,K,K), b (OC) or NULL -> y (OC,H,W). */
+ * (C, H/up, W/up), upsampled on the fly. w (OC,C,K,K), b (OC) or NULL -> y (OC,OH,OW). */
 int conv2d_direct_supported(const conv2d_desc *d);
 size_t conv2d_direct_workspace(const conv2d_desc *d);
 void conv2d_direct_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
@@ -51,8 +51,8 @@ void conv2d_direct_forward(const conv2d_desc *d, int up, const float *x, const f
 int conv2d_direct_set_path(const char *name);
 
 /* ---- conv_winograd.c -------------------------------------------------------------------- */
-/* The same for 3x3, stride 1, pad 1 by Winograd's F(2x2, 3x3): 2.25 times fewer multiplies,
- * through 16 GEMMs per band of rows. Same arguments as conv2d_direct_forward. */
+/* The same for 3x3, stride 1, pad 1 by Winograd's F(4x4, 3x3): 4 times fewer multiplies,
+ * through 36 GEMMs per band of rows. Same arguments as conv2d_direct_forward. */
 int conv2d_winograd_supported(const conv2d_desc *d);
 size_t conv2d_winograd_workspace(const conv2d_desc *d);
 void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
