@@ -13,7 +13,8 @@
  * The 3x3 stride-1 convolutions run by Winograd's F(4x4, 3x3) (conv_winograd.c), the 9x9 and the
  * stride-2 ones as direct convolutions (conv_direct.c); the two upsamplings happen inside them
  * (they read the small map; the upsampled one is never stored).
- * Instance norm and ReLU run in place on each convolution's output. */
+ * Instance norm and ReLU run in place on each convolution's output; the second norm of a residual
+ * block is added straight into res (instance_norm_add_forward). */
 #include "models/transformer_net.h"
 
 #include "core/ctx.h"
@@ -231,17 +232,20 @@ int tnet_plan_width(const tnet_plan *p) { return p->w; }
 size_t tnet_plan_bytes(const tnet_plan *p) { return p->bytes; }
 float *tnet_plan_input(tnet_plan *p) { return p->in; }
 
-/* Convolution i from x (before its upsampling) into y, then its instance norm (and ReLU) in place. */
+/* Convolution i from x (before its upsampling) into y, then its instance norm (and ReLU) in place
+ * or, for the second convolution of a residual block, added to the residual stream p->res. */
 static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
     if (tnet_winograd(c)) conv2d_winograd_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     else conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
-    if (c->norm) {
-        size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
+    if (!c->norm) return;
+    size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
+    if (c->role == TNET_RES_SECOND)
+        instance_norm_add_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, p->res, p->threads);
+    else
         instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,
                               p->threads);
-    }
 }
 
 const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
@@ -249,13 +253,8 @@ const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
     conv_block(net, p, 1, p->big, p->mid);  /* (64, H2, W2) */
     conv_block(net, p, 2, p->mid, p->res);  /* (128, H3, W3) */
     for (int i = 3; i < 13; i += 2) {
-        conv_block(net, p, i, p->res, p->t1);
+        conv_block(net, p, i, p->res, p->t1);      /* res += in2(conv2(relu(in1(conv1(res))))) */
         conv_block(net, p, i + 1, p->t1, p->t2);
-        size_t n = (size_t)128 * (size_t)conv2d_out_h(&p->conv[i + 1]) * (size_t)conv2d_out_w(&p->conv[i + 1]);
-        float *r = p->res;
-        const float *t = p->t2;
-#pragma omp simd
-        for (size_t k = 0; k < n; k++) r[k] += t[k];
     }
     conv_block(net, p, 13, p->res, p->mid); /* (64, H4, W4), upsampling (128, H3, W3) */
     conv_block(net, p, 14, p->mid, p->big); /* (32, H5, W5), upsampling (64, H4, W4) */

@@ -89,6 +89,10 @@ void pool_backward(const pool_desc *d, const float *x, const float *dy, float *d
  * pass needs (either may be NULL). y == x allowed. */
 void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta,
                            float eps, float *y, float *mean, float *invstd, int relu, int threads);
+/* Forward only, for residual blocks: r (C, HW) += the instance norm of x (C, HW) (no ReLU), in
+ * one pass over r; the statistics are not kept. */
+void instance_norm_add_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta, float eps,
+                               float *r, int threads);
 /* dy (C, HW) -> dx (C, HW) overwritten (dx == dy allowed; dx may be NULL); dgamma, dbeta (C)
  * accumulated. x, mean and invstd are the forward's input and statistics. */
 void instance_norm_backward(int c, size_t hw, const float *x, const float *gamma, const float *mean,

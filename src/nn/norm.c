@@ -39,6 +39,22 @@ static void norm_sums(const float *x, size_t n, float shift, double *s1, double 
     *s2 = t2;
 }
 
+/* a, b with gamma * xhat + beta = a * x + b for channel ch of x (C, HW); mean and invstd into
+ * *mu and *is. */
+static void norm_channel(const float *xc, size_t hw, const float *gamma, const float *beta, int ch, float eps,
+                         double *mu, double *is, float *a, float *b) {
+    /* A first mean, then both moments about it (so the variance suffers no cancellation). */
+    double s1, s2;
+    norm_sums(xc, hw, 0.0f, &s1, &s2);
+    const float m0 = hw ? (float)(s1 / (double)hw) : 0.0f;
+    norm_sums(xc, hw, m0, &s1, &s2);
+    const double dmu = hw ? s1 / (double)hw : 0.0, v = hw ? s2 / (double)hw - dmu * dmu : 0.0;
+    *mu = (double)m0 + dmu;
+    *is = 1.0 / sqrt((v > 0.0 ? v : 0.0) + (double)eps);
+    *a = (float)((gamma ? gamma[ch] : 1.0f) * *is);
+    *b = (float)((beta ? beta[ch] : 0.0f) - *a * *mu);
+}
+
 void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta,
                            float eps, float *y, float *mean, float *invstd, int relu, int threads) {
     const size_t work = (size_t)c * hw;
@@ -46,19 +62,11 @@ void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma,
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * hw;
         float *yc = y + (size_t)ch * hw;
-        /* A first mean, then both moments about it (so the variance suffers no cancellation). */
-        double s1, s2;
-        norm_sums(xc, hw, 0.0f, &s1, &s2);
-        const float m0 = hw ? (float)(s1 / (double)hw) : 0.0f;
-        norm_sums(xc, hw, m0, &s1, &s2);
-        const double dmu = hw ? s1 / (double)hw : 0.0, mu = (double)m0 + dmu;
-        const double v = hw ? s2 / (double)hw - dmu * dmu : 0.0;
-        const double is = 1.0 / sqrt((v > 0.0 ? v : 0.0) + (double)eps);
+        double mu, is;
+        float a, b;  /* y = a * x + b with a = gamma * invstd, b = beta - a * mean */
+        norm_channel(xc, hw, gamma, beta, ch, eps, &mu, &is, &a, &b);
         if (mean) mean[ch] = (float)mu;
         if (invstd) invstd[ch] = (float)is;
-        /* y = a * x + b with a = gamma * invstd, b = beta - a * mean. */
-        const float a = (float)((gamma ? gamma[ch] : 1.0f) * is);
-        const float b = (float)((beta ? beta[ch] : 0.0f) - a * mu);
         if (relu) {
 #pragma omp simd
             for (size_t i = 0; i < hw; i++) {
@@ -69,6 +77,21 @@ void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma,
 #pragma omp simd
             for (size_t i = 0; i < hw; i++) yc[i] = a * xc[i] + b;
         }
+    }
+}
+
+void instance_norm_add_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta, float eps,
+                               float *r, int threads) {
+    const size_t work = (size_t)c * hw;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads > 1 ? threads : 1) if (threads > 1 && work >= NORM_PAR_MIN)
+    for (int ch = 0; ch < c; ch++) {
+        const float *xc = x + (size_t)ch * hw;
+        float *rc = r + (size_t)ch * hw;
+        double mu, is;
+        float a, b;
+        norm_channel(xc, hw, gamma, beta, ch, eps, &mu, &is, &a, &b);
+#pragma omp simd
+        for (size_t i = 0; i < hw; i++) rc[i] += a * xc[i] + b;
     }
 }
 
