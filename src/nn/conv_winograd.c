@@ -18,12 +18,10 @@
  * (gemm_active_kernel) on operands the transforms write directly in its packed layouts — U_f in
  * MR-row slivers (C, MR), once per call, V_f in NR-tile panels (C, NR) — so nothing is packed
  * per GEMM; on a path without a microkernel (OpenBLAS) through gemm() itself.
- * The transforms only add and subtract (and halve, in G), so the result is as accurate as direct
- * convolution to within a few float32 roundings.
  *
- * Threads: the kernel transform U (16, OC, C) is shared, split by output channel; then the
- * threads take bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band: upsampling and reflection
- * fused), transforming, multiplying and transforming back in its own slice of the workspace:
+ * Threads: the kernel transform U is shared, split by output channel; then the threads take
+ * bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band: upsampling
+ * and reflection fused), transforming, multiplying and transforming back in its own slice of ws:
  *   u  (36, OCP, C)    U, OCP = OC rounded up to MR, each plane as OCP / MR slivers (C, MR)
  *   per thread:
  *   xp (C, R + 2, PW)  the band's padded input, R a multiple of 4, PW = 4 TWP + 4, TW = ceil(W / 4)
