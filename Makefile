@@ -32,7 +32,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UPSTREAM ?= ../shared/models/upstream
 IMAGES   ?= ../shared/images
 
-.PHONY: all test clean models example bench fuzz train-data
+.PHONY: all test clean models example bench bench-fast fuzz train-data
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h)
@@ -89,6 +89,16 @@ test: all models
 
 bench: all models
 	/usr/bin/python3 bench/gatys_bench.py --driver $(BUILD)/bench/bench_gatys --model models/vgg19.safetensors $(BENCH_ARGS)
+
+# The fast style network against PyTorch and onnxruntime (bench/README.md); onnxruntime-node comes from
+# `bash tools/install-deps.sh --onnx`, the ONNX file from the converted candy network.
+ONNX_MODEL := $(BUILD)/bench/candy.onnx
+$(ONNX_MODEL): models/candy.safetensors tools/export_transformernet_onnx.py tools/gen_golden_fast.py
+	/usr/bin/python3 tools/export_transformernet_onnx.py models/candy.safetensors $@
+
+bench-fast: all models $(ONNX_MODEL)
+	/usr/bin/python3 bench/fast_bench.py --driver $(BUILD)/bench/bench_fast --model models/candy.safetensors \
+	    --onnx $(ONNX_MODEL) --node-modules build/bench/node/node_modules $(BENCH_ARGS)
 
 # Fuzzing (docs/robustness.md): libFuzzer targets over the file readers, built with clang under
 # ASan+UBSan (`bash tools/install-deps.sh --fuzz`), each run for FUZZ_SECONDS from freshly generated

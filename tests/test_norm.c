@@ -98,6 +98,37 @@ static void test_instance_norm_forward(void) {
     free(x), free(g), free(b), free(y), free(mean), free(is);
 }
 
+/* The residual form r += norm(x), on channels large enough for the threaded path and many
+ * summation chunks, with a mean well off 0 (the variance must not cancel away), 1 and 2 threads. */
+static void test_instance_norm_add_forward(void) {
+    unsigned long long seed = 12;
+    const int c = 3;
+    const size_t hw = 70001;
+    float *x = falloc(c * hw), *g = falloc(c), *b = falloc(c), *r0 = falloc(c * hw), *r = falloc(c * hw);
+    for (size_t i = 0; i < c * hw; i++) x[i] = 50.0f + test_uniform(&seed, -2, 3);
+    fill(g, c, &seed, 0.5f, 2);
+    fill(b, c, &seed, -1, 1);
+    fill(r0, c * hw, &seed, -4, 4);
+    for (int threads = 1; threads <= 2; threads++) {
+        memcpy(r, r0, c * hw * sizeof *r);
+        instance_norm_add_forward(c, hw, x, g, b, 1e-5f, r, threads);
+        double worst = 0;
+        for (int ch = 0; ch < c; ch++) {
+            double m = 0, v = 0;
+            for (size_t i = 0; i < hw; i++) m += x[ch * hw + i];
+            m /= (double)hw;
+            for (size_t i = 0; i < hw; i++) v += (x[ch * hw + i] - m) * (x[ch * hw + i] - m);
+            v /= (double)hw;
+            for (size_t i = 0; i < hw; i++) {
+                double want = r0[ch * hw + i] + g[ch] * (x[ch * hw + i] - m) / sqrt(v + 1e-5) + b[ch];
+                worst = fmax(worst, fabs(r[ch * hw + i] - want) / (1 + fabs(want)));
+            }
+        }
+        CHECK_MSG(worst <= 2e-5, "%d thread(s): relative error %g", threads, worst);
+    }
+    free(x), free(g), free(b), free(r0), free(r);
+}
+
 static void test_instance_norm_fd(void) {
     static const struct { int c, hw, relu, threads; } cases[] = {{3, 35, 0, 1}, {2, 12, 1, 2}, {5, 9, 0, 3}, {1, 64, 1, 1}};
     unsigned long long seed = 5;
@@ -172,6 +203,7 @@ static void test_upsample(void) {
 
 int main(void) {
     RUN(test_instance_norm_forward);
+    RUN(test_instance_norm_add_forward);
     RUN(test_instance_norm_fd);
     RUN(test_upsample);
     return test_summary();

@@ -2,13 +2,17 @@
 # Installs the Debian packages impasto builds and tests with (run as root, or with sudo).
 # python3-torch/numpy/pil are only for the golden-file generators and the benchmarks:
 # pass --reference to install them too. --fuzz adds clang and libFuzzer for `make fuzz`.
+# --onnx adds node.js and npm, then onnxruntime-node into build/bench/node (tools/install-bench-node.sh,
+# run as the invoking user) for `make bench-fast`; CI does not use it.
 set -euo pipefail
 pkgs=(gcc make libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev)
+onnx=0
 for arg in "$@"; do
     case "$arg" in
     --reference) pkgs+=(python3-torch python3-numpy python3-pil) ;;
     --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;
-    *) echo "install-deps.sh: unknown option $arg (--reference, --fuzz)" >&2; exit 2 ;;
+    --onnx) pkgs+=(nodejs npm python3-torch python3-numpy python3-pil); onnx=1 ;;
+    *) echo "install-deps.sh: unknown option $arg (--reference, --fuzz, --onnx)" >&2; exit 2 ;;
     esac
 done
 missing=()
@@ -19,4 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+if [ "$onnx" -eq 1 ]; then
+    # npm writes into the project's build/ folder: as the user who called sudo, if any.
+    if [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" -eq 0 ]; then
+        sudo -u "$SUDO_USER" sh "$(dirname "$0")/install-bench-node.sh"
+    else
+        sh "$(dirname "$0")/install-bench-node.sh"
+    fi
 fi

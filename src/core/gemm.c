@@ -95,6 +95,12 @@ const char *gemm_auto_kernel_name(void) {
     return kr ? kr->name : "openblas";
 }
 
+const gemm_kernel *gemm_active_kernel(void) {
+    pthread_once(&gemm_once, gemm_init);
+    int p = atomic_load(&gemm_path);
+    return p == GEMM_UNPACKED ? NULL : gemm_kernel_for(p);
+}
+
 /* C = alpha op(A) op(B) + beta C without any buffer: the path when the packing buffer cannot be
  * allocated. Slow, but it cannot fail — OpenBLAS is no fallback there, as it retries a failed
  * allocation of its own buffers without end. */

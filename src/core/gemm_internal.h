@@ -41,6 +41,10 @@ int gemm_blocked(const gemm_kernel *kr, int trans_a, int trans_b, size_t m, size
                  float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta,
                  float *c, size_t ldc);
 
+/* The microkernel gemm() uses on the path in force, or NULL when that path has none (OpenBLAS,
+ * unpacked): for callers that keep their operands packed themselves (conv_winograd.c). */
+const gemm_kernel *gemm_active_kernel(void);
+
 /* Paths by name: "auto" (the default: the fastest correct one for the CPU and shape),
  * "openblas", "avx512", "avx2", "portable", "unpacked" (the no-allocation fallback). The initial path comes from the environment
  * variable IMPASTO_GEMM (read once, on the first GEMM); gemm_set_path() replaces it

@@ -4,13 +4,17 @@
  * Memory plan for an input (3, H, W), H2 x W2 after the first stride-2 conv, H3 x W3 after the
  * second, H4 = 2 H3, H5 = 2 H4 (the output's size):
  *   in   (3, H, W)        the input the caller fills
- *   big  (max(32 H W, 128 H4 W4, 64 H5 W5))   conv1's output, then upsample 1's, then upsample 2's
- *   mid  (max(64 H2 W2, 64 H4 W4, 32 H5 W5))  conv2's output, then deconv1's, then deconv2's
+ *   big  (max(32 H W, 32 H5 W5))      conv1's output, then deconv2's
+ *   mid  (max(64 H2 W2, 64 H4 W4))    conv2's output, then deconv1's
  *   res  (128, H3, W3)    conv3's output and the residual stream (added to in place)
  *   t1, t2 (128, H3, W3)  the two convolutions inside a residual block
  *   out  (3, H5, W5)      deconv3's output
- *   ws                    the largest conv2d_workspace
- * Instance norm and ReLU run in place on each convolution's output. */
+ *   ws                    the largest conv2d_winograd_workspace / conv2d_direct_workspace
+ * The 3x3 stride-1 convolutions run by Winograd's F(4x4, 3x3) (conv_winograd.c), the 9x9 and the
+ * stride-2 ones as direct convolutions (conv_direct.c); the two upsamplings happen inside them
+ * (they read the small map; the upsampled one is never stored).
+ * Instance norm and ReLU run in place on each convolution's output; the second norm of a residual
+ * block is added straight into res (instance_norm_add_forward). */
 #include "models/transformer_net.h"
 
 #include "core/ctx.h"
@@ -166,10 +170,8 @@ void tnet_plan_free(tnet_plan *p) {
     free(p);
 }
 
-static size_t max3(size_t a, size_t b, size_t c) {
-    size_t m = a > b ? a : b;
-    return m > c ? m : c;
-}
+/* The 3x3 stride-1 convolutions (residual blocks, upsampling layers) run by Winograd's F(2x2, 3x3). */
+static int tnet_winograd(const tnet_conv_spec *c) { return c->k == 3 && c->stride == 1; }
 
 impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_plan **out) {
     *out = NULL;
@@ -196,7 +198,11 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
         p->conv[i] = d;
         sh[i + 1] = conv2d_out_h(&d);
         sw[i + 1] = conv2d_out_w(&d);
-        size_t cw = conv2d_workspace(&d);
+        if (!conv2d_direct_supported(&d)) {  /* excluded by TNET_MIN_SIDE */
+            tnet_plan_free(p);
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small", w, h);
+        }
+        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d) : conv2d_direct_workspace(&d);
         if (cw > ws) ws = cw;
     }
     p->oh = sh[TNET_NUM_CONV];
@@ -206,8 +212,8 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
     const size_t n3 = (size_t)sh[3] * (size_t)sw[3], n4 = (size_t)sh[14] * (size_t)sw[14];
     const size_t n5 = (size_t)sh[15] * (size_t)sw[15];
     int ok = (p->in = plan_alloc(p, 3 * (size_t)h * (size_t)w)) != NULL;
-    ok = ok && (p->big = plan_alloc(p, max3(32 * n1, 128 * n4, 64 * n5))) != NULL;
-    ok = ok && (p->mid = plan_alloc(p, max3(64 * n2, 64 * n4, 32 * n5))) != NULL;
+    ok = ok && (p->big = plan_alloc(p, 32 * (n1 > n5 ? n1 : n5))) != NULL;
+    ok = ok && (p->mid = plan_alloc(p, 64 * (n2 > n4 ? n2 : n4))) != NULL;
     ok = ok && (p->res = plan_alloc(p, 128 * n3)) != NULL;
     ok = ok && (p->t1 = plan_alloc(p, 128 * n3)) != NULL;
     ok = ok && (p->t2 = plan_alloc(p, 128 * n3)) != NULL;
@@ -226,22 +232,20 @@ int tnet_plan_width(const tnet_plan *p) { return p->w; }
 size_t tnet_plan_bytes(const tnet_plan *p) { return p->bytes; }
 float *tnet_plan_input(tnet_plan *p) { return p->in; }
 
-/* Convolution i from x into y, then its instance norm (and ReLU) in place. */
+/* Convolution i from x (before its upsampling) into y, then its instance norm (and ReLU) in place
+ * or, for the second convolution of a residual block, added to the residual stream p->res. */
 static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
-    conv2d_forward(d, x, net->w[i], net->b[i], y, 0, p->ws);
-    if (c->norm) {
-        size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
+    if (tnet_winograd(c)) conv2d_winograd_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
+    else conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
+    if (!c->norm) return;
+    size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
+    if (c->role == TNET_RES_SECOND)
+        instance_norm_add_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, p->res, p->threads);
+    else
         instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,
                               p->threads);
-    }
-}
-
-/* Nearest x2 upsampling of x into y, for the input of convolution i. */
-static void upsample_for(tnet_plan *p, int i, const float *x, float *y) {
-    const conv2d_desc *d = &p->conv[i];
-    upsample_nearest_forward(d->c, d->h / 2, d->w / 2, 2, x, y, p->threads);
 }
 
 const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
@@ -249,18 +253,11 @@ const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
     conv_block(net, p, 1, p->big, p->mid);  /* (64, H2, W2) */
     conv_block(net, p, 2, p->mid, p->res);  /* (128, H3, W3) */
     for (int i = 3; i < 13; i += 2) {
-        conv_block(net, p, i, p->res, p->t1);
+        conv_block(net, p, i, p->res, p->t1);      /* res += in2(conv2(relu(in1(conv1(res))))) */
         conv_block(net, p, i + 1, p->t1, p->t2);
-        size_t n = (size_t)128 * (size_t)conv2d_out_h(&p->conv[i + 1]) * (size_t)conv2d_out_w(&p->conv[i + 1]);
-        float *r = p->res;
-        const float *t = p->t2;
-#pragma omp simd
-        for (size_t k = 0; k < n; k++) r[k] += t[k];
     }
-    upsample_for(p, 13, p->res, p->big);    /* (128, H4, W4) */
-    conv_block(net, p, 13, p->big, p->mid); /* (64, H4, W4) */
-    upsample_for(p, 14, p->mid, p->big);    /* (64, H5, W5) */
-    conv_block(net, p, 14, p->big, p->mid); /* (32, H5, W5) */
-    conv_block(net, p, 15, p->mid, p->out); /* (3, H5, W5) */
+    conv_block(net, p, 13, p->res, p->mid); /* (64, H4, W4), upsampling (128, H3, W3) */
+    conv_block(net, p, 14, p->mid, p->big); /* (32, H5, W5), upsampling (64, H4, W4) */
+    conv_block(net, p, 15, p->big, p->out); /* (3, H5, W5) */
     return p->out;
 }

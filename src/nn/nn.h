@@ -37,6 +37,27 @@ void conv2d_forward(const conv2d_desc *d, const float *x, const float *w, const 
 void conv2d_backward(const conv2d_desc *d, const float *x, const float *w, const float *dy,
                      float *dx, float *dw, float *db, float *ws);
 
+/* ---- conv_direct.c ---------------------------------------------------------------------- */
+/* Direct convolution (no column matrix), forward only, stride 1 or 2 with "same" padding (odd
+ * square kernel up to 15, pad = k/2), so OH = ceil(H / stride). d describes the convolution on the
+ * x`up` nearest-upsampled input (d->h and d->w multiples of up): x is the SMALL map
+ * (C, H/up, W/up), upsampled on the fly. w (OC,C,K,K), b (OC) or NULL -> y (OC,OH,OW). */
+int conv2d_direct_supported(const conv2d_desc *d);
+size_t conv2d_direct_workspace(const conv2d_desc *d);
+void conv2d_direct_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
+                           float *y, float *ws);
+/* For tests and benchmarks: "auto", "avx2" or "portable", process-wide; returns -1 (path
+ * unchanged) for an unknown name or one the CPU cannot run. Not thread-safe against convs running. */
+int conv2d_direct_set_path(const char *name);
+
+/* ---- conv_winograd.c -------------------------------------------------------------------- */
+/* The same for 3x3, stride 1, pad 1 by Winograd's F(4x4, 3x3): 4 times fewer multiplies,
+ * through 36 GEMMs per band of rows. Same arguments as conv2d_direct_forward. */
+int conv2d_winograd_supported(const conv2d_desc *d);
+size_t conv2d_winograd_workspace(const conv2d_desc *d);
+void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
+                             float *y, float *ws);
+
 /* ---- relu.c ----------------------------------------------------------------------------- */
 /* y = max(x, 0), in place allowed. */
 void relu_forward(size_t n, const float *x, float *y);
@@ -68,6 +89,10 @@ void pool_backward(const pool_desc *d, const float *x, const float *dy, float *d
  * pass needs (either may be NULL). y == x allowed. */
 void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta,
                            float eps, float *y, float *mean, float *invstd, int relu, int threads);
+/* Forward only, for residual blocks: r (C, HW) += the instance norm of x (C, HW) (no ReLU), in
+ * one pass over r; the statistics are not kept. */
+void instance_norm_add_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta, float eps,
+                               float *r, int threads);
 /* dy (C, HW) -> dx (C, HW) overwritten (dx == dy allowed; dx may be NULL); dgamma, dbeta (C)
  * accumulated. x, mean and invstd are the forward's input and statistics. */
 void instance_norm_backward(int c, size_t hw, const float *x, const float *gamma, const float *mean,

@@ -8,35 +8,65 @@
  * Backward (the mean and variance depend on every x of the channel):
  *   dx = gamma_c * invstd_c * (dy - mean(dy) - xhat * mean(dy * xhat))
  *   dgamma_c += sum dy * xhat,  dbeta_c += sum dy
- * Sums are taken in double: a 512x512 channel has 262144 terms. Channels are independent, so
- * threads split them. */
+ * Sums: a 512x512 channel has 262144 terms, so chunks of NORM_CHUNK are summed in float (vector
+ * lanes) and the chunks in double. Channels are independent, so threads take them one at a time. */
 #include "nn/nn.h"
 
 #include <math.h>
 
 #define NORM_PAR_MIN ((size_t)1 << 16)
 
+/* Chunks of this many floats are summed in float (vectorised), the chunks' sums in double. */
+#define NORM_CHUNK 512
+
+/* *s1 = sum of (x[i] - shift), *s2 = sum of (x[i] - shift)^2 over n values. */
+static void norm_sums(const float *x, size_t n, float shift, double *s1, double *s2) {
+    double t1 = 0.0, t2 = 0.0;
+    for (size_t i0 = 0; i0 < n; i0 += NORM_CHUNK) {
+        const size_t len = n - i0 < NORM_CHUNK ? n - i0 : NORM_CHUNK;
+        const float *c = x + i0;
+        float p1 = 0.0f, p2 = 0.0f;
+#pragma omp simd reduction(+ : p1, p2)
+        for (size_t i = 0; i < len; i++) {
+            const float d = c[i] - shift;
+            p1 += d;
+            p2 += d * d;
+        }
+        t1 += p1;
+        t2 += p2;
+    }
+    *s1 = t1;
+    *s2 = t2;
+}
+
+/* a, b with gamma * xhat + beta = a * x + b for channel ch of x (C, HW); mean and invstd into
+ * *mu and *is. */
+static void norm_channel(const float *xc, size_t hw, const float *gamma, const float *beta, int ch, float eps,
+                         double *mu, double *is, float *a, float *b) {
+    /* A first mean, then both moments about it (so the variance suffers no cancellation). */
+    double s1, s2;
+    norm_sums(xc, hw, 0.0f, &s1, &s2);
+    const float m0 = hw ? (float)(s1 / (double)hw) : 0.0f;
+    norm_sums(xc, hw, m0, &s1, &s2);
+    const double dmu = hw ? s1 / (double)hw : 0.0, v = hw ? s2 / (double)hw - dmu * dmu : 0.0;
+    *mu = (double)m0 + dmu;
+    *is = 1.0 / sqrt((v > 0.0 ? v : 0.0) + (double)eps);
+    *a = (float)((gamma ? gamma[ch] : 1.0f) * *is);
+    *b = (float)((beta ? beta[ch] : 0.0f) - *a * *mu);
+}
+
 void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta,
                            float eps, float *y, float *mean, float *invstd, int relu, int threads) {
     const size_t work = (size_t)c * hw;
-#pragma omp parallel for schedule(static) num_threads(threads > 1 ? threads : 1) if (threads > 1 && work >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads > 1 ? threads : 1) if (threads > 1 && work >= NORM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * hw;
         float *yc = y + (size_t)ch * hw;
-        double s = 0.0;
-        for (size_t i = 0; i < hw; i++) s += xc[i];
-        const double mu = hw ? s / (double)hw : 0.0;
-        double v = 0.0;
-        for (size_t i = 0; i < hw; i++) {
-            double d = xc[i] - mu;
-            v += d * d;
-        }
-        const double is = 1.0 / sqrt((hw ? v / (double)hw : 0.0) + (double)eps);
+        double mu, is;
+        float a, b;  /* y = a * x + b with a = gamma * invstd, b = beta - a * mean */
+        norm_channel(xc, hw, gamma, beta, ch, eps, &mu, &is, &a, &b);
         if (mean) mean[ch] = (float)mu;
         if (invstd) invstd[ch] = (float)is;
-        /* y = a * x + b with a = gamma * invstd, b = beta - a * mean. */
-        const float a = (float)((gamma ? gamma[ch] : 1.0f) * is);
-        const float b = (float)((beta ? beta[ch] : 0.0f) - a * mu);
         if (relu) {
 #pragma omp simd
             for (size_t i = 0; i < hw; i++) {
@@ -47,6 +77,21 @@ void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma,
 #pragma omp simd
             for (size_t i = 0; i < hw; i++) yc[i] = a * xc[i] + b;
         }
+    }
+}
+
+void instance_norm_add_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta, float eps,
+                               float *r, int threads) {
+    const size_t work = (size_t)c * hw;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads > 1 ? threads : 1) if (threads > 1 && work >= NORM_PAR_MIN)
+    for (int ch = 0; ch < c; ch++) {
+        const float *xc = x + (size_t)ch * hw;
+        float *rc = r + (size_t)ch * hw;
+        double mu, is;
+        float a, b;
+        norm_channel(xc, hw, gamma, beta, ch, eps, &mu, &is, &a, &b);
+#pragma omp simd
+        for (size_t i = 0; i < hw; i++) rc[i] += a * xc[i] + b;
     }
 }
 
