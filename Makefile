@@ -60,13 +60,17 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto.a
 
 # Converted weights are made from the upstream files, never committed (docs/models.md says where to get them).
 FAST_STYLES := candy mosaic pointilism rain_princess udnie
-models: models/vgg19.safetensors models/adain.safetensors $(FAST_STYLES:%=models/%.safetensors)
+models: models/vgg19.safetensors models/adain.safetensors models/lst-r31.safetensors $(FAST_STYLES:%=models/%.safetensors)
 models/vgg19.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert vgg19 $(UPSTREAM)/vgg19-imagenet-f32-head $(UPSTREAM)/vgg19-imagenet-uint8 -o $@
 models/adain.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert adain $(UPSTREAM)/adain -o $@
+# WCT's relu3_1 level (LinearStyleTransfer's encoder/decoder pair, float32).
+models/lst-r31.safetensors: | $(BUILD)/impasto
+	@mkdir -p models
+	$(BUILD)/impasto convert lst-r31 $(UPSTREAM)/lst-r31 -o $@
 # The fast-neural-style networks (Johnson et al. 2016): one ncnn param shared by the five styles.
 $(FAST_STYLES:%=models/%.safetensors): models/%.safetensors: | $(BUILD)/impasto
 	@mkdir -p models

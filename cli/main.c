@@ -8,6 +8,7 @@ static void usage(FILE *f) {
           "\n"
           "  transfer   repaint a photo in the style of a painting (Gatys et al., neural-style)\n"
           "  adain      repaint a photo in one pass of the AdaIN network (Huang & Belongie)\n"
+          "  wct        repaint a photo by whitening and colouring VGG features (Li et al.)\n"
           "  fast       repaint photos with a pretrained fast style network (Johnson et al.)\n"
           "  convert    convert upstream pretrained weights to impasto's safetensors\n"
           "  eval       measure outputs: content kept (SSIM, PSNR, edges, VGG) and style matched\n"
@@ -21,12 +22,13 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        cli_error(NULL, 1, "no command given (usage: impasto transfer|adain|fast|convert|eval|compare|grid|version ...)");
+        cli_error(NULL, 1, "no command given (usage: impasto transfer|adain|wct|fast|convert|eval|compare|grid|version ...)");
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "transfer")) return cmd_transfer(argc - 1, argv + 1);
     if (!strcmp(cmd, "adain")) return cmd_adain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "wct")) return cmd_wct(argc - 1, argv + 1);
     if (!strcmp(cmd, "fast")) return cmd_fast(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);

@@ -10,6 +10,7 @@
 #include "core/gemm.h"
 #include "io/image.h"
 #include "methods/color.h"
+#include "methods/planes.h"
 #include "models/model.h"
 #include "nn/nn.h"
 
@@ -46,35 +47,16 @@ static impasto_status check_options(impasto_ctx *ctx, size_t nstyles, const impa
     return IMPASTO_OK;
 }
 
-/* img resized so its longest side is `side` (0 or already that size: *out = NULL, use img). */
-static impasto_status maybe_resize(impasto_ctx *ctx, const impasto_image *img, int side, impasto_image **out) {
-    *out = NULL;
-    int longest = img->width > img->height ? img->width : img->height;
-    if (side == 0 || side == longest) return IMPASTO_OK;
-    return impasto_image_resize_max_side(ctx, img, side, out);
-}
-
-/* RGB planes (3, H, W) in 0..1 from an image (gray replicated, alpha ignored); malloc'd. */
-static float *to_planes(const impasto_image *img) {
-    const size_t hw = (size_t)img->width * (size_t)img->height;
-    float *x = malloc(3 * hw * sizeof *x);
-    if (!x) return NULL;
-    const int ch = img->channels;
-    for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < hw; i++) x[(size_t)c * hw + i] = img->data[i * (size_t)ch + (size_t)(ch >= 3 ? c : 0)];
-    return x;
-}
-
 /* Encodes one style (resized, optionally colour-matched to the content planes xc) and adds
  * w * AdaIN(fc, f_style) to t (512, n). */
 static impasto_status add_style(impasto_ctx *ctx, const adain_net *net, const impasto_image *style,
                                 const impasto_adain_options *opt, const float *xc, size_t nc, const float *fc,
                                 size_t n, double w, float *t, float *tmp) {
     impasto_image *scaled = NULL;
-    impasto_status s = maybe_resize(ctx, style, opt->style_size, &scaled);
+    impasto_status s = planes_maybe_resize(ctx, style, opt->style_size, &scaled);
     if (s != IMPASTO_OK) return s;
     const impasto_image *st = scaled ? scaled : style;
-    float *xs = to_planes(st);  // (3, SH, SW)
+    float *xs = planes_from_image(st);  // (3, SH, SW)
     float *fs = NULL;           // (512, SFH, SFW)
     int sfh = 0, sfw = 0;
     if (!xs) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
@@ -120,11 +102,11 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
     impasto_image *cscaled = NULL, *result = NULL;
     float *xc = NULL, *fc = NULL, *t = NULL, *tmp = NULL, *img = NULL;
     int fh = 0, fw = 0;
-    if ((s = maybe_resize(ctx, content, opt->content_size, &cscaled)) != IMPASTO_OK) return s;
+    if ((s = planes_maybe_resize(ctx, content, opt->content_size, &cscaled)) != IMPASTO_OK) return s;
     const impasto_image *cs = cscaled ? cscaled : content;
     const int h = cs->height, w = cs->width;
     const size_t hw = (size_t)h * (size_t)w;
-    if (!(xc = to_planes(cs))) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (!(xc = planes_from_image(cs))) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     if (s == IMPASTO_OK) s = adain_encode(ctx, net, xc, h, w, &fc, &fh, &fw);
     const size_t n = (size_t)fh * (size_t)fw, total = (size_t)ADAIN_FEAT_C * n;
     if (s == IMPASTO_OK && (!(t = calloc(total, sizeof *t)) || !(tmp = malloc(total * sizeof *tmp))))
@@ -140,21 +122,7 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
         for (size_t i = 0; i < total; i++) t[i] = a * t[i] + (1.0f - a) * fc[i];
         s = adain_decode(ctx, net, t, fh, fw, &img);  // (3, 8 FH, 8 FW)
     }
-    const int ch = cs->channels, keep_alpha = ch == 2 || ch == 4;
-    if (s == IMPASTO_OK) s = image_alloc(ctx, w, h, keep_alpha ? 4 : 3, &result);
-    if (s == IMPASTO_OK) {
-        const size_t dw = 8 * (size_t)fw, dhw = dw * 8 * (size_t)fh;
-        const int oc = result->channels;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                const size_t i = (size_t)y * (size_t)w + (size_t)x;
-                for (int c = 0; c < 3; c++) {
-                    float v = img[(size_t)c * dhw + (size_t)y * dw + (size_t)x];
-                    result->data[i * (size_t)oc + (size_t)c] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
-                }
-                if (keep_alpha) result->data[i * 4 + 3] = cs->data[i * (size_t)ch + (size_t)ch - 1];
-            }
-    }
+    if (s == IMPASTO_OK) s = planes_to_image(ctx, img, 8 * fh, 8 * fw, cs, &result);
     free(img);
     free(tmp);
     free(t);
