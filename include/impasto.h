@@ -230,6 +230,11 @@ typedef struct impasto_adain_options {
                                      mean and covariance (pytorch-AdaIN's --preserve_color) */
     int content_size;             /* 512: the content's longest side is resized to this (0 = keep) */
     int style_size;               /* 512: the same for each style image (0 = keep) */
+    const impasto_image *mask;    /* NULL; else spatial control: each distinct gray level of the mask
+                                     (RGB averaged, 8-bit) is a region, darkest first, and region k
+                                     takes style k alone (nstyles must equal the number of levels;
+                                     no style_weights). The mask is stretched over the content; the
+                                     AdaIN moments of the content are computed per region. */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);

@@ -152,5 +152,16 @@ expect "adain folder one -s" 2 "give one -s" -- "$B" adain -c "$T/cin" -s $S,$S 
 if [ "$(ls "$T/cin" | tr '\n' ' ')" = "broken.jpg horses.jpg notes.txt small.png " ]; then ok "inputs untouched"
 else bad "inputs untouched"; fi
 
+# AdaIN spatial control: one style per gray level of the mask.
+MASK=../shared/images/mask/mask.png
+if [ -f $MASK ]; then
+    "$B" adain -c $C -s $S,"$T/adain.png" --mask $MASK -o "$T/masked.png" --content-size 64 --style-size 64 >"$T/out" 2>"$T/err"
+    if [ $? -eq 0 ] && [ -s "$T/masked.png" ] && [ ! -s "$T/err" ]; then ok "adain mask"; else bad "adain mask"; fi
+    expect "adain mask level count" 1 "2 gray levels for 1 style" -- "$B" adain -c $C -s $S --mask $MASK -o "$T/m.png" --content-size 32
+fi
+expect "adain mask with weights" 2 "no --style-weights" -- "$B" adain -c $C -s $S,$S --style-weights 1,2 --mask $C -o "$T/m.png"
+expect "adain mask with folders" 2 "not folders" -- "$B" adain -c "$T/cin" -s $S --mask $C -o "$T/mf"
+expect "adain missing mask" 1 "cannot open" -- "$B" adain -c $C -s $S --mask "$T/nomask.png" -o "$T/m.png"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
