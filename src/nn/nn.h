@@ -1,5 +1,5 @@
 /* Layers of the CPU engine. Tensors are float32, one image at a time, (C, H, W) row-major;
- * a batch is a loop over images. Every layer has a *_forward and a *_backward.
+ * a batch is a loop over images. Every layer has a *_forward and a *_backward (but WCT, forward only).
  * Backward conventions: dx is OVERWRITTEN (not accumulated); parameter gradients (dw, db) are
  * ACCUMULATED (+=) so a batch loop sums them; any gradient pointer may be NULL to skip it.
  * Layers are multithreaded internally with OpenMP (the GEMM runs single-threaded inside each
