@@ -97,6 +97,37 @@ static const char *stem(const char *path, int *len) {
     return base;
 }
 
+typedef struct stem_ref {
+    const char *s;
+    int len;
+    size_t i;
+} stem_ref;
+
+static int cmp_stem(const void *a, const void *b) {
+    const stem_ref *x = a, *y = b;
+    int n = x->len < y->len ? x->len : y->len, c = strncmp(x->s, y->s, (size_t)n);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Marks dup[i] = 1 for every file whose name without extension repeats an earlier one's
+ * (photo.jpg and photo.png would write the same output). Returns 0, or 1 when out of memory. */
+static int find_duplicates(const path_list *l, unsigned char *dup) {
+    stem_ref *r = malloc(l->n * sizeof *r);
+    if (!r) return 1;
+    for (size_t i = 0; i < l->n; i++) {
+        r[i].s = stem(l->p[i], &r[i].len);
+        r[i].i = i;
+        dup[i] = 0;
+    }
+    qsort(r, l->n, sizeof *r, cmp_stem);
+    for (size_t k = 1; k < l->n; k++)
+        if (r[k].len == r[k - 1].len && !strncmp(r[k].s, r[k - 1].s, (size_t)r[k].len)) dup[r[k].i] = 1;
+    free(r);
+    return 0;
+}
+
 int cli_pairs_prepare(const char *cmd, const char *content, const char *style, const char *outdir) {
     if (!cli_is_dir(outdir) && mkdir(outdir, 0777) != 0) {
         cli_error(cmd, 0, "cannot make the output folder %s: %s", outdir, strerror(errno));
@@ -126,19 +157,31 @@ int cli_pairs_run(const char *cmd, impasto_ctx *ctx, const char *content, const 
         return 1;
     }
     int rc = 0;
-    /* Styles are read once; a bad one is reported and every pair with it skipped. */
+    /* Styles are read once; a bad one is reported and every pair with it skipped. Inputs whose
+     * names differ only in the extension would share outputs: all but the first are skipped. */
     impasto_image **simg = calloc(sl.n, sizeof *simg);
-    if (!simg) {
+    unsigned char *cdup = malloc(cl.n), *sdup = malloc(sl.n);
+    if (!simg || !cdup || !sdup || find_duplicates(&cl, cdup) || find_duplicates(&sl, sdup)) {
         cli_error(cmd, 0, "out of memory");
+        free(simg);
+        simg = NULL;
         rc = 1;
     }
     for (size_t j = 0; simg && j < sl.n; j++)
-        if (impasto_image_load(ctx, sl.p[j], &simg[j]) != IMPASTO_OK) {
+        if (sdup[j]) {
+            cli_error(cmd, 0, "skipping style %s: another style has the same name before its extension", sl.p[j]);
+            rc = 1;
+        } else if (impasto_image_load(ctx, sl.p[j], &simg[j]) != IMPASTO_OK) {
             cli_error(cmd, 0, "skipping style %s: %s", sl.p[j], impasto_ctx_error(ctx));
             rc = 1;
         }
     for (size_t i = 0; simg && i < cl.n; i++) {
         impasto_image *cimg = NULL;
+        if (cdup[i]) {
+            cli_error(cmd, 0, "skipping content %s: another content has the same name before its extension", cl.p[i]);
+            rc = 1;
+            continue;
+        }
         if (impasto_image_load(ctx, cl.p[i], &cimg) != IMPASTO_OK) {
             cli_error(cmd, 0, "skipping content %s: %s", cl.p[i], impasto_ctx_error(ctx));
             rc = 1;
@@ -168,6 +211,8 @@ int cli_pairs_run(const char *cmd, impasto_ctx *ctx, const char *content, const 
     }
     for (size_t j = 0; simg && j < sl.n; j++) impasto_image_free(simg[j]);
     free(simg);
+    free(cdup);
+    free(sdup);
     list_free(&cl);
     list_free(&sl);
     return rc;

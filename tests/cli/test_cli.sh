@@ -148,6 +148,11 @@ for m in adain wct; do
     expect "$m folder into style" 2 "never written among the inputs" -- "$B" $m -c $C -s "$T/sin" -o "$T/sin"
     expect "$m folder needs -o" 2 "give an output folder" -- "$B" $m -c "$T/cin" -s $S
 done
+mkdir -p "$T/dup"; cp $C "$T/dup/a.jpg"; cp "$T/wct.png" "$T/dup/a.png"
+"$B" adain -c "$T/dup" -s $S -o "$T/dup-out" --content-size 32 --style-size 32 >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(ls "$T/dup-out")" = "a_scream.png" ] && grep -q "a.png: another content has the same name" "$T/err"
+then ok "folder same names"; else echo "    exit $rc"; bad "folder same names"; fi
 expect "adain folder one -s" 2 "give one -s" -- "$B" adain -c "$T/cin" -s $S,$S -o "$T/x"
 if [ "$(ls "$T/cin" | tr '\n' ' ')" = "broken.jpg horses.jpg notes.txt small.png " ]; then ok "inputs untouched"
 else bad "inputs untouched"; fi
