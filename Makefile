@@ -32,7 +32,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UPSTREAM ?= ../shared/models/upstream
 IMAGES   ?= ../shared/images
 
-.PHONY: all test clean models example bench bench-fast fuzz train-data
+.PHONY: all test clean models example bench bench-fast bench-adain fuzz train-data
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h)
@@ -60,13 +60,17 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto.a
 
 # Converted weights are made from the upstream files, never committed (docs/models.md says where to get them).
 FAST_STYLES := candy mosaic pointilism rain_princess udnie
-models: models/vgg19.safetensors models/adain.safetensors $(FAST_STYLES:%=models/%.safetensors)
+models: models/vgg19.safetensors models/adain.safetensors models/lst-r31.safetensors $(FAST_STYLES:%=models/%.safetensors)
 models/vgg19.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert vgg19 $(UPSTREAM)/vgg19-imagenet-f32-head $(UPSTREAM)/vgg19-imagenet-uint8 -o $@
 models/adain.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert adain $(UPSTREAM)/adain -o $@
+# WCT's relu3_1 level (LinearStyleTransfer's encoder/decoder pair, float32).
+models/lst-r31.safetensors: | $(BUILD)/impasto
+	@mkdir -p models
+	$(BUILD)/impasto convert lst-r31 $(UPSTREAM)/lst-r31 -o $@
 # The fast-neural-style networks (Johnson et al. 2016): one ncnn param shared by the five styles.
 $(FAST_STYLES:%=models/%.safetensors): models/%.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
@@ -99,6 +103,10 @@ $(ONNX_MODEL): models/candy.safetensors tools/export_transformernet_onnx.py tool
 bench-fast: all models $(ONNX_MODEL)
 	/usr/bin/python3 bench/fast_bench.py --driver $(BUILD)/bench/bench_fast --model models/candy.safetensors \
 	    --onnx $(ONNX_MODEL) --node-modules build/bench/node/node_modules $(BENCH_ARGS)
+
+# One AdaIN transfer, 512 content and 512 style, impasto against PyTorch (bench/README.md).
+bench-adain: all models
+	/usr/bin/python3 bench/adain_bench.py --driver $(BUILD)/bench/bench_adain --model models/adain.safetensors $(BENCH_ARGS)
 
 # Fuzzing (docs/robustness.md): libFuzzer targets over the file readers, built with clang under
 # ASan+UBSan (`bash tools/install-deps.sh --fuzz`), each run for FUZZ_SECONDS from freshly generated

@@ -37,6 +37,22 @@ int cli_add_styles(const char *arg, const char **styles, int *n, char **owned, i
 int cli_output_format_ok(const char *cmd, const char *output);
 int cli_output_folder_ok(const char *cmd, const char *output);
 
+/* Folders for the one-pass methods (adain, wct): -c and -s each name an image or a folder (its
+ * .png/.jpg/.jpeg files, hidden ones skipped, in sorted order); every content x style pair is
+ * written to OUTDIR/<content>_<style>.png, the names being the inputs' file names without their
+ * extensions. */
+int cli_is_dir(const char *path);
+/* Makes OUTDIR if missing and refuses it when it is the content or style folder. Returns 0, 1
+ * (failure) or EXIT_USAGE, after printing why. */
+int cli_pairs_prepare(const char *cmd, const char *content, const char *style, const char *outdir);
+/* Runs one pair: *out a new image, or a status with the message in ctx. */
+typedef impasto_status (*cli_pair_fn)(void *user, impasto_ctx *ctx, const impasto_image *content,
+                                      const impasto_image *style, impasto_image **out);
+/* Every pair through fn. An unreadable input or a failed pair is reported and skipped, the rest
+ * are made; returns 0 when all were written, 1 otherwise. `verbose` prints each file written. */
+int cli_pairs_run(const char *cmd, impasto_ctx *ctx, const char *content, const char *style, const char *outdir,
+                  cli_pair_fn fn, void *user, int verbose);
+
 /* Progress: a live status line on a terminal (stderr), nothing when stderr is not a terminal
  * unless log lines were asked for. */
 typedef struct cli_progress {
@@ -61,6 +77,7 @@ int cmd_transfer(int argc, char **argv);
 int cmd_fast(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_adain(int argc, char **argv);
+int cmd_wct(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_grid(int argc, char **argv);

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *CMD = "adain";
 
@@ -12,15 +13,19 @@ static void usage(FILE *f) {
     fputs("usage: impasto adain -c CONTENT -s STYLE[,STYLE...] [-o OUT] [options]\n"
           "\n"
           "Repaints CONTENT in the style of STYLE in one pass of the AdaIN network (Huang & Belongie\n"
-          "2017, as naoto0804/pytorch-AdaIN).\n"
+          "2017, as naoto0804/pytorch-AdaIN). CONTENT and STYLE may be folders (with one -s): every\n"
+          "pair is written to the folder OUT as <content>_<style>.png.\n"
           "\n"
-          "  -c, --content FILE          content photo (PNG or JPEG)\n"
-          "  -s, --style FILE[,FILE]     style image(s); repeat -s or give a comma list to interpolate\n"
-          "  -o, --output FILE           result, .png or .jpg (default out.png)\n"
+          "  -c, --content FILE|DIR      content photo (PNG or JPEG), or a folder of them\n"
+          "  -s, --style FILE[,FILE]|DIR style image(s); repeat -s or give a comma list to interpolate;\n"
+          "                              or one folder of them\n"
+          "  -o, --output FILE|DIR       result, .png or .jpg (default out.png); a folder for folders\n"
           "  -m, --model FILE            converted AdaIN network (default models/adain.safetensors)\n"
           "      --alpha A               style strength, 0 (content) .. 1 (full style) (1)\n"
           "      --style-weights W,W,... one per style image (equal)\n"
           "      --preserve-color        match each style's colours to the content's first\n"
+          "      --mask FILE             spatial control: each gray level of FILE (a PNG) is a region,\n"
+          "                              darkest first, painted in the matching -s style alone\n"
           "      --content-size N        longest side the content is resized to; 0 keeps it (512)\n"
           "      --style-size N          the same for the styles (512)\n"
           "      --threads N             worker threads (all cores)\n"
@@ -28,7 +33,19 @@ static void usage(FILE *f) {
           f);
 }
 
-enum { O_ALPHA = 256, O_WEIGHTS, O_PRESERVE, O_CONTENT_SIZE, O_STYLE_SIZE, O_THREADS };
+enum { O_ALPHA = 256, O_WEIGHTS, O_PRESERVE, O_CONTENT_SIZE, O_STYLE_SIZE, O_THREADS, O_MASK };
+
+typedef struct adain_job {
+    const impasto_model *model;
+    const impasto_adain_options *opt;
+} adain_job;
+
+/* One content x style pair of a folder run. */
+static impasto_status run_pair(void *user, impasto_ctx *ctx, const impasto_image *content, const impasto_image *style,
+                               impasto_image **out) {
+    const adain_job *j = user;
+    return impasto_adain(ctx, j->model, content, &style, 1, j->opt, out);
+}
 
 static const struct option LONG_OPTS[] = {
     {"content", required_argument, 0, 'c'},
@@ -42,12 +59,13 @@ static const struct option LONG_OPTS[] = {
     {"content-size", required_argument, 0, O_CONTENT_SIZE},
     {"style-size", required_argument, 0, O_STYLE_SIZE},
     {"threads", required_argument, 0, O_THREADS},
+    {"mask", required_argument, 0, O_MASK},
     {0, 0, 0, 0}};
 
 int cmd_adain(int argc, char **argv) {
     impasto_adain_options opt;
     impasto_adain_options_init(&opt);
-    const char *content_path = NULL, *output = "out.png", *model_arg = NULL;
+    const char *content_path = NULL, *output = NULL, *model_arg = NULL, *mask_path = NULL;
     const char *styles[CLI_MAX_STYLES];
     char *owned[CLI_MAX_STYLES];
     double weights[CLI_MAX_STYLES];
@@ -83,14 +101,22 @@ int cmd_adain(int argc, char **argv) {
         case O_CONTENT_SIZE: if (!cli_parse_int(CMD, "--content-size", optarg, 0, 16384, &l)) goto done; opt.content_size = (int)l; break;
         case O_STYLE_SIZE: if (!cli_parse_int(CMD, "--style-size", optarg, 0, 16384, &l)) goto done; opt.style_size = (int)l; break;
         case O_THREADS: if (!cli_parse_int(CMD, "--threads", optarg, 0, 1024, &threads)) goto done; break;
+        case O_MASK: mask_path = optarg; break;
         case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); goto done;
         default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); goto done;
         }
     }
     if (optind < argc) { cli_error(CMD, 1, "unexpected argument '%s'", argv[optind]); goto done; }
-    if (!cli_output_format_ok(CMD, output)) goto done;
     if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE)"); goto done; }
     if (nstyles == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); goto done; }
+    int folders = cli_is_dir(content_path);
+    for (int i = 0; i < nstyles; i++) folders |= cli_is_dir(styles[i]);
+    if (folders && mask_path) { cli_error(CMD, 1, "--mask takes one content file, not folders"); goto done; }
+    if (mask_path && nweights) { cli_error(CMD, 1, "--mask gives each style its own region: no --style-weights"); goto done; }
+    if (folders && nstyles > 1) { cli_error(CMD, 1, "with folders, give one -s (a file or a folder)"); goto done; }
+    if (folders && !output) { cli_error(CMD, 1, "-c or -s is a folder: give an output folder (-o DIR)"); goto done; }
+    if (!output) output = "out.png";
+    if (!folders && !cli_output_format_ok(CMD, output)) goto done;
     if (nweights && nweights != nstyles) {
         cli_error(CMD, 1, "--style-weights has %d values for %d style images", nweights, nstyles);
         goto done;
@@ -102,16 +128,27 @@ int cmd_adain(int argc, char **argv) {
         opt.style_weights = weights;
     }
 
+    if (folders && (rc = cli_pairs_prepare(CMD, content_path, styles[0], output)) != 0) goto done;
     rc = 1;
-    if (!cli_output_folder_ok(CMD, output)) goto done;
+    if (!folders && !cli_output_folder_ok(CMD, output)) goto done;
     impasto_ctx *ctx = impasto_ctx_create();
     if (!ctx) { cli_error(CMD, 0, "out of memory"); goto done; }
     impasto_ctx_set_threads(ctx, (int)threads);
     impasto_model *model = NULL;
-    impasto_image *content = NULL, *result = NULL;
+    impasto_image *content = NULL, *result = NULL, *mask = NULL;
     impasto_image *style_imgs[CLI_MAX_STYLES] = {0};
     const char *model_path = cli_find_model(model_arg, "adain.safetensors", argv[0]);
 
+    if (impasto_model_load(ctx, model_path, &model) != IMPASTO_OK) {
+        cli_error(CMD, 0, "%s%s", impasto_ctx_error(ctx),
+                  model_arg ? "" : " (run 'make models', or give --model; docs/models.md says where to get AdaIN)");
+        goto cleanup;
+    }
+    if (folders) {
+        adain_job job = {model, &opt};
+        rc = cli_pairs_run(CMD, ctx, content_path, styles[0], output, run_pair, &job, isatty(STDOUT_FILENO));
+        goto cleanup;
+    }
     if (impasto_image_load(ctx, content_path, &content) != IMPASTO_OK) {
         cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
         goto cleanup;
@@ -121,10 +158,12 @@ int cmd_adain(int argc, char **argv) {
             cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
             goto cleanup;
         }
-    if (impasto_model_load(ctx, model_path, &model) != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s%s", impasto_ctx_error(ctx),
-                  model_arg ? "" : " (run 'make models', or give --model; docs/models.md says where to get AdaIN)");
-        goto cleanup;
+    if (mask_path) {
+        if (impasto_image_load(ctx, mask_path, &mask) != IMPASTO_OK) {
+            cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+            goto cleanup;
+        }
+        opt.mask = mask;
     }
     if (impasto_adain(ctx, model, content, (const impasto_image *const *)style_imgs, (size_t)nstyles, &opt,
                       &result) != IMPASTO_OK ||
@@ -136,6 +175,7 @@ int cmd_adain(int argc, char **argv) {
 
 cleanup:
     impasto_image_free(result);
+    impasto_image_free(mask);
     impasto_image_free(content);
     for (int i = 0; i < nstyles; i++) impasto_image_free(style_imgs[i]);
     impasto_model_free(model);

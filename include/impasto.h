@@ -103,7 +103,7 @@ impasto_status impasto_convert_vgg19(impasto_ctx *ctx, const char *const *dirs, 
  * quint8 kernels dequantised exactly as TensorFlow's Dequantize (MIN_FIRST) does. */
 impasto_status impasto_convert_adain(impasto_ctx *ctx, const char *dir, const char *out_path);
 /* Converts the LinearStyleTransfer relu3_1 encoder/decoder graphs in `dir` (vgg_31_opt.pb,
- * decoder_31_opt.pb) to safetensors (kind "lst-r31"; converted only, no method uses it yet). */
+ * decoder_31_opt.pb) to safetensors (kind "lst-r31"; impasto_wct's relu3_1 level). */
 impasto_status impasto_convert_lst_r31(impasto_ctx *ctx, const char *dir, const char *out_path);
 /* Converts a fast-neural-style network from ncnn's files (a binary param, e.g.
  * transformernet.param.bin, and one style's weights, e.g. candy.bin; docs/models.md says where to
@@ -230,6 +230,11 @@ typedef struct impasto_adain_options {
                                      mean and covariance (pytorch-AdaIN's --preserve_color) */
     int content_size;             /* 512: the content's longest side is resized to this (0 = keep) */
     int style_size;               /* 512: the same for each style image (0 = keep) */
+    const impasto_image *mask;    /* NULL; else spatial control: each distinct gray level of the mask
+                                     (RGB averaged, 8-bit) is a region, darkest first, and region k
+                                     takes style k alone (nstyles must equal the number of levels;
+                                     no style_weights). The mask is stretched over the content; the
+                                     AdaIN moments of the content are computed per region. */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
@@ -299,6 +304,34 @@ void impasto_train_options_init(impasto_train_options *opt);
 impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
                              const char *const *photos, size_t nphotos,
                              const impasto_train_options *opt, const char *out_path);
+
+/* ---- WCT: universal style transfer by feature transforms ------------------------------------ */
+
+/* Li, Fang, Yang, Wang, Lu & Yang, "Universal Style Transfer via Feature Transforms", NIPS 2017:
+ * the content and style are encoded to VGG features, the content features are whitened with
+ * their own covariance's eigendecomposition and coloured with the style's (eqs. 2-3; eigenvalues
+ * below 1e-5 dropped as the authors' code does), blended with the content features by alpha, and
+ * decoded. Multi-level, coarse to fine as the paper's figure 2(c), with the two decoders impasto
+ * has: relu4_1 (the AdaIN model's encoder and decoder), then relu3_1 (the lst-r31 pair) on the
+ * first level's picture (clamped to 0..1). The paper's relu5_1, relu2_1 and relu1_1 levels need
+ * decoders impasto does not have. */
+typedef struct impasto_wct_options {
+    double alpha;      /* 1.0: 0 decodes the content's own features, 1 the full transform;
+                          the same at every level */
+    int content_size;  /* 512: the content's longest side is resized to this (0 = keep) */
+    int style_size;    /* 512: the same for the style image (0 = keep) */
+} impasto_wct_options;
+
+void impasto_wct_options_init(impasto_wct_options *opt);
+
+/* Repaints `content` in the style of `style`. `adain` is a model of kind "adain" (relu4_1 level),
+ * `lst` one of kind "lst-r31" (relu3_1 level) or NULL to stop after relu4_1. *out is a new RGB
+ * image of the (resized) content's size, with the content's alpha carried over if it has one.
+ * Each side must give at least 2 feature positions at relu4_1 (content and style of at least
+ * 9 pixels on their longer side and 5 on the shorter). */
+impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
+                           const impasto_image *content, const impasto_image *style,
+                           const impasto_wct_options *opt, impasto_image **out);
 
 /* ---- evaluating results ------------------------------------------------------------------ */
 

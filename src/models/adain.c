@@ -1,4 +1,4 @@
-/* The AdaIN encoder and decoder (see adain.h). Each pass allocates two ping-pong activation
+/* The AdaIN encoder and decoder, and the LinearStyleTransfer relu3_1 pair (see adain.h). Each pass allocates two ping-pong activation
  * buffers of its largest layer and one convolution workspace, and frees them at the end. */
 #include "models/adain.h"
 
@@ -37,7 +37,29 @@ static const adain_op dec_ops[] = {
     CONV3(18, 128, 128),  CONV3(21, 128, 64),   UP,
     CONV3(25, 64, 64),    {OP_CONV, 28, 64, 3, 3, 0},
 };
+/* LinearStyleTransfer's encoder3 / decoder3 (tensor names encoder.convN / decoder.convN). */
+static const adain_op lst_enc_ops[] = {
+    {OP_CONV, 1, 3, 3, 1, 0},
+    CONV3(2, 3, 64),      CONV3(3, 64, 64),     POOL,
+    CONV3(4, 64, 128),    CONV3(5, 128, 128),   POOL,
+    CONV3(6, 128, 256),
+};
+static const adain_op lst_dec_ops[] = {
+    CONV3(7, 256, 128),   UP,
+    CONV3(8, 128, 128),   CONV3(9, 128, 64),    UP,
+    CONV3(10, 64, 64),    {OP_CONV, 11, 64, 3, 3, 0},
+};
 #define NOPS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* How a network pads and pools: the AdaIN graphs reflect and pool in ceil mode, the lst-r31
+ * graphs pad with zeros ('SAME') and pool 'VALID' (floor). */
+typedef struct net_style {
+    pad_mode pad;
+    int ceil_mode;
+    const char *enc_prefix, *dec_prefix;  /* tensor names are <prefix><idx>.weight */
+} net_style;
+static const net_style adain_style = {PAD_REFLECT, 1, "encoder.", "decoder."};
+static const net_style lst_style = {PAD_ZERO, 0, "encoder.conv", "decoder.conv"};
 
 void adain_net_free(adain_net *net) {
     if (!net) return;
@@ -63,22 +85,24 @@ static impasto_status load_convs(impasto_ctx *ctx, const safetensors *st, const 
         b[n] = malloc((size_t)op->oc * sizeof(float));
         if (!w[n] || !b[n]) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
         char name[48];
-        snprintf(name, sizeof name, "%s.%d.weight", prefix, op->idx);
+        snprintf(name, sizeof name, "%s%d.weight", prefix, op->idx);
         impasto_status s = safetensors_get_f32(ctx, st, name, 4, wshape, w[n]);
         if (s != IMPASTO_OK) return s;
-        snprintf(name, sizeof name, "%s.%d.bias", prefix, op->idx);
+        snprintf(name, sizeof name, "%s%d.bias", prefix, op->idx);
         if ((s = safetensors_get_f32(ctx, st, name, 1, bshape, b[n])) != IMPASTO_OK) return s;
         n++;
     }
     return IMPASTO_OK;
 }
 
-impasto_status adain_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path, adain_net **out) {
+static impasto_status load_net(impasto_ctx *ctx, const safetensors *st, const char *path, const net_style *ns,
+                               const adain_op *eops, size_t neops, const adain_op *dops, size_t ndops,
+                               adain_net **out) {
     *out = NULL;
     adain_net *net = calloc(1, sizeof *net);
     if (!net) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
-    impasto_status s = load_convs(ctx, st, path, "encoder", enc_ops, NOPS(enc_ops), net->enc_w, net->enc_b);
-    if (s == IMPASTO_OK) s = load_convs(ctx, st, path, "decoder", dec_ops, NOPS(dec_ops), net->dec_w, net->dec_b);
+    impasto_status s = load_convs(ctx, st, path, ns->enc_prefix, eops, neops, net->enc_w, net->enc_b);
+    if (s == IMPASTO_OK) s = load_convs(ctx, st, path, ns->dec_prefix, dops, ndops, net->dec_w, net->dec_b);
     if (s != IMPASTO_OK) {
         adain_net_free(net);
         return s;
@@ -87,10 +111,19 @@ impasto_status adain_from_safetensors(impasto_ctx *ctx, const safetensors *st, c
     return IMPASTO_OK;
 }
 
+impasto_status adain_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path, adain_net **out) {
+    return load_net(ctx, st, path, &adain_style, enc_ops, NOPS(enc_ops), dec_ops, NOPS(dec_ops), out);
+}
+
+impasto_status lst_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path, adain_net **out) {
+    return load_net(ctx, st, path, &lst_style, lst_enc_ops, NOPS(lst_enc_ops), lst_dec_ops, NOPS(lst_dec_ops), out);
+}
+
 /* Runs ops on x (c, h, w) into a new malloc'd *y; the output shape in *oc, *oh, *ow. Sizes are
  * walked first to size the buffers (with overflow checks), then the layers run. */
-static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops, float *const *w, float *const *b,
-                              const float *x, int c, int h, int wd, float **y, int *oc, int *oh, int *ow) {
+static impasto_status run_ops(impasto_ctx *ctx, const net_style *ns, const adain_op *ops, size_t nops,
+                              float *const *w, float *const *b, const float *x, int c, int h, int wd, float **y,
+                              int *oc, int *oh, int *ow) {
     *y = NULL;
     const int threads = ctx_threads(ctx);
     size_t largest = (size_t)c * (size_t)h * (size_t)wd, ws = 0;
@@ -99,18 +132,18 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
         const adain_op *op = &ops[i];
         if (op->kind == OP_CONV) {
             int p = op->k / 2;
-            conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, p, PAD_REFLECT, threads};
+            conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, p, ns->pad, threads};
             size_t cw = conv2d_workspace(&d);
             if (cw > ws) ws = cw;
             cc = op->oc;
         } else if (op->kind == OP_POOL) {
-            pool_desc d = {cc, hh, ww, 2, 2, 0, 1, POOL_MAX};
+            pool_desc d = {cc, hh, ww, 2, 2, 0, ns->ceil_mode, POOL_MAX};
             hh = pool_out_h(&d);
             ww = pool_out_w(&d);
             /* A 1-pixel side cannot be pooled 2x2 (PyTorch refuses it too). */
             if (hh < 1 || ww < 1)
-                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a %dx%d image is too small for the AdaIN encoder "
-                                "(at least %d pixels a side)", wd, h, ADAIN_MIN_SIDE);
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a %dx%d image is too small for the encoder "
+                                "(at least %d pixels a side)", wd, h, ns->ceil_mode ? ADAIN_MIN_SIDE : LST_MIN_SIDE);
         } else {
             if (hh > INT_MAX / 2 || ww > INT_MAX / 2) return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "image too large for the AdaIN decoder");
             hh *= 2;
@@ -142,12 +175,12 @@ static impasto_status run_ops(impasto_ctx *ctx, const adain_op *ops, size_t nops
         const adain_op *op = &ops[i];
         float *o = buf[cur];
         if (op->kind == OP_CONV) {
-            conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, op->k / 2, PAD_REFLECT, threads};
+            conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, op->k / 2, ns->pad, threads};
             conv2d_forward(&d, in, w[conv], b[conv], o, op->relu, scratch);
             conv++;
             cc = op->oc;
         } else if (op->kind == OP_POOL) {
-            pool_desc d = {cc, hh, ww, 2, 2, 0, 1, POOL_MAX};
+            pool_desc d = {cc, hh, ww, 2, 2, 0, ns->ceil_mode, POOL_MAX};
             pool_forward(&d, in, o);
             hh = pool_out_h(&d);
             ww = pool_out_w(&d);
@@ -172,11 +205,26 @@ impasto_status adain_encode(impasto_ctx *ctx, const adain_net *net, const float 
                             int *fh, int *fw) {
     if (h < 1 || w < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN encoder: bad input size %dx%d", w, h);
     int c;
-    return run_ops(ctx, enc_ops, NOPS(enc_ops), net->enc_w, net->enc_b, x, 3, h, w, feat, &c, fh, fw);
+    return run_ops(ctx, &adain_style, enc_ops, NOPS(enc_ops), net->enc_w, net->enc_b, x, 3, h, w, feat, &c, fh, fw);
 }
 
 impasto_status adain_decode(impasto_ctx *ctx, const adain_net *net, const float *f, int fh, int fw, float **img) {
     if (fh < 1 || fw < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN decoder: bad feature size %dx%d", fw, fh);
     int c, h, w;
-    return run_ops(ctx, dec_ops, NOPS(dec_ops), net->dec_w, net->dec_b, f, ADAIN_FEAT_C, fh, fw, img, &c, &h, &w);
+    return run_ops(ctx, &adain_style, dec_ops, NOPS(dec_ops), net->dec_w, net->dec_b, f, ADAIN_FEAT_C, fh, fw, img, &c, &h, &w);
+}
+
+impasto_status lst_encode(impasto_ctx *ctx, const adain_net *net, const float *x, int h, int w, float **feat, int *fh,
+                          int *fw) {
+    if (h < 1 || w < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "lst-r31 encoder: bad input size %dx%d", w, h);
+    int c;
+    return run_ops(ctx, &lst_style, lst_enc_ops, NOPS(lst_enc_ops), net->enc_w, net->enc_b, x, 3, h, w, feat, &c, fh,
+                   fw);
+}
+
+impasto_status lst_decode(impasto_ctx *ctx, const adain_net *net, const float *f, int fh, int fw, float **img) {
+    if (fh < 1 || fw < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "lst-r31 decoder: bad feature size %dx%d", fw, fh);
+    int c, h, w;
+    return run_ops(ctx, &lst_style, lst_dec_ops, NOPS(lst_dec_ops), net->dec_w, net->dec_b, f, LST_FEAT_C, fh, fw, img,
+                   &c, &h, &w);
 }

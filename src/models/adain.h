@@ -39,4 +39,19 @@ impasto_status adain_encode(impasto_ctx *ctx, const adain_net *net, const float 
 /* f (512, FH, FW) -> *img (3, 8 FH, 8 FW) RGB, malloc'd, unclamped. */
 impasto_status adain_decode(impasto_ctx *ctx, const adain_net *net, const float *f, int fh, int fw, float **img);
 
+/* The LinearStyleTransfer relu3_1 pair (Li et al. 2019; kind "lst-r31", `impasto convert lst-r31`),
+ * held in the same struct (its first 6 encoder and 5 decoder slots). Encoder: the 1x1 3 -> 3
+ * preprocessing, conv1_1 .. conv3_1 with ZERO padding 1 and a ReLU each, max pooling 2x2 stride 2
+ * in floor mode ('VALID') after relu1_2 and relu2_2. Decoder: 256 -> 128 | x2 | 128 -> 128 -> 64
+ * | x2 | 64 -> 64 -> 3, zero padding, a ReLU after all but the last. */
+#define LST_FEAT_C 256
+#define LST_MIN_SIDE 4
+impasto_status lst_from_safetensors(impasto_ctx *ctx, const struct safetensors *st, const char *path,
+                                    adain_net **out);
+/* x (3, H, W) RGB 0..1 -> *feat (256, H / 4, W / 4) (rounded down), malloc'd. */
+impasto_status lst_encode(impasto_ctx *ctx, const adain_net *net, const float *x, int h, int w, float **feat,
+                          int *fh, int *fw);
+/* f (256, FH, FW) -> *img (3, 4 FH, 4 FW) RGB, malloc'd, unclamped. */
+impasto_status lst_decode(impasto_ctx *ctx, const adain_net *net, const float *f, int fh, int fw, float **img);
+
 #endif

@@ -19,9 +19,9 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
         safetensors_close(st);
         return s;
     }
-    if (!kind || (strcmp(kind, "vgg19") != 0 && strcmp(kind, "adain") != 0)) {
+    if (!kind || (strcmp(kind, "vgg19") != 0 && strcmp(kind, "adain") != 0 && strcmp(kind, "lst-r31") != 0)) {
         s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED,
-                     "%s: model kind '%s' is not one impasto knows (expected vgg19 or adain; convert the "
+                     "%s: model kind '%s' is not one impasto knows (expected vgg19, adain or lst-r31; convert the "
                      "upstream files with `impasto convert`)", path, kind ? kind : "");
         safetensors_close(st);
         return s;
@@ -33,6 +33,7 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
     }
     snprintf(m->kind, sizeof m->kind, "%s", kind);
     if (!strcmp(kind, "adain")) s = adain_from_safetensors(ctx, st, path, &m->adain);
+    else if (!strcmp(kind, "lst-r31")) s = lst_from_safetensors(ctx, st, path, &m->lst);
     else s = vgg19_from_safetensors(ctx, st, path, &m->vgg);
     safetensors_close(st);
     if (s != IMPASTO_OK) {
@@ -47,6 +48,7 @@ void impasto_model_free(impasto_model *model) {
     if (!model) return;
     vgg19_free(model->vgg);
     adain_net_free(model->adain);
+    adain_net_free(model->lst);
     free(model);
 }
 

@@ -7,9 +7,10 @@
 #include "models/vgg19.h"
 
 struct impasto_model {
-    char kind[32];     /* the safetensors metadata "kind": "vgg19", "adain" */
+    char kind[32];     /* the safetensors metadata "kind": "vgg19", "adain", "lst-r31" */
     vgg19 *vgg;        /* kind "vgg19" */
     adain_net *adain;  /* kind "adain" */
+    adain_net *lst;    /* kind "lst-r31" */
 };
 
 #endif

@@ -1,5 +1,5 @@
 /* Layers of the CPU engine. Tensors are float32, one image at a time, (C, H, W) row-major;
- * a batch is a loop over images. Every layer has a *_forward and a *_backward.
+ * a batch is a loop over images. Every layer has a *_forward and a *_backward (but WCT, forward only).
  * Backward conventions: dx is OVERWRITTEN (not accumulated); parameter gradients (dw, db) are
  * ACCUMULATED (+=) so a batch loop sums them; any gradient pointer may be NULL to skip it.
  * Layers are multithreaded internally with OpenMP (the GEMM runs single-threaded inside each
@@ -123,5 +123,25 @@ void adain_forward(int c, size_t n, const float *content, const float *s_mean, c
  * dy (C, n) -> dc (C, n) and ds (C, ns), both overwritten; either may be NULL. */
 void adain_backward(int c, size_t n, const float *content, size_t ns, const float *s, float alpha,
                     const float *dy, float *dc, float *ds);
+
+/* ---- wct.c ------------------------------------------------------------------------------ */
+/* The whitening and colouring transform (Li, Fang, Yang, Wang, Lu & Yang, "Universal Style
+ * Transfer via Feature Transforms", NIPS 2017, section 2.2), forward only (the method decodes its
+ * output and never differentiates through it). With the per-channel means m_c, m_s removed and
+ * the covariances fc fc^T / (n_c - 1) = Ec Dc Ec^T, fs fs^T / (n_s - 1) = Es Ds Es^T:
+ *   whiten (eq. 2)   f^_c = Ec Dc^-1/2 Ec^T (f_c - m_c)
+ *   colour (eq. 3)   f^_cs = Es Ds^1/2 Es^T f^_c + m_s
+ *   blend            y = alpha f^_cs + (1 - alpha) f_c
+ * Eigenvalues below WCT_EIG_EPS and their vectors are dropped from both factorisations, as the
+ * authors' Torch code does (it stops at the first singular value < 1e-5). The covariances and
+ * their eigendecomposition (LAPACK dsyevd) are computed in double. */
+#define WCT_EIG_EPS 1e-5
+
+/* Doubles of scratch wct_forward needs for c channels and nc, ns positions (0 on overflow). */
+size_t wct_workspace(int c, size_t nc, size_t ns);
+/* content (C, nc), style (C, ns) -> y (C, nc); y must not alias content. nc, ns >= 2.
+ * Returns 0, or the LAPACK info (non-zero) when the eigendecomposition did not converge. */
+int wct_forward(int c, size_t nc, const float *content, size_t ns, const float *style, float alpha,
+                float *y, double *ws);
 
 #endif

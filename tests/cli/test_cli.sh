@@ -109,5 +109,64 @@ rc=$?
 if [ $rc -eq 0 ] && [ ! -s "$T/err" ] && [ ! -s "$T/out" ] && [ -s "$T/adain.png" ]; then ok "adain run"
 else echo "    exit $rc"; bad "adain run"; fi
 
+# WCT (impasto wct): relu4_1 with the AdaIN model, then relu3_1 with lst-r31.
+LST=models/lst-r31.safetensors
+expect "wct no style" 2 "no style image" -- "$B" wct -c $C
+expect "wct bad alpha" 2 "--alpha must be between" -- "$B" wct -c $C -s $S --alpha -1
+expect "wct bad levels" 2 "--levels must be between" -- "$B" wct -c $C -s $S --levels 3
+expect "wct wrong model" 1 "needs an AdaIN model" -- "$B" wct -m $LST --model-r31 $LST -c $C -s $S -o "$T/w.png" --content-size 32
+expect "wct wrong r31 model" 1 "must be of kind lst-r31" -- "$B" wct -m $ADAIN --model-r31 $ADAIN -c $C -s $S -o "$T/w.png" --content-size 32
+expect "wct missing r31 model" 1 "cannot open" -- "$B" wct -m $ADAIN --model-r31 "$T/none.safetensors" -c $C -s $S -o "$T/w.png"
+expect "wct too small" 1 "too small" -- "$B" wct -c $C -s $S -o "$T/w.png" --content-size 8
+expect "wct truncated image" 1 "trunc.jpg" -- "$B" wct -c "$T/trunc.jpg" -s $S -o "$T/w.png"
+"$B" wct -c $C -s $S -o "$T/wct.png" --content-size 64 --style-size 64 --alpha 0.8 >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$T/err" ] && [ ! -s "$T/out" ] && [ -s "$T/wct.png" ]; then ok "wct run"
+else echo "    exit $rc"; bad "wct run"; fi
+"$B" wct -c $C -s $S -o "$T/wct1.jpg" --content-size 48 --levels 1 >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && [ -s "$T/wct1.jpg" ]; then ok "wct one level"; else bad "wct one level"; fi
+
+# Folders (adain and wct): every content x style pair as OUT/<content>_<style>.png; bad files
+# reported and skipped with exit 1; never into an input folder.
+mkdir -p "$T/cin" "$T/sin"
+cp $C "$T/cin/horses.jpg"; cp "$T/wct.png" "$T/cin/small.png"; cp "$T/trunc.jpg" "$T/cin/broken.jpg"
+echo "notes" >"$T/cin/notes.txt"
+cp $S "$T/sin/scream.jpg"; cp "$T/adain.png" "$T/sin/painted.png"
+for m in adain wct; do
+    "$B" $m -c "$T/cin" -s "$T/sin" -o "$T/$m-out" --content-size 48 --style-size 48 >"$T/out" 2>"$T/err"
+    rc=$?
+    got=$(ls "$T/$m-out" | tr '\n' ' ')
+    if [ $rc -eq 1 ] && [ "$got" = "horses_painted.png horses_scream.png small_painted.png small_scream.png " ] &&
+       grep -q "broken.jpg" "$T/err" && [ "$(wc -l <"$T/err")" -eq 1 ]; then ok "$m folders"
+    else echo "    exit $rc, made: $got"; bad "$m folders"; fi
+    "$B" $m -c "$T/cin/horses.jpg" -s "$T/sin" -o "$T/$m-one" --content-size 48 --style-size 48 >"$T/out" 2>"$T/err"
+    rc=$?
+    got=$(ls "$T/$m-one" | tr '\n' ' ')
+    if [ $rc -eq 0 ] && [ "$got" = "horses_painted.png horses_scream.png " ]; then ok "$m file x folder"
+    else bad "$m file x folder"; fi
+    expect "$m folder into content" 2 "never written among the inputs" -- "$B" $m -c "$T/cin" -s $S -o "$T/cin/"
+    expect "$m folder into style" 2 "never written among the inputs" -- "$B" $m -c $C -s "$T/sin" -o "$T/sin"
+    expect "$m folder needs -o" 2 "give an output folder" -- "$B" $m -c "$T/cin" -s $S
+done
+mkdir -p "$T/dup"; cp $C "$T/dup/a.jpg"; cp "$T/wct.png" "$T/dup/a.png"
+"$B" adain -c "$T/dup" -s $S -o "$T/dup-out" --content-size 32 --style-size 32 >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(ls "$T/dup-out")" = "a_scream.png" ] && grep -q "a.png: another content has the same name" "$T/err"
+then ok "folder same names"; else echo "    exit $rc"; bad "folder same names"; fi
+expect "adain folder one -s" 2 "give one -s" -- "$B" adain -c "$T/cin" -s $S,$S -o "$T/x"
+if [ "$(ls "$T/cin" | tr '\n' ' ')" = "broken.jpg horses.jpg notes.txt small.png " ]; then ok "inputs untouched"
+else bad "inputs untouched"; fi
+
+# AdaIN spatial control: one style per gray level of the mask.
+MASK=../shared/images/mask/mask.png
+if [ -f $MASK ]; then
+    "$B" adain -c $C -s $S,"$T/adain.png" --mask $MASK -o "$T/masked.png" --content-size 64 --style-size 64 >"$T/out" 2>"$T/err"
+    if [ $? -eq 0 ] && [ -s "$T/masked.png" ] && [ ! -s "$T/err" ]; then ok "adain mask"; else bad "adain mask"; fi
+    expect "adain mask level count" 1 "2 gray levels for 1 style" -- "$B" adain -c $C -s $S --mask $MASK -o "$T/m.png" --content-size 32
+fi
+expect "adain mask with weights" 2 "no --style-weights" -- "$B" adain -c $C -s $S,$S --style-weights 1,2 --mask $C -o "$T/m.png"
+expect "adain mask with folders" 2 "not folders" -- "$B" adain -c "$T/cin" -s $S --mask $C -o "$T/mf"
+expect "adain missing mask" 1 "cannot open" -- "$B" adain -c $C -s $S --mask "$T/nomask.png" -o "$T/m.png"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,0 +1,20 @@
+/* Image <-> plane helpers shared by the feed-forward methods (AdaIN, WCT). */
+#ifndef IMPASTO_METHODS_PLANES_H
+#define IMPASTO_METHODS_PLANES_H
+
+#include "impasto.h"
+
+#include <stddef.h>
+
+/* img resized so its longest side is `side` (0 or already that size: *out = NULL, use img). */
+impasto_status planes_maybe_resize(impasto_ctx *ctx, const impasto_image *img, int side, impasto_image **out);
+/* RGB planes (3, H, W) in 0..1 from an image (gray replicated, alpha ignored); malloc'd, NULL when
+ * out of memory. */
+float *planes_from_image(const impasto_image *img);
+/* A new image of like's size from planes (3, PH, PW) with PH >= like's height and PW >= its
+ * width (the bottom/right extra cropped), values clamped to 0..1; RGBA with like's alpha carried
+ * over when like has alpha, RGB otherwise. */
+impasto_status planes_to_image(impasto_ctx *ctx, const float *planes, int ph, int pw, const impasto_image *like,
+                               impasto_image **out);
+
+#endif
