@@ -314,11 +314,11 @@ def print_table(meta, rows):
     print("convolutions only (2*OC*IC*9*OH*OW per conv to relu5_1; gatys adds the same again for the")
     print("backward-data pass, no weight gradients). peak RSS is each child process's own (PyTorch's")
     print("includes the interpreter and libtorch); plan = vgg19_plan_bytes.")
-    if meta["openblas_coretype"].lower() == "haswell":
-        ceiling = "~215 GFLOP/s (OpenBLAS's Haswell kernel; ~430 with its own)"
-    else:
-        ceiling = "~430 GFLOP/s with OpenBLAS's own kernel\n  (about half under OPENBLAS_CORETYPE=Haswell)"
-    print("fp32 GEMM ceiling, 2 threads: %s." % ceiling)
+    c = meta.get("gemm_ceiling")
+    if c:
+        print("fp32 GEMM ceiling measured here (2048^3 on %d threads, bench_gemm ceiling): OpenBLAS %.0f GFLOP/s,"
+              % (c["threads"], c["openblas_gflops"]))
+        print("  impasto's %s kernel %.0f GFLOP/s." % (c["auto_path"], c["auto_gflops"]))
     checks = [r for r in rows if "check" in r]
     if checks:
         print("agreement impasto vs PyTorch (relative L2 of the gradient / relu5_1 features; loss):")
@@ -330,6 +330,17 @@ def print_table(meta, rows):
                     c["loss_rel_diff"], r["impasto"]["loss"], r["torch"]["loss"])
             print(s)
     sys.stdout.flush()
+
+
+def gemm_ceiling(path, threads):
+    """The machine's fp32 GEMM ceiling (bench_gemm.c's `ceiling` mode), or None without the tool."""
+    if not os.access(path, os.X_OK):
+        return None
+    try:
+        out = subprocess.run([path, "ceiling", str(threads)], capture_output=True, text=True, timeout=120)
+        return json.loads(out.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
 
 
 def main():
@@ -418,6 +429,7 @@ def main():
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["loadavg_end"] = "%.2f" % os.getloadavg()[0]
+    meta["gemm_ceiling"] = gemm_ceiling(os.path.join(os.path.dirname(a.driver), "bench_gemm"), a.threads)
 
     summary = {"meta": meta, "rows": rows}
     if a.json == "-":

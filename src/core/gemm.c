@@ -2,9 +2,11 @@
  * with OpenBLAS's CBLAS kept as a path of its own, and an unpacked loop as the fallback when the
  * packing buffer cannot be allocated.
  *
- * Paths (gemm_internal.h): "auto" picks the fastest correct path measured on the target (an
- * AMD EPYC, Zen 4: the AVX-512 kernel, level with or ahead of OpenBLAS on every shape the layers
- * use; bench/bench_gemm.c compares them), else the AVX2 one, else OpenBLAS. The environment
+ * Paths (gemm_internal.h): "auto" picks the AVX-512 kernel where the CPU has it (on Zen 4 level
+ * with or ahead of OpenBLAS on every shape the layers use; bench/bench_gemm.c compares them), else
+ * the AVX2 one, else OpenBLAS. On Zen 3 OpenBLAS's own kernel is 10-30% faster than the AVX2 one
+ * on most shapes, but "auto" still avoids it: OpenBLAS retries a failed allocation of its buffers
+ * forever, so out of memory it hangs instead of failing (tests/cli/test_faults.sh). The environment
  * variable IMPASTO_GEMM=openblas|avx512|avx2|portable|unpacked|auto forces one. It is read
  * once, on the first GEMM, into a file-scope atomic under pthread_once — the one piece of
  * process-wide state here besides OpenMP's own, a process-wide choice of implementation as
