@@ -2,7 +2,7 @@
  * converted to RGB) upright per the EXIF orientation; encoding writes gray or RGB, compositing any
  * alpha over white because JPEG has no transparency.
  *
- * libjpeg's default error handler prints and calls exit(); ours formats the message and longjmps
+ * libjpeg's default error handler prints and ends the process; ours formats the message and longjmps
  * back (setjmp lives in the *_run functions; their state is in a struct owned by the caller, see
  * png.c). Warnings that mean pixels were lost (truncation, corrupt entropy data) are errors
  * too: libjpeg would otherwise fill the rest with gray and return a damaged picture as if it

@@ -2,25 +2,10 @@
 # The command line as a user meets it: bad input gets one clear line and a non-zero exit, never
 # a crash; outputs are written atomically; progress stays quiet when piped.
 # Run from the repository root (as `make test` does); IMPASTO_BUILD names the build folder.
-B=${IMPASTO_BUILD:-build}/impasto
+. tests/cli_lib.sh
 MODEL=models/vgg19.safetensors
 C=examples/images/horses.jpg
 S=examples/images/scream.jpg
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-
-ok()  { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "not ok $1"; [ -f "$T/err" ] && sed 's/^/    /' "$T/err" | head -5; }
-
-# expect NAME EXIT_CODE STDERR_PATTERN -- command...: exit code and a one-line message matching
-expect() {
-    name=$1 code=$2 pat=$3; shift 4
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    lines=$(wc -l <"$T/err")
-    if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" && [ "$lines" -le 2 ]; then ok "$name"
-    else echo "    exit $rc (wanted $code), stderr:"; bad "$name"; fi
-}
 
 expect "no command" 2 "usage" -- "$B"
 expect "unknown command" 2 "unknown command 'paint'" -- "$B" paint

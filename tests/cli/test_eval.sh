@@ -2,25 +2,11 @@
 # impasto eval, compare and grid as a user meets them: a table or JSON per output, SSIM/PSNR of
 # an image with itself, a contact sheet of the documented size, one-line errors for bad input.
 # Run from the repository root (as `make test` does); IMPASTO_BUILD names the build folder.
-B=${IMPASTO_BUILD:-build}/impasto
+EXPECT_LINES=1
+. tests/cli_lib.sh
 MODEL=models/vgg19.safetensors
 C=examples/images/horses.jpg
 S=examples/images/scream.jpg
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-
-ok()  { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "not ok $1"; [ -f "$T/err" ] && sed 's/^/    /' "$T/err" | head -5; }
-
-# expect NAME EXIT_CODE STDERR_PATTERN -- command...: exit code and a one-line message matching
-expect() {
-    name=$1 code=$2 pat=$3; shift 4
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    lines=$(wc -l <"$T/err")
-    if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" && [ "$lines" -le 1 ]; then ok "$name"
-    else echo "    exit $rc (wanted $code), stderr:"; bad "$name"; fi
-}
 
 # Width and height of a PNG from its IHDR chunk (bytes 16..23, big-endian).
 png_size() {

@@ -2,24 +2,10 @@
 # `impasto fast` and `impasto convert ncnn-transformernet` as a user meets them: usage errors exit 2
 # with one line, failures exit 1 naming the file, a file or a folder of photos is repainted, outputs
 # are written atomically. Run from the repository root (as `make test` does).
-B=${IMPASTO_BUILD:-build}/impasto
+. tests/cli_lib.sh
 M=models/candy.safetensors
 U=${UPSTREAM:-../shared/models/upstream}/fast-neural-style
 C=examples/images/horses.jpg
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-
-ok()  { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "not ok $1"; [ -f "$T/err" ] && sed 's/^/    /' "$T/err" | head -5; }
-
-expect() {
-    name=$1 code=$2 pat=$3; shift 4
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    lines=$(wc -l <"$T/err")
-    if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" && [ "$lines" -le 2 ]; then ok "$name"
-    else echo "    exit $rc (wanted $code), stderr:"; bad "$name"; fi
-}
 
 expect "fast: no model" 2 "no model" -- "$B" fast -c $C -o "$T/o.png"
 expect "fast: no content" 2 "no content" -- "$B" fast -m $M -o "$T/o.png"

@@ -5,31 +5,17 @@
 # Run from the repository root (as `make test` does); IMPASTO_BUILD names the build folder.
 # A case the machine cannot stage (no `mount`, a sanitizer build under `ulimit -v`) is skipped
 # with its reason, not failed.
-B=${IMPASTO_BUILD:-build}/impasto
+EXPECT_LINES=1
+. tests/cli_lib.sh
 MODEL=models/vgg19.safetensors
 C=examples/images/horses.jpg
 S=examples/images/scream.jpg
-T=$(mktemp -d)
 MNT="$T/small"
 cleanup() {
     umount "$MNT" 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0; fail=0
-
-ok()   { pass=$((pass + 1)); echo "ok $1"; }
-bad()  { fail=$((fail + 1)); echo "not ok $1"; [ -f "$T/err" ] && sed 's/^/    /' "$T/err" | head -5; }
-skip() { echo "ok $1 # SKIP $2"; }
-
-# expect NAME EXIT_CODE STDERR_PATTERN -- command...: exit code and a one-line message matching
-expect() {
-    name=$1 code=$2 pat=$3; shift 4
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    lines=$(wc -l <"$T/err")
-    if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" && [ "$lines" -le 1 ]; then ok "$name"
-    else echo "    exit $rc (wanted $code), stderr:"; bad "$name"; fi
-}
 
 # A complete PNG ends with its IEND chunk (a half-written one does not).
 png_complete() { [ -s "$1" ] && tail -c 12 "$1" | grep -q IEND; }

@@ -2,24 +2,10 @@
 # `impasto train` as a user meets it: usage errors exit 2 with one line, failures exit 1 naming the
 # file, a tiny run writes a model `impasto fast` loads, Ctrl-C writes a checkpoint and exits 130,
 # and --resume finishes from it. Run from the repository root (as `make test` does).
-B=${IMPASTO_BUILD:-build}/impasto
+. tests/cli_lib.sh
 M=models/vgg19.safetensors
 S=examples/images/scream.jpg
 C=examples/images/horses.jpg
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-
-ok()  { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "not ok $1"; [ -f "$T/err" ] && sed 's/^/    /' "$T/err" | head -5; }
-
-expect() {
-    name=$1 code=$2 pat=$3; shift 4
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    lines=$(wc -l <"$T/err")
-    if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" && [ "$lines" -le 2 ]; then ok "$name"
-    else echo "    exit $rc (wanted $code), stderr:"; bad "$name"; fi
-}
 
 mkdir -p "$T/photos" "$T/empty"
 cp $C "$T/photos/a.jpg"
