@@ -98,9 +98,10 @@ int main(int argc, char **argv) {
         gemm_set_path("openblas");
         double ob = time_shape(&shapes[0], 0);
         gemm_set_path("auto");
+        const gemm_kernel *kr = gemm_active_kernel();
         double au = time_shape(&shapes[0], 0);
         printf("{\"threads\": %d, \"openblas_gflops\": %.1f, \"auto_gflops\": %.1f, \"auto_path\": \"%s\"}\n",
-               th, ob, au, gemm_auto_kernel_name());
+               th, ob, au, kr ? kr->name : "openblas");
         return 0;
     }
     for (int i = 1; i < argc && npaths < 8; i++) {

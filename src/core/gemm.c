@@ -91,12 +91,6 @@ static const gemm_kernel *gemm_kernel_for(int path) {
     }
 }
 
-const char *gemm_auto_kernel_name(void) {
-    pthread_once(&gemm_once, gemm_init);
-    const gemm_kernel *kr = gemm_kernel_for(GEMM_AUTO);
-    return kr ? kr->name : "openblas";
-}
-
 const gemm_kernel *gemm_active_kernel(void) {
     pthread_once(&gemm_once, gemm_init);
     int p = atomic_load(&gemm_path);

@@ -55,7 +55,5 @@ int gemm_set_path(const char *name);
 const char *gemm_path_name(void);
 /* 1 when this CPU can run the named path. */
 int gemm_path_supported(const char *name);
-/* The kernel "auto" resolves to on this CPU, e.g. "avx2", or "openblas". */
-const char *gemm_auto_kernel_name(void);
 
 #endif
