@@ -6,50 +6,8 @@
 #include <stdint.h>
 
 #include "loss/loss.h"
+#include "golden_records.h"
 #include "test.h"
-
-/* ---- golden records: name[16] | uint32 count | float32[count], little-endian ---- */
-
-typedef struct golden {
-    unsigned char *data;
-    size_t size;
-} golden;
-
-static int golden_load(golden *gd, const char *path) {
-    gd->data = NULL;
-    gd->size = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    if (len > 0 && (gd->data = malloc((size_t)len)) && fread(gd->data, 1, (size_t)len, fp) == (size_t)len)
-        gd->size = (size_t)len;
-    fclose(fp);
-    return gd->size > 0;
-}
-
-/* The record's values as floats (malloc'd), its count in *count; NULL when absent. */
-static float *golden_get(const golden *gd, const char *name, size_t *count) {
-    size_t off = 0;
-    while (off + 20 <= gd->size) {
-        const unsigned char *h = gd->data + off;
-        uint32_t cnt = (uint32_t)h[16] | (uint32_t)h[17] << 8 | (uint32_t)h[18] << 16 | (uint32_t)h[19] << 24;
-        if (off + 20 + (size_t)cnt * 4 > gd->size) return NULL;
-        if (strncmp((const char *)h, name, 16) == 0) {
-            float *v = malloc((cnt ? cnt : 1) * sizeof *v);
-            for (uint32_t i = 0; i < cnt; i++) {
-                const unsigned char *b = h + 20 + 4 * (size_t)i;
-                uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-                memcpy(&v[i], &bits, 4);
-            }
-            *count = cnt;
-            return v;
-        }
-        off += 20 + (size_t)cnt * 4;
-    }
-    return NULL;
-}
 
 static float *random_tensor(size_t n, float lo, float hi, unsigned long long *seed) {
     float *v = malloc(n * sizeof *v);

@@ -12,52 +12,8 @@
 #include <stdint.h>
 
 #include "optim/optim.h"
+#include "golden_records.h"
 #include "test.h"
-
-/* ---- golden records: name[16] | uint32 count | float32[count], little-endian ---- */
-
-typedef struct golden {
-    unsigned char *data;
-    size_t size;
-} golden;
-
-static int golden_load(golden *gd, const char *path) {
-    gd->data = NULL;
-    gd->size = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    if (len > 0 && (gd->data = malloc((size_t)len)) && fread(gd->data, 1, (size_t)len, fp) == (size_t)len)
-        gd->size = (size_t)len;
-    fclose(fp);
-    return gd->size > 0;
-}
-
-/* The record's values widened to double (malloc'd), its count in *count; NULL when absent. */
-static double *golden_get(const golden *gd, const char *name, size_t *count) {
-    size_t off = 0;
-    while (off + 20 <= gd->size) {
-        const unsigned char *h = gd->data + off;
-        uint32_t cnt = (uint32_t)h[16] | (uint32_t)h[17] << 8 | (uint32_t)h[18] << 16 | (uint32_t)h[19] << 24;
-        if (off + 20 + (size_t)cnt * 4 > gd->size) return NULL;
-        if (strncmp((const char *)h, name, 16) == 0) {
-            double *v = malloc((cnt ? cnt : 1) * sizeof *v);
-            for (uint32_t i = 0; i < cnt; i++) {
-                const unsigned char *b = h + 20 + 4 * (size_t)i;
-                uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-                float fv;
-                memcpy(&fv, &bits, 4);
-                v[i] = fv;
-            }
-            *count = cnt;
-            return v;
-        }
-        off += 20 + (size_t)cnt * 4;
-    }
-    return NULL;
-}
 
 /* ---- test functions; each records the f of every evaluation ---- */
 
@@ -292,12 +248,12 @@ static void check_golden_lbfgs(const char *fname, const char *xname, int rosen, 
     static problem p;
     memset(&p, 0, sizeof p);
     size_t n = 0, cnt, nf = 0, nx = 0;
-    double *x0 = golden_get(&gd, rosen ? "rosen.x0" : "quartic.x0", &n);
-    double *fr = golden_get(&gd, fname, &nf), *xr = golden_get(&gd, xname, &nx);
+    double *x0 = golden_get_f64(&gd, rosen ? "rosen.x0" : "quartic.x0", &n);
+    double *fr = golden_get_f64(&gd, fname, &nf), *xr = golden_get_f64(&gd, xname, &nx);
     CHECK(x0 && fr && xr && n <= MAXN && nx == n);
     if (!rosen) {
-        double *A = golden_get(&gd, "quartic.A", &cnt), *b = golden_get(&gd, "quartic.b", &cnt),
-               *c = golden_get(&gd, "quartic.c", &cnt);
+        double *A = golden_get_f64(&gd, "quartic.A", &cnt), *b = golden_get_f64(&gd, "quartic.b", &cnt),
+               *c = golden_get_f64(&gd, "quartic.c", &cnt);
         CHECK(A && b && c);
         if (A && b && c) {
             memcpy(p.A, A, n * n * sizeof *A);
@@ -361,14 +317,14 @@ static void test_lbfgs_golden_line_search_cases(void) {
         return;
     }
     size_t nc = 0;
-    double *cases = golden_get(&gd, "ls.cases", &nc);
+    double *cases = golden_get_f64(&gd, "ls.cases", &nc);
     CHECK(cases && nc >= 4 && nc % 4 == 0);
     for (size_t k = 0; cases && k < nc / 4; k++) {
         char fname[32], xname[32];
         snprintf(fname, sizeof fname, "ls.%zu.f", k);
         snprintf(xname, sizeof xname, "ls.%zu.x", k);
         size_t nf = 0, nx = 0;
-        double *fr = golden_get(&gd, fname, &nf), *xr = golden_get(&gd, xname, &nx);
+        double *fr = golden_get_f64(&gd, fname, &nf), *xr = golden_get_f64(&gd, xname, &nx);
         CHECK(fr && xr && nx == 2);
         if (fr && xr && nx == 2) {
             static problem p;
@@ -566,9 +522,9 @@ static void test_adam_golden(void) {
     static problem p;
     memset(&p, 0, sizeof p);
     size_t n = 0, cnt, nx = 0, nf = 0;
-    double *A = golden_get(&gd, "quartic.A", &cnt), *b = golden_get(&gd, "quartic.b", &cnt),
-           *c = golden_get(&gd, "quartic.c", &cnt), *x0 = golden_get(&gd, "quartic.x0", &n),
-           *xr = golden_get(&gd, "adam.x", &nx), *fr = golden_get(&gd, "adam.f", &nf);
+    double *A = golden_get_f64(&gd, "quartic.A", &cnt), *b = golden_get_f64(&gd, "quartic.b", &cnt),
+           *c = golden_get_f64(&gd, "quartic.c", &cnt), *x0 = golden_get_f64(&gd, "quartic.x0", &n),
+           *xr = golden_get_f64(&gd, "adam.x", &nx), *fr = golden_get_f64(&gd, "adam.f", &nf);
     CHECK(A && b && c && x0 && xr && fr && n <= MAXN && nx == nf * n);
     if (A && b && c && x0 && xr && fr && n <= MAXN && nx == nf * n) {
         memcpy(p.A, A, n * n * sizeof *A);
