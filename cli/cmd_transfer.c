@@ -22,7 +22,7 @@ static void usage(FILE *f) {
           "  -m, --model FILE            converted VGG-19 (default models/vgg19.safetensors)\n"
           "      --image-size N          longest side of the output (512)\n"
           "      --scales A,B,...        coarse to fine, e.g. 256,512,1024; each starts from the last\n"
-          "      --num-iterations N      iterations per scale (1000)\n"
+          "      --num-iterations N[,N...] iterations per scale (1000); with --scales, one each or one for all\n"
           "      --content-weight W      (5)\n"
           "      --style-weight W        (100)\n"
           "      --tv-weight W           total variation smoothing (0.001)\n"
@@ -145,6 +145,8 @@ int cmd_transfer(int argc, char **argv) {
     const char *init_arg = NULL;  /* --init as given, to refuse "--init random --init-image F" */
     double blend[CLI_MAX_STYLES], layer_w[IMPASTO_MAX_LAYERS];
     int nblend = 0, nlayer_w = 0;
+    double its[IMPASTO_MAX_SCALES];  /* --num-iterations, one per scale or one for all */
+    int nits = 0;
     long threads = 0;
     int rc = EXIT_USAGE;
 
@@ -169,7 +171,23 @@ int cmd_transfer(int argc, char **argv) {
         case O_CONTENT_WEIGHT: if (!cli_parse_double(CMD, "--content-weight", optarg, 0, 1e12, &opt.content_weight)) goto done; break;
         case O_STYLE_WEIGHT: if (!cli_parse_double(CMD, "--style-weight", optarg, 0, 1e12, &opt.style_weight)) goto done; break;
         case O_TV_WEIGHT: if (!cli_parse_double(CMD, "--tv-weight", optarg, 0, 1e12, &opt.tv_weight)) goto done; break;
-        case O_NUM_ITER: if (!cli_parse_int(CMD, "--num-iterations", optarg, 0, 1000000, &l)) goto done; opt.num_iterations = (int)l; break;
+        case O_NUM_ITER: {
+            if (!strchr(optarg, ',')) {
+                if (!cli_parse_int(CMD, "--num-iterations", optarg, 0, 1000000, &l)) goto done;
+                its[0] = (double)l;
+                nits = 1;
+            } else if ((nits = cli_parse_double_list(CMD, "--num-iterations", optarg, 0, 1000000, its,
+                                                     IMPASTO_MAX_SCALES)) < 0) {
+                goto done;
+            }
+            for (int i = 0; i < nits; i++)
+                if (its[i] != (int)its[i]) {
+                    cli_error(CMD, 1, "--num-iterations takes whole numbers, got '%s'", optarg);
+                    goto done;
+                }
+            opt.num_iterations = (int)its[0];
+            break;
+        }
         case O_INIT:
             if (!strcmp(optarg, "random")) opt.init = IMPASTO_INIT_RANDOM;
             else if (!strcmp(optarg, "image")) opt.init = IMPASTO_INIT_IMAGE;
@@ -256,6 +274,12 @@ int cmd_transfer(int argc, char **argv) {
             goto done;
         }
     }
+    if (nits > 1 && nits != opt.num_scales) {
+        cli_error(CMD, 1, "--num-iterations has %d values for %d scales (give one, or one per scale)", nits,
+                  opt.num_scales);
+        goto done;
+    }
+    for (int i = 0; nits > 1 && i < nits; i++) opt.scale_iterations[i] = (int)its[i];
     if (opt.num_scales) opt.image_size = opt.scales[opt.num_scales - 1];
 
     rc = 1;

@@ -161,6 +161,7 @@ typedef struct impasto_transfer_options {
     int save_iter;                      /* 100: every N iterations progress->image is set (0 = never) */
     int num_scales;                     /* 0 = single scale at image_size */
     int scales[IMPASTO_MAX_SCALES];     /* coarse-to-fine longest sides, e.g. 256,512,1024 */
+    int scale_iterations[IMPASTO_MAX_SCALES]; /* iterations at each scale; 0 = num_iterations */
     impasto_progress_fn progress;       /* NULL = none */
     void *progress_user;
 } impasto_transfer_options;

@@ -205,6 +205,12 @@ static int gatys_evaluate(void *user, const float *x, float *g, size_t n, double
     return 0;
 }
 
+/* Iterations at scale si: the scale's own count, else num_iterations. */
+static int iterations_at(const impasto_transfer_options *opt, int si) {
+    if (opt->num_scales && si < opt->num_scales && opt->scale_iterations[si] > 0) return opt->scale_iterations[si];
+    return opt->num_iterations;
+}
+
 static int gatys_progress(void *user, const float *x, size_t n, double f, int iteration, int evals) {
     gatys_run *r = user;
     const impasto_transfer_options *opt = r->opt;
@@ -215,13 +221,13 @@ static int gatys_progress(void *user, const float *x, size_t n, double f, int it
     p.width = r->w;
     p.height = r->h;
     p.iteration = iteration;
-    p.num_iterations = opt->num_iterations;
+    p.num_iterations = iterations_at(opt, r->scale_index);
     p.loss = f;
     p.content_loss = r->last_content;
     p.style_loss = r->last_style;
     p.tv_loss = r->last_tv;
     p.seconds = seconds_since(&r->t0);
-    if (opt->save_iter > 0 && iteration % opt->save_iter == 0 && iteration < opt->num_iterations) {
+    if (opt->save_iter > 0 && iteration % opt->save_iter == 0 && iteration < p.num_iterations) {
         vgg19_deprocess(x, r->h, r->w, r->snapshot->data);
         p.image = r->snapshot;
     }
@@ -315,6 +321,8 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
         int side = opt->num_scales ? opt->scales[i] : opt->image_size;
         if (side < 16 || side > MAX_IMAGE_SIDE)
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside 16..%d", side, MAX_IMAGE_SIDE);
+        if (opt->num_scales && opt->scale_iterations[i] < 0)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the number of iterations must not be negative");
         if (opt->num_scales && i > 0 && side < opt->scales[i - 1])
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "scales must go from coarse to fine");
     }
@@ -475,13 +483,13 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
         if (opt->optimizer == IMPASTO_OPTIM_ADAM) {
             adam_params ap;
             adam_params_init(&ap);
-            ap.max_iter = opt->num_iterations;
+            ap.max_iter = iterations_at(opt, si);
             ap.learning_rate = opt->learning_rate;
             rc = adam_minimize(n, x, &ap, gatys_evaluate, gatys_progress, &r, &f);
         } else {
             lbfgs_params lp;
             lbfgs_params_init(&lp);
-            lp.max_iter = opt->num_iterations;
+            lp.max_iter = iterations_at(opt, si);
             lp.history = opt->lbfgs_history;
             lp.line_search = opt->lbfgs_line_search;
             /* neural-style passes tolX = tolFun = -1: only the iteration count stops it. */

@@ -18,6 +18,8 @@ expect "no style" 2 "no style image" -- "$B" transfer -c $C
 expect "bad enum" 2 "--optimizer is 'lbfgs' or 'adam'" -- "$B" transfer -c $C -s $S --optimizer sgd
 expect "blend count" 2 "has 1 values for 2 style" -- "$B" transfer -c $C -s $S,$S --style-blend-weights 1
 expect "scales order" 2 "coarse to fine" -- "$B" transfer -c $C -s $S --scales 512,256
+expect "iterations per scale count" 2 "3 values for 2 scales" -- "$B" transfer -c $C -s $S --scales 32,48 --num-iterations 1,2,3
+expect "iterations per scale whole" 2 "whole numbers" -- "$B" transfer -c $C -s $S --scales 32,48 --num-iterations 1,2.5
 expect "missing content file" 1 "cannot open $T/nope.jpg" -- "$B" transfer -m $MODEL -c "$T/nope.jpg" -s $S -o "$T/o.png"
 
 # Corrupt and truncated images.
@@ -54,6 +56,15 @@ fi
 # --print-iter asks for log lines even when piped.
 "$B" transfer -m $MODEL -c $C -s $S -o "$T/run2.jpg" --image-size 32 --num-iterations 4 --print-iter 2 --save-iter 0 >"$T/out" 2>"$T/err"
 if [ $? -eq 0 ] && [ "$(grep -c '^iteration' "$T/out")" -eq 2 ] && [ -s "$T/run2.jpg" ]; then ok "print-iter"; else bad "print-iter"; fi
+
+# Coarse to fine with its own number of iterations at each scale.
+"$B" transfer -m $MODEL -c $C -s $S -o "$T/ms.png" --scales 32,48 --num-iterations 2,3 --print-iter 1 --save-iter 0 >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && [ "$(grep -c '^scale 1/2 .* iteration [0-9]/2 ' "$T/out")" -eq 2 ] &&
+   [ "$(grep -c '^scale 2/2 .* iteration [0-9]/3 ' "$T/out")" -eq 3 ] && [ -s "$T/ms.png" ]; then
+    ok "iterations per scale"
+else
+    bad "iterations per scale"
+fi
 
 # Ctrl-C: exits 130, keeps the old output, saves the picture so far beside it.
 echo "precious" >"$T/int.png"
