@@ -306,6 +306,31 @@ static void test_steps_lower_the_loss(void) {
     impasto_ctx_free(ctx);
 }
 
+/* Two threads train whole images in parallel (two workers, each with its own plans and gradient
+ * array): the same steps as one thread, to float rounding (the gradients are summed in another
+ * order). */
+static void test_workers_match_one_thread(void) {
+    run_log logs[2] = {{0}};
+    for (int t = 0; t < 2; t++) {
+        impasto_ctx *ctx = impasto_ctx_create();
+        impasto_ctx_set_threads(ctx, t + 1);
+        impasto_train_options o;
+        tiny_options(&o, &logs[t]);
+        o.steps = 3;
+        char out[300];
+        snprintf(out, sizeof out, "%s/workers%d.safetensors", dir, t);
+        impasto_status s = impasto_train(ctx, vgg, style, photo_paths, 4, &o, out);
+        CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
+        impasto_ctx_free(ctx);
+    }
+    CHECK(logs[0].n == 3 && logs[1].n == 3);
+    for (int i = 0; i < logs[0].n && i < logs[1].n; i++) {
+        const double d = fabs(logs[0].loss[i] - logs[1].loss[i]) / logs[0].loss[i];
+        CHECK_MSG(d < 1e-4, "step %d: loss %.9g with one thread, %.9g with two", i + 1, logs[0].loss[i],
+                  logs[1].loss[i]);
+    }
+}
+
 /* Reads every float of a safetensors file's tensors named like the network's. */
 static int same_weights(const char *a, const char *b, double *maxdiff) {
     safetensors *fa = NULL, *fb = NULL;
@@ -406,6 +431,7 @@ int main(void) {
         return 1;
     }
     RUN(test_steps_lower_the_loss);
+    RUN(test_workers_match_one_thread);
     RUN(test_bad_options);
     /* The resume test wants crops to vary: photos wider than the crop. */
     impasto_image_free(style);
