@@ -66,6 +66,9 @@ int tnet_plan_height(const tnet_plan *p);
 int tnet_plan_width(const tnet_plan *p);
 /* Bytes of all buffers of the plan. */
 size_t tnet_plan_bytes(const tnet_plan *p);
+/* For profiling: seconds spent in each convolution (with its norm) are ADDED to seconds[i]
+ * (TNET_NUM_CONV) by every forward from now on; NULL stops. */
+void tnet_plan_set_timers(tnet_plan *p, double *seconds);
 /* The plan's input (3, H, W), RGB 0..255, for the caller to fill. */
 float *tnet_plan_input(tnet_plan *p);
 /* Runs the network on the plan's input; returns the output (3, OH, OW) (tnet_out_size), owned by
