@@ -276,13 +276,14 @@ static impasto_status make_worker(trainer *t, worker *w, int threads, const unsi
                                   const unsigned char *keepc, int lastc) {
     impasto_ctx *ctx = t->ctx;
     const int S = t->size;
-    /* VGG's plans take their convolutions' thread count from the context. */
-    const int keep_threads = ctx_threads(ctx);
-    impasto_ctx_set_threads(ctx, threads);
+    /* VGG's plans take their convolutions' thread count from the context (without one, all cores:
+     * more workspace than needed, and a worker's nested parallel regions run on one thread anyway). */
+    const int keep_threads = ctx ? ctx->nthreads : 0;
+    if (ctx) ctx->nthreads = threads;
     impasto_status s = tnet_train_plan_create(ctx, S, S, threads, &w->tp);
     if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, last, POOL_MAX, keep, &w->vp);
     if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, lastc, POOL_MAX, keepc, &w->vpc);
-    impasto_ctx_set_threads(ctx, keep_threads);
+    if (ctx) ctx->nthreads = keep_threads;
     if (s != IMPASTO_OK) return s;
     const size_t n3 = (size_t)3 * (size_t)S * (size_t)S;
     int ok = (w->vin = falloc(n3)) && (w->dy = falloc(n3));
