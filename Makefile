@@ -32,7 +32,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UPSTREAM ?= ../shared/models/upstream
 IMAGES   ?= ../shared/images
 
-.PHONY: all test clean models example bench bench-fast bench-adain fuzz train-data
+.PHONY: all test clean models example bench bench-fast bench-adain bench-train fuzz train-data
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h)
@@ -103,6 +103,11 @@ $(ONNX_MODEL): models/candy.safetensors tools/export_transformernet_onnx.py tool
 bench-fast: all models $(ONNX_MODEL)
 	/usr/bin/python3 bench/fast_bench.py --driver $(BUILD)/bench/bench_fast --model models/candy.safetensors \
 	    --onnx $(ONNX_MODEL) --node-modules build/bench/node/node_modules $(BENCH_ARGS)
+
+# One training step of the fast style network (256 px, batch 4, TransformerNet + VGG-19 losses + Adam),
+# impasto against PyTorch on the same photos, style and starting weights (bench/README.md).
+bench-train: all models
+	/usr/bin/python3 bench/train_bench.py --driver $(BUILD)/bench/bench_train --model models/vgg19.safetensors $(BENCH_ARGS)
 
 # One AdaIN transfer, 512 content and 512 style, impasto against PyTorch (bench/README.md).
 bench-adain: all models

@@ -23,15 +23,16 @@
 
 typedef struct options {
     const char *model, *input, *out;
-    int h, w, runs, warmup, threads;
+    int h, w, runs, warmup, threads, layers;
     double budget;  /* seconds of timed runs after which to stop early; 0 = none */
 } options;
 
 static void usage(void) {
     fprintf(stderr,
             "usage: bench_fast --model candy.safetensors --height H --width W --input x.f32\n"
-            "                  [--runs 5] [--warmup 1] [--threads 2] [--budget 0] [--out y.f32]\n"
-            "  x.f32: raw float32 (3, H, W), RGB 0..255. Prints one JSON line.\n");
+            "                  [--runs 5] [--warmup 1] [--threads 2] [--budget 0] [--out y.f32] [--layers]\n"
+            "  x.f32: raw float32 (3, H, W), RGB 0..255. Prints one JSON line; --layers adds each\n"
+            "  convolution's median seconds (with its norm) as \"layers\".\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -57,6 +58,10 @@ static int parse_args(int argc, char **argv, options *o) {
     o->threads = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--layers")) {
+            o->layers = 1;
+            continue;
+        }
         if (!v) return 0;
         int ok = 1;
         if (!strcmp(a, "--model")) o->model = v;
@@ -100,6 +105,16 @@ static int write_floats(const char *path, const float *x, size_t n) {
     return fclose(f) == 0 && ok;
 }
 
+static int dbl_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, dbl_cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static double now_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -124,6 +139,7 @@ int main(int argc, char **argv) {
     const size_t nin = (size_t)3 * o.h * o.w;
     float *x = malloc(nin * sizeof *x);  /* (3, H, W) */
     double times[MAX_RUNS];
+    static double layer_t[MAX_RUNS][TNET_NUM_CONV];
     const float *y = NULL;
     tnet_out_size(o.h, o.w, &oh, &ow);
     if (!x || !read_tensor(ctx, o.input, nin, x)) goto done;
@@ -137,11 +153,15 @@ int main(int argc, char **argv) {
     int nruns = 0;
     double spent = 0;
     for (int r = -o.warmup; r < o.runs; r++) {
+        double lt[TNET_NUM_CONV] = {0};
+        if (o.layers) tnet_plan_set_timers(plan, lt);
         double t0 = now_seconds();
         memcpy(tnet_plan_input(plan), x, nin * sizeof *x);
         y = tnet_forward(net, plan);
         double t = now_seconds() - t0;
+        tnet_plan_set_timers(plan, NULL);
         if (r < 0) continue;
+        memcpy(layer_t[nruns], lt, sizeof lt);
         times[nruns++] = t;
         spent += t;
         if (o.budget > 0 && spent > o.budget && nruns >= MIN_RUNS) break;
@@ -155,7 +175,17 @@ int main(int argc, char **argv) {
            "\"plan_bytes\": %zu, \"times\": [",
            o.h, o.w, oh, ow, o.threads, tnet_plan_bytes(plan));
     for (int i = 0; i < nruns; i++) printf("%s%.6f", i ? ", " : "", times[i]);
-    printf("]}\n");
+    printf("]");
+    if (o.layers) {
+        printf(", \"layers\": {");
+        for (int l = 0; l < TNET_NUM_CONV; l++) {
+            double v[MAX_RUNS];
+            for (int i = 0; i < nruns; i++) v[i] = layer_t[i][l];
+            printf("%s\"%s\": %.6f", l ? ", " : "", tnet_convs()[l].conv, median(v, nruns));
+        }
+        printf("}");
+    }
+    printf("}\n");
     rc = 0;
 
 done:

@@ -66,6 +66,10 @@ static void test_backward_finite_differences(void) {
     tnet_train_plan *p = NULL;
     CHECK(tnet_train_plan_create(NULL, H, W, 1, &p) == IMPASTO_OK);
     if (!p) return;
+    /* On the reference path (im2col + GEMM): the float32 loss must resolve differences of ~1e-4 of
+     * it, which Winograd's extra roundings blur; test_fast_matches_reference ties the fast path to
+     * this one. */
+    tnet_train_set_reference(p, 1);
     probe_loss(&net, p, x, r, nin, nout);
     tnet_train_backward(&net, p, r, &grad, dx);
 
@@ -127,6 +131,97 @@ static void test_backward_finite_differences(void) {
     free(x);
     free(r);
     free(dx);
+}
+
+/* Relative L2 distance of a from b. */
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double d = 0.0, m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        m += (double)b[i] * b[i];
+    }
+    return m > 0.0 ? sqrt(d / m) : sqrt(d);
+}
+
+/* The fast training path (Winograd and direct forwards, conv_train.c's backward kernels, two
+ * threads) against the reference (every convolution by im2col + GEMM, one thread): the output, the
+ * input's gradient and every parameter array's gradient, on a 44x36 input (a width that is not a
+ * multiple of 8, so the vector kernels' tails run, and wide enough for their AVX2 paths). */
+static void test_fast_matches_reference(void) {
+    const int H = 36, W = 44;
+    const size_t nin = 3 * (size_t)H * W, np = tnet_num_params();
+    float *params = malloc(np * sizeof(float)), *gf = calloc(np, sizeof(float)), *gr = calloc(np, sizeof(float));
+    float *x = malloc(nin * sizeof(float)), *r = malloc(nin * sizeof(float));
+    float *dxf = malloc(nin * sizeof(float)), *dxr = malloc(nin * sizeof(float)), *yr = malloc(nin * sizeof(float));
+    unsigned long long rng = 0xabcdefull;
+    tnet_init_params(params, uniform01, &rng);
+    transformer_net net, gfast, gref;
+    tnet_view(params, &net);
+    tnet_view(gf, &gfast);
+    tnet_view(gr, &gref);
+    for (int i = 0; i < TNET_NUM_CONV; i++)
+        if (net.gamma[i])
+            for (int c = 0; c < tnet_convs()[i].oc; c++) {
+                net.gamma[i][c] = test_uniform(&rng, 0.5f, 1.5f);
+                net.beta[i][c] = test_uniform(&rng, -0.3f, 0.3f);
+            }
+    for (size_t i = 0; i < nin; i++) x[i] = test_uniform(&rng, 0.0f, 255.0f);
+    for (size_t i = 0; i < nin; i++) r[i] = test_uniform(&rng, -1.0f, 1.0f);
+    int oh, ow;
+    tnet_out_size(H, W, &oh, &ow);
+    CHECK(oh == H && ow == W);
+    tnet_train_plan *pf = NULL, *pr = NULL;
+    CHECK(tnet_train_plan_create(NULL, H, W, 2, &pf) == IMPASTO_OK);
+    CHECK(tnet_train_plan_create(NULL, H, W, 1, &pr) == IMPASTO_OK);
+    if (!pf || !pr) return;
+    tnet_train_set_reference(pr, 1);
+    memcpy(tnet_train_input(pr), x, nin * sizeof(float));
+    memcpy(yr, tnet_train_forward(&net, pr), nin * sizeof(float));
+    tnet_train_backward(&net, pr, r, &gref, dxr);
+    memcpy(tnet_train_input(pf), x, nin * sizeof(float));
+    const double ey = rel_l2(tnet_train_forward(&net, pf), yr, nin);
+    tnet_train_backward(&net, pf, r, &gfast, dxf);
+    const double edx = rel_l2(dxf, dxr, nin);
+    printf("  output %.2e, input gradient %.2e (relative L2)\n", ey, edx);
+    CHECK(ey < 1e-5);
+    CHECK(edx < 1e-4);
+    /* Each array against its own size; a bias before a norm has a gradient of ~0 (rounding only),
+     * so those are compared against the weight gradient's scale instead. */
+    double worst = 0.0;
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const tnet_conv_spec *c = &tnet_convs()[i];
+        const size_t nw = (size_t)c->oc * c->ic * c->k * c->k;
+        double e = rel_l2(gfast.w[i], gref.w[i], nw);
+        worst = fmax(worst, e);
+        CHECK_MSG(e < 1e-4, "%s weight gradient differs by %.2e", c->conv, e);
+        if (c->norm) {
+            /* Together: beta's gradient is ~0 after a residual block (in4 removes a constant added to
+             * the stream), so gamma's gives the scale. */
+            double d = 0.0, m = 0.0;
+            for (int k = 0; k < c->oc; k++) {
+                d += pow((double)gfast.gamma[i][k] - gref.gamma[i][k], 2) + pow((double)gfast.beta[i][k] - gref.beta[i][k], 2);
+                m += pow((double)gref.gamma[i][k], 2) + pow((double)gref.beta[i][k], 2);
+            }
+            e = sqrt(d / m);
+            worst = fmax(worst, e);
+            CHECK_MSG(e < 1e-4, "%s norm gradients differ by %.2e", c->conv, e);
+        } else {
+            e = rel_l2(gfast.b[i], gref.b[i], (size_t)c->oc);
+            worst = fmax(worst, e);
+            CHECK_MSG(e < 1e-4, "%s bias gradient differs by %.2e", c->conv, e);
+        }
+    }
+    printf("  worst parameter array %.2e\n", worst);
+    tnet_train_plan_free(pf);
+    tnet_train_plan_free(pr);
+    free(params);
+    free(gf);
+    free(gr);
+    free(x);
+    free(r);
+    free(dxf);
+    free(dxr);
+    free(yr);
 }
 
 /* ---- training runs on generated photos -------------------------------------------------- */
@@ -209,6 +304,31 @@ static void test_steps_lower_the_loss(void) {
     CHECK(impasto_fast_load(ctx, out, &m) == IMPASTO_OK);
     impasto_fast_free(m);
     impasto_ctx_free(ctx);
+}
+
+/* Two threads train whole images in parallel (two workers, each with its own plans and gradient
+ * array): the same steps as one thread, to float rounding (the gradients are summed in another
+ * order). */
+static void test_workers_match_one_thread(void) {
+    run_log logs[2] = {{0}};
+    for (int t = 0; t < 2; t++) {
+        impasto_ctx *ctx = impasto_ctx_create();
+        impasto_ctx_set_threads(ctx, t + 1);
+        impasto_train_options o;
+        tiny_options(&o, &logs[t]);
+        o.steps = 3;
+        char out[300];
+        snprintf(out, sizeof out, "%s/workers%d.safetensors", dir, t);
+        impasto_status s = impasto_train(ctx, vgg, style, photo_paths, 4, &o, out);
+        CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
+        impasto_ctx_free(ctx);
+    }
+    CHECK(logs[0].n == 3 && logs[1].n == 3);
+    for (int i = 0; i < logs[0].n && i < logs[1].n; i++) {
+        const double d = fabs(logs[0].loss[i] - logs[1].loss[i]) / logs[0].loss[i];
+        CHECK_MSG(d < 1e-4, "step %d: loss %.9g with one thread, %.9g with two", i + 1, logs[0].loss[i],
+                  logs[1].loss[i]);
+    }
 }
 
 /* Reads every float of a safetensors file's tensors named like the network's. */
@@ -299,6 +419,7 @@ static void test_bad_options(void) {
 
 int main(void) {
     RUN(test_backward_finite_differences);
+    RUN(test_fast_matches_reference);
     if (access(MODEL, R_OK) != 0) {
         printf("ok training runs # SKIP no %s (make models)\n", MODEL);
         return test_summary();
@@ -310,6 +431,7 @@ int main(void) {
         return 1;
     }
     RUN(test_steps_lower_the_loss);
+    RUN(test_workers_match_one_thread);
     RUN(test_bad_options);
     /* The resume test wants crops to vary: photos wider than the crop. */
     impasto_image_free(style);

@@ -1,15 +1,22 @@
 #!/bin/bash
-# Assembles a folder of free-licence photographs for `impasto train` from Debian packages:
-# the photographs (not the illustrations) among the MATE and KDE Plasma desktop wallpapers.
+# Assembles a folder of free-licence photographs for `impasto train` from Debian packages: the
+# photographs (not the illustrations or renders, chosen by eye from contact sheets) among the MATE,
+# KDE Plasma and Lomiri (Ubuntu Touch 16.04 and 20.04) desktop wallpapers, and scikit-image's
+# sample photographs.
 # Usage: bash tools/train-data.sh [DIR]   (default data/train; `make train-data` runs it)
-# Installs mate-backgrounds and plasma-workspace-wallpapers with apt-get when they are missing
-# (as root), copies 23 photographs into DIR and writes DIR/README.md with each one's author and
-# licence (docs/training.md has the same list).
+# Installs mate-backgrounds, plasma-workspace-wallpapers, lomiri-wallpapers-16.04 and
+# lomiri-wallpapers-20.04 with apt-get when they are missing (as root); fetches python3-skimage's
+# .deb with `apt-get download` and unpacks only its data folder (nothing is installed). Copies the
+# 44 photographs into DIR, then (with /usr/bin/python3 and Pillow) adds 5 square crops at random
+# (seeded) positions of each photograph whose shorter side is at least 1000 px, each half that side
+# and scaled to at most 768 px: 37 photographs give 185 crops, 229 files in all, but only 44
+# DISTINCT photographs. DIR/README.md lists each file's author and licence (docs/training.md too).
 set -euo pipefail
 dir=${1:-data/train}
+CROPS=5
 
 pkgs=""
-for p in mate-backgrounds plasma-workspace-wallpapers; do
+for p in mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04; do
     dpkg -s "$p" >/dev/null 2>&1 || pkgs="$pkgs $p"
 done
 if [ -n "$pkgs" ]; then
@@ -21,9 +28,26 @@ if [ -n "$pkgs" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 fi
 
-# Photographs only, chosen by eye: the other wallpapers in these packages are drawings or renders.
+# Photographs only, chosen by eye: the other wallpapers in these packages are drawings or renders
+# (and gnome-backgrounds, ukui-wallpapers, sway-backgrounds and lomiri-wallpapers hold no
+# photographs at all).
 mate=(Aqua Blinds Dune FreshFlower Garden GreenMeadow LadyBird RainDrops Storm TwoWings Wood YellowFlower)
 plasma=(BytheWater ColdRipple ColorfulCups DarkestHour EveningGlow FallenLeaf Grey Kite OneStandsOut Path summer_1am)
+lomiri16=(aitzgorri_by_Aitzol_Berasategi Bridge_by_Sander_Klootwijk Dragonfly_by_Bolly free_by_Peter_Nerlich
+          friends_by_Aitzol_Berasategi greentock_by_Peter_Nerlich life_by_Aitzol_Berasategi
+          picosdeeuropa_by_Aitzol_Berasategi Picture_0B_by_freespace Picture_1A_by_freespace
+          seeding_by_Clements_Engelhardt sunset_by_Aitzol_Berasategi Wine_by_Jakkub_Mede)
+lomiri20=(Kleiber_by_Lukas_Baubkus)
+# scikit-image's sample photographs with a stated free licence (skimage/data/_fetchers.py):
+# name|author|licence. Left out: motorcycle and moon (no licence stated), the textures, the
+# microscopy and medical images, and the drawings and test patterns.
+skimage=("astronaut|NASA (Eileen Collins)|public domain"
+         "camera|Lav Varshney|CC0"
+         "chelsea|Stefan van der Walt|CC0"
+         "coffee|Rachel Michetti (courtesy of Pikolo Espresso Bar)|CC0"
+         "coins|Brooklyn Museum collection|no known copyright restrictions"
+         "hubble_deep_field|NASA|public domain"
+         "rocket|SpaceX|public domain")
 
 mkdir -p "$dir"
 readme="$dir/README.md"
@@ -31,22 +55,29 @@ readme="$dir/README.md"
     echo "# Training photographs"
     echo
     echo "Made by \`tools/train-data.sh\` (\`make train-data\`) from Debian packages; each file keeps its licence."
+    echo "Files named \`*-cropN.jpg\` are crops of the photograph of the same name (same author and licence)."
     echo
     echo "| file | author | licence | source |"
     echo "|---|---|---|---|"
 } >"$readme.tmp"
 
+# The Copyright lines of the stanza whose Files list $2, from Debian copyright file $1, joined by "; ";
+# with $3 = license, its License line instead.
+stanza() {
+    awk -v f="$2" -v want="${3:-copyright}" '
+        /^Files:/ { infiles = 1; match_ = 0 }
+        infiles && index($0, f) { match_ = 1 }
+        /^Copyright:/ { infiles = 0; if (match_ && want == "copyright") { sub(/^Copyright: */, ""); print; incopy = 1; next } }
+        /^License:/ { infiles = 0; if (match_ && want == "license") { sub(/^License: */, ""); print; match_ = 0 } }
+        incopy && /^ / { sub(/^ */, ""); print; next }
+        { incopy = 0 }' "$1" | sed 's/ *<[^>]*>//g' | paste -sd ';' | sed 's/;/; /g'
+}
+
 copyright=/usr/share/doc/mate-backgrounds/copyright
 for n in "${mate[@]}"; do
     src=/usr/share/backgrounds/mate/nature/$n.jpg
     cp "$src" "$dir/mate-$n.jpg"
-    # The Copyright lines of the stanza whose Files list this picture.
-    who=$(awk -v f="nature/$n.jpg" '
-        /^Files:/ { infiles = 1; match_ = 0 }
-        infiles && index($0, f) { match_ = 1 }
-        /^Copyright:/ { infiles = 0; if (match_) { sub(/^Copyright: */, ""); print; incopy = 1; next } }
-        incopy && /^ / { sub(/^ */, ""); print; next }
-        { incopy = 0 }' "$copyright" | sed 's/ *<[^>]*>//g' | paste -sd ';' | sed 's/;/; /g')
+    who=$(stanza "$copyright" "nature/$n.jpg")
     echo "| mate-$n.jpg | ${who:-see $copyright} | GPL-2+ | Debian mate-backgrounds, $src |" >>"$readme.tmp"
 done
 for n in "${plasma[@]}"; do
@@ -58,11 +89,73 @@ for n in "${plasma[@]}"; do
            "/usr/share/wallpapers/$n/metadata.json")
     echo "| plasma-$n.jpg | ${meta%%|*} | ${meta##*|} | Debian plasma-workspace-wallpapers, $src |" >>"$readme.tmp"
 done
+for v in 16 20; do
+    pkg=lomiri-wallpapers-$v.04
+    copyright=/usr/share/doc/$pkg/copyright
+    if [ $v = 16 ]; then names=("${lomiri16[@]}"); else names=("${lomiri20[@]}"); fi
+    for n in "${names[@]}"; do
+        src=/usr/share/backgrounds/$n.jpg
+        cp "$src" "$dir/lomiri-$n.jpg"
+        echo "| lomiri-$n.jpg | $(stanza "$copyright" "$v.04/$n.jpg") | $(stanza "$copyright" "$v.04/$n.jpg" license) | Debian $pkg, $src |" >>"$readme.tmp"
+    done
+done
+
+# scikit-image: the package's .deb, unpacked in a temporary folder (its dependencies are not needed).
+tmp=$(mktemp -d)
+chmod 755 "$tmp"  # apt-get download runs as _apt where it can
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && apt-get download -qq python3-skimage >/dev/null && dpkg-deb -x python3-skimage_*.deb x)
+skdata=$(find "$tmp/x" -type d -path "*/skimage/data" | head -1)
+skver=$(dpkg-deb -f "$tmp"/python3-skimage_*.deb Version)
+for e in "${skimage[@]}"; do
+    IFS='|' read -r n who lic <<<"$e"
+    src=$(ls "$skdata/$n".* | head -1)
+    ext=${src##*.}
+    cp "$src" "$dir/skimage-$n.$ext"
+    echo "| skimage-$n.$ext | $who | $lic | Debian python3-skimage $skver, skimage/data/$n.$ext |" >>"$readme.tmp"
+done
+
+# Several crops of each large photograph: more, and more varied, training images (at another scale
+# than the whole photo), though not more distinct scenes.
+ncrops=0
+if /usr/bin/python3 -c "import PIL" 2>/dev/null; then
+    ncrops=$(/usr/bin/python3 - "$dir" "$CROPS" <<'EOF'
+import glob, os, random, sys
+from PIL import Image
+d, k, made = sys.argv[1], int(sys.argv[2]), 0
+for path in sorted(glob.glob(os.path.join(d, "*.jpg")) + glob.glob(os.path.join(d, "*.png"))):
+    if "-crop" in path:
+        continue
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    if min(w, h) < 1000:
+        continue
+    side = min(w, h) // 2
+    rng = random.Random(os.path.basename(path))
+    for i in range(1, k + 1):
+        x, y = rng.randrange(w - side + 1), rng.randrange(h - side + 1)
+        c = im.crop((x, y, x + side, y + side))
+        if side > 768:
+            c = c.resize((768, 768), Image.LANCZOS)
+        c.save("%s-crop%d.jpg" % (os.path.splitext(path)[0], i), quality=92)
+        made += 1
+print(made)
+EOF
+)
+else
+    echo "train-data: /usr/bin/python3 with Pillow not found: no crops made (the photographs alone)" >&2
+fi
 {
     echo
-    echo "GPL-2+: /usr/share/common-licenses/GPL-2; LGPLv3: /usr/share/common-licenses/LGPL-3"
-    echo "(the packages' copyright files: /usr/share/doc/mate-backgrounds/copyright,"
-    echo "/usr/share/doc/plasma-workspace-wallpapers/copyright)."
+    echo "Licences: GPL-2+ /usr/share/common-licenses/GPL-2; LGPLv3 /usr/share/common-licenses/LGPL-3;"
+    echo "CC-BY-4.0, CC-BY-SA-3.0, CC-BY-SA-4.0 and CC0-1.0 as quoted in /usr/share/doc/lomiri-wallpapers-*/copyright;"
+    echo "scikit-image's photographs as stated in skimage/data/_fetchers.py (the package: BSD-3-Clause)."
+    echo "The packages' copyright files: /usr/share/doc/{mate-backgrounds,plasma-workspace-wallpapers,"
+    echo "lomiri-wallpapers-16.04,lomiri-wallpapers-20.04}/copyright."
+    echo
+    echo "$ncrops of the files are crops (5 per photograph with a shorter side of 1000 px or more, at"
+    echo "seeded random positions, half that side, scaled to at most 768 px)."
 } >>"$readme.tmp"
 mv "$readme.tmp" "$readme"
-echo "train-data: $(ls "$dir"/*.jpg | wc -l) photographs in $dir (licences in $readme)"
+n=$(ls "$dir" | grep -ciE '\.(jpg|png)$')
+echo "train-data: $n images in $dir: $((n - ncrops)) photographs and $ncrops crops of them (licences in $readme)"

@@ -20,7 +20,12 @@
  *  - The photos are decoded once at the start and kept as 8-bit RGB, so the training loop
  *    allocates nothing.
  * A batch is a loop over its images: each image's forward, losses and backward run in turn and
- * the parameter gradients accumulate (nn.h's convention), so memory is one image's activations.
+ * the parameter gradients accumulate (nn.h's convention), so memory is one image's activations —
+ * per WORKER: with T threads and a batch of B, min(T, B) workers take the batch's images in turn
+ * (image b to worker b mod W), each with T / W threads and its own plans and gradient array, summed
+ * in worker order after the batch. Whole images in parallel keep both cores busy where the layers'
+ * own threading does not (small maps, norms, barriers between GEMM bands: two threads on one 256 px
+ * image gained little over one on the 2-core development machine).
  *
  * Loss per step, B the batch's size (the example's mse_loss means over the batch too):
  *   content_weight/B * sum_b mean((F(y_b) - F(x_b))^2)
@@ -94,6 +99,25 @@ typedef struct photo {
     unsigned char *rgb;    /* (H, W, 3) */
 } photo;
 
+#define TRAIN_MAX_WORKERS 16
+
+/* One image's buffers: plans, VGG input, gradients at the loss layers, and (but for worker 0,
+ * which uses the trainer's) a gradient array. */
+typedef struct worker {
+    tnet_train_plan *tp;
+    vgg19_plan *vp;                      /* (3, S, S) up to the deepest loss layer */
+    vgg19_plan *vpc;                     /* (3, S, S) up to the deepest content layer */
+    float *vin;                          /* (3, S, S) VGG input */
+    float *dy;                           /* (3, S, S) the loss's gradient at the network's output */
+    float *ctarget[IMPASTO_MAX_LAYERS];  /* (C, H, W) per content layer: the photo's features */
+    float *lgrad[VGG19_NUM_LAYERS];      /* (C, H, W) the loss's gradient at each loss layer */
+    float *tmp;                          /* (largest loss layer C*H*W) */
+    float *gram_ws;                      /* (C, C) of the widest style layer */
+    float *grads;                        /* (nparams); worker 0: the trainer's */
+    transformer_net grad;                /* a view of grads */
+    double lc, ls;                       /* this batch's losses */
+} worker;
+
 typedef struct trainer {
     impasto_ctx *ctx;
     const vgg19 *vgg;
@@ -101,18 +125,11 @@ typedef struct trainer {
     int size, threads;
     layer_set content, style;
     train_state st;                      /* params, Adam, step, seed */
-    transformer_net net, grad;           /* views of st.params and grads */
-    float *grads;                        /* (nparams) */
-    tnet_train_plan *tp;
-    vgg19_plan *vp;                      /* (3, S, S) up to the deepest loss layer */
-    vgg19_plan *vpc;                     /* (3, S, S) up to the deepest content layer */
-    float *vin;                          /* (3, S, S) VGG input */
-    float *dy;                           /* (3, S, S) the loss's gradient at the network's output */
-    float *ctarget[IMPASTO_MAX_LAYERS];  /* (C, H, W) per content layer: the photo's features */
+    transformer_net net;                 /* a view of st.params */
+    float *grads;                        /* (nparams) the batch's gradient */
     float *starget[IMPASTO_MAX_LAYERS];  /* (C, C) per style layer: the style's Gram matrix */
-    float *lgrad[VGG19_NUM_LAYERS];      /* (C, H, W) the loss's gradient at each loss layer */
-    float *tmp;                          /* (largest loss layer C*H*W) */
-    float *gram_ws;                      /* (C, C) of the widest style layer */
+    worker w[TRAIN_MAX_WORKERS];
+    int nworkers;
     photo *photos;
     size_t nphotos;
     size_t *order;                       /* (nphotos) this epoch's permutation */
@@ -151,18 +168,20 @@ static impasto_status parse_layers(impasto_ctx *ctx, const char *what, const cha
 static void trainer_free(trainer *t) {
     train_state_free(&t->st);
     free(t->grads);
-    tnet_train_plan_free(t->tp);
-    vgg19_plan_free(t->vp);
-    vgg19_plan_free(t->vpc);
-    free(t->vin);
-    free(t->dy);
-    for (int i = 0; i < IMPASTO_MAX_LAYERS; i++) {
-        free(t->ctarget[i]);
-        free(t->starget[i]);
+    for (int k = 0; k < t->nworkers; k++) {
+        worker *w = &t->w[k];
+        tnet_train_plan_free(w->tp);
+        vgg19_plan_free(w->vp);
+        vgg19_plan_free(w->vpc);
+        free(w->vin);
+        free(w->dy);
+        for (int i = 0; i < IMPASTO_MAX_LAYERS; i++) free(w->ctarget[i]);
+        for (int i = 0; i < VGG19_NUM_LAYERS; i++) free(w->lgrad[i]);
+        free(w->tmp);
+        free(w->gram_ws);
+        if (k > 0) free(w->grads);
     }
-    for (int i = 0; i < VGG19_NUM_LAYERS; i++) free(t->lgrad[i]);
-    free(t->tmp);
-    free(t->gram_ws);
+    for (int i = 0; i < IMPASTO_MAX_LAYERS; i++) free(t->starget[i]);
     for (size_t i = 0; i < t->nphotos; i++) free(t->photos[i].rgb);
     free(t->photos);
     free(t->order);
@@ -252,10 +271,51 @@ static impasto_status style_targets(trainer *t, const impasto_image *style) {
     return s;
 }
 
-/* Plans and buffers for S x S crops. */
-static impasto_status make_plans(trainer *t) {
+/* One worker's plans and buffers for S x S crops, its layers using `threads` threads. */
+static impasto_status make_worker(trainer *t, worker *w, int threads, const unsigned char *keep, int last,
+                                  const unsigned char *keepc, int lastc) {
     impasto_ctx *ctx = t->ctx;
     const int S = t->size;
+    /* VGG's plans take their convolutions' thread count from the context (without one, all cores:
+     * more workspace than needed, and a worker's nested parallel regions run on one thread anyway). */
+    const int keep_threads = ctx ? ctx->nthreads : 0;
+    if (ctx) ctx->nthreads = threads;
+    impasto_status s = tnet_train_plan_create(ctx, S, S, threads, &w->tp);
+    if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, last, POOL_MAX, keep, &w->vp);
+    if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, lastc, POOL_MAX, keepc, &w->vpc);
+    if (ctx) ctx->nthreads = keep_threads;
+    if (s != IMPASTO_OK) return s;
+    const size_t n3 = (size_t)3 * (size_t)S * (size_t)S;
+    int ok = (w->vin = falloc(n3)) && (w->dy = falloc(n3));
+    size_t largest = 0, widest = 0;
+    for (int l = 0; l < VGG19_NUM_LAYERS && ok; l++) {
+        if (!keep[l]) continue;
+        int c, h, wd;
+        vgg19_plan_output(w->vp, l, &c, &h, &wd);
+        size_t n = (size_t)c * (size_t)h * (size_t)wd;
+        if (n > largest) largest = n;
+        ok = (w->lgrad[l] = falloc(n)) != NULL;
+    }
+    for (int i = 0; i < t->content.n && ok; i++) {
+        int c, h, wd;
+        vgg19_plan_output(w->vp, t->content.index[i], &c, &h, &wd);
+        ok = (w->ctarget[i] = falloc((size_t)c * (size_t)h * (size_t)wd)) != NULL;
+    }
+    for (int i = 0; i < t->style.n; i++) {
+        int c;
+        vgg19_plan_output(w->vp, t->style.index[i], &c, NULL, NULL);
+        if ((size_t)c * (size_t)c > widest) widest = (size_t)c * (size_t)c;
+    }
+    ok = ok && (w->tmp = falloc(largest)) && (w->gram_ws = falloc(widest));
+    if (ok && w != &t->w[0]) ok = (w->grads = falloc(t->st.nparams)) != NULL;
+    if (!ok) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (training buffers)");
+    if (w == &t->w[0]) w->grads = t->grads;
+    tnet_view(w->grads, &w->grad);
+    return IMPASTO_OK;
+}
+
+/* Plans and buffers for S x S crops: min(threads, batch) workers. */
+static impasto_status make_plans(trainer *t) {
     unsigned char keep[VGG19_NUM_LAYERS] = {0}, keepc[VGG19_NUM_LAYERS] = {0};
     int last = 0, lastc = 0;
     for (int i = 0; i < t->content.n; i++) {
@@ -265,36 +325,17 @@ static impasto_status make_plans(trainer *t) {
     for (int i = 0; i < t->style.n; i++) keep[t->style.index[i]] = 1;
     for (int l = 0; l < VGG19_NUM_LAYERS; l++)
         if (keep[l]) last = l;
-    impasto_status s = tnet_train_plan_create(ctx, S, S, t->threads, &t->tp);
-    if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, last, POOL_MAX, keep, &t->vp);
-    if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, lastc, POOL_MAX, keepc, &t->vpc);
-    if (s != IMPASTO_OK) return s;
-    const size_t n3 = (size_t)3 * (size_t)S * (size_t)S;
-    int ok = (t->vin = falloc(n3)) && (t->dy = falloc(n3)) && (t->grads = falloc(t->st.nparams));
-    size_t largest = 0, widest = 0;
-    for (int l = 0; l < VGG19_NUM_LAYERS && ok; l++) {
-        if (!keep[l]) continue;
-        int c, h, w;
-        vgg19_plan_output(t->vp, l, &c, &h, &w);
-        size_t n = (size_t)c * (size_t)h * (size_t)w;
-        if (n > largest) largest = n;
-        ok = (t->lgrad[l] = falloc(n)) != NULL;
+    if (!(t->grads = falloc(t->st.nparams))) return ctx_fail(t->ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    int nw = t->threads < t->opt->batch_size ? t->threads : t->opt->batch_size;
+    if (nw > TRAIN_MAX_WORKERS) nw = TRAIN_MAX_WORKERS;
+    if (nw < 1) nw = 1;
+    impasto_status s = IMPASTO_OK;
+    for (int k = 0; k < nw && s == IMPASTO_OK; k++) {
+        t->nworkers = k + 1;
+        s = make_worker(t, &t->w[k], t->threads / nw, keep, last, keepc, lastc);
     }
-    for (int i = 0; i < t->content.n && ok; i++) {
-        int c, h, w;
-        vgg19_plan_output(t->vp, t->content.index[i], &c, &h, &w);
-        ok = (t->ctarget[i] = falloc((size_t)c * (size_t)h * (size_t)w)) != NULL;
-    }
-    for (int i = 0; i < t->style.n; i++) {
-        int c;
-        vgg19_plan_output(t->vp, t->style.index[i], &c, NULL, NULL);
-        if ((size_t)c * (size_t)c > widest) widest = (size_t)c * (size_t)c;
-    }
-    ok = ok && (t->tmp = falloc(largest)) && (t->gram_ws = falloc(widest));
-    if (!ok) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (training buffers)");
-    tnet_view(t->st.params, &t->net);
-    tnet_view(t->grads, &t->grad);
-    return IMPASTO_OK;
+    if (s == IMPASTO_OK) tnet_view(t->st.params, &t->net);
+    return s;
 }
 
 /* The preview photo resized like the training photos (shorter side S), whole, and its plan. */
@@ -358,61 +399,77 @@ static void crop(const trainer *t, const photo *p, uint64_t *g, float *x) {
     }
 }
 
-/* One image of a batch: forward, losses (weights already divided by the batch size), backward
- * with the parameter gradients accumulated. Adds its losses to *lc and *ls. */
-static void train_image(trainer *t, double cw, double sw, double *lc, double *ls) {
+/* One image of a batch, the crop already in the worker's plan: forward, losses (weights already
+ * divided by the batch size), backward with the parameter gradients accumulated into the worker's.
+ * Adds its losses to w->lc and w->ls. */
+static void train_image(const trainer *t, worker *w, double cw, double sw) {
     const int S = t->size;
     const size_t hw = (size_t)S * (size_t)S;
-    float *x = tnet_train_input(t->tp);  /* (3, S, S) the crop, 0..255 */
-    vgg19_preprocess_rgb255(x, hw, t->vin);
-    vgg19_forward(t->vgg, t->vpc, t->vin);
+    float *x = tnet_train_input(w->tp);  /* (3, S, S) the crop, 0..255 */
+    vgg19_preprocess_rgb255(x, hw, w->vin);
+    vgg19_forward(t->vgg, w->vpc, w->vin);
     for (int i = 0; i < t->content.n; i++) {
-        int c, h, w;
-        const float *f = vgg19_plan_output(t->vpc, t->content.index[i], &c, &h, &w);  /* (C, H, W) */
-        memcpy(t->ctarget[i], f, (size_t)c * (size_t)h * (size_t)w * sizeof(float));
+        int c, h, wd;
+        const float *f = vgg19_plan_output(w->vpc, t->content.index[i], &c, &h, &wd);  /* (C, H, W) */
+        memcpy(w->ctarget[i], f, (size_t)c * (size_t)h * (size_t)wd * sizeof(float));
     }
-    const float *y = tnet_train_forward(&t->net, t->tp);  /* (3, S, S): S is a multiple of 4 */
-    vgg19_preprocess_rgb255(y, hw, t->vin);
-    vgg19_forward(t->vgg, t->vp, t->vin);
+    const float *y = tnet_train_forward(&t->net, w->tp);  /* (3, S, S): S is a multiple of 4 */
+    vgg19_preprocess_rgb255(y, hw, w->vin);
+    vgg19_forward(t->vgg, w->vp, w->vin);
     const float *grad_at[VGG19_NUM_LAYERS] = {0};  /* per layer (C, H, W) or NULL */
     for (int i = 0; i < t->content.n; i++) {
-        int l = t->content.index[i], c, h, w;
-        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);  /* (C, H, W) */
-        *lc += content_loss((size_t)c * (size_t)h * (size_t)w, f, t->ctarget[i], cw, t->lgrad[l]);
-        grad_at[l] = t->lgrad[l];
+        int l = t->content.index[i], c, h, wd;
+        const float *f = vgg19_plan_output(w->vp, l, &c, &h, &wd);  /* (C, H, W) */
+        w->lc += content_loss((size_t)c * (size_t)h * (size_t)wd, f, w->ctarget[i], cw, w->lgrad[l]);
+        grad_at[l] = w->lgrad[l];
     }
     for (int i = 0; i < t->style.n; i++) {
-        int l = t->style.index[i], c, h, w;
-        const float *f = vgg19_plan_output(t->vp, l, &c, &h, &w);  /* (C, H, W) */
-        const size_t n = (size_t)c * (size_t)h * (size_t)w;
-        float *dst = grad_at[l] ? t->tmp : t->lgrad[l];  /* (C, H, W) */
-        *ls += style_loss(c, (size_t)h * (size_t)w, f, t->starget[i], sw, t->gram_ws, dst);
+        int l = t->style.index[i], c, h, wd;
+        const float *f = vgg19_plan_output(w->vp, l, &c, &h, &wd);  /* (C, H, W) */
+        const size_t n = (size_t)c * (size_t)h * (size_t)wd;
+        float *dst = grad_at[l] ? w->tmp : w->lgrad[l];  /* (C, H, W) */
+        w->ls += style_loss(c, (size_t)h * (size_t)wd, f, t->starget[i], sw, w->gram_ws, dst);
         if (grad_at[l]) {
-            float *g = t->lgrad[l];
+            float *g = w->lgrad[l];
             for (size_t k = 0; k < n; k++) g[k] += dst[k];
         }
-        grad_at[l] = t->lgrad[l];
+        grad_at[l] = w->lgrad[l];
     }
     /* The preprocessing is a shift: the gradient at VGG's input is the one at the output y. */
-    vgg19_backward(t->vgg, t->vp, grad_at, t->dy);
-    tnet_train_backward(&t->net, t->tp, t->dy, &t->grad, NULL);
+    vgg19_backward(t->vgg, w->vp, grad_at, w->dy);
+    tnet_train_backward(&t->net, w->tp, w->dy, &w->grad, NULL);
 }
 
 /* Step t->st.step (0-based) over its batch; then the Adam update. */
 static void train_step(trainer *t, double *lc, double *ls) {
-    const int B = t->opt->batch_size;
+    const int B = t->opt->batch_size, nw = t->nworkers;
     const long spe = steps_per_epoch(t), step = t->st.step;
     epoch_order(t, step / spe);
     const size_t first = (size_t)(step % spe) * (size_t)B;
     const size_t nb = t->nphotos - first < (size_t)B ? t->nphotos - first : (size_t)B;
-    memset(t->grads, 0, t->st.nparams * sizeof(float));
+    const double s2 = FEATURE_SCALE * FEATURE_SCALE;
+    const double cw = t->opt->content_weight / (s2 * (double)nb), sw = t->opt->style_weight / (s2 * s2 * (double)nb);
+#pragma omp parallel for schedule(static, 1) num_threads(nw) if (nw > 1)
+    for (int k = 0; k < nw; k++) {
+        worker *w = &t->w[k];
+        memset(w->grads, 0, t->st.nparams * sizeof(float));
+        w->lc = w->ls = 0.0;
+        for (size_t b = (size_t)k; b < nb; b += (size_t)nw) {
+            uint64_t g = rng_for(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
+            crop(t, &t->photos[t->order[first + b]], &g, tnet_train_input(w->tp));
+            train_image(t, w, cw, sw);
+        }
+    }
+    /* The workers' gradients and losses, summed in worker order (repeatable for a thread count). */
     *lc = *ls = 0.0;
-    for (size_t b = 0; b < nb; b++) {
-        uint64_t g = rng_for(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
-        crop(t, &t->photos[t->order[first + b]], &g, tnet_train_input(t->tp));
-        const double s2 = FEATURE_SCALE * FEATURE_SCALE;
-        train_image(t, t->opt->content_weight / (s2 * (double)nb), t->opt->style_weight / (s2 * s2 * (double)nb),
-                    lc, ls);
+    for (int k = 0; k < nw; k++) {
+        *lc += t->w[k].lc;
+        *ls += t->w[k].ls;
+        if (k == 0) continue;
+        const float *g = t->w[k].grads;
+        float *sum = t->grads;
+#pragma omp simd
+        for (size_t i = 0; i < t->st.nparams; i++) sum[i] += g[i];
     }
     adam_step(t->st.adam, t->st.params, t->grads);
     t->st.step++;

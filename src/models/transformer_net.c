@@ -22,6 +22,7 @@
 #include "nn/nn.h"
 
 #include <limits.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,7 @@ struct tnet_plan {
     float *out;                        /* (3, H5, W5) */
     float *ws;                         /* conv scratch */
     size_t bytes;
+    double *timers;                    /* profiling: seconds added per convolution, or NULL */
 };
 
 /* 64-byte aligned (whole AVX-512 lines) so the layers' vector loops start on a line. */
@@ -230,6 +232,7 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
 int tnet_plan_height(const tnet_plan *p) { return p->h; }
 int tnet_plan_width(const tnet_plan *p) { return p->w; }
 size_t tnet_plan_bytes(const tnet_plan *p) { return p->bytes; }
+void tnet_plan_set_timers(tnet_plan *p, double *seconds) { p->timers = seconds; }
 float *tnet_plan_input(tnet_plan *p) { return p->in; }
 
 /* Convolution i from x (before its upsampling) into y, then its instance norm (and ReLU) in place
@@ -237,15 +240,16 @@ float *tnet_plan_input(tnet_plan *p) { return p->in; }
 static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
+    const double t0 = p->timers ? omp_get_wtime() : 0.0;
     if (tnet_winograd(c)) conv2d_winograd_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     else conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
-    if (!c->norm) return;
     size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
     if (c->role == TNET_RES_SECOND)
         instance_norm_add_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, p->res, p->threads);
-    else
+    else if (c->norm)
         instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,
                               p->threads);
+    if (p->timers) p->timers[i] += omp_get_wtime() - t0;
 }
 
 const float *tnet_forward(const transformer_net *net, tnet_plan *p) {

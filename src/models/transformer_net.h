@@ -66,6 +66,9 @@ int tnet_plan_height(const tnet_plan *p);
 int tnet_plan_width(const tnet_plan *p);
 /* Bytes of all buffers of the plan. */
 size_t tnet_plan_bytes(const tnet_plan *p);
+/* For profiling: seconds spent in each convolution (with its norm) are ADDED to seconds[i]
+ * (TNET_NUM_CONV) by every forward from now on; NULL stops. */
+void tnet_plan_set_timers(tnet_plan *p, double *seconds);
 /* The plan's input (3, H, W), RGB 0..255, for the caller to fill. */
 float *tnet_plan_input(tnet_plan *p);
 /* Runs the network on the plan's input; returns the output (3, OH, OW) (tnet_out_size), owned by
@@ -104,5 +107,11 @@ const float *tnet_train_forward(const transformer_net *net, tnet_train_plan *p);
  * input's written into dx (3, H, W) when dx is not NULL. dy is left unchanged. */
 void tnet_train_backward(const transformer_net *net, tnet_train_plan *p, const float *dy,
                          const transformer_net *grad, float *dx);
+/* on != 0: every convolution by im2col + GEMM (conv2d.c), the slower reference path the fast
+ * one is tested against; 0 (the default): Winograd, direct and conv_train.c kernels. */
+void tnet_train_set_reference(tnet_train_plan *p, int on);
+/* For profiling: seconds spent in each convolution's forward (with its norm) and backward are
+ * ADDED to fwd[i] and bwd[i] (TNET_NUM_CONV each) from now on; NULL, NULL stops. */
+void tnet_train_set_timers(tnet_train_plan *p, double *fwd, double *bwd);
 
 #endif

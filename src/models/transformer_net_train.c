@@ -12,11 +12,23 @@
  *   mean[i], invstd[i] (OC)  the norm's statistics
  *   res[k]  (128, H3, W3) the residual stream before block k (res[0] = post of conv3), k = 0..5
  * Gradients: ga, gb (the largest map) ping-pong through the layers, gr (128, H3, W3) carries the
- * residual stream's gradient. Nothing is allocated after tnet_train_plan_create. */
+ * residual stream's gradient. Nothing is allocated after tnet_train_plan_create.
+ *
+ * Convolutions (the fast path; tnet_train_set_reference switches every one to im2col + GEMM,
+ * conv2d.c, for tests): forwards as the inference pass runs them, Winograd F(4x4, 3x3) for 3x3
+ * stride 1 (conv_winograd.c) and direct otherwise (conv_direct.c). Backward of a stride-1 layer:
+ * the data gradient as a forward convolution of dy with the flipped kernel (conv_train.c, Winograd
+ * for 3x3: 4 times fewer multiplies than im2col's GEMM), the weight gradient directly for the 9x9
+ * layers (3 channels on one side: im2col's matrix would be 243 or 2592 rows per pixel for a GEMM
+ * with M or N = 3) and by im2col + GEMM for the 3x3 ones (M = OC, N = 9 C, K = pixels: a well
+ * shaped GEMM). The stride-2 layers' backward stays im2col. */
 #include "models/transformer_net.h"
 
 #include "core/ctx.h"
+#include "nn/conv_train.h"
 #include "nn/nn.h"
+
+#include <omp.h>
 
 #include <limits.h>
 #include <math.h>
@@ -100,6 +112,8 @@ struct tnet_train_plan {
     float *gr;                      /* (128, H3, W3) */
     float *ws;                      /* conv scratch */
     size_t bytes;
+    int reference;                  /* 1: every convolution by im2col + GEMM (conv2d.c) */
+    double *tfwd, *tbwd;            /* profiling: seconds added per convolution, or NULL */
 };
 
 static float *tp_alloc(tnet_train_plan *p, size_t nfloats) {
@@ -129,6 +143,10 @@ void tnet_train_plan_free(tnet_train_plan *p) {
     free(p);
 }
 
+/* Which kernels the fast path runs (see the top). */
+static int tnet_train_winograd(const tnet_conv_spec *c) { return c->k == 3 && c->stride == 1; }
+static int tnet_train_direct_dw(const tnet_conv_spec *c) { return c->k > 3 && c->stride == 1; }
+
 static size_t conv_in_numel(const conv2d_desc *d) { return (size_t)d->c * (size_t)d->h * (size_t)d->w; }
 static size_t conv_out_numel(const conv2d_desc *d) {
     return (size_t)d->oc * (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
@@ -156,7 +174,14 @@ impasto_status tnet_train_plan_create(impasto_ctx *ctx, int h, int w, int thread
         p->conv[i] = d;
         sh = conv2d_out_h(&d);
         sw = conv2d_out_w(&d);
-        if (conv2d_workspace(&d) > ws) ws = conv2d_workspace(&d);
+        size_t need[4] = {conv2d_workspace(&d),
+                          tnet_train_winograd(c) ? conv2d_winograd_workspace(&d) : conv2d_direct_workspace(&d), 0, 0};
+        if (conv2d_same_backward_supported(&d)) {
+            need[2] = conv2d_backward_data_same_workspace(&d);
+            if (tnet_train_direct_dw(c)) need[3] = conv2d_direct_backward_weights_workspace(&d);
+        }
+        for (int k = 0; k < 4; k++)
+            if (need[k] > ws) ws = need[k];
         if (conv_in_numel(&d) > largest) largest = conv_in_numel(&d);
         if (conv_out_numel(&d) > largest) largest = conv_out_numel(&d);
     }
@@ -197,6 +222,11 @@ impasto_status tnet_train_plan_create(impasto_ctx *ctx, int h, int w, int thread
 }
 
 size_t tnet_train_plan_bytes(const tnet_train_plan *p) { return p ? p->bytes : 0; }
+void tnet_train_set_reference(tnet_train_plan *p, int on) { p->reference = on != 0; }
+void tnet_train_set_timers(tnet_train_plan *p, double *fwd, double *bwd) {
+    p->tfwd = fwd;
+    p->tbwd = bwd;
+}
 float *tnet_train_input(tnet_train_plan *p) { return p->in; }
 
 /* ---- forward ---------------------------------------------------------------------------- */
@@ -205,11 +235,16 @@ float *tnet_train_input(tnet_train_plan *p) { return p->in; }
 static void train_conv(const transformer_net *net, tnet_train_plan *p, int i) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_convs()[i];
-    conv2d_forward(d, p->xin[i], net->w[i], net->b[i], p->pre[i], 0, p->ws);
-    if (!c->norm) return;
-    const size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
-    instance_norm_forward(c->oc, hw, p->pre[i], net->gamma[i], net->beta[i], TNET_EPS, p->post[i], p->mean[i],
-                          p->invstd[i], c->relu, p->threads);
+    const double t0 = p->tfwd ? omp_get_wtime() : 0.0;
+    if (p->reference) conv2d_forward(d, p->xin[i], net->w[i], net->b[i], p->pre[i], 0, p->ws);
+    else if (tnet_train_winograd(c)) conv2d_winograd_forward(d, 1, p->xin[i], net->w[i], net->b[i], p->pre[i], p->ws);
+    else conv2d_direct_forward(d, 1, p->xin[i], net->w[i], net->b[i], p->pre[i], p->ws);
+    if (c->norm) {
+        const size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
+        instance_norm_forward(c->oc, hw, p->pre[i], net->gamma[i], net->beta[i], TNET_EPS, p->post[i], p->mean[i],
+                              p->invstd[i], c->relu, p->threads);
+    }
+    if (p->tfwd) p->tfwd[i] += omp_get_wtime() - t0;
 }
 
 const float *tnet_train_forward(const transformer_net *net, tnet_train_plan *p) {
@@ -243,13 +278,22 @@ static void train_conv_back(const transformer_net *net, tnet_train_plan *p, int 
                             const transformer_net *grad, float *dx) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_convs()[i];
+    const double t0 = p->tbwd ? omp_get_wtime() : 0.0;
+    const size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
     if (c->norm) {
-        const size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
         if (c->relu) relu_backward((size_t)c->oc * hw, p->post[i], g, g);
         instance_norm_backward(c->oc, hw, p->pre[i], net->gamma[i], p->mean[i], p->invstd[i], g, g,
                                grad->gamma[i], grad->beta[i], p->threads);
     }
-    conv2d_backward(d, p->xin[i], net->w[i], g, dx, grad->w[i], grad->b[i], p->ws);
+    if (p->reference || !conv2d_same_backward_supported(d)) {
+        conv2d_backward(d, p->xin[i], net->w[i], g, dx, grad->w[i], grad->b[i], p->ws);
+    } else {
+        conv2d_backward_bias(c->oc, hw, g, grad->b[i], p->threads);
+        if (tnet_train_direct_dw(c)) conv2d_direct_backward_weights(d, 1, p->xin[i], g, grad->w[i], p->ws);
+        else conv2d_backward(d, p->xin[i], net->w[i], g, NULL, grad->w[i], NULL, p->ws);
+        if (dx) conv2d_backward_data_same(d, net->w[i], g, dx, p->ws);
+    }
+    if (p->tbwd) p->tbwd[i] += omp_get_wtime() - t0;
 }
 
 void tnet_train_backward(const transformer_net *net, tnet_train_plan *p, const float *dy,
