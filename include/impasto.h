@@ -235,6 +235,17 @@ typedef struct impasto_adain_options {
                                      takes style k alone (nstyles must equal the number of levels;
                                      no style_weights). The mask is stretched over the content; the
                                      AdaIN moments of the content are computed per region. */
+    /* Tiling (any size in bounded memory): the content's moments are taken over the whole image,
+     * then the encoder, AdaIN and decoder run tile by tile, each tile with a halo of extra pixels
+     * around it that is computed and thrown away, so no seam shows. */
+    int tile;                     /* -1: automatic, untiled when the run fits memory_mb, else the
+                                     largest tiles that do; 0: never tile; N > 0: tiles of N x N
+                                     pixels (a multiple of 8, >= 32) */
+    int tile_halo;                /* -1: exact (64 pixels, the network's receptive field: the result
+                                     equals the untiled one up to float rounding); else pixels, a
+                                     multiple of 8 up to 256 (smaller is faster, see README) */
+    int memory_mb;                /* 1536: the working memory automatic tiling keeps to (besides the
+                                     images themselves) */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
