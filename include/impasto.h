@@ -246,6 +246,9 @@ typedef struct impasto_adain_options {
                                      multiple of 8 up to 256 (smaller is faster, see README) */
     int memory_mb;                /* 1536: the working memory automatic tiling keeps to (besides the
                                      images themselves) */
+    int crop;                     /* 0; 1: content and styles are resized so their SHORTER side is
+                                     content_size / style_size, then centre-cropped to a square of
+                                     that side (pytorch-AdaIN's --crop) */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);

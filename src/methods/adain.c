@@ -184,7 +184,7 @@ static impasto_status style_moments(impasto_ctx *ctx, const adain_net *net, cons
                                     const impasto_adain_options *opt, const float *xc, size_t nc, double *mean,
                                     double *sd) {
     impasto_image *scaled = NULL;
-    impasto_status s = planes_maybe_resize(ctx, style, opt->style_size, &scaled);
+    impasto_status s = planes_prepare(ctx, style, opt->style_size, opt->crop, &scaled);
     if (s != IMPASTO_OK) return s;
     const impasto_image *st = scaled ? scaled : style;
     float *xs = planes_from_image(st);  // (3, SH, SW)
@@ -262,7 +262,7 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
     memset(&acc, 0, sizeof acc);
     adain_coef coef = {&acc, NULL, NULL};
     tile_plan plan;
-    if ((s = planes_maybe_resize(ctx, content, opt->content_size, &cscaled)) != IMPASTO_OK) return s;
+    if ((s = planes_prepare(ctx, content, opt->content_size, opt->crop, &cscaled)) != IMPASTO_OK) return s;
     const impasto_image *cs = cscaled ? cscaled : content;
     const int h = cs->height, w = cs->width, fh = (h + 7) / 8, fw = (w + 7) / 8;
     const int nreg = opt->mask ? (int)nstyles : 1;
