@@ -334,6 +334,12 @@ typedef struct impasto_wct_options {
                           the same at every level */
     int content_size;  /* 512: the content's longest side is resized to this (0 = keep) */
     int style_size;    /* 512: the same for the style image (0 = keep) */
+    /* Tiling, as impasto_adain_options: each level's mean and covariance are taken over the whole
+     * image, then its encoder, transform and decoder run tile by tile (level 2 on level 1's whole
+     * picture). Exact halos: 64 pixels at relu4_1, 24 at relu3_1. */
+    int tile;          /* -1: automatic; 0: never tile; N > 0: N x N tiles (multiple of 8, >= 32) */
+    int tile_halo;     /* -1: exact at each level; else pixels, a multiple of 8 up to 256 */
+    int memory_mb;     /* 1536 */
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
