@@ -8,7 +8,13 @@
  * per gray level): t = AdaIN(f_c restricted to region k, f_k) on region k's positions, the
  * content moments taken over the region alone; no interpolation weights.
  * The encoder pools in ceil mode, so D's output (8 FH, 8 FW) is at least the content's size; the
- * extra bottom/right rows and columns (at most 7) are dropped. */
+ * extra bottom/right rows and columns (at most 7) are dropped.
+ *
+ * AdaIN is affine per channel, so t' = scale_c f_c + bias_c (per region with a mask), with
+ *   scale_c = alpha sum_k w_k sd_k / sd_c + (1 - alpha),  bias_c = alpha sum_k w_k (mu_k - sd_k mu_c / sd_c)
+ * from the content's moments mu_c, sd_c over the WHOLE image and each style's mu_k, sd_k. That is
+ * what lets the run be tiled (methods/tile.h): pass 1 sums the moments tile by tile, pass 2 applies
+ * scale and bias tile by tile between encoder and decoder. */
 #include "core/ctx.h"
 #include "core/gemm.h"
 #include "io/image.h"
