@@ -32,7 +32,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UPSTREAM ?= ../shared/models/upstream
 IMAGES   ?= ../shared/images
 
-.PHONY: all test clean models example bench bench-fast bench-adain bench-train fuzz train-data
+.PHONY: all test clean models example bench bench-fast bench-adain bench-train fuzz train-data adain-examples
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h)
@@ -81,6 +81,11 @@ $(FAST_STYLES:%=models/%.safetensors): models/%.safetensors: | $(BUILD)/impasto
 example: all models
 	$(BUILD)/impasto transfer -c examples/images/horses.jpg -s examples/images/scream.jpg \
 	    --image-size 256 --num-iterations 200 -o example-out.png
+
+# xunhuang1995/AdaIN-style's README examples side by side (content | style | impasto adain), from
+# the shared test images: docs/images/adain-examples.jpg (tools/adain-examples.sh).
+adain-examples: all models
+	IMPASTO_BUILD=$(BUILD) sh tools/adain-examples.sh $(IMAGES) docs/images/adain-examples.jpg
 
 # Free-licence photographs to train fast style networks on (`impasto train -d data/train`):
 # installs the Debian wallpaper packages they come from when missing (docs/training.md).

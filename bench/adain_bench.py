@@ -2,9 +2,14 @@
 """AdaIN style transfer, impasto against PyTorch: one transfer (encode content and style to relu4_1,
 AdaIN with alpha 1, decode) at a 512x512 content with a 512x512 style, each side in its own child
 process. Prints medians, the ratio and each side's peak RSS (wait4's ru_maxrss); --json for JSON.
+Then one tiled run of ours at --tiled-size (4096: a 4096x4096 content, the tubingen crop enlarged,
+with the 512 style) through `impasto adain` itself, PNG decode and encode included: wall time and
+peak RSS. PyTorch has no row there: untiled, one 64-channel layer at 4096x4096 is 4.3 GB, and its
+input, reflection-padded copy and output live at once (13 GB and more), too much for the machine.
 
     /usr/bin/python3 bench/adain_bench.py [--driver build/bench/bench_adain] [--model models/adain.safetensors]
         [--size 512] [--style-size 512] [--runs 5] [--warmup 1] [--threads 2] [--json [FILE]]
+        [--impasto build/impasto] [--tiled-size 4096 (0: none)]
 
 The PyTorch network is naoto0804/pytorch-AdaIN's vgg (to relu4_1) and decoder built from the same
 converted weights, as tools/gen_golden_adain.py builds them. See bench/README.md.
@@ -90,6 +95,35 @@ def run_child(cmd, env):
     return json.loads(out.decode().strip().splitlines()[-1]), ru.ru_maxrss
 
 
+def tiled_run(a, wd, env):
+    """One `impasto adain` at a tiled-size square content: (wall seconds, peak RSS in KiB)."""
+    from PIL import Image
+    n = a.tiled_size
+    try:
+        im = Image.open(os.path.join(a.shared, "images/content/tubingen.jpg")).convert("RGB")
+        st = Image.open(os.path.join(a.shared, "images/style/starry_night.jpg")).convert("RGB")
+    except OSError:
+        im = Image.fromarray((synthetic(1024, 1).transpose(1, 2, 0) * 255).astype(np.uint8))
+        st = Image.fromarray((synthetic(a.style_size, 2).transpose(1, 2, 0) * 255).astype(np.uint8))
+    s = min(im.size)
+    left, top = (im.size[0] - s) // 2, (im.size[1] - s) // 2
+    im.crop((left, top, left + s, top + s)).resize((n, n), Image.BICUBIC).save(os.path.join(wd, "big.png"))
+    st.save(os.path.join(wd, "style.png"))
+    cmd = [a.impasto, "adain", "-m", a.model, "-c", os.path.join(wd, "big.png"), "-s", os.path.join(wd, "style.png"),
+           "--content-size", "0", "--style-size", str(a.style_size), "--threads", str(a.threads),
+           "-o", os.path.join(wd, "big-out.png")]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    secs = time.perf_counter() - t0
+    rc = os.waitstatus_to_exitcode(status)
+    p.returncode = rc
+    if rc != 0:
+        sys.exit("impasto adain failed (%d): %s" % (rc, err.decode(errors="replace")))
+    return secs, ru.ru_maxrss
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--driver", default="build/bench/bench_adain", help="the C driver (make builds it)")
@@ -101,6 +135,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON to stdout, or to FILE")
+    ap.add_argument("--impasto", help="the CLI for the tiled row (default: beside the driver, ../impasto)")
+    ap.add_argument("--tiled-size", type=int, default=4096, help="tiled row's content side (0: no tiled row)")
     ap.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
     for k in ("content", "style", "out"):
         ap.add_argument("--" + k, help=argparse.SUPPRESS)
@@ -126,6 +162,13 @@ def main():
         o1 = np.fromfile(os.path.join(wd, "o1.f32"), dtype="<f4")
         o2 = np.fromfile(os.path.join(wd, "o2.f32"), dtype="<f4")
         diff = float(np.linalg.norm(o1 - o2) / np.linalg.norm(o2)) if o1.shape == o2.shape else None
+        tiled = None
+        if a.tiled_size > 0:
+            impasto = a.impasto or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.driver))), "impasto")
+            load1 = os.getloadavg()
+            secs, rss = tiled_run(argparse.Namespace(**dict(vars(a), impasto=impasto)), wd, env)
+            tiled = {"content": [3, a.tiled_size, a.tiled_size], "seconds": secs, "peak_rss_kib": rss,
+                     "loadavg_start": load1, "loadavg_end": os.getloadavg()}
     import torch
     res = {
         "content": [3, a.size, a.size], "style": [3, a.style_size, a.style_size], "images": src,
@@ -136,6 +179,7 @@ def main():
         "pytorch": {"times": theirs["times"], "median_s": statistics.median(theirs["times"]),
                     "min_s": min(theirs["times"]), "peak_rss_kib": theirs_rss},
         "output_rel_l2_diff": diff,
+        "impasto_tiled": tiled,
     }
     res["ratio"] = res["impasto"]["median_s"] / res["pytorch"]["median_s"]
     if a.json:
@@ -155,6 +199,11 @@ def main():
             print("%-8s %10.3f %10.3f %9.0f MiB" % (k, r["median_s"], r["min_s"], r["peak_rss_kib"] / 1024))
         print("ratio impasto / pytorch (medians): %.2f" % res["ratio"])
         print("output relative L2 difference: %s" % ("%.2e" % diff if diff is not None else "shapes differ"))
+        if tiled:
+            print("impasto adain %dx%d (automatic tiling, PNG in and out): %.1f s, peak RSS %.0f MiB, load average %.2f -> %.2f; "
+                  "PyTorch untiled: not run (13 GB and more)" % (a.tiled_size, a.tiled_size, tiled["seconds"],
+                                                                  tiled["peak_rss_kib"] / 1024, tiled["loadavg_start"][0],
+                                                                  tiled["loadavg_end"][0]))
 
 
 if __name__ == "__main__":

@@ -172,3 +172,26 @@ int cli_output_folder_ok(const char *cmd, const char *output) {
     cli_error(cmd, 0, "cannot write %s: the folder %s is missing or not writable", output, dir);
     return 0;
 }
+
+int cli_parse_tile(const char *cmd, const char *s, int *out) {
+    long v;
+    if (!cli_parse_int(cmd, "--tile", s, 0, 16384, &v)) return 0;
+    if (v != 0 && (v < 32 || v % 8 != 0)) {
+        cli_error(cmd, 0, "--tile must be 0 (never tile) or a multiple of 8 of at least 32 (the encoder pools three "
+                  "times), got %ld", v);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int cli_parse_tile_halo(const char *cmd, const char *s, int *out) {
+    long v;
+    if (!cli_parse_int(cmd, "--tile-halo", s, 0, 256, &v)) return 0;
+    if (v % 8 != 0) {
+        cli_error(cmd, 0, "--tile-halo must be a multiple of 8, got %ld", v);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}

@@ -21,6 +21,10 @@ int cli_parse_double_list(const char *cmd, const char *opt, const char *s, doubl
                           double *out, int max);
 /* 0/1, yes/no, true/false, on/off. */
 int cli_parse_bool(const char *cmd, const char *opt, const char *s, int *out);
+/* --tile N for adain and wct: 0 (never tile) or a multiple of 8 of at least 32. */
+int cli_parse_tile(const char *cmd, const char *s, int *out);
+/* --tile-halo N: a multiple of 8, 0 .. 256. */
+int cli_parse_tile_halo(const char *cmd, const char *s, int *out);
 
 /* The model file: --model if given, else $IMPASTO_MODEL_DIR/<name>, models/<name>, or
  * ../models/<name> beside the executable. Returns a static buffer or NULL. */

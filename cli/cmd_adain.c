@@ -28,12 +28,17 @@ static void usage(FILE *f) {
           "                              darkest first, painted in the matching -s style alone\n"
           "      --content-size N        longest side the content is resized to; 0 keeps it (512)\n"
           "      --style-size N          the same for the styles (512)\n"
+          "      --crop                  resize the SHORTER sides to those sizes and centre-crop squares\n"
+          "      --tile N                run in tiles of N x N pixels (a multiple of 8, >= 32); 0 never\n"
+          "                              tiles (default: tiles only when the run needs more than --memory)\n"
+          "      --tile-halo N           pixels around each tile, a multiple of 8 (64: exact)\n"
+          "      --memory MB             working memory automatic tiling keeps to (1536)\n"
           "      --threads N             worker threads (all cores)\n"
           "  -h, --help\n",
           f);
 }
 
-enum { O_ALPHA = 256, O_WEIGHTS, O_PRESERVE, O_CONTENT_SIZE, O_STYLE_SIZE, O_THREADS, O_MASK };
+enum { O_ALPHA = 256, O_WEIGHTS, O_PRESERVE, O_CONTENT_SIZE, O_STYLE_SIZE, O_THREADS, O_MASK, O_TILE, O_HALO, O_MEMORY, O_CROP };
 
 typedef struct adain_job {
     const impasto_model *model;
@@ -60,6 +65,10 @@ static const struct option LONG_OPTS[] = {
     {"style-size", required_argument, 0, O_STYLE_SIZE},
     {"threads", required_argument, 0, O_THREADS},
     {"mask", required_argument, 0, O_MASK},
+    {"tile", required_argument, 0, O_TILE},
+    {"tile-halo", required_argument, 0, O_HALO},
+    {"memory", required_argument, 0, O_MEMORY},
+    {"crop", no_argument, 0, O_CROP},
     {0, 0, 0, 0}};
 
 int cmd_adain(int argc, char **argv) {
@@ -102,6 +111,10 @@ int cmd_adain(int argc, char **argv) {
         case O_STYLE_SIZE: if (!cli_parse_int(CMD, "--style-size", optarg, 0, 16384, &l)) goto done; opt.style_size = (int)l; break;
         case O_THREADS: if (!cli_parse_int(CMD, "--threads", optarg, 0, 1024, &threads)) goto done; break;
         case O_MASK: mask_path = optarg; break;
+        case O_CROP: opt.crop = 1; break;
+        case O_TILE: if (!cli_parse_tile(CMD, optarg, &opt.tile)) goto done; break;
+        case O_HALO: if (!cli_parse_tile_halo(CMD, optarg, &opt.tile_halo)) goto done; break;
+        case O_MEMORY: if (!cli_parse_int(CMD, "--memory", optarg, 128, 1 << 24, &l)) goto done; opt.memory_mb = (int)l; break;
         case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); goto done;
         default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); goto done;
         }

@@ -4,7 +4,8 @@
  * Layout (all in pixels; s = the font scale, max(1, cell / 128)):
  *   width  = cols * cell + (cols + 1) * gap
  *   height = rows * (cell + label) + (rows + 1) * gap,   label = 9 * s with --labels, else 0
- * Each image keeps its aspect ratio, is centred in its cell and composited over white. */
+ * Each image keeps its aspect ratio, is centred in its cell and composited over white; with --crop
+ * its centred square fills the cell instead (as AdaIN-style's and pytorch-AdaIN's -crop show inputs). */
 #include "cli.h"
 
 #include <getopt.h>
@@ -14,7 +15,7 @@
 static const char *CMD = "grid";
 
 static void usage(FILE *f) {
-    fputs("usage: impasto grid -o SHEET.png [--cols N] [--cell N] [--gap N] [--labels] IMAGE...\n"
+    fputs("usage: impasto grid -o SHEET.png [--cols N] [--cell N] [--gap N] [--labels] [--crop] IMAGE...\n"
           "\n"
           "Lays the images out left to right, top to bottom, each fitted into a square cell.\n"
           "\n"
@@ -23,6 +24,7 @@ static void usage(FILE *f) {
           "      --cell N        side of each cell in pixels (256)\n"
           "      --gap N         white space between and around cells (4)\n"
           "      --labels        the file's base name under each cell\n"
+          "      --crop          each image's centred square fills its cell\n"
           "  -h, --help\n",
           f);
 }
@@ -126,16 +128,33 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path;
 }
 
+/* img's centred square (a new image; img is freed), NULL when out of memory. */
+static impasto_image *centre_square(impasto_ctx *ctx, impasto_image *img) {
+    const int w = impasto_image_width(img), h = impasto_image_height(img), ch = impasto_image_channels(img);
+    const int side = w < h ? w : h, x0 = (w - side) / 2, y0 = (h - side) / 2;
+    impasto_image *sq = NULL;
+    if (impasto_image_create(ctx, side, side, ch, &sq) == IMPASTO_OK) {
+        const float *src = impasto_image_cdata(img);
+        float *dst = impasto_image_data(sq);
+        for (int y = 0; y < side; y++)
+            memcpy(dst + (size_t)y * (size_t)side * (size_t)ch,
+                   src + ((size_t)(y0 + y) * (size_t)w + (size_t)x0) * (size_t)ch, (size_t)side * (size_t)ch * sizeof *dst);
+    }
+    impasto_image_free(img);
+    return sq;
+}
+
 static const struct option LONG_OPTS[] = {
     {"output", required_argument, 0, 'o'}, {"cols", required_argument, 0, 'C'},
     {"cell", required_argument, 0, 'L'},   {"gap", required_argument, 0, 'G'},
     {"labels", no_argument, 0, 'B'},       {"help", no_argument, 0, 'h'},
+    {"crop", no_argument, 0, 'Q'},
     {0, 0, 0, 0}};
 
 int cmd_grid(int argc, char **argv) {
     const char *output = NULL;
     long cols = 0, cell = 256, gap = 4;
-    int labels = 0;
+    int labels = 0, crop = 0;
     optind = 1;
     opterr = 0;
     int c;
@@ -146,6 +165,7 @@ int cmd_grid(int argc, char **argv) {
         case 'L': if (!cli_parse_int(CMD, "--cell", optarg, 16, 4096, &cell)) return EXIT_USAGE; break;
         case 'G': if (!cli_parse_int(CMD, "--gap", optarg, 0, 256, &gap)) return EXIT_USAGE; break;
         case 'B': labels = 1; break;
+        case 'Q': crop = 1; break;
         case 'h': usage(stdout); return 0;
         case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); return EXIT_USAGE;
         default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
@@ -178,6 +198,10 @@ int cmd_grid(int argc, char **argv) {
         impasto_image *img = NULL, *fitted = NULL;
         if (impasto_image_load(ctx, path, &img) != IMPASTO_OK) {
             cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+            goto done;
+        }
+        if (crop && !(img = centre_square(ctx, img))) {
+            cli_error(CMD, 0, "%s: %s", path, impasto_ctx_error(ctx));
             goto done;
         }
         int w = impasto_image_width(img), h = impasto_image_height(img);

@@ -27,12 +27,16 @@ static void usage(FILE *f) {
           "      --alpha A               style strength at each level, 0 (content) .. 1 (full) (1)\n"
           "      --content-size N        longest side the content is resized to; 0 keeps it (512)\n"
           "      --style-size N          the same for the style (512)\n"
+          "      --tile N                run each level in tiles of N x N pixels (a multiple of 8, >= 32);\n"
+          "                              0 never tiles (default: only when a level needs more than --memory)\n"
+          "      --tile-halo N           pixels around each tile, a multiple of 8 (exact: 64 and 24)\n"
+          "      --memory MB             working memory automatic tiling keeps to (1536)\n"
           "      --threads N             worker threads (all cores)\n"
           "  -h, --help\n",
           f);
 }
 
-enum { O_ALPHA = 256, O_CONTENT_SIZE, O_STYLE_SIZE, O_THREADS, O_MODEL_R31, O_LEVELS };
+enum { O_ALPHA = 256, O_CONTENT_SIZE, O_STYLE_SIZE, O_THREADS, O_MODEL_R31, O_LEVELS, O_TILE, O_HALO, O_MEMORY };
 
 static const struct option LONG_OPTS[] = {
     {"content", required_argument, 0, 'c'},
@@ -46,6 +50,9 @@ static const struct option LONG_OPTS[] = {
     {"content-size", required_argument, 0, O_CONTENT_SIZE},
     {"style-size", required_argument, 0, O_STYLE_SIZE},
     {"threads", required_argument, 0, O_THREADS},
+    {"tile", required_argument, 0, O_TILE},
+    {"tile-halo", required_argument, 0, O_HALO},
+    {"memory", required_argument, 0, O_MEMORY},
     {0, 0, 0, 0}};
 
 typedef struct wct_job {
@@ -81,6 +88,12 @@ int cmd_wct(int argc, char **argv) {
         case O_CONTENT_SIZE: if (!cli_parse_int(CMD, "--content-size", optarg, 0, 16384, &l)) return EXIT_USAGE; opt.content_size = (int)l; break;
         case O_STYLE_SIZE: if (!cli_parse_int(CMD, "--style-size", optarg, 0, 16384, &l)) return EXIT_USAGE; opt.style_size = (int)l; break;
         case O_THREADS: if (!cli_parse_int(CMD, "--threads", optarg, 0, 1024, &threads)) return EXIT_USAGE; break;
+        case O_TILE: if (!cli_parse_tile(CMD, optarg, &opt.tile)) return EXIT_USAGE; break;
+        case O_HALO: if (!cli_parse_tile_halo(CMD, optarg, &opt.tile_halo)) return EXIT_USAGE; break;
+        case O_MEMORY:
+            if (!cli_parse_int(CMD, "--memory", optarg, 128, 1 << 24, &l)) return EXIT_USAGE;
+            opt.memory_mb = (int)l;
+            break;
         case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); return EXIT_USAGE;
         default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
         }

@@ -236,6 +236,20 @@ typedef struct impasto_adain_options {
                                      takes style k alone (nstyles must equal the number of levels;
                                      no style_weights). The mask is stretched over the content; the
                                      AdaIN moments of the content are computed per region. */
+    /* Tiling (any size in bounded memory): the content's moments are taken over the whole image,
+     * then the encoder, AdaIN and decoder run tile by tile, each tile with a halo of extra pixels
+     * around it that is computed and thrown away, so no seam shows. */
+    int tile;                     /* -1: automatic, untiled when the run fits memory_mb, else the
+                                     largest tiles that do; 0: never tile; N > 0: tiles of N x N
+                                     pixels (a multiple of 8, >= 32) */
+    int tile_halo;                /* -1: exact (64 pixels, the network's receptive field: the result
+                                     equals the untiled one up to float rounding); else pixels, a
+                                     multiple of 8 up to 256 (smaller is faster, see README) */
+    int memory_mb;                /* 1536: the working memory automatic tiling keeps to (besides the
+                                     images themselves) */
+    int crop;                     /* 0; 1: content and styles are resized so their SHORTER side is
+                                     content_size / style_size, then centre-cropped to a square of
+                                     that side (pytorch-AdaIN's --crop) */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
@@ -321,6 +335,12 @@ typedef struct impasto_wct_options {
                           the same at every level */
     int content_size;  /* 512: the content's longest side is resized to this (0 = keep) */
     int style_size;    /* 512: the same for the style image (0 = keep) */
+    /* Tiling, as impasto_adain_options: each level's mean and covariance are taken over the whole
+     * image, then its encoder, transform and decoder run tile by tile (level 2 on level 1's whole
+     * picture). Exact halos: 64 pixels at relu4_1, 24 at relu3_1. */
+    int tile;          /* -1: automatic; 0: never tile; N > 0: N x N tiles (multiple of 8, >= 32) */
+    int tile_halo;     /* -1: exact at each level; else pixels, a multiple of 8 up to 256 */
+    int memory_mb;     /* 1536 */
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);

@@ -3,13 +3,47 @@
 
 #include "io/image.h"
 
+#include "core/ctx.h"
+
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 impasto_status planes_maybe_resize(impasto_ctx *ctx, const impasto_image *img, int side, impasto_image **out) {
     *out = NULL;
     int longest = img->width > img->height ? img->width : img->height;
     if (side == 0 || side == longest) return IMPASTO_OK;
     return impasto_image_resize_max_side(ctx, img, side, out);
+}
+
+impasto_status planes_prepare(impasto_ctx *ctx, const impasto_image *img, int side, int crop, impasto_image **out) {
+    if (!crop) return planes_maybe_resize(ctx, img, side, out);
+    *out = NULL;
+    const int shorter = img->width < img->height ? img->width : img->height, longer = img->width + img->height - shorter;
+    const int s = side ? side : shorter;
+    impasto_image *scaled = NULL;
+    if (s != shorter) {
+        /* The longer side in proportion, rounded as torchvision's Resize (int(s * long / short)). */
+        const double l = (double)s * (double)longer / (double)shorter;
+        if (l > 1e6) return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "a %dx%d image is too elongated to crop", img->width, img->height);
+        const int lw = img->width >= img->height ? (int)l : s, lh = img->width >= img->height ? s : (int)l;
+        impasto_status st = impasto_image_resize(ctx, img, lw, lh, &scaled);
+        if (st != IMPASTO_OK) return st;
+    }
+    const impasto_image *src = scaled ? scaled : img;
+    impasto_image *sq = NULL;
+    impasto_status st = image_alloc(ctx, s, s, src->channels, &sq);
+    if (st == IMPASTO_OK) {
+        /* torchvision's CenterCrop: offsets round((W - s) / 2). */
+        const int x0 = (int)lround((src->width - s) / 2.0), y0 = (int)lround((src->height - s) / 2.0);
+        const size_t ch = (size_t)src->channels;
+        for (int y = 0; y < s; y++)
+            memcpy(sq->data + (size_t)y * (size_t)s * ch,
+                   src->data + ((size_t)(y0 + y) * (size_t)src->width + (size_t)x0) * ch, (size_t)s * ch * sizeof(float));
+    }
+    impasto_image_free(scaled);
+    *out = sq;
+    return st;
 }
 
 float *planes_from_image(const impasto_image *img) {

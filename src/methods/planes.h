@@ -8,6 +8,10 @@
 
 /* img resized so its longest side is `side` (0 or already that size: *out = NULL, use img). */
 impasto_status planes_maybe_resize(impasto_ctx *ctx, const impasto_image *img, int side, impasto_image **out);
+/* With crop = 0 the same; with crop = 1, as pytorch-AdaIN's test.py --crop (torchvision's
+ * Resize(side) then CenterCrop(side)): resized so the SHORTER side is `side` (0 keeps it), then
+ * the centred square of that side cut out (*out always set). */
+impasto_status planes_prepare(impasto_ctx *ctx, const impasto_image *img, int side, int crop, impasto_image **out);
 /* RGB planes (3, H, W) in 0..1 from an image (gray replicated, alpha ignored); malloc'd, NULL when
  * out of memory. */
 float *planes_from_image(const impasto_image *img);

@@ -8,11 +8,16 @@
  *   floor-mode poolings drop nothing), then
  *   out = clamp(D3(WCT_alpha(E3(x1), E3(style))), 0, 1) cropped to (H, W).
  * Coarse to fine as the paper's multi-level pipeline (figure 2(c)), with the levels impasto has
- * decoders for. */
+ * decoders for.
+ * Each level is its own tiled run (methods/tile.h): pass 1 gathers the mean and covariance of
+ * the whole image's features tile by tile, the transform is built once from them, pass 2
+ * encodes, transforms and decodes tile by tile. A level that fits in memory is one tile (the
+ * untiled run). The style's statistics are gathered the same way. */
 #include "core/ctx.h"
 #include "core/gemm.h"
 #include "io/image.h"
 #include "methods/planes.h"
+#include "methods/tile.h"
 #include "models/model.h"
 #include "nn/nn.h"
 
@@ -27,34 +32,9 @@ void impasto_wct_options_init(impasto_wct_options *opt) {
     opt->alpha = 1.0;
     opt->content_size = 512;
     opt->style_size = 512;
-}
-
-/* WCT of content features fc (C, n) with style features fs (C, ns) into *t (C, n), malloc'd. */
-static impasto_status transform(impasto_ctx *ctx, int c, const float *fc, size_t n, const float *fs, size_t ns,
-                                double alpha, const char *level, float **t) {
-    *t = NULL;
-    if (n < 2 || ns < 2)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT at %s needs at least 2 feature positions per image "
-                        "(the %s is too small)", level, n < 2 ? "content" : "style");
-    const size_t nws = wct_workspace(c, n, ns);
-    if (nws == 0 || nws > SIZE_MAX / sizeof(double) || (size_t)c * n > SIZE_MAX / sizeof(float))
-        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "WCT at %s: features too large", level);
-    double *ws = malloc(nws * sizeof *ws);  // wct_workspace doubles
-    float *y = malloc((size_t)c * n * sizeof *y);  // (C, n)
-    if (!ws || !y) {
-        free(ws);
-        free(y);
-        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (WCT at %s)", level);
-    }
-    int info = wct_forward(c, n, fc, ns, fs, (float)alpha, y, ws);
-    free(ws);
-    if (info != 0) {
-        free(y);
-        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "WCT at %s: the eigendecomposition failed (LAPACK info %d; "
-                        "non-finite features?)", level, info);
-    }
-    *t = y;
-    return IMPASTO_OK;
+    opt->tile = -1;
+    opt->tile_halo = -1;
+    opt->memory_mb = TILE_DEFAULT_MEMORY_MB;
 }
 
 /* x (3, h, w) -> *out (3, h4, w4) with h4, w4 the next multiples of 4, the last row and column
@@ -74,59 +54,116 @@ static float *pad_to_4(const float *x, int h, int w, int *h4, int *w4) {
     return p;
 }
 
-/* planes (3, ph, pw) -> clamped (3, h, w), the bottom/right extra dropped; malloc'd. */
-static float *crop_clamp(const float *planes, int ph, int pw, int h, int w) {
-    float *o = malloc(3 * (size_t)h * (size_t)w * sizeof *o);  // (3, h, w)
-    if (!o) return NULL;
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                float v = planes[((size_t)c * (size_t)ph + (size_t)y) * (size_t)pw + (size_t)x];
-                o[((size_t)c * (size_t)h + (size_t)y) * (size_t)w + (size_t)x] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
-            }
-    return o;
+/* Pass-1 accumulator of one image's feature mean and covariance (nn.h's wct_accumulate). */
+typedef struct cov_acc {
+    int c, started;
+    size_t n;
+    double *shift, *s1, *s2;  /* (C), (C), (C, C) */
+} cov_acc;
+
+static impasto_status cov_add(void *user, impasto_ctx *ctx, const tile_feat *t) {
+    cov_acc *a = user;
+    const size_t plane = (size_t)t->fh * (size_t)t->fw, rw = (size_t)(t->ix1 - t->ix0);
+    const size_t ni = (size_t)(t->iy1 - t->iy0) * rw;
+    if (ni == 0) return IMPASTO_OK;
+    float *g = malloc((size_t)a->c * ni * sizeof *g);    // (C, ni) the interior, gathered
+    double *xd = malloc((size_t)a->c * ni * sizeof *xd);  // (C, ni) scratch
+    if (!g || !xd) {
+        free(g);
+        free(xd);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (WCT statistics)");
+    }
+    for (int c = 0; c < a->c; c++)
+        for (int y = t->iy0; y < t->iy1; y++)
+            memcpy(g + (size_t)c * ni + (size_t)(y - t->iy0) * rw,
+                   t->f + (size_t)c * plane + (size_t)y * (size_t)t->fw + (size_t)t->ix0, rw * sizeof *g);
+    if (!a->started) {
+        /* The shift: the first tile's mean (for a single tile, the exact centring). */
+        for (int c = 0; c < a->c; c++) {
+            double m = 0;
+            for (size_t i = 0; i < ni; i++) m += g[(size_t)c * ni + i];
+            a->shift[c] = m / (double)ni;
+        }
+        a->started = 1;
+    }
+    wct_accumulate(a->c, ni, g, a->shift, a->s1, a->s2, xd);
+    a->n += ni;
+    free(g);
+    free(xd);
+    return IMPASTO_OK;
 }
 
-/* Level 1: xc (3, h, w), xs (3, sh, sw) -> *x1 (3, h, w) clamped. */
-static impasto_status level_relu4_1(impasto_ctx *ctx, const adain_net *net, const float *xc, int h, int w,
-                                    const float *xs, int sh, int sw, double alpha, float **x1) {
-    *x1 = NULL;
-    float *fc = NULL, *fs = NULL, *t = NULL, *img = NULL;  // (512, FH, FW), (512, SFH, SFW), (512, FH, FW), (3, 8 FH, 8 FW)
-    int fh = 0, fw = 0, sfh = 0, sfw = 0;
-    impasto_status s = adain_encode(ctx, net, xc, h, w, &fc, &fh, &fw);
-    if (s == IMPASTO_OK) s = adain_encode(ctx, net, xs, sh, sw, &fs, &sfh, &sfw);
-    if (s == IMPASTO_OK)
-        s = transform(ctx, ADAIN_FEAT_C, fc, (size_t)fh * (size_t)fw, fs, (size_t)sfh * (size_t)sfw, alpha,
-                      "relu4_1", &t);
-    if (s == IMPASTO_OK) s = adain_decode(ctx, net, t, fh, fw, &img);
-    if (s == IMPASTO_OK && !(*x1 = crop_clamp(img, 8 * fh, 8 * fw, h, w)))
-        s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-    free(img);
-    free(t);
-    free(fs);
-    free(fc);
+/* The mean (C) and covariance (C, C) of x's features (3, h, w) over the whole image, through
+ * tiles of p; *keep as tile_features. */
+static impasto_status image_moments(impasto_ctx *ctx, const adain_net *net, const tile_plan *p, const float *x,
+                                    const char *level, const char *what, double *mean, double *cov, float **keep) {
+    cov_acc a = {p->c, 0, 0, calloc((size_t)p->c, sizeof(double)), calloc((size_t)p->c, sizeof(double)), cov};
+    memset(cov, 0, (size_t)p->c * (size_t)p->c * sizeof *cov);
+    impasto_status s = a.shift && a.s1 ? IMPASTO_OK : ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (s == IMPASTO_OK) s = tile_features(ctx, net, p, x, cov_add, &a, keep);
+    if (s == IMPASTO_OK && a.n < 2)
+        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT at %s needs at least 2 feature positions per image "
+                     "(the %s is too small)", level, what);
+    if (s == IMPASTO_OK) wct_moments(p->c, a.n, a.shift, a.s1, cov, mean);
+    if (s != IMPASTO_OK && keep) {
+        free(*keep);
+        *keep = NULL;
+    }
+    free(a.shift);
+    free(a.s1);
     return s;
 }
 
-/* Level 2: x1 (3, h, w), xs (3, sh, sw) -> *out (3, h4, w4) unclamped, h4, w4 the multiples of 4
- * x1 was padded to. */
-static impasto_status level_relu3_1(impasto_ctx *ctx, const adain_net *net, const float *x1, int h, int w,
-                                    const float *xs, int sh, int sw, double alpha, float **out, int *h4, int *w4) {
-    *out = NULL;
-    float *fc = NULL, *fs = NULL, *t = NULL;  // (256, h4/4, w4/4), (256, SFH, SFW), (256, h4/4, w4/4)
-    int fh = 0, fw = 0, sfh = 0, sfw = 0;
-    float *xp = pad_to_4(x1, h, w, h4, w4);  // (3, h4, w4)
-    impasto_status s = xp ? IMPASTO_OK : ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-    if (s == IMPASTO_OK) s = lst_encode(ctx, net, xp, *h4, *w4, &fc, &fh, &fw);
-    if (s == IMPASTO_OK) s = lst_encode(ctx, net, xs, sh, sw, &fs, &sfh, &sfw);
+/* Pass 2's transform: f = alpha (T f + b) + (1 - alpha) f. */
+typedef struct wct_coef {
+    int c;
+    const float *t, *b;  /* (C, C), (C) */
+    float alpha;
+} wct_coef;
+
+static impasto_status wct_tile(void *user, impasto_ctx *ctx, tile_feat *t) {
+    const wct_coef *k = user;
+    const size_t n = (size_t)t->fh * (size_t)t->fw;
+    float *y = malloc((size_t)k->c * n * sizeof *y);  // (C, fh, fw)
+    if (!y) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (WCT)");
+    wct_apply(k->c, n, t->f, k->t, k->b, k->alpha, y);
+    free(t->f);
+    t->f = y;
+    return IMPASTO_OK;
+}
+
+/* One level: x (3, h, w) and the style xs (3, sh, sw) -> y (3, h, w), unclamped. */
+static impasto_status run_level(impasto_ctx *ctx, const adain_net *net, tile_net_kind kind, const float *x, int h,
+                                int w, const float *xs, int sh, int sw, const impasto_wct_options *opt,
+                                const char *level, float *y) {
+    tile_plan pc, ps;
+    impasto_status s = tile_plan_make(ctx, kind, h, w, opt->tile, opt->tile_halo, opt->memory_mb, &pc);
     if (s == IMPASTO_OK)
-        s = transform(ctx, LST_FEAT_C, fc, (size_t)fh * (size_t)fw, fs, (size_t)sfh * (size_t)sfw, alpha,
-                      "relu3_1", &t);
-    if (s == IMPASTO_OK) s = lst_decode(ctx, net, t, fh, fw, out);
-    free(t);
-    free(fs);
-    free(fc);
-    free(xp);
+        s = tile_plan_make(ctx, kind, sh, sw, opt->tile == 0 ? 0 : -1, opt->tile_halo, opt->memory_mb, &ps);
+    if (s != IMPASTO_OK) return s;
+    const int c = pc.c;
+    const size_t cc = (size_t)c * (size_t)c, nws = wct_build_workspace(c);
+    double *mc = malloc((size_t)c * sizeof *mc), *ms = malloc((size_t)c * sizeof *ms);  // (C), (C)
+    double *covc = malloc(cc * sizeof *covc), *covs = malloc(cc * sizeof *covs);        // (C, C), (C, C)
+    double *ws = malloc(nws * sizeof *ws);
+    float *t = malloc(cc * sizeof *t), *b = malloc((size_t)c * sizeof *b);              // (C, C), (C)
+    float *keep = NULL;  // a single tile's pass-1 features (C, FH, FW)
+    if (!mc || !ms || !covc || !covs || !ws || !t || !b) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (WCT)");
+    if (s == IMPASTO_OK) s = image_moments(ctx, net, &ps, xs, level, "style", ms, covs, NULL);
+    if (s == IMPASTO_OK) s = image_moments(ctx, net, &pc, x, level, "content", mc, covc, &keep);
+    if (s == IMPASTO_OK) {
+        int info = wct_build(c, mc, covc, ms, covs, t, b, ws);
+        if (info != 0)
+            s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "WCT at %s: the eigendecomposition failed (LAPACK info %d; "
+                         "non-finite features?)", level, info);
+    }
+    if (s == IMPASTO_OK) {
+        wct_coef k = {c, t, b, (float)opt->alpha};
+        s = tile_stylize(ctx, net, &pc, x, keep, wct_tile, &k, y);
+        keep = NULL;
+    }
+    free(keep);
+    free(mc), free(ms), free(covc), free(covs), free(ws), free(t), free(b);
     return s;
 }
 
@@ -151,6 +188,13 @@ impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const i
     if (opt->content_size < 0 || opt->content_size > WCT_MAX_SIDE || opt->style_size < 0 ||
         opt->style_size > WCT_MAX_SIDE)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", WCT_MAX_SIDE);
+    if (opt->tile != -1 && opt->tile != 0 && (opt->tile < TILE_MIN || opt->tile % 8 != 0))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile size must be -1 (automatic), 0 (never tile) or a "
+                        "multiple of 8 of at least %d, not %d", TILE_MIN, opt->tile);
+    if (opt->tile_halo < -1 || (opt->tile_halo >= 0 && opt->tile_halo % 8 != 0) || opt->tile_halo > 256)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile halo must be -1 (exact) or a multiple of 8 up to "
+                        "256, not %d", opt->tile_halo);
+    if (opt->memory_mb < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the memory budget must not be negative");
 
     /* The convolutions take their team size from the context; the other layers from OpenMP. */
     const int nthreads = ctx_threads(ctx);
@@ -158,23 +202,36 @@ impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const i
     omp_set_num_threads(nthreads);
 
     impasto_image *cscaled = NULL, *sscaled = NULL, *result = NULL;
-    float *xc = NULL, *xs = NULL, *x1 = NULL, *x2 = NULL;  // (3, H, W), (3, SH, SW), (3, H, W), (3, H4, W4)
+    float *xc = NULL, *xs = NULL, *x1 = NULL, *xp = NULL, *x2 = NULL;  // (3, H, W), (3, SH, SW), (3, H, W), (3, H4, W4) x2
     impasto_status s = planes_maybe_resize(ctx, content, opt->content_size, &cscaled);
     if (s == IMPASTO_OK) s = planes_maybe_resize(ctx, style, opt->style_size, &sscaled);
     const impasto_image *cs = cscaled ? cscaled : content, *ss = sscaled ? sscaled : style;
-    if (s == IMPASTO_OK && (!(xc = planes_from_image(cs)) || !(xs = planes_from_image(ss))))
+    const int h = cs->height, w = cs->width;
+    if (s == IMPASTO_OK && (!(xc = planes_from_image(cs)) || !(xs = planes_from_image(ss)) ||
+                            !(x1 = malloc(3 * (size_t)h * (size_t)w * sizeof *x1))))
         s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    /* Level 1, relu4_1, then x1 clamped to 0..1. */
     if (s == IMPASTO_OK)
-        s = level_relu4_1(ctx, adain->adain, xc, cs->height, cs->width, xs, ss->height, ss->width, opt->alpha, &x1);
-    int h4 = cs->height, w4 = cs->width;
-    if (s == IMPASTO_OK && lst)
-        s = level_relu3_1(ctx, lst->lst, x1, cs->height, cs->width, xs, ss->height, ss->width, opt->alpha, &x2,
-                          &h4, &w4);
+        s = run_level(ctx, adain->adain, TILE_NET_ADAIN, xc, h, w, xs, ss->height, ss->width, opt, "relu4_1", x1);
+    free(xc);
+    xc = NULL;
+    if (s == IMPASTO_OK)
+        for (size_t i = 0; i < 3 * (size_t)h * (size_t)w; i++) x1[i] = x1[i] < 0.0f ? 0.0f : x1[i] > 1.0f ? 1.0f : x1[i];
+    /* Level 2, relu3_1, on x1 padded to multiples of 4. */
+    int h4 = h, w4 = w;
+    if (s == IMPASTO_OK && lst) {
+        if (!(xp = pad_to_4(x1, h, w, &h4, &w4)) || !(x2 = malloc(3 * (size_t)h4 * (size_t)w4 * sizeof *x2)))
+            s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+        free(x1);
+        x1 = NULL;
+        if (s == IMPASTO_OK)
+            s = run_level(ctx, lst->lst, TILE_NET_LST, xp, h4, w4, xs, ss->height, ss->width, opt, "relu3_1", x2);
+    }
     if (s == IMPASTO_OK) s = planes_to_image(ctx, x2 ? x2 : x1, h4, w4, cs, &result);
     free(x2);
+    free(xp);
     free(x1);
     free(xs);
-    free(xc);
     impasto_image_free(sscaled);
     impasto_image_free(cscaled);
     if (s != IMPASTO_OK) return s;

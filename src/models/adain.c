@@ -1,5 +1,10 @@
 /* The AdaIN encoder and decoder, and the LinearStyleTransfer relu3_1 pair (see adain.h). Each pass allocates two ping-pong activation
- * buffers of its largest layer and one convolution workspace, and frees them at the end. */
+ * buffers of its largest layer and one convolution workspace, and frees them at the end.
+ *
+ * The 3x3 convolutions run by Winograd's F(4x4, 3x3) (conv_winograd.c, about 4 times fewer multiplies than
+ * im2col + GEMM), which pads (reflection or zeros) as it goes; a nearest x2 upsampling followed by a convolution
+ * is fused into it (the convolution reads the small map, the upsampled one is never stored). The 1x1 input
+ * convolution and maps with a side of 1 (which Winograd's reflection cannot pad) use conv2d_forward. */
 #include "models/adain.h"
 
 #include "core/ctx.h"
@@ -133,7 +138,7 @@ static impasto_status run_ops(impasto_ctx *ctx, const net_style *ns, const adain
         if (op->kind == OP_CONV) {
             int p = op->k / 2;
             conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, p, ns->pad, threads};
-            size_t cw = conv2d_workspace(&d);
+            size_t cw = conv2d_winograd_supported(&d) ? conv2d_winograd_workspace(&d) : conv2d_workspace(&d);
             if (cw > ws) ws = cw;
             cc = op->oc;
         } else if (op->kind == OP_POOL) {
@@ -176,7 +181,12 @@ static impasto_status run_ops(impasto_ctx *ctx, const net_style *ns, const adain
         float *o = buf[cur];
         if (op->kind == OP_CONV) {
             conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, op->k / 2, ns->pad, threads};
-            conv2d_forward(&d, in, w[conv], b[conv], o, op->relu, scratch);
+            if (conv2d_winograd_supported(&d)) {
+                conv2d_winograd_forward(&d, 1, in, w[conv], b[conv], o, scratch);
+                if (op->relu) relu_forward((size_t)op->oc * (size_t)hh * (size_t)ww, o, o);
+            } else {
+                conv2d_forward(&d, in, w[conv], b[conv], o, op->relu, scratch);
+            }
             conv++;
             cc = op->oc;
         } else if (op->kind == OP_POOL) {
@@ -184,6 +194,17 @@ static impasto_status run_ops(impasto_ctx *ctx, const net_style *ns, const adain
             pool_forward(&d, in, o);
             hh = pool_out_h(&d);
             ww = pool_out_w(&d);
+        } else if (i + 1 < nops && ops[i + 1].kind == OP_CONV && ops[i + 1].k == 3) {
+            /* x2 nearest upsampling fused into the next 3x3 convolution: `in` (cc, hh, ww) stays the small
+             * map, the convolution runs on (cc, 2 hh, 2 ww) and writes (oc, 2 hh, 2 ww). */
+            const adain_op *next = &ops[++i];
+            conv2d_desc d = {cc, 2 * hh, 2 * ww, next->oc, 3, 3, 1, 1, ns->pad, threads};
+            conv2d_winograd_forward(&d, 2, in, w[conv], b[conv], o, scratch);
+            if (next->relu) relu_forward((size_t)next->oc * 4 * (size_t)hh * (size_t)ww, o, o);
+            conv++;
+            cc = next->oc;
+            hh *= 2;
+            ww *= 2;
         } else {
             upsample_nearest_forward(cc, hh, ww, 2, in, o, threads);
             hh *= 2;

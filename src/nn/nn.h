@@ -143,5 +143,20 @@ size_t wct_workspace(int c, size_t nc, size_t ns);
  * Returns 0, or the LAPACK info (non-zero) when the eigendecomposition did not converge. */
 int wct_forward(int c, size_t nc, const float *content, size_t ns, const float *style, float alpha,
                 float *y, double *ws);
+/* The same in parts, for statistics gathered over tiles of an image. With a shift K (C) near the
+ * data (e.g. the first tile's mean): x (C, n) -> s1 (C) += sum_i (x_i - K) and the upper
+ * triangle of s2 (C, C) += sum_i (x_i - K)(x_i - K)^T; xd is (C, n) doubles of scratch. */
+void wct_accumulate(int c, size_t n, const float *x, const double *shift, double *s1, double *s2, double *xd);
+/* After n >= 2 positions in all: mean (C) = K + s1 / n, and s2 becomes the covariance
+ * (s2 - s1 s1^T / n) / (n - 1), both triangles. */
+void wct_moments(int c, size_t n, const double *shift, const double *s1, double *s2, double *mean);
+/* Doubles of scratch wct_build needs (0 for a bad c). */
+size_t wct_build_workspace(int c);
+/* The whole transform from the means mc, ms (C) and covariances cov_c, cov_s (C, C) (not
+ * modified): t (C, C) = K W and b (C) = m_s - T m_c, in float. 0 or the LAPACK info. */
+int wct_build(int c, const double *mc, const double *cov_c, const double *ms, const double *cov_s, float *t, float *b,
+              double *ws);
+/* x (C, n) -> y (C, n) = alpha (t x + b) + (1 - alpha) x; y must not alias x. */
+void wct_apply(int c, size_t n, const float *x, const float *t, const float *b, float alpha, float *y);
 
 #endif

@@ -105,6 +105,18 @@ rc=$?
 if [ $rc -eq 0 ] && [ ! -s "$T/err" ] && [ ! -s "$T/out" ] && [ -s "$T/adain.png" ]; then ok "adain run"
 else echo "    exit $rc"; bad "adain run"; fi
 
+# Tiling (adain and wct): --tile is 0 or a multiple of 8 of at least 32; --tile-halo a multiple of 8.
+for m in adain wct; do
+    expect "$m tile not a multiple of 8" 2 "--tile must be 0 (never tile) or a multiple of 8 of at least 32" -- "$B" $m -c $C -s $S --tile 100
+    expect "$m tile too small" 2 "--tile must be 0 (never tile) or a multiple of 8 of at least 32.*got 16" -- "$B" $m -c $C -s $S --tile 16
+    expect "$m tile negative" 2 "--tile must be between 0 and 16384" -- "$B" $m -c $C -s $S --tile -8
+    expect "$m tile not a number" 2 "--tile expects a whole number, got 'big'" -- "$B" $m -c $C -s $S --tile big
+    expect "$m tile halo" 2 "--tile-halo must be a multiple of 8, got 20" -- "$B" $m -c $C -s $S --tile-halo 20
+    expect "$m memory" 2 "--memory must be between 128" -- "$B" $m -c $C -s $S --memory 10
+    "$B" $m -c $C -s $S -o "$T/tiled_$m.png" --content-size 96 --style-size 64 --tile 32 >"$T/out" 2>"$T/err"
+    if [ $? -eq 0 ] && [ ! -s "$T/err" ] && [ -s "$T/tiled_$m.png" ]; then ok "$m tiled run"; else bad "$m tiled run"; fi
+done
+
 # WCT (impasto wct): relu4_1 with the AdaIN model, then relu3_1 with lst-r31.
 LST=models/lst-r31.safetensors
 expect "wct no style" 2 "no style image" -- "$B" wct -c $C
