@@ -290,10 +290,12 @@ static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, co
             const float *in = l == 0 ? x : vgg19_plan_output(p, l - 1, NULL, NULL, NULL);
             const float *mask = vgg19_plan_output(p, l + 1, NULL, NULL, NULL);
             const float *wt = net->w[L[l].conv], *bias = net->b[L[l].conv];
-            const int wino = d.c >= 16 && conv2d_winograd_backward_supported(&d);
+            /* As vgg19.c chooses: Winograd but for conv1_1's forward (3 input channels). */
+            const int wino_ok = conv2d_winograd_backward_supported(&d), wino_dir[2] = {wino_ok && d.c >= 16, wino_ok};
             const size_t nout[2] = {(size_t)c * h * w, (size_t)d.c * h * w};
             printf("%s{\"name\": \"%s\", \"c\": %d, \"oc\": %d, \"h\": %d, \"w\": %d, \"algo\": \"%s\"",
-                   first ? "" : ", ", L[l].name, d.c, c, h, w, wino ? "winograd" : "im2col");
+                   first ? "" : ", ", L[l].name, d.c, c, h, w,
+                   wino_dir[0] ? "winograd" : wino_dir[1] ? "im2col/wino" : "im2col");
             first = 0;
             for (int which = 0; which < 2; which++) {
                 double times[MAX_RUNS], spent = 0;
@@ -302,7 +304,7 @@ static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, co
                 const float *uk = vgg19_plan_winograd_kernels(p, l, which, &uk_mr);
                 for (int r = -o->warmup; r < o->runs; r++) {
                     const double t0 = now_seconds();
-                    layer_run(&d, which, wino, uk, uk_mr, wt, bias, in, mask, dy, out, tmp, ws);
+                    layer_run(&d, which, wino_dir[which], uk, uk_mr, wt, bias, in, mask, dy, out, tmp, ws);
                     const double t = now_seconds() - t0;
                     if (r < 0) continue;
                     times[nruns++] = t;

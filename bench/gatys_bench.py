@@ -438,15 +438,15 @@ def print_layers(meta, lrows):
         print()
         print("per layer at %dx%d (median ms; GFLOP/s as direct convolution, 2*OC*IC*9*H*W; ratio = impasto / PyTorch;"
               % (lr["h"], lr["w"]))
-        print("  err = impasto's relative L2 against its own im2col + GEMM in float32)")
-        hdr = ("%-8s %-15s %-8s %6s | %8s %7s %8s %7s %6s %8s | %8s %7s %8s %7s %6s %8s"
+        print("  algo: impasto's, forward/backward-data; err = impasto's relative L2 against its own im2col + GEMM")
+        hdr = ("%-8s %-15s %-11s %6s | %8s %7s %8s %7s %6s %8s | %8s %7s %8s %7s %6s %8s"
                % ("layer", "C->OC HxW", "algo", "GFLOP", "fwd ms", "GF/s", "torch ms", "GF/s", "ratio", "err",
                   "bwd ms", "GF/s", "torch ms", "GF/s", "ratio", "err"))
         print(hdr)
         print("-" * len(hdr))
         tot = {"fwd": [0, 0], "bwd": [0, 0], "flop": 0}
         for L in lr["layers"]:
-            cells = ["%-8s %-15s %-8s %6.2f" % (L["name"], "%d->%d %dx%d" % (L["c"], L["oc"], L["h"], L["w"]),
+            cells = ["%-8s %-15s %-11s %6.2f" % (L["name"], "%d->%d %dx%d" % (L["c"], L["oc"], L["h"], L["w"]),
                                                  L.get("algo", "-"), L["gflop"])]
             tot["flop"] += L["gflop"]
             for k in ("fwd", "bwd"):
@@ -460,7 +460,7 @@ def print_layers(meta, lrows):
                     "%.2f" % t if t is not None else "-", "%.0f" % (L["gflop"] / t * 1e3) if t else "-",
                     "%.2f" % (i / t) if i and t else "-", "%.1e" % L[k + "_rel_l2"] if k + "_rel_l2" in L else "-"))
             print(" | ".join(cells))
-        cells = ["%-8s %-15s %-8s %6.2f" % ("sum", "", "", tot["flop"])]
+        cells = ["%-8s %-15s %-11s %6.2f" % ("sum", "", "", tot["flop"])]
         for k in ("fwd", "bwd"):
             i, t = tot[k]
             cells.append("%8.1f %7.0f %8s %7s %6s %8s" % (i, tot["flop"] / i * 1e3 if i else 0,

@@ -12,12 +12,13 @@
  *     work in place; ReLU backward does);
  *   - one conv workspace of the largest conv2d_workspace or Winograd workspace.
  *
- * Convolutions: every 3x3 layer with at least VGG_WINO_MIN_C input channels (all but conv1_1, whose
- * 3 channels would leave Winograd's products almost empty) runs by Winograd's F(4x4, 3x3)
- * (conv_winograd.c, Lavin & Gray 2016) in both directions: the forward with its ReLU fused into the
- * output transform, the backward-data as the 180-degree-turned convolution with the ReLU's backward
- * fused into the input band (when no gradient is injected at the conv's own output). conv1_1 stays
- * on im2col + GEMM (conv2d.c). vgg19_plan_set_winograd(p, 0) puts every layer back on im2col.
+ * Convolutions: every 3x3 layer runs by Winograd's F(4x4, 3x3) (conv_winograd.c, Lavin & Gray
+ * 2016) in both directions — the forward with its ReLU fused into the output transform, the
+ * backward-data as the 180-degree-turned convolution with the ReLU's backward fused into the input
+ * band (when no gradient is injected at the conv's own output) — except conv1_1's forward, whose 3
+ * input channels would leave the products almost empty (the GEMMs' K): it stays on im2col + GEMM
+ * (conv2d.c), while its backward-data (K = 64 there) gains like the others.
+ * vgg19_plan_set_winograd(p, 0) puts every layer back on im2col.
  *
  * The Winograd kernels (36 floats per 3x3 kernel, 4 times the raw weights, for each direction) are
  * kept transformed only where that pays: the transform's cost is fixed per layer (~40 ns per
@@ -141,7 +142,7 @@ struct vgg19_plan {
     conv2d_desc conv[VGG19_NUM_LAYERS];  /* valid for VGG_CONV layers */
     pool_desc pool[VGG19_NUM_LAYERS];    /* valid for VGG_POOL layers */
     unsigned char fused[VGG19_NUM_LAYERS];  /* conv computed together with the next ReLU */
-    unsigned char wino[VGG19_NUM_LAYERS];   /* conv run by Winograd (forward and backward-data) */
+    unsigned char wino[VGG19_NUM_LAYERS];   /* conv run by Winograd: bit 0 forward, bit 1 backward-data */
     int use_wino;                           /* vgg19_plan_set_winograd */
     float *uk[VGG19_NUM_LAYERS][2];         /* kept Winograd kernels, forward and backward, or NULL */
     int uk_mr[VGG19_NUM_LAYERS][2];         /* the GEMM tile height they were laid out for */
@@ -188,7 +189,7 @@ static int plan_keep_kernels(vgg19_plan *p, const vgg19 *net) {
     for (;;) {
         int best = -1;
         for (int l = p->last; l >= 0; l--)
-            if (p->wino[l] && !tried[l] && p->h[l] * p->w[l] <= VGG_WINO_KEEP_PIX &&
+            if (p->wino[l] == 3 && !tried[l] && p->h[l] * p->w[l] <= VGG_WINO_KEEP_PIX &&
                 (best < 0 || p->h[l] * p->w[l] < p->h[best] * p->w[best]))
                 best = l;
         if (best < 0) return 1;
@@ -237,7 +238,7 @@ impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int 
             p->conv[l] = d;
             size_t cw = conv2d_workspace(&d);
             if (cw > ws) ws = cw;
-            p->wino[l] = c >= VGG_WINO_MIN_C && conv2d_winograd_backward_supported(&d);
+            if (conv2d_winograd_backward_supported(&d)) p->wino[l] = (c >= VGG_WINO_MIN_C ? 1 : 0) | 2;
             if (p->wino[l]) {
                 size_t fw = conv2d_winograd_workspace(&d), bw = conv2d_winograd_backward_workspace(&d);
                 if (fw > ws) ws = fw;
@@ -292,7 +293,8 @@ const float *vgg19_plan_winograd_kernels(const vgg19_plan *p, int layer, int bac
     return p->uk[layer][backward != 0];
 }
 
-static int plan_wino(const vgg19_plan *p, int l) { return p->use_wino && p->wino[l]; }
+/* Winograd for conv l's forward (dir 0) or backward-data (1). */
+static int plan_wino(const vgg19_plan *p, int l, int dir) { return p->use_wino && (p->wino[l] >> dir & 1); }
 
 void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x) {
     const float *in = x;  /* (c, h, w) of the previous layer's output */
@@ -301,7 +303,7 @@ void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x) {
         if (L->kind == VGG_CONV) {
             /* A fused conv writes max(conv, 0) into the ReLU's buffer and the ReLU is skipped. */
             float *y = p->fused[l] ? p->out[l + 1] : p->out[l];
-            if (plan_wino(p, l))
+            if (plan_wino(p, l, 0))
                 conv2d_winograd_forward_pre(&p->conv[l], in, net->w[L->conv], p->uk[l][0], p->uk_mr[l][0],
                                             net->b[L->conv], y, p->fused[l], p->ws);
             else
@@ -345,10 +347,10 @@ void vgg19_backward(const vgg19 *net, vgg19_plan *p, const float *const *grad_at
         if (grad_at[l]) grad_inject(g, grad_at[l], plan_numel(p, l), l == top);
         if (L->kind == VGG_RELU) {
             /* Left to the Winograd conv below when nothing is injected between the two. */
-            if (!(plan_wino(p, l - 1) && !grad_at[l - 1])) relu_backward(plan_numel(p, l), p->out[l], g, g);
+            if (!(plan_wino(p, l - 1, 1) && !grad_at[l - 1])) relu_backward(plan_numel(p, l), p->out[l], g, g);
         } else if (L->kind == VGG_CONV) {
             float *gin = l == 0 ? dx : p->grad[1 - cur];
-            if (plan_wino(p, l)) {
+            if (plan_wino(p, l, 1)) {
                 const float *mask = l < p->last && !grad_at[l] ? p->out[l + 1] : NULL;
                 conv2d_winograd_backward_data_pre(&p->conv[l], net->w[L->conv], p->uk[l][1], p->uk_mr[l][1], g, mask,
                                                   gin, p->ws);
