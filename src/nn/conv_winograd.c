@@ -1,7 +1,8 @@
 /* 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016, "Fast
- * Algorithms for Convolutional Neural Networks"), forward only: each 4x4 block of outputs takes
- * 36 multiplies per input channel instead of 144, so the fast style network's 128-channel residual
- * layers and its two upsampling layers do 4 times fewer multiply-adds.
+ * Algorithms for Convolutional Neural Networks"), forward and backward-data: each 4x4 block of
+ * outputs takes 36 multiplies per input channel instead of 144, so the fast style network's
+ * residual and upsampling layers and VGG-19's 3x3 layers (forward, and backward-data for Gatys'
+ * optimisation of the image) do 4 times fewer multiply-adds.
  *
  * Per output channel o and 4x4 output tile t, with d the 6x6 input tile (padded input rows
  * 4ty .. 4ty+5, columns 4tx .. 4tx+5) of channel c and g the 3x3 kernel w[o][c]:
@@ -10,27 +11,41 @@
  *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
  *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
- * The transforms' coefficients up to 8 cost a few float32 roundings more than direct convolution
- * (about 1e-6 of sum |w x| here, against 1e-7), far inside what the network's tests allow.
+ * The transforms' coefficients up to 8 cost a few float32 roundings more than direct convolution:
+ * about 1e-6 of sum |w x| per element, and a relative L2 error of 5e-7 - 1.6e-6 (forward) and
+ * 2e-6 - 4e-6 (backward-data) on VGG-19's layers against im2col in float32 (tests/test_winograd.c).
+ *
+ * Backward-data of a zero-padded layer: dx[c] = sum_o rot180(w[o][c]) * dy[o] is itself a 3x3
+ * stride-1 pad-1 convolution, of dy by the kernels turned by 180 degrees with C and OC exchanged,
+ * so it runs the same code on a descriptor with the channel counts swapped (the kernel transform
+ * reads w that way, "flip"); the following ReLU's backward is fused into its input band (dy
+ * counts where the ReLU's output, the mask, is > 0), the forward's ReLU into the output transform.
+ *
  * The sum over c is, for each of the 36 positions f of the 6x6 tile, one GEMM
  *   M_f (OC, T) = U_f (OC, C) x V_f (C, T)
  * over the T tiles of a band of output rows, run by gemm.h's microkernel for the path in force
  * (gemm_active_kernel) on operands the transforms write directly in its packed layouts — U_f in
- * MR-row slivers (C, MR), once per call, V_f in NR-tile panels (C, NR) — so nothing is packed
- * per GEMM; on a path without a microkernel (OpenBLAS) through gemm() itself.
+ * MR-row slivers (C, MR), V_f in NR-tile panels (C, NR) — so nothing is packed per GEMM; on a path
+ * without a microkernel (OpenBLAS) through gemm() itself. U is transformed on each call into ws,
+ * or once by the caller (conv2d_winograd_transform_kernels, the *_pre calls: vgg19.c keeps it for
+ * its small maps, where the transform would cost a third of the layer).
  *
- * Threads: the kernel transform U is shared, split by output channel; then the threads take
- * bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band: upsampling
- * and reflection fused), transforming, multiplying and transforming back in its own slice of ws:
+ * Threads: the kernel transform U is shared, split by slivers of output channels; then the threads
+ * take bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band:
+ * upsampling and reflection fused; or the masked copy), transforming, multiplying and transforming
+ * back in its own slice of ws. A map of at most WINO_BAND_TILES tiles is one band that the whole
+ * team shares (wino_coop): one thread transforms it in, the GEMMs are split by (position, sliver),
+ * the output transform by channel.
  *   u  (36, OCP, C)    U, OCP = OC rounded up to MR, each plane as OCP / MR slivers (C, MR)
  *   per thread:
  *   xp (C, R + 2, PW)  the band's padded input, R a multiple of 4, PW = 4 TWP + 4, TW = ceil(W / 4)
- *                      tiles per row, TWP = TW rounded up to NR (the extra tiles read zeros)
- *   v  (36, T / NR, C, NR)  transformed input tiles, T = R / 4 * TWP, in NR-tile panels
+ *                      tiles per row, TWP = TW rounded up to NR
+ *   v  (36, T / NR, C, NR)  transformed input tiles, T = R / 4 * TW rounded up to NR (tiles
+ *                      numbered across the band's rows; the extra tiles are zeros), in NR panels
  *   m  (36, OCP, T)    the products
  *   ph (6, 4, TWP + 1) the input transform's column phases; the output transform's (4, 4, TWP)
- * Every section starts on a 64-byte line (the microkernel's aligned loads of B); planes of v and m
- * are WINO_PLANE_PAD floats further apart than a multiple of 4 KB. Without a microkernel, MR =
+ * Every section starts on a 64-byte line (the microkernel's aligned loads of B); planes of u, v and
+ * m are WINO_PLANE_PAD floats further apart than a multiple of 4 KB. Without a microkernel, MR =
  * NR = 1: u is (36, OC, C) and v (36, T, C), V_f transposed for gemm(). */
 #include "nn/conv_internal.h"
 #include "nn/nn.h"
