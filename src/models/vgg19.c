@@ -21,15 +21,15 @@
  * vgg19_plan_set_winograd(p, 0) puts every layer back on im2col.
  *
  * The Winograd kernels (36 floats per 3x3 kernel, 4 times the raw weights, for each direction) are
- * kept transformed only where that pays: the transform's cost is fixed per layer (~40 ns per
- * kernel, 10 ms for a 512x512 layer on one Zen 3 core, mostly writing its 38 MB) while the
- * convolution's grows with the map, so it is a third of a 32x32 layer's Winograd time, an eighth
- * of a 64x64 one's and 3% of a 128x128 one's. Kept for every layer and both directions they
+ * kept transformed only where that pays: the transform's cost is fixed per layer (~45 ns per
+ * kernel, 12 ms for a 512x512 layer on one loaded Zen 3 core, mostly writing its 38 MB) while the
+ * convolution's grows with the map, so it is ~45% of a 32x32 layer's Winograd time, ~15% of a
+ * 64x64 one's and ~4% of a 128x128 one's. Kept for every layer and both directions they
  * would take 400 MB to relu5_1, against a 1 GB budget for a 512 px transfer whose L-BFGS history
  * alone holds 600 MB. So the plan keeps both directions' kernels for layers of at most
- * VGG_WINO_KEEP_PIX pixels, smallest maps first, within VGG_WINO_KEEP_BYTES (at 512 px: conv5_1
- * and conv4_1; at 256 px: conv5_1 and conv4_4), and every other layer transforms into the
- * workspace on each call. */
+ * VGG_WINO_KEEP_PIX pixels, smallest maps first, within VGG_WINO_KEEP_BYTES (at 512 px conv5_1
+ * alone, 75 MB; at 256 px conv5_1 and conv4_4, 150 MB; at 1024 px none), and every other layer
+ * transforms into the workspace on each call (at 512 px about 2% of an iteration). */
 #include "models/vgg19.h"
 
 #include "core/ctx.h"
@@ -46,7 +46,7 @@
 #define RELU(n, c) {"relu" n, VGG_RELU, c, c, -1}
 #define POOL(n, c) {"pool" n, VGG_POOL, c, c, -1}
 #define VGG_WINO_MIN_C 16
-#define VGG_WINO_KEEP_PIX (64 * 64)
+#define VGG_WINO_KEEP_PIX (32 * 32)
 #define VGG_WINO_KEEP_BYTES ((size_t)160 << 20)
 
 static const vgg19_layer vgg19_table[VGG19_NUM_LAYERS] = {

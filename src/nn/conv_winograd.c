@@ -34,8 +34,8 @@
  * take bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band:
  * upsampling and reflection fused; or the masked copy), transforming, multiplying and transforming
  * back in its own slice of ws. A map of at most WINO_BAND_TILES tiles is one band that the whole
- * team shares (wino_coop): one thread transforms it in, the GEMMs are split by (position, sliver),
- * the output transform by channel.
+ * team shares (wino_coop): the input transform is split by input channel, the GEMMs by (position,
+ * sliver), the output transform by output channel.
  *   u  (36, OCP, C)    U, OCP = OC rounded up to MR, each plane as OCP / MR slivers (C, MR)
  *   per thread:
  *   xp (C, R + 2, PW)  the band's padded input, R a multiple of 4, PW = 4 TWP + 4, TW = ceil(W / 4)
@@ -220,11 +220,12 @@ static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, cons
  * (ty, tx), c) at f v_plane + (t / NR) C NR + c NR + t % NR, t = ty TW + tx. Vectorised: for each
  * row of tiles, B^T runs down the 6 input rows (contiguous), its 6 result rows are split into 4
  * column phases ph (6, 4, TWP + 1) (column 4 tx + k of a tile is phase k % 4, index tx + k / 4),
- * and B runs across tiles on those contiguous phases. */
-static void wino_input_transform(int c, int trows, const wino_geom *g, const float *xp, float *v, float *ph) {
+ * and B runs across tiles on those contiguous phases. Only channels c0 .. c1 - 1 of the C. */
+static void wino_input_transform(int c, int c0, int c1, int trows, const wino_geom *g, const float *xp, float *v,
+                                 float *ph) {
     const size_t pw = g->pw, xcs = (size_t)(4 * trows + 2) * pw, nr = g->nr, plane = g->v_plane;
     const size_t panel = (size_t)c * nr, tw = g->tw, pl = g->twp + 1;
-    for (int ch = 0; ch < c; ch++)
+    for (int ch = c0; ch < c1; ch++)
         for (int ty = 0; ty < trows; ty++) {
             const float *r0 = xp + (size_t)ch * xcs + (size_t)(4 * ty) * pw, *r1 = r0 + pw, *r2 = r1 + pw,
                         *r3 = r2 + pw, *r4 = r3 + pw, *r5 = r4 + pw;
@@ -268,7 +269,7 @@ static void wino_input_transform(int c, int trows, const wino_geom *g, const flo
     const size_t used = (size_t)trows * tw, t = wino_band_tiles(g, trows);
     if (used < t)
         for (int f = 0; f < WINO_NF; f++)
-            for (int ch = 0; ch < c; ch++)
+            for (int ch = c0; ch < c1; ch++)
                 memset(v + (size_t)f * plane + (t / nr - 1) * panel + (size_t)ch * nr + used % nr, 0,
                        (nr - used % nr) * sizeof *v);
 }
@@ -419,17 +420,24 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
         }
         const int items = wino_items(&g, kr);
         if (wino_coop(d)) {
-            /* One band shared by the team, in thread 0's slice: transformed in, the GEMMs split by
-             * item, transformed out split by channel. */
+            /* One band shared by the team, in thread 0's slice: padded and transformed in split by
+             * input channel, the GEMMs split by item, transformed out split by output channel. */
             const int trows = (oh + 3) / 4;
             float *v0 = slices + g.xp_n, *m0 = v0 + WINO_NF * g.v_plane;
-#pragma omp single
-            {
+            const int nchunks = 4 * nthreads, xrows = 4 * trows + 2;
+            const size_t in_plane = (size_t)(d->h / up) * (size_t)(d->w / up), hw = (size_t)d->h * (size_t)d->w;
+#pragma omp for schedule(dynamic, 1)
+            for (int k = 0; k < nchunks; k++) {
+                const int c0 = d->c * k / nchunks, c1 = d->c * (k + 1) / nchunks;
+                if (c1 == c0) continue;
+                conv2d_desc part = *d;
+                part.c = c1 - c0;
+                float *xpc = slices + (size_t)c0 * (size_t)xrows * g.pw;
                 if (mask)
-                    wino_pad_band_masked(d, x, mask, 0, 4 * trows + 2, (int)g.pw, slices);
+                    wino_pad_band_masked(&part, x + (size_t)c0 * hw, mask + (size_t)c0 * hw, 0, xrows, (int)g.pw, xpc);
                 else
-                    conv_pad_band(d, up, x, 0, 4 * trows + 2, (int)g.pw, slices);
-                wino_input_transform(d->c, trows, &g, slices, v0, ph);
+                    conv_pad_band(&part, up, x + (size_t)c0 * in_plane, 0, xrows, (int)g.pw, xpc);
+                wino_input_transform(d->c, c0, c1, trows, &g, slices, v0, ph);
             }
 #pragma omp for schedule(dynamic, 1)
             for (int i = 0; i < items; i++) wino_multiply(d, &g, kr, wino_band_tiles(&g, trows), u, v0, m0, i, i + 1);
@@ -445,7 +453,7 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
                     wino_pad_band_masked(d, x, mask, oy0, 4 * trows + 2, (int)g.pw, xp);
                 else
                     conv_pad_band(d, up, x, oy0, 4 * trows + 2, (int)g.pw, xp);
-                wino_input_transform(d->c, trows, &g, xp, v, ph);
+                wino_input_transform(d->c, 0, d->c, trows, &g, xp, v, ph);
                 wino_multiply(d, &g, kr, wino_band_tiles(&g, trows), u, v, m, 0, items);
                 wino_output_transform(d, &g, trows, m, b, relu, oy0, rows, 0, d->oc, y, ph);
             }
