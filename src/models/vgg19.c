@@ -27,9 +27,11 @@
  * 64x64 one's and ~4% of a 128x128 one's. Kept for every layer and both directions they
  * would take 400 MB to relu5_1, against a 1 GB budget for a 512 px transfer whose L-BFGS history
  * alone holds 600 MB. So the plan keeps both directions' kernels for layers of at most
- * VGG_WINO_KEEP_PIX pixels, smallest maps first, within VGG_WINO_KEEP_BYTES (at 512 px conv5_1
- * alone, 75 MB; at 256 px conv5_1 and conv4_4, 150 MB; at 1024 px none), and every other layer
- * transforms into the workspace on each call (at 512 px about 2% of an iteration). */
+ * VGG_WINO_KEEP_PIX pixels, smallest maps first, within VGG_WINO_KEEP_BYTES: two 512x512 layers,
+ * 150 MB (at 512 px only conv5_1 qualifies, 75 MB; at 256 px conv5_1 and conv4_4; at 1024 px none;
+ * each plan keeps its own, so training's two plans at 256 px keep 300 MB), and every other layer
+ * transforms into the workspace on each call (at 512 px about 2% of an iteration). The kept kernels
+ * are copies: run the plan with the net it was made for, whose weights must not change. */
 #include "models/vgg19.h"
 
 #include "core/ctx.h"

@@ -49,7 +49,8 @@ typedef struct vgg19_plan vgg19_plan;
 
 /* Input (3, h, w); runs layers 0..last (inclusive). `keep` (VGG19_NUM_LAYERS flags, or NULL
  * for all) marks layers whose outputs the caller reads: a conv whose output nobody reads is
- * fused with its ReLU and its pre-activation output not stored. */
+ * fused with its ReLU and its pre-activation output not stored. The plan keeps some layers'
+ * weights transformed for Winograd (vgg19.c says which): run it only with this net, unchanged. */
 impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
                                  pool_kind pooling, const unsigned char *keep, vgg19_plan **out);
 void vgg19_plan_free(vgg19_plan *p);
