@@ -255,6 +255,7 @@ static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, co
     const int last = vgg19_layer_index("relu5_1");
     vgg19_plan *p = NULL;
     if (vgg19_plan_create(ctx, net, o->h, o->w, last, POOL_MAX, NULL, &p) != IMPASTO_OK) return 0;
+    (void)vgg19_plan_keep_kernels(p, net);  /* as gatys.c's optimisation loop */
     vgg19_forward(net, p, x);
     size_t nmax = 0, wsmax = 0;
     for (int l = 0; l <= last; l++) {
@@ -383,6 +384,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_gatys: %s\n", impasto_ctx_error(ctx));
         goto done;
     }
+    (void)vgg19_plan_keep_kernels(s.plan, net);  /* as gatys.c's optimisation loop */
     if (gatys && !gatys_setup(&s, content, style)) {
         fprintf(stderr, "bench_gatys: out of memory\n");
         goto done;

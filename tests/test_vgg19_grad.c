@@ -275,6 +275,9 @@ static void test_winograd_matches_im2col(void) {
         impasto_ctx_free(ctx);
         return;
     }
+    CHECK(vgg19_plan_keep_kernels(p, g_net));
+    int mr = 0;
+    CHECK(vgg19_plan_winograd_kernels(p, vgg19_layer_index("conv5_1"), 1, &mr) != NULL && mr > 0);
     unsigned long long seed = 99;
     const size_t nx = (size_t)3 * h * w, n5 = out_numel(p, last), n3 = out_numel(p, mid);
     float *x = falloc(nx), *g5 = falloc(n5), *g3 = falloc(n3), *f[2], *dx[2];

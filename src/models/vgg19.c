@@ -26,12 +26,14 @@
  * convolution's grows with the map, so it is ~45% of a 32x32 layer's Winograd time, ~15% of a
  * 64x64 one's and ~4% of a 128x128 one's. Kept for every layer and both directions they
  * would take 400 MB to relu5_1, against a 1 GB budget for a 512 px transfer whose L-BFGS history
- * alone holds 600 MB. So the plan keeps both directions' kernels for layers of at most
- * VGG_WINO_KEEP_PIX pixels, smallest maps first, within VGG_WINO_KEEP_BYTES: two 512x512 layers,
- * 150 MB (at 512 px only conv5_1 qualifies, 75 MB; at 256 px conv5_1 and conv4_4; at 1024 px none;
- * each plan keeps its own, so training's two plans at 256 px keep 300 MB), and every other layer
- * transforms into the workspace on each call (at 512 px about 2% of an iteration). The kept kernels
- * are copies: run the plan with the net it was made for, whose weights must not change. */
+ * alone holds 600 MB. So vgg19_plan_keep_kernels keeps both directions' kernels for layers of at
+ * most VGG_WINO_KEEP_PIX pixels, smallest maps first, within VGG_WINO_KEEP_BYTES: two 512x512
+ * layers, 150 MB (at 512 px only conv5_1 qualifies, 75 MB; at 256 px conv5_1 and conv4_4; at
+ * 1024 px none), and every other layer transforms into the workspace on each call (at 512 px about
+ * 2% of an iteration). The kept kernels are copies: the plan must then run with the net it was
+ * made for, its weights unchanged. Only plans run many times on one set of weights ask for them
+ * (Gatys' optimisation loop, gatys.c); a plain plan keeps none (training's per-worker plans would
+ * each hold a copy). */
 #include "models/vgg19.h"
 
 #include "core/ctx.h"
@@ -185,7 +187,7 @@ static size_t plan_numel(const vgg19_plan *p, int l) {
 /* Transforms and keeps both directions' Winograd kernels of the layers that gain most (module
  * comment): maps of at most VGG_WINO_KEEP_PIX pixels, smallest first, deepest first among equals,
  * while the total stays within VGG_WINO_KEEP_BYTES. Returns 0 when out of memory. */
-static int plan_keep_kernels(vgg19_plan *p, const vgg19 *net) {
+int vgg19_plan_keep_kernels(vgg19_plan *p, const vgg19 *net) {
     size_t used = 0;
     unsigned char tried[VGG19_NUM_LAYERS] = {0};
     for (;;) {
@@ -266,7 +268,6 @@ impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int 
     }
     if (ok) ok = (p->grad[0] = plan_alloc(p, largest)) && (p->grad[1] = plan_alloc(p, largest)) &&
                  (p->ws = plan_alloc(p, ws));
-    if (ok) ok = plan_keep_kernels(p, net);
     if (!ok) {
         size_t mb = p->bytes >> 20;
         vgg19_plan_free(p);

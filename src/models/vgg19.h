@@ -49,8 +49,7 @@ typedef struct vgg19_plan vgg19_plan;
 
 /* Input (3, h, w); runs layers 0..last (inclusive). `keep` (VGG19_NUM_LAYERS flags, or NULL
  * for all) marks layers whose outputs the caller reads: a conv whose output nobody reads is
- * fused with its ReLU and its pre-activation output not stored. The plan keeps some layers'
- * weights transformed for Winograd (vgg19.c says which): run it only with this net, unchanged. */
+ * fused with its ReLU and its pre-activation output not stored. */
 impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
                                  pool_kind pooling, const unsigned char *keep, vgg19_plan **out);
 void vgg19_plan_free(vgg19_plan *p);
@@ -62,6 +61,11 @@ size_t vgg19_plan_bytes(const vgg19_plan *p);
 /* on = 0 runs every convolution by im2col + GEMM instead of Winograd (the default, on; for tests
  * and benchmarks comparing the two). */
 void vgg19_plan_set_winograd(vgg19_plan *p, int on);
+/* Transforms the Winograd kernels of the layers that gain most (small maps; vgg19.c says which and
+ * how much memory) once, into the plan, instead of on every call: for a plan run many times. The
+ * plan must then be run only with this net, its weights unchanged. Returns 0 when out of memory
+ * (the layers not kept keep transforming per call; the plan stays usable). */
+int vgg19_plan_keep_kernels(vgg19_plan *p, const vgg19 *net);
 /* The Winograd kernels the plan keeps transformed for conv `layer`'s forward (backward = 0) or
  * backward-data (1), with their tile height in *mr; NULL when that layer transforms on each call.
  * (For benchmarks timing one layer as the plan runs it.) */
