@@ -10,13 +10,21 @@
  * Input files are raw little-endian float32 (3, H, W), Caffe-preprocessed (RGB 0..255 minus the
  * ImageNet mean). The result is one JSON line on stdout; --out writes the gradient (3, H, W)
  * (gatys mode) or the relu5_1 features (512, H/16, W/16) (forward mode) for the caller to
- * compare with PyTorch's. */
+ * compare with PyTorch's.
+ *
+ * --mode layers times each convolution to conv5_1 on its own, on the activations of a forward pass
+ * of --init (through a plan that keeps every output): the forward as vgg19_forward runs it (conv +
+ * ReLU, fused) and the backward-data as vgg19_backward does (ReLU backward + input gradient of the
+ * conv, fused where Winograd runs it), against a pseudo-random output gradient. Each layer's
+ * result is also computed once by im2col + GEMM (conv2d.c), timed (one run) and compared: the
+ * relative L2 difference of the forward outputs and of the input gradients. */
 #include "core/ctx.h"
 #include "core/fileio.h"
 #include "core/gemm.h"
 #include "loss/loss.h"
 #include "models/vgg19.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +50,7 @@ typedef struct options {
 static void usage(void) {
     fprintf(stderr,
             "usage: bench_gatys --model vgg19.safetensors --height H --width W --init x.f32\n"
-            "                   [--mode gatys|forward] [--content c.f32 --style s.f32]\n"
+            "                   [--mode gatys|forward|layers] [--content c.f32 --style s.f32]\n"
             "                   [--runs 5] [--warmup 1] [--threads 2] [--budget 0]\n"
             "                   [--out result.f32]\n"
             "  *.f32: raw float32 (3, H, W), Caffe-preprocessed RGB. Prints one JSON line.\n");
@@ -94,7 +102,7 @@ static int parse_args(int argc, char **argv, options *o) {
         i++;
     }
     int gatys = !strcmp(o->mode, "gatys");
-    if (!gatys && strcmp(o->mode, "forward")) return 0;
+    if (!gatys && strcmp(o->mode, "forward") && strcmp(o->mode, "layers")) return 0;
     if (!o->model || !o->init || !o->h || !o->w) return 0;
     if (gatys && (!o->content || !o->style)) return 0;
     return 1;
@@ -209,6 +217,119 @@ static void gatys_evaluate(gatys_state *s, const float *x, float *g) {
     for (size_t i = 0; i < nx; i++) g[i] += s->tv_grad[i];
 }
 
+static void print_times(const double *t, int n);
+
+/* ||a - b|| / ||b|| in double. */
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Runs one layer's forward (which = 0) or backward-data (1), Winograd (wino; with the kernels uk
+ * kept transformed for tile height uk_mr, or NULL) or im2col. in (C,H,W),
+ * mask = the ReLU's output (OC,H,W), dy (OC,H,W); y (OC,H,W) or dx (C,H,W). tmp (OC,H,W) holds
+ * the masked gradient on the im2col path. */
+static void layer_run(const conv2d_desc *d, int which, int wino, const float *uk, int uk_mr, const float *w,
+                      const float *b, const float *in, const float *mask, const float *dy, float *out, float *tmp,
+                      float *ws) {
+    const size_t ny = (size_t)d->oc * (size_t)d->h * (size_t)d->w;
+    if (which == 0) {
+        if (wino) conv2d_winograd_forward_pre(d, in, w, uk, uk_mr, b, out, 1, ws);
+        else conv2d_forward(d, in, w, b, out, 1, ws);
+    } else if (wino) {
+        conv2d_winograd_backward_data_pre(d, w, uk, uk_mr, dy, mask, out, ws);
+    } else {
+        relu_backward(ny, mask, dy, tmp);
+        conv2d_backward(d, NULL, w, tmp, out, NULL, NULL, ws);
+    }
+}
+
+/* --mode layers: one JSON line with a "layers" array. Returns 0 when out of memory. */
+static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, const float *x) {
+    const vgg19_layer *L = vgg19_layers();
+    const int last = vgg19_layer_index("relu5_1");
+    vgg19_plan *p = NULL;
+    if (vgg19_plan_create(ctx, net, o->h, o->w, last, POOL_MAX, NULL, &p) != IMPASTO_OK) return 0;
+    (void)vgg19_plan_keep_kernels(p, net);  /* as gatys.c's optimisation loop */
+    vgg19_forward(net, p, x);
+    size_t nmax = 0, wsmax = 0;
+    for (int l = 0; l <= last; l++) {
+        if (L[l].kind != VGG_CONV) continue;
+        int c, h, w;
+        vgg19_plan_output(p, l, &c, &h, &w);
+        const conv2d_desc d = {L[l].in_c, h, w, c, 3, 3, 1, 1, PAD_ZERO, o->threads};
+        const size_t n = (size_t)(c > d.c ? c : d.c) * (size_t)h * (size_t)w;
+        const size_t ws[3] = {conv2d_workspace(&d), conv2d_winograd_workspace(&d),
+                              conv2d_winograd_backward_workspace(&d)};
+        if (n > nmax) nmax = n;
+        for (int i = 0; i < 3; i++)
+            if (ws[i] > wsmax) wsmax = ws[i];
+    }
+    float *bufs[6] = {NULL};
+    int ok = 1;
+    for (int i = 0; i < 6 && ok; i++) ok = (bufs[i] = malloc((i == 5 ? wsmax : nmax) * sizeof(float))) != NULL;
+    float *dy = bufs[0], *out = bufs[1], *ref = bufs[2], *tmp = bufs[3], *ws = bufs[5];
+    if (ok) {
+        unsigned long long seed = 12345;
+        for (size_t i = 0; i < nmax; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            dy[i] = (float)((double)(seed >> 11) / 9007199254740992.0 - 0.5);
+        }
+        printf("{\"impl\": \"impasto\", \"mode\": \"layers\", \"h\": %d, \"w\": %d, \"threads\": %d, "
+               "\"layers\": [", o->h, o->w, o->threads);
+        int first = 1;
+        for (int l = 0; l <= last; l++) {
+            if (L[l].kind != VGG_CONV) continue;
+            int c, h, w;
+            vgg19_plan_output(p, l, &c, &h, &w);
+            const conv2d_desc d = {L[l].in_c, h, w, c, 3, 3, 1, 1, PAD_ZERO, o->threads};
+            const float *in = l == 0 ? x : vgg19_plan_output(p, l - 1, NULL, NULL, NULL);
+            const float *mask = vgg19_plan_output(p, l + 1, NULL, NULL, NULL);
+            const float *wt = net->w[L[l].conv], *bias = net->b[L[l].conv];
+            /* As vgg19.c chooses: Winograd but for conv1_1's forward (3 input channels). */
+            const int wino_ok = conv2d_winograd_backward_supported(&d), wino_dir[2] = {wino_ok && d.c >= 16, wino_ok};
+            const size_t nout[2] = {(size_t)c * h * w, (size_t)d.c * h * w};
+            printf("%s{\"name\": \"%s\", \"c\": %d, \"oc\": %d, \"h\": %d, \"w\": %d, \"algo\": \"%s\"",
+                   first ? "" : ", ", L[l].name, d.c, c, h, w,
+                   wino_dir[0] ? "winograd" : wino_dir[1] ? "im2col/wino" : "im2col");
+            first = 0;
+            for (int which = 0; which < 2; which++) {
+                double times[MAX_RUNS], spent = 0;
+                int nruns = 0;
+                int uk_mr = 0;
+                const float *uk = vgg19_plan_winograd_kernels(p, l, which, &uk_mr);
+                for (int r = -o->warmup; r < o->runs; r++) {
+                    const double t0 = now_seconds();
+                    layer_run(&d, which, wino_dir[which], uk, uk_mr, wt, bias, in, mask, dy, out, tmp, ws);
+                    const double t = now_seconds() - t0;
+                    if (r < 0) continue;
+                    times[nruns++] = t;
+                    spent += t;
+                    if (o->budget > 0 && spent > o->budget && nruns >= MIN_RUNS) break;
+                }
+                const double t0 = now_seconds();
+                layer_run(&d, which, 0, NULL, 0, wt, bias, in, mask, dy, ref, tmp, ws);
+                const double t_ref = now_seconds() - t0;
+                printf(", \"%s_kept\": %s, \"%s_times\": ", which ? "bwd" : "fwd", uk ? "true" : "false",
+                       which ? "bwd" : "fwd");
+                print_times(times, nruns);
+                printf(", \"%s_im2col_s\": %.6f, \"%s_rel_l2\": %.3e", which ? "bwd" : "fwd", t_ref,
+                       which ? "bwd" : "fwd", rel_l2(out, ref, nout[which]));
+            }
+            printf("}");
+        }
+        printf("]}\n");
+    }
+    for (int i = 0; i < 6; i++) free(bufs[i]);
+    vgg19_plan_free(p);
+    return ok;
+}
+
 static void print_times(const double *t, int n) {
     printf("[");
     for (int i = 0; i < n; i++) printf("%s%.6f", i ? ", " : "", t[i]);
@@ -243,6 +364,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_gatys: %s\n", impasto_ctx_error(ctx));
         goto done;
     }
+    if (!strcmp(o.mode, "layers")) {
+        if (bench_layers(&o, ctx, net, x)) rc = 0;
+        else fprintf(stderr, "bench_gatys: out of memory\n");
+        goto done;
+    }
     s.net = net;
     s.h = o.h;
     s.w = o.w;
@@ -258,6 +384,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_gatys: %s\n", impasto_ctx_error(ctx));
         goto done;
     }
+    (void)vgg19_plan_keep_kernels(s.plan, net);  /* as gatys.c's optimisation loop */
     if (gatys && !gatys_setup(&s, content, style)) {
         fprintf(stderr, "bench_gatys: out of memory\n");
         goto done;

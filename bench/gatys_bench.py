@@ -8,7 +8,11 @@ image), load the same weights (models/vgg19.safetensors) and compute their targe
 Each (implementation, size, row) runs in its own child process so its peak RSS is its own.
 
   /usr/bin/python3 bench/gatys_bench.py --driver build/bench/bench_gatys \
-      --model models/vgg19.safetensors [--sizes 256,512] [--runs 5] [--json [FILE]]
+      --model models/vgg19.safetensors [--sizes 256,512] [--runs 5] [--json [FILE]] \
+      [--layer-sizes 256,512,1024]
+
+--layer-sizes adds a table per size of each convolution to conv5_1 on its own, forward (conv +
+ReLU) and backward-data (ReLU backward + input gradient), impasto against PyTorch.
 
 See bench/README.md for what is measured and how FLOPs are counted.
 """
@@ -171,6 +175,10 @@ def torch_child(a):
     x = load(a.init)
     times = []
     result = {"impl": "torch", "mode": a.mode, "h": a.h, "w": a.w, "threads": a.threads}
+    if a.mode == "layers":
+        result["layers"] = torch_layers(a, layers, x, out_of_budget)
+        print(json.dumps(result))
+        return
     if a.mode == "gatys":
         with torch.no_grad():
             content_t = features(load(a.content), {CONTENT_LAYER})[CONTENT_LAYER].clone()
@@ -212,7 +220,94 @@ def torch_child(a):
     print(json.dumps(result))
 
 
+def torch_layers(a, layers, x, out_of_budget):
+    """Each convolution on its own, on the activations of a forward pass of x: forward (conv +
+    ReLU, no_grad) and backward-data (autograd.grad of the ReLU output to the conv input, the
+    graph kept so only the backward runs), as bench_gatys --mode layers times impasto's."""
+    import torch
+    gen = torch.Generator().manual_seed(12345)
+    res = []
+    with torch.no_grad():
+        inputs = {}
+        for name, mod in layers:
+            if name.startswith("conv"):
+                inputs[name] = x
+            x = mod(x)
+    mods = dict(layers)
+    for name, mod in layers:
+        if not name.startswith("conv"):
+            continue
+        relu = mods["relu" + name[4:]]
+        xin = inputs[name]
+        entry = {"name": name}
+        with torch.no_grad():
+            t = []
+            for r in range(-a.warmup, a.runs):
+                if out_of_budget(t):
+                    break
+                t0 = time.perf_counter()
+                relu(mod(xin))
+                if r >= 0:
+                    t.append(time.perf_counter() - t0)
+        entry["fwd_times"] = t
+        xg = xin.detach().requires_grad_(True)
+        y = relu(mod(xg))
+        dy = torch.rand(y.shape, generator=gen) - 0.5
+        t = []
+        for r in range(-a.warmup, a.runs):
+            if out_of_budget(t):
+                break
+            t0 = time.perf_counter()
+            torch.autograd.grad(y, xg, dy, retain_graph=True)
+            if r >= 0:
+                t.append(time.perf_counter() - t0)
+        entry["bwd_times"] = t
+        res.append(entry)
+    return res
+
+
 # ---- the parent: run children, compare, report ----------------------------------------------
+
+def run_layers(a, size, paths, impls, env):
+    """The per-layer measurement at one size: both sides' children in layers mode, merged."""
+    budget = str(a.budget / 13 if a.budget else 0)
+    out = {"size": size, "h": size, "w": size, "layers": []}
+    res = {}
+    for impl in impls:
+        if impl == "impasto":
+            cmd = [a.driver, "--model", a.model, "--mode", "layers", "--height", str(size), "--width", str(size),
+                   "--init", paths["init"], "--runs", str(a.runs), "--warmup", str(a.warmup),
+                   "--threads", str(a.threads), "--budget", budget]
+        else:
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", "torch", "--model", a.model,
+                   "--mode", "layers", "--h", str(size), "--w", str(size), "--init", paths["init"],
+                   "--runs", str(a.runs), "--warmup", str(a.warmup), "--threads", str(a.threads),
+                   "--budget", budget]
+        print("running %s layers %d..." % (impl, size), file=sys.stderr, flush=True)
+        res[impl], _ = run_child(cmd, env)
+    names = [l["name"] for l in res[impls[0]]["layers"]]
+    h = w = size
+    shapes = {}
+    for layer in VGG19_TO_RELU5_1:
+        if layer is None:
+            h, w = -(-h // 2), -(-w // 2)
+        else:
+            shapes["conv" + layer[0]] = (layer[1], layer[2], h, w)
+    for name in names:
+        c, oc, lh, lw = shapes[name]
+        L = {"name": name, "c": c, "oc": oc, "h": lh, "w": lw, "gflop": layer_flops(c, oc, lh, lw) / 1e9}
+        for impl in impls:
+            e = next(x for x in res[impl]["layers"] if x["name"] == name)
+            for k in ("fwd", "bwd"):
+                L["%s_%s_ms" % (impl, k)] = 1e3 * statistics.median(e[k + "_times"])
+                L["%s_%s_times" % (impl, k)] = e[k + "_times"]
+            if impl == "impasto":
+                L["algo"] = e["algo"]
+                for k in ("fwd_rel_l2", "bwd_rel_l2", "fwd_im2col_s", "bwd_im2col_s", "fwd_kept", "bwd_kept"):
+                    L[k] = e[k]
+        out["layers"].append(L)
+    return out
+
 
 def run_child(cmd, env):
     """Runs one child; returns (its JSON line as a dict, its peak RSS in KiB from wait4)."""
@@ -332,6 +427,68 @@ def print_table(meta, rows):
     sys.stdout.flush()
 
 
+def layer_flops(c, oc, h, w):
+    """Direct-convolution FLOPs of one 3x3 layer (the same for its backward-data)."""
+    return 2 * oc * c * 9 * h * w
+
+
+def print_layers(meta, lrows):
+    """One table per size: each convolution's forward and backward-data, both sides."""
+    for lr in lrows:
+        print()
+        print("per layer at %dx%d (median ms; GFLOP/s as direct convolution, 2*OC*IC*9*H*W; ratio = impasto / PyTorch;"
+              % (lr["h"], lr["w"]))
+        print("  algo: impasto's, forward/backward-data; err = impasto's relative L2 against its own im2col + GEMM")
+        hdr = ("%-8s %-15s %-11s %6s | %8s %7s %8s %7s %6s %8s | %8s %7s %8s %7s %6s %8s"
+               % ("layer", "C->OC HxW", "algo", "GFLOP", "fwd ms", "GF/s", "torch ms", "GF/s", "ratio", "err",
+                  "bwd ms", "GF/s", "torch ms", "GF/s", "ratio", "err"))
+        print(hdr)
+        print("-" * len(hdr))
+        tot = {"fwd": [0, 0], "bwd": [0, 0], "flop": 0}
+        for L in lr["layers"]:
+            cells = ["%-8s %-15s %-11s %6.2f" % (L["name"], "%d->%d %dx%d" % (L["c"], L["oc"], L["h"], L["w"]),
+                                                 L.get("algo", "-"), L["gflop"])]
+            tot["flop"] += L["gflop"]
+            for k in ("fwd", "bwd"):
+                i, t = L.get("impasto_" + k + "_ms"), L.get("torch_" + k + "_ms")
+                if i is not None:
+                    tot[k][0] += i
+                if t is not None:
+                    tot[k][1] += t
+                cells.append("%8s %7s %8s %7s %6s %8s" % (
+                    "%.2f" % i if i is not None else "-", "%.0f" % (L["gflop"] / i * 1e3) if i else "-",
+                    "%.2f" % t if t is not None else "-", "%.0f" % (L["gflop"] / t * 1e3) if t else "-",
+                    "%.2f" % (i / t) if i and t else "-", "%.1e" % L[k + "_rel_l2"] if k + "_rel_l2" in L else "-"))
+            print(" | ".join(cells))
+        cells = ["%-8s %-15s %-11s %6.2f" % ("sum", "", "", tot["flop"])]
+        for k in ("fwd", "bwd"):
+            i, t = tot[k]
+            cells.append("%8.1f %7.0f %8s %7s %6s %8s" % (i, tot["flop"] / i * 1e3 if i else 0,
+                                                         "%.1f" % t if t else "-",
+                                                         "%.0f" % (tot["flop"] / t * 1e3) if t else "-",
+                                                         "%.2f" % (i / t) if i and t else "-", ""))
+        print(" | ".join(cells))
+    sys.stdout.flush()
+
+
+def print_scaling(rows):
+    """How each side's time grows with the number of pixels, row by row between successive sizes."""
+    lines = []
+    for mode in ("gatys", "forward"):
+        rs = sorted((r for r in rows if r["row"] == mode), key=lambda r: r["h"] * r["w"])
+        for a, b in zip(rs, rs[1:]):
+            px = b["h"] * b["w"] / (a["h"] * a["w"])
+            parts = []
+            for impl in ("impasto", "torch"):
+                if impl in a and impl in b:
+                    parts.append("%s x%.2f" % (impl, b[impl]["median_s"] / a[impl]["median_s"]))
+            if parts:
+                lines.append("  %-8s %d -> %d px: pixels x%.1f, time %s" % (mode, a["h"], b["h"], px, ", ".join(parts)))
+    if lines:
+        print("time growth with pixels (median over median):")
+        print("\n".join(lines))
+
+
 def gemm_ceiling(path, threads):
     """The machine's fp32 GEMM ceiling (bench_gemm.c's `ceiling` mode), or None without the tool."""
     if not os.access(path, os.X_OK):
@@ -358,6 +515,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rows", default="gatys,forward", help="gatys and/or forward")
     ap.add_argument("--impl", default="impasto,torch", help="impasto and/or torch")
+    ap.add_argument("--layer-sizes", default="",
+                    help="also time each convolution on its own at these sizes (e.g. 256,512,1024)")
     ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
                     help="also write a JSON summary to FILE (to stdout, instead of the table, if no FILE)")
     # Internal: how the parent starts the PyTorch child.
@@ -372,10 +531,12 @@ def main():
         torch_child(a)
         return
     sizes = [int(s) for s in a.sizes.split(",") if s]
+    layer_sizes = [int(s) for s in a.layer_sizes.split(",") if s]
     rows_wanted = [r for r in a.rows.split(",") if r]
     impls = [i for i in a.impl.split(",") if i]
     if (not sizes or min(sizes) < 16 or a.runs < 1 or a.warmup < 0 or a.threads < 1 or a.budget < 0
-            or set(rows_wanted) - {"gatys", "forward"} or set(impls) - {"impasto", "torch"}):
+            or set(rows_wanted) - {"gatys", "forward"} or set(impls) - {"impasto", "torch"}
+            or (layer_sizes and min(layer_sizes) < 16)):
         ap.error("bad --sizes/--runs/--warmup/--threads/--rows/--impl")
     if not os.path.exists(a.model):
         sys.exit("gatys_bench: %s not found (make models)" % a.model)
@@ -392,7 +553,7 @@ def main():
             "loadavg_start": "%.2f" % os.getloadavg()[0],
             "torch": torch_info() if "torch" in impls else None,
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    rows = []
+    rows, lrows = [], []
     workdir = tempfile.mkdtemp(prefix="impasto-bench-")
     try:
         for size in sizes:
@@ -426,17 +587,22 @@ def main():
                         li, lt = row["impasto"]["loss"], row["torch"]["loss"]
                         row["check"]["loss_rel_diff"] = abs(li - lt) / max(abs(lt), 1e-30)
                 rows.append(row)
+        for size in layer_sizes:
+            paths, meta["inputs"] = prepare_inputs(workdir, size, a.shared)
+            lrows.append(run_layers(a, size, paths, impls, env))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["loadavg_end"] = "%.2f" % os.getloadavg()[0]
     meta["gemm_ceiling"] = gemm_ceiling(os.path.join(os.path.dirname(a.driver), "bench_gemm"), a.threads)
 
-    summary = {"meta": meta, "rows": rows}
+    summary = {"meta": meta, "rows": rows, "layers": lrows}
     if a.json == "-":
         json.dump(summary, sys.stdout, indent=1)
         print()
         return
     print_table(meta, rows)
+    print_scaling(rows)
+    print_layers(meta, lrows)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(summary, f, indent=1)

@@ -261,6 +261,63 @@ static void test_fusion_and_determinism(void) {
     impasto_ctx_free(ctx);
 }
 
+/* Winograd (the default) against im2col + GEMM for every layer (vgg19_plan_set_winograd(p, 0)),
+ * on a larger map than the gradient tests so every layer has whole tiles and several threads:
+ * relu5_1 and the input gradient of injections at relu3_1 (with the fused ReLU masks below it)
+ * and relu5_1 agree to 1e-4 relative L2 (Winograd's float32 error is ~1e-6 per layer). */
+static void test_winograd_matches_im2col(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_ctx_set_threads(ctx, 2);
+    const int h = 70, w = 54, last = vgg19_layer_index("relu5_1"), mid = vgg19_layer_index("relu3_1");
+    vgg19_plan *p = NULL;
+    CHECK(vgg19_plan_create(ctx, g_net, h, w, last, POOL_MAX, NULL, &p) == IMPASTO_OK);
+    if (!p) {
+        impasto_ctx_free(ctx);
+        return;
+    }
+    CHECK(vgg19_plan_keep_kernels(p, g_net));
+    int mr = 0;
+    CHECK(vgg19_plan_winograd_kernels(p, vgg19_layer_index("conv5_1"), 1, &mr) != NULL && mr > 0);
+    unsigned long long seed = 99;
+    const size_t nx = (size_t)3 * h * w, n5 = out_numel(p, last), n3 = out_numel(p, mid);
+    float *x = falloc(nx), *g5 = falloc(n5), *g3 = falloc(n3), *f[2], *dx[2];
+    for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&seed, -100.0f, 100.0f);
+    for (size_t i = 0; i < n5; i++) g5[i] = test_uniform(&seed, -1.0f, 1.0f);
+    for (size_t i = 0; i < n3; i++) g3[i] = test_uniform(&seed, -1.0f, 1.0f);
+    const float *grad_at[VGG19_NUM_LAYERS] = {0};
+    grad_at[last] = g5;
+    grad_at[mid] = g3;
+    for (int k = 0; k < 2; k++) {
+        vgg19_plan_set_winograd(p, k == 0);
+        f[k] = falloc(n5);
+        dx[k] = falloc(nx);
+        vgg19_forward(g_net, p, x);
+        memcpy(f[k], vgg19_plan_output(p, last, NULL, NULL, NULL), n5 * sizeof(float));
+        vgg19_backward(g_net, p, grad_at, dx[k]);
+    }
+    double ef = 0, nf = 0, eg = 0, ng = 0;
+    for (size_t i = 0; i < n5; i++) {
+        ef += ((double)f[0][i] - f[1][i]) * ((double)f[0][i] - f[1][i]);
+        nf += (double)f[1][i] * f[1][i];
+    }
+    for (size_t i = 0; i < nx; i++) {
+        eg += ((double)dx[0][i] - dx[1][i]) * ((double)dx[0][i] - dx[1][i]);
+        ng += (double)dx[1][i] * dx[1][i];
+    }
+    printf("  Winograd vs im2col: relu5_1 relative L2 %.2e, input gradient %.2e\n", sqrt(ef / nf), sqrt(eg / ng));
+    CHECK(nf > 0 && sqrt(ef / nf) <= 1e-4);
+    CHECK(ng > 0 && sqrt(eg / ng) <= 1e-4);
+    for (int k = 0; k < 2; k++) {
+        free(f[k]);
+        free(dx[k]);
+    }
+    free(x);
+    free(g5);
+    free(g3);
+    vgg19_plan_free(p);
+    impasto_ctx_free(ctx);
+}
+
 static void test_preprocess(void) {
     float px[4 * 4] = {0.0f, 0.5f, 1.0f, 0.25f, 0.2f, 0.4f, 0.6f, 1.0f,
                        1.0f, 1.0f, 1.0f, 0.0f, 0.1f, 0.9f, 0.3f, 0.5f};
@@ -333,6 +390,7 @@ int main(void) {
     RUN(test_fusion_and_determinism);
     RUN(test_grad_max_pool);
     RUN(test_grad_avg_pool_kept_conv);
+    RUN(test_winograd_matches_im2col);
     RUN(test_preprocess);
     RUN(test_load);
     vgg19_free(g_net);

@@ -374,6 +374,9 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
         if (keep[l]) last = l;
     s = vgg19_plan_create(ctx, net, r->h, r->w, last, pooling, keep, &r->plan);
     if (s != IMPASTO_OK) return s;
+    /* Hundreds of iterations on one net: the small maps' Winograd kernels are transformed once.
+     * Out of memory they are transformed per call instead, so the result is ignored. */
+    (void)vgg19_plan_keep_kernels(r->plan, net);
 
     size_t scratch = 0, gram = 1;
     for (int l = 0; l < VGG19_NUM_LAYERS; l++) {

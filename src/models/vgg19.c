@@ -10,7 +10,30 @@
  *     otherwise the conv writes max(conv, 0) straight into its ReLU's buffer;
  *   - two gradient buffers of the largest output, used in turn (conv and pool backward cannot
  *     work in place; ReLU backward does);
- *   - one conv workspace of the largest conv2d_workspace. */
+ *   - one conv workspace of the largest conv2d_workspace or Winograd workspace.
+ *
+ * Convolutions: every 3x3 layer runs by Winograd's F(4x4, 3x3) (conv_winograd.c, Lavin & Gray
+ * 2016) in both directions — the forward with its ReLU fused into the output transform, the
+ * backward-data as the 180-degree-turned convolution with the ReLU's backward fused into the input
+ * band (when no gradient is injected at the conv's own output) — except conv1_1's forward, whose 3
+ * input channels would leave the products almost empty (the GEMMs' K): it stays on im2col + GEMM
+ * (conv2d.c), while its backward-data (K = 64 there) gains like the others.
+ * vgg19_plan_set_winograd(p, 0) puts every layer back on im2col.
+ *
+ * The Winograd kernels (36 floats per 3x3 kernel, 4 times the raw weights, for each direction) are
+ * kept transformed only where that pays: the transform's cost is fixed per layer (~45 ns per
+ * kernel, 12 ms for a 512x512 layer on one loaded Zen 3 core, mostly writing its 38 MB) while the
+ * convolution's grows with the map, so it is ~45% of a 32x32 layer's Winograd time, ~15% of a
+ * 64x64 one's and ~4% of a 128x128 one's. Kept for every layer and both directions they
+ * would take 400 MB to relu5_1, against a 1 GB budget for a 512 px transfer whose L-BFGS history
+ * alone holds 600 MB. So vgg19_plan_keep_kernels keeps both directions' kernels for layers of at
+ * most VGG_WINO_KEEP_PIX pixels, smallest maps first, within VGG_WINO_KEEP_BYTES: two 512x512
+ * layers, 150 MB (at 512 px only conv5_1 qualifies, 75 MB; at 256 px conv5_1 and conv4_4; at
+ * 1024 px none), and every other layer transforms into the workspace on each call (at 512 px about
+ * 2% of an iteration). The kept kernels are copies: the plan must then run with the net it was
+ * made for, its weights unchanged. Only plans run many times on one set of weights ask for them
+ * (Gatys' optimisation loop, gatys.c); a plain plan keeps none (training's per-worker plans would
+ * each hold a copy). */
 #include "models/vgg19.h"
 
 #include "core/ctx.h"
@@ -26,6 +49,9 @@
 #define CONV(n, i, o, k) {"conv" n, VGG_CONV, i, o, k}
 #define RELU(n, c) {"relu" n, VGG_RELU, c, c, -1}
 #define POOL(n, c) {"pool" n, VGG_POOL, c, c, -1}
+#define VGG_WINO_MIN_C 16
+#define VGG_WINO_KEEP_PIX (32 * 32)
+#define VGG_WINO_KEEP_BYTES ((size_t)160 << 20)
 
 static const vgg19_layer vgg19_table[VGG19_NUM_LAYERS] = {
     CONV("1_1", 3, 64, 0),     RELU("1_1", 64),  CONV("1_2", 64, 64, 1),   RELU("1_2", 64),
@@ -120,6 +146,10 @@ struct vgg19_plan {
     conv2d_desc conv[VGG19_NUM_LAYERS];  /* valid for VGG_CONV layers */
     pool_desc pool[VGG19_NUM_LAYERS];    /* valid for VGG_POOL layers */
     unsigned char fused[VGG19_NUM_LAYERS];  /* conv computed together with the next ReLU */
+    unsigned char wino[VGG19_NUM_LAYERS];   /* conv run by Winograd: bit 0 forward, bit 1 backward-data */
+    int use_wino;                           /* vgg19_plan_set_winograd */
+    float *uk[VGG19_NUM_LAYERS][2];         /* kept Winograd kernels, forward and backward, or NULL */
+    int uk_mr[VGG19_NUM_LAYERS][2];         /* the GEMM tile height they were laid out for */
     float *out[VGG19_NUM_LAYERS];         /* (c, h, w) or NULL (fused conv, or beyond last) */
     float *grad[2];                       /* each (largest output) */
     float *ws;                            /* conv scratch */
@@ -143,11 +173,41 @@ void vgg19_plan_free(vgg19_plan *p) {
     free(p->grad[0]);
     free(p->grad[1]);
     free(p->ws);
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++) {
+        free(p->uk[l][0]);
+        free(p->uk[l][1]);
+    }
     free(p);
 }
 
 static size_t plan_numel(const vgg19_plan *p, int l) {
     return (size_t)p->c[l] * (size_t)p->h[l] * (size_t)p->w[l];
+}
+
+/* Transforms and keeps both directions' Winograd kernels of the layers that gain most (module
+ * comment): maps of at most VGG_WINO_KEEP_PIX pixels, smallest first, deepest first among equals,
+ * while the total stays within VGG_WINO_KEEP_BYTES. Returns 0 when out of memory. */
+int vgg19_plan_keep_kernels(vgg19_plan *p, const vgg19 *net) {
+    size_t used = 0;
+    unsigned char tried[VGG19_NUM_LAYERS] = {0};
+    for (;;) {
+        int best = -1;
+        for (int l = p->last; l >= 0; l--)
+            if (p->wino[l] == 3 && !tried[l] && p->h[l] * p->w[l] <= VGG_WINO_KEEP_PIX &&
+                (best < 0 || p->h[l] * p->w[l] < p->h[best] * p->w[best]))
+                best = l;
+        if (best < 0) return 1;
+        tried[best] = 1;
+        const conv2d_desc *d = &p->conv[best];
+        const size_t bytes = (conv2d_winograd_kernels_size(d, 0) + conv2d_winograd_kernels_size(d, 1)) * sizeof(float);
+        if (used + bytes > VGG_WINO_KEEP_BYTES) continue;
+        for (int dir = 0; dir < 2; dir++) {
+            if (!(p->uk[best][dir] = plan_alloc(p, conv2d_winograd_kernels_size(d, dir)))) return 0;
+            p->uk_mr[best][dir] = conv2d_winograd_transform_kernels(d, dir, net->w[vgg19_table[best].conv],
+                                                                    p->uk[best][dir]);
+        }
+        used += bytes;
+    }
 }
 
 impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
@@ -170,6 +230,7 @@ impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int 
     if (!p) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (vgg19 plan)");
     const int h0 = h, w0 = w;
     p->last = last;
+    p->use_wino = 1;
     p->in_h = h;
     p->in_w = w;
     int c = 3;
@@ -181,6 +242,12 @@ impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int 
             p->conv[l] = d;
             size_t cw = conv2d_workspace(&d);
             if (cw > ws) ws = cw;
+            if (conv2d_winograd_backward_supported(&d)) p->wino[l] = (c >= VGG_WINO_MIN_C ? 1 : 0) | 2;
+            if (p->wino[l]) {
+                size_t fw = conv2d_winograd_workspace(&d), bw = conv2d_winograd_backward_workspace(&d);
+                if (fw > ws) ws = fw;
+                if (bw > ws) ws = bw;
+            }
             c = L->out_c;
         } else if (L->kind == VGG_POOL) {
             pool_desc d = {c, h, w, 2, 2, 0, 1, pooling};
@@ -221,6 +288,17 @@ const float *vgg19_plan_output(const vgg19_plan *p, int layer, int *c, int *h, i
 
 size_t vgg19_plan_bytes(const vgg19_plan *p) { return p ? p->bytes : 0; }
 
+void vgg19_plan_set_winograd(vgg19_plan *p, int on) { p->use_wino = on != 0; }
+
+const float *vgg19_plan_winograd_kernels(const vgg19_plan *p, int layer, int backward, int *mr) {
+    if (!p || layer < 0 || layer > p->last || !p->uk[layer][backward != 0]) return NULL;
+    if (mr) *mr = p->uk_mr[layer][backward != 0];
+    return p->uk[layer][backward != 0];
+}
+
+/* Winograd for conv l's forward (dir 0) or backward-data (1). */
+static int plan_wino(const vgg19_plan *p, int l, int dir) { return p->use_wino && (p->wino[l] >> dir & 1); }
+
 void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x) {
     const float *in = x;  /* (c, h, w) of the previous layer's output */
     for (int l = 0; l <= p->last; l++) {
@@ -228,7 +306,11 @@ void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x) {
         if (L->kind == VGG_CONV) {
             /* A fused conv writes max(conv, 0) into the ReLU's buffer and the ReLU is skipped. */
             float *y = p->fused[l] ? p->out[l + 1] : p->out[l];
-            conv2d_forward(&p->conv[l], in, net->w[L->conv], net->b[L->conv], y, p->fused[l], p->ws);
+            if (plan_wino(p, l, 0))
+                conv2d_winograd_forward_pre(&p->conv[l], in, net->w[L->conv], p->uk[l][0], p->uk_mr[l][0],
+                                            net->b[L->conv], y, p->fused[l], p->ws);
+            else
+                conv2d_forward(&p->conv[l], in, net->w[L->conv], net->b[L->conv], y, p->fused[l], p->ws);
             if (p->fused[l]) l++;
             in = y;
         } else if (L->kind == VGG_RELU) {
@@ -267,10 +349,17 @@ void vgg19_backward(const vgg19 *net, vgg19_plan *p, const float *const *grad_at
         const vgg19_layer *L = &vgg19_table[l];
         if (grad_at[l]) grad_inject(g, grad_at[l], plan_numel(p, l), l == top);
         if (L->kind == VGG_RELU) {
-            relu_backward(plan_numel(p, l), p->out[l], g, g);
+            /* Left to the Winograd conv below when nothing is injected between the two. */
+            if (!(plan_wino(p, l - 1, 1) && !grad_at[l - 1])) relu_backward(plan_numel(p, l), p->out[l], g, g);
         } else if (L->kind == VGG_CONV) {
             float *gin = l == 0 ? dx : p->grad[1 - cur];
-            conv2d_backward(&p->conv[l], NULL, net->w[L->conv], g, gin, NULL, NULL, p->ws);
+            if (plan_wino(p, l, 1)) {
+                const float *mask = l < p->last && !grad_at[l] ? p->out[l + 1] : NULL;
+                conv2d_winograd_backward_data_pre(&p->conv[l], net->w[L->conv], p->uk[l][1], p->uk_mr[l][1], g, mask,
+                                                  gin, p->ws);
+            } else {
+                conv2d_backward(&p->conv[l], NULL, net->w[L->conv], g, gin, NULL, NULL, p->ws);
+            }
             cur = 1 - cur;
             g = gin;
         } else {

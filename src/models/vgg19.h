@@ -58,6 +58,18 @@ void vgg19_plan_free(vgg19_plan *p);
 const float *vgg19_plan_output(const vgg19_plan *p, int layer, int *c, int *h, int *w);
 /* Bytes of all buffers of the plan. */
 size_t vgg19_plan_bytes(const vgg19_plan *p);
+/* on = 0 runs every convolution by im2col + GEMM instead of Winograd (the default, on; for tests
+ * and benchmarks comparing the two). */
+void vgg19_plan_set_winograd(vgg19_plan *p, int on);
+/* Transforms the Winograd kernels of the layers that gain most (small maps; vgg19.c says which and
+ * how much memory) once, into the plan, instead of on every call: for a plan run many times. The
+ * plan must then be run only with this net, its weights unchanged. Returns 0 when out of memory
+ * (the layers not kept keep transforming per call; the plan stays usable). */
+int vgg19_plan_keep_kernels(vgg19_plan *p, const vgg19 *net);
+/* The Winograd kernels the plan keeps transformed for conv `layer`'s forward (backward = 0) or
+ * backward-data (1), with their tile height in *mr; NULL when that layer transforms on each call.
+ * (For benchmarks timing one layer as the plan runs it.) */
+const float *vgg19_plan_winograd_kernels(const vgg19_plan *p, int layer, int backward, int *mr);
 
 /* x (3, H, W), preprocessed. */
 void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x);

@@ -1,7 +1,8 @@
 /* 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016, "Fast
- * Algorithms for Convolutional Neural Networks"), forward only: each 4x4 block of outputs takes
- * 36 multiplies per input channel instead of 144, so the fast style network's 128-channel residual
- * layers and its two upsampling layers do 4 times fewer multiply-adds.
+ * Algorithms for Convolutional Neural Networks"), forward and backward-data: each 4x4 block of
+ * outputs takes 36 multiplies per input channel instead of 144, so the fast style network's
+ * residual and upsampling layers and VGG-19's 3x3 layers (forward, and backward-data for Gatys'
+ * optimisation of the image) do 4 times fewer multiply-adds.
  *
  * Per output channel o and 4x4 output tile t, with d the 6x6 input tile (padded input rows
  * 4ty .. 4ty+5, columns 4tx .. 4tx+5) of channel c and g the 3x3 kernel w[o][c]:
@@ -10,27 +11,41 @@
  *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
  *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
- * The transforms' coefficients up to 8 cost a few float32 roundings more than direct convolution
- * (about 1e-6 of sum |w x| here, against 1e-7), far inside what the network's tests allow.
+ * The transforms' coefficients up to 8 cost a few float32 roundings more than direct convolution:
+ * about 1e-6 of sum |w x| per element, and a relative L2 error of 5e-7 - 1.6e-6 (forward) and
+ * 2e-6 - 4e-6 (backward-data) on VGG-19's layers against im2col in float32 (tests/test_winograd.c).
+ *
+ * Backward-data of a zero-padded layer: dx[c] = sum_o rot180(w[o][c]) * dy[o] is itself a 3x3
+ * stride-1 pad-1 convolution, of dy by the kernels turned by 180 degrees with C and OC exchanged,
+ * so it runs the same code on a descriptor with the channel counts swapped (the kernel transform
+ * reads w that way, "flip"); the following ReLU's backward is fused into its input band (dy
+ * counts where the ReLU's output, the mask, is > 0), the forward's ReLU into the output transform.
+ *
  * The sum over c is, for each of the 36 positions f of the 6x6 tile, one GEMM
  *   M_f (OC, T) = U_f (OC, C) x V_f (C, T)
  * over the T tiles of a band of output rows, run by gemm.h's microkernel for the path in force
  * (gemm_active_kernel) on operands the transforms write directly in its packed layouts — U_f in
- * MR-row slivers (C, MR), once per call, V_f in NR-tile panels (C, NR) — so nothing is packed
- * per GEMM; on a path without a microkernel (OpenBLAS) through gemm() itself.
+ * MR-row slivers (C, MR), V_f in NR-tile panels (C, NR) — so nothing is packed per GEMM; on a path
+ * without a microkernel (OpenBLAS) through gemm() itself. U is transformed on each call into ws,
+ * or once by the caller (conv2d_winograd_transform_kernels, the *_pre calls: vgg19.c keeps it for
+ * its small maps, where the transform would cost a third of the layer).
  *
- * Threads: the kernel transform U is shared, split by output channel; then the threads take
- * bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band: upsampling
- * and reflection fused), transforming, multiplying and transforming back in its own slice of ws:
+ * Threads: the kernel transform U is shared, split by slivers of output channels; then the threads
+ * take bands of output rows one at a time (dynamic schedule), each padding (conv_pad_band:
+ * upsampling and reflection fused; or the masked copy), transforming, multiplying and transforming
+ * back in its own slice of ws. A map of at most WINO_BAND_TILES tiles is one band that the whole
+ * team shares (wino_coop): the input transform is split by input channel, the GEMMs by (position,
+ * sliver), the output transform by output channel.
  *   u  (36, OCP, C)    U, OCP = OC rounded up to MR, each plane as OCP / MR slivers (C, MR)
  *   per thread:
  *   xp (C, R + 2, PW)  the band's padded input, R a multiple of 4, PW = 4 TWP + 4, TW = ceil(W / 4)
- *                      tiles per row, TWP = TW rounded up to NR (the extra tiles read zeros)
- *   v  (36, T / NR, C, NR)  transformed input tiles, T = R / 4 * TWP, in NR-tile panels
+ *                      tiles per row, TWP = TW rounded up to NR
+ *   v  (36, T / NR, C, NR)  transformed input tiles, T = R / 4 * TW rounded up to NR (tiles
+ *                      numbered across the band's rows; the extra tiles are zeros), in NR panels
  *   m  (36, OCP, T)    the products
  *   ph (6, 4, TWP + 1) the input transform's column phases; the output transform's (4, 4, TWP)
- * Every section starts on a 64-byte line (the microkernel's aligned loads of B); planes of v and m
- * are WINO_PLANE_PAD floats further apart than a multiple of 4 KB. Without a microkernel, MR =
+ * Every section starts on a 64-byte line (the microkernel's aligned loads of B); planes of u, v and
+ * m are WINO_PLANE_PAD floats further apart than a multiple of 4 KB. Without a microkernel, MR =
  * NR = 1: u is (36, OC, C) and v (36, T, C), V_f transposed for gemm(). */
 #include "nn/conv_internal.h"
 #include "nn/nn.h"
@@ -40,6 +55,7 @@
 
 #include <omp.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Tiles per band (the GEMMs' N): V and M of a band then stay near L2/L3-sized. */
 #define WINO_BAND_TILES 128
@@ -59,10 +75,19 @@ int conv2d_winograd_supported(const conv2d_desc *d) {
 static int wino_threads(const conv2d_desc *d) { return d->threads > 1 ? d->threads : 1; }
 static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* A map of at most WINO_BAND_TILES tiles is one band, which all the threads work on together
+ * (wino_run): split into bands per thread, its GEMMs would have fewer columns than the
+ * microkernel's NR (VGG's 16x16 and 32x32 maps: 4 and 8 tiles per row) and multiply padding. */
+static int wino_coop(const conv2d_desc *d) {
+    return wino_threads(d) > 1 && (size_t)((d->h + 3) / 4) * (size_t)((d->w + 3) / 4) <= WINO_BAND_TILES;
+}
+
 /* Output rows per band: a multiple of 4, about WINO_BAND_TILES tiles, but at least 4 bands per
- * thread when the map has that many rows of tiles (for the dynamic schedule to even out). */
+ * thread when the map has that many rows of tiles (for the dynamic schedule to even out); the
+ * whole map when the threads share one band. */
 static int wino_band_rows(const conv2d_desc *d) {
     const int tiles_h = (d->h + 3) / 4, nt = wino_threads(d);
+    if (wino_coop(d)) return 4 * tiles_h;
     int trows = WINO_BAND_TILES / ((d->w + 3) / 4);
     int fair = (tiles_h + 4 * nt - 1) / (4 * nt);
     if (nt > 1 && trows > fair) trows = fair;
@@ -80,6 +105,12 @@ typedef struct {
     size_t u_plane, xp_n, v_plane, m_plane, per_thread;  /* floats */
 } wino_geom;
 
+/* Tiles of a band of trows rows of tiles, as the GEMMs see them: numbered row by row across the
+ * band (tile (ty, tx) is ty TW + tx), rounded up to NR (the extra tiles are zeros). */
+static size_t wino_band_tiles(const wino_geom *g, int trows) {
+    return ((size_t)trows * g->tw + g->nr - 1) / g->nr * g->nr;
+}
+
 static wino_geom wino_geometry(const conv2d_desc *d, size_t mr, size_t nr, size_t ocp) {
     wino_geom g;
     g.mr = mr;
@@ -89,8 +120,8 @@ static wino_geom wino_geometry(const conv2d_desc *d, size_t mr, size_t nr, size_
     g.ocp = ocp;
     g.band = wino_band_rows(d);
     g.pw = 4 * g.twp + 4;  /* 2 more than the tiles read, for the input transform's whole phases */
-    const size_t tmax = (size_t)g.band / 4 * g.twp, c = (size_t)d->c;
-    g.u_plane = up16(ocp * c);
+    const size_t tmax = wino_band_tiles(&g, g.band / 4), c = (size_t)d->c;
+    g.u_plane = up16(ocp * c) + WINO_PLANE_PAD;
     g.xp_n = up16(c * ((size_t)g.band + 2) * g.pw);
     g.v_plane = up16(c * tmax) + WINO_PLANE_PAD;
     g.m_plane = up16(ocp * tmax) + WINO_PLANE_PAD;
@@ -108,43 +139,93 @@ size_t conv2d_winograd_workspace(const conv2d_desc *d) {
     return 16 /* alignment */ + WINO_NF * g.u_plane + (size_t)wino_threads(d) * g.per_thread;
 }
 
-/* out = G in for one column (3 values in, 6 out, strides si and so). */
-static void wino_g6(const float *in, size_t si, float *out, size_t so) {
-    const float g0 = in[0], g1 = in[si], g2 = in[2 * si];
-    out[0] = 0.25f * g0;
-    out[so] = -(g0 + g1 + g2) / 6.0f;
-    out[2 * so] = -(g0 - g1 + g2) / 6.0f;
-    out[3 * so] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
-    out[4 * so] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
-    out[5 * so] = g2;
-}
+/* Kernels transformed per pass of wino_kernel_transform: a multiple of every MR (1, 4, 6, 8). */
+#define WINO_KT_CHUNK 96
 
-/* u = G g G^T for every kernel g = w[o][c] (3, 3), output channels o0 .. o1-1 (rows of the
- * padding up to OCP are zeros): element (f, o, c) at f u_plane + (o / MR) C MR + c MR + o % MR. */
-static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, const float *w, int o0, int o1,
+/* G applied to one column (g0, g1, g2) of 3 taps: the 6 values of G g. Multiplying by the rounded
+ * reciprocals instead of dividing costs at most an ulp and keeps the divider out of the loop. */
+#define WINO_G6(g0, g1, g2, r0, r1, r2, r3, r4, r5)                                                   \
+    do {                                                                                              \
+        const float s6_ = 1.0f / 6.0f, e_ = (g0) + (g2);                                            \
+        const float h_ = (g0) * (1.0f / 24.0f) + (g2) * s6_, k_ = (g1) * (1.0f / 12.0f);          \
+        r0 = 0.25f * (g0);                                                                            \
+        r1 = -(e_ + (g1)) * s6_;                                                                      \
+        r2 = -(e_ - (g1)) * s6_;                                                                      \
+        r3 = h_ + k_;                                                                                 \
+        r4 = h_ - k_;                                                                                 \
+        r5 = (g2);                                                                                    \
+    } while (0)
+
+/* u = G g G^T for every kernel g (3, 3) of the MR output channels of sliver ob (channels past OC
+ * give zeros): element (f, o, c) at f u_plane + (o / MR) C MR + c MR + o % MR, so within a sliver
+ * kernel q = c MR + o % MR is the q-th float of each of the 36 planes. The kernel of (o, c) is
+ * w[o][c] (w (OC, C, 3, 3)), or with flip, for the backward pass, w[c][o] turned by 180 degrees
+ * (w (C, OC, 3, 3) of the forward convolution whose input gradient this is). Vectorised across
+ * kernels: WINO_KT_CHUNK kernels' taps are gathered into k (9, CHUNK), then G g G^T runs on whole
+ * rows and each of the 36 results is stored as one contiguous run. */
+static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, const float *w, int flip, size_t ob,
                                   float *u) {
-    const size_t c_n = (size_t)d->c;
-    for (int o = o0; o < o1; o++)
-        for (size_t c = 0; c < c_n; c++) {
-            const float zero[9] = {0};
-            const float *k = o < d->oc ? w + ((size_t)o * c_n + c) * 9 : zero;
-            float t[6][3], r[6][6];  /* G g (6, 3), G g G^T (6, 6) */
-            for (int j = 0; j < 3; j++) wino_g6(k + j, 3, &t[0][j], 3);
-            for (int i = 0; i < 6; i++) wino_g6(t[i], 1, r[i], 1);
-            float *dst = u + ((size_t)o / g->mr) * c_n * g->mr + c * g->mr + (size_t)o % g->mr;
-            for (int f = 0; f < WINO_NF; f++) dst[(size_t)f * g->u_plane] = r[f / 6][f % 6];
+    const size_t mr = g->mr, c_n = (size_t)d->c, q_n = c_n * mr, oc = (size_t)d->oc;
+    float *base = u + ob * c_n * mr;
+    float k[9][WINO_KT_CHUNK];
+    for (size_t q0 = 0; q0 < q_n; q0 += WINO_KT_CHUNK) {
+        const size_t n = q_n - q0 < WINO_KT_CHUNK ? q_n - q0 : WINO_KT_CHUNK;
+        /* Kernel q0 + j is (o, c) = (ob MR + i, c), counted up without dividing. */
+        size_t c = q0 / mr, i = q0 % mr;
+        for (size_t j = 0; j < n; j++, i = i + 1 == mr ? 0 : i + 1, c += i == 0) {
+            const size_t o = ob * mr + i;
+            if (o >= oc) {
+                for (int t = 0; t < 9; t++) k[t][j] = 0.0f;
+            } else if (flip) {
+                const float *src = w + (c * oc + o) * 9;
+                for (int t = 0; t < 9; t++) k[t][j] = src[8 - t];
+            } else {
+                const float *src = w + (o * c_n + c) * 9;
+                for (int t = 0; t < 9; t++) k[t][j] = src[t];
+            }
         }
+        float *dst = base + q0;
+        const size_t pl = g->u_plane;
+#pragma omp simd
+        for (size_t j = 0; j < n; j++) {
+            /* G g: column t of the kernel (taps t, 3 + t, 6 + t) -> column t of a (6, 3). */
+            float a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5, c0, c1, c2, c3, c4, c5;
+            WINO_G6(k[0][j], k[3][j], k[6][j], a0, a1, a2, a3, a4, a5);
+            WINO_G6(k[1][j], k[4][j], k[7][j], b0, b1, b2, b3, b4, b5);
+            WINO_G6(k[2][j], k[5][j], k[8][j], c0, c1, c2, c3, c4, c5);
+            /* (G g) G^T: row i (a_i, b_i, c_i) -> positions 6 i .. 6 i + 5. */
+#define WINO_ROW(i, x, y, z)                                                                          \
+    do {                                                                                              \
+        float r0_, r1_, r2_, r3_, r4_, r5_;                                                           \
+        WINO_G6(x, y, z, r0_, r1_, r2_, r3_, r4_, r5_);                                               \
+        dst[(6 * (i) + 0) * pl + j] = r0_;                                                            \
+        dst[(6 * (i) + 1) * pl + j] = r1_;                                                            \
+        dst[(6 * (i) + 2) * pl + j] = r2_;                                                            \
+        dst[(6 * (i) + 3) * pl + j] = r3_;                                                            \
+        dst[(6 * (i) + 4) * pl + j] = r4_;                                                            \
+        dst[(6 * (i) + 5) * pl + j] = r5_;                                                            \
+    } while (0)
+            WINO_ROW(0, a0, b0, c0);
+            WINO_ROW(1, a1, b1, c1);
+            WINO_ROW(2, a2, b2, c2);
+            WINO_ROW(3, a3, b3, c3);
+            WINO_ROW(4, a4, b4, c4);
+            WINO_ROW(5, a5, b5, c5);
+#undef WINO_ROW
+        }
+    }
 }
 
 /* v = B^T d B for every tile of the band xp (C, 4 trows + 2, PW), in panels: element (f, tile
- * (ty, tx), c) at f v_plane + (ty TWP / NR + tx / NR) C NR + c NR + tx % NR. Vectorised: for each
+ * (ty, tx), c) at f v_plane + (t / NR) C NR + c NR + t % NR, t = ty TW + tx. Vectorised: for each
  * row of tiles, B^T runs down the 6 input rows (contiguous), its 6 result rows are split into 4
  * column phases ph (6, 4, TWP + 1) (column 4 tx + k of a tile is phase k % 4, index tx + k / 4),
- * and B runs across tiles on those contiguous phases. */
-static void wino_input_transform(int c, int trows, const wino_geom *g, const float *xp, float *v, float *ph) {
+ * and B runs across tiles on those contiguous phases. Only channels c0 .. c1 - 1 of the C. */
+static void wino_input_transform(int c, int c0, int c1, int trows, const wino_geom *g, const float *xp, float *v,
+                                 float *ph) {
     const size_t pw = g->pw, xcs = (size_t)(4 * trows + 2) * pw, nr = g->nr, plane = g->v_plane;
-    const size_t panel = (size_t)c * nr, per_row = g->twp / nr, twp = g->twp, pl = twp + 1;
-    for (int ch = 0; ch < c; ch++)
+    const size_t panel = (size_t)c * nr, tw = g->tw, pl = g->twp + 1;
+    for (int ch = c0; ch < c1; ch++)
         for (int ty = 0; ty < trows; ty++) {
             const float *r0 = xp + (size_t)ch * xcs + (size_t)(4 * ty) * pw, *r1 = r0 + pw, *r2 = r1 + pw,
                         *r3 = r2 + pw, *r4 = r3 + pw, *r5 = r4 + pw;
@@ -162,13 +243,16 @@ static void wino_input_transform(int c, int trows, const wino_geom *g, const flo
                     ph[(5 * 4 + k) * pl + l] = 4.0f * d1 - 5.0f * d3 + d5;
                 }
             }
-            for (size_t pj = 0; pj < per_row; pj++) {
-                float *dst = v + ((size_t)ty * per_row + pj) * panel + (size_t)ch * nr;
+            /* Tiles tx0 .. tx0 + len - 1 of this row lie in one panel, lanes lane .. lane + len - 1. */
+            for (size_t tx0 = 0; tx0 < tw; ) {
+                const size_t t0 = (size_t)ty * tw + tx0, lane = t0 % nr;
+                const size_t len = tw - tx0 < nr - lane ? tw - tx0 : nr - lane;
+                float *dst = v + t0 / nr * panel + (size_t)ch * nr + lane;
                 for (int i = 0; i < 6; i++) {
-                    const float *p0 = ph + (size_t)(i * 4) * pl + pj * nr, *p1 = p0 + pl, *p2 = p1 + pl, *p3 = p2 + pl;
+                    const float *p0 = ph + (size_t)(i * 4) * pl + tx0, *p1 = p0 + pl, *p2 = p1 + pl, *p3 = p2 + pl;
                     float *di = dst + (size_t)(6 * i) * plane;
 #pragma omp simd
-                    for (size_t l = 0; l < nr; l++) {
+                    for (size_t l = 0; l < len; l++) {
                         const float d0 = p0[l], d1 = p1[l], d2 = p2[l], d3 = p3[l], d4 = p0[l + 1], d5 = p1[l + 1];
                         di[l] = 4.0f * d0 - 5.0f * d2 + d4;
                         di[plane + l] = -4.0f * (d1 + d2) + d3 + d4;
@@ -178,41 +262,56 @@ static void wino_input_transform(int c, int trows, const wino_geom *g, const flo
                         di[5 * plane + l] = 4.0f * d1 - 5.0f * d3 + d5;
                     }
                 }
+                tx0 += len;
             }
         }
+    /* The padding tiles of the last panel read zeros. */
+    const size_t used = (size_t)trows * tw, t = wino_band_tiles(g, trows);
+    if (used < t)
+        for (int f = 0; f < WINO_NF; f++)
+            for (int ch = c0; ch < c1; ch++)
+                memset(v + (size_t)f * plane + (t / nr - 1) * panel + (size_t)ch * nr + used % nr, 0,
+                       (nr - used % nr) * sizeof *v);
 }
 
-/* m_f (OCP, T) = u_f v_f for the 36 positions f, T = trows TWP tiles. */
+/* Work items of wino_multiply: one per position f and sliver of U (a whole position without a
+ * microkernel). */
+static int wino_items(const wino_geom *g, const gemm_kernel *kr) {
+    return WINO_NF * (int)(kr ? g->ocp / g->mr : 1);
+}
+
+/* m_f (OCP, T) = u_f v_f for the 36 positions f, T tiles (wino_band_tiles), items i0 .. i1 - 1:
+ * item i is sliver i % S of position i / S, S slivers per position. */
 static void wino_multiply(const conv2d_desc *d, const wino_geom *g, const gemm_kernel *kr, size_t t,
-                          const float *u, const float *v, float *m) {
-    const size_t c = (size_t)d->c;
-    for (int f = 0; f < WINO_NF; f++) {
-        const float *uf = u + (size_t)f * g->u_plane, *vf = v + (size_t)f * g->v_plane;
-        float *mf = m + (size_t)f * g->m_plane;
+                          const float *u, const float *v, float *m, int i0, int i1) {
+    const size_t c = (size_t)d->c, nsl = kr ? g->ocp / g->mr : 1;
+    for (int i = i0; i < i1; i++) {
+        const size_t f = (size_t)i / nsl, ob = (size_t)i % nsl;
+        const float *uf = u + f * g->u_plane, *vf = v + f * g->v_plane;
+        float *mf = m + f * g->m_plane;
         if (!kr) {
             gemm(0, 1, (size_t)d->oc, t, c, 1.0f, uf, c, vf, c, 0.0f, mf, t);
             continue;
         }
-        /* Each B panel (C, NR) stays in L1 while every sliver of U passes over it. */
+        /* The sliver of U (C, MR) stays in L1 while the B panels (C, NR) pass over it. */
         for (size_t p = 0; p < t / g->nr; p++)
-            for (size_t ob = 0; ob < g->ocp / g->mr; ob++)
-                kr->ukr(c, uf + ob * c * g->mr, vf + p * c * g->nr, 0.0f, mf + ob * g->mr * t + p * g->nr, t);
+            kr->ukr(c, uf + ob * c * g->mr, vf + p * c * g->nr, 0.0f, mf + ob * g->mr * t + p * g->nr, t);
     }
 }
 
-/* y rows oy0 .. oy0 + rows - 1 = A^T M A + b from m (36, OCP, T), T = trows TWP. Vectorised
+/* y rows oy0 .. oy0 + rows - 1 of channels o0 .. o1 - 1 = A^T M A + b from m (36, OCP, T), T = trows TWP. Vectorised
  * across tiles: A^T down the 6 rows of M, then across, into column phases op (4, 4, TWP) (output
  * column 4 tx + j at op[i][j][tx]), then interleaved into y's rows (rows and columns past the map
  * dropped). */
 static void wino_output_transform(const conv2d_desc *d, const wino_geom *g, int trows, const float *m,
-                                  const float *b, int oy0, int rows, float *y, float *op) {
-    const size_t t = (size_t)trows * g->twp, ohw = (size_t)d->h * (size_t)d->w, plane = g->m_plane;
+                                  const float *b, int relu, int oy0, int rows, int o0, int o1, float *y, float *op) {
+    const size_t t = wino_band_tiles(g, trows), ohw = (size_t)d->h * (size_t)d->w, plane = g->m_plane;
     const size_t twp = g->twp;
     const int w = d->w, tw = (int)g->tw;
-    for (int o = 0; o < d->oc; o++) {
+    for (int o = o0; o < o1; o++) {
         const float bias = b ? b[o] : 0.0f;
         for (int ty = 0; ty < trows; ty++) {
-            const float *s = m + (size_t)o * t + (size_t)ty * twp;
+            const float *s = m + (size_t)o * t + (size_t)ty * g->tw;
 #pragma omp simd
             for (int tx = 0; tx < tw; tx++) {
                 const float *q = s + tx;
@@ -248,14 +347,115 @@ static void wino_output_transform(const conv2d_desc *d, const wino_geom *g, int 
                 float *yr = y + (size_t)o * ohw + (size_t)(oy0 + 4 * ty + i) * (size_t)w;
                 const float *q0 = op + (size_t)(4 * i) * twp, *q1 = q0 + twp, *q2 = q1 + twp, *q3 = q2 + twp;
                 const int full = w / 4;
-                for (int tx = 0; tx < full; tx++) {
-                    yr[4 * tx] = q0[tx];
-                    yr[4 * tx + 1] = q1[tx];
-                    yr[4 * tx + 2] = q2[tx];
-                    yr[4 * tx + 3] = q3[tx];
+                if (relu) {
+                    for (int tx = 0; tx < full; tx++) {
+                        yr[4 * tx] = q0[tx] > 0.0f ? q0[tx] : 0.0f;
+                        yr[4 * tx + 1] = q1[tx] > 0.0f ? q1[tx] : 0.0f;
+                        yr[4 * tx + 2] = q2[tx] > 0.0f ? q2[tx] : 0.0f;
+                        yr[4 * tx + 3] = q3[tx] > 0.0f ? q3[tx] : 0.0f;
+                    }
+                } else {
+                    for (int tx = 0; tx < full; tx++) {
+                        yr[4 * tx] = q0[tx];
+                        yr[4 * tx + 1] = q1[tx];
+                        yr[4 * tx + 2] = q2[tx];
+                        yr[4 * tx + 3] = q3[tx];
+                    }
                 }
                 const float *qs[4] = {q0, q1, q2, q3};
-                for (int j = 0; 4 * full + j < w; j++) yr[4 * full + j] = qs[j][full];
+                for (int j = 0; 4 * full + j < w; j++) {
+                    const float v = qs[j][full];
+                    yr[4 * full + j] = relu && !(v > 0.0f) ? 0.0f : v;
+                }
+            }
+        }
+    }
+}
+
+/* xp (C, rows, PW) = rows y0 - 1 .. y0 - 1 + rows - 1 of x * (mask > 0), zero-padded by 1 (the
+ * backward pass's input: dy with the following ReLU's backward fused, mask being that ReLU's
+ * output). x and mask (C, H, W). */
+static void wino_pad_band_masked(const conv2d_desc *d, const float *x, const float *mask, int y0, int rows,
+                                 int pw, float *xp) {
+    const size_t hw = (size_t)d->h * (size_t)d->w, w = (size_t)d->w;
+    for (int c = 0; c < d->c; c++)
+        for (int j = 0; j < rows; j++) {
+            float *dst = xp + ((size_t)c * (size_t)rows + (size_t)j) * (size_t)pw;
+            const int iy = y0 + j - 1;
+            if (iy < 0 || iy >= d->h) {
+                memset(dst, 0, (size_t)pw * sizeof *dst);
+                continue;
+            }
+            const float *src = x + (size_t)c * hw + (size_t)iy * w, *msk = mask + (size_t)c * hw + (size_t)iy * w;
+            dst[0] = 0.0f;
+#pragma omp simd
+            for (size_t i = 0; i < w; i++) dst[1 + i] = msk[i] > 0.0f ? src[i] : 0.0f;
+            for (size_t i = w + 1; i < (size_t)pw; i++) dst[i] = 0.0f;
+        }
+}
+
+/* The convolution d (3x3, stride 1, pad 1) of x (upsampled by `up`; or x * (mask > 0) when mask is
+ * given, then up = 1 and zero padding) with the kernels wino_kernel_transform reads from w (flip as
+ * there), plus b, ReLU fused when relu: y (OC, H, W). uk: the kernels already transformed for the
+ * microkernel tile MR uk_mr (conv2d_winograd_transform_kernels), used when the path in force still
+ * has that MR; else (or NULL) they are transformed into ws. */
+static void wino_run(const conv2d_desc *d, int up, const float *x, const float *mask, const float *w, int flip,
+                     const float *uk, size_t uk_mr, const float *b, int relu, float *y, float *ws) {
+    const gemm_kernel *kr = gemm_active_kernel();
+    const size_t mr = kr ? kr->mr : 1, nr = kr ? kr->nr : 1;
+    const wino_geom g = wino_geometry(d, mr, nr, ((size_t)d->oc + mr - 1) / mr * mr);
+    const int oh = d->h, nthreads = wino_threads(d), band = g.band, nbands = (oh + band - 1) / band;
+    float *u = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    float *slices = u + WINO_NF * g.u_plane;
+    const int transform = !(uk && uk_mr == mr);
+    if (!transform) u = (float *)uk;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        float *xp = slices + (size_t)omp_get_thread_num() * g.per_thread;
+        float *v = xp + g.xp_n, *m = v + WINO_NF * g.v_plane, *ph = m + WINO_NF * g.m_plane;
+        /* By whole slivers, so no two threads write the same cache line. */
+        if (transform) {
+#pragma omp for schedule(dynamic, 1)
+            for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(d, &g, w, flip, (size_t)ob, u);
+        }
+        const int items = wino_items(&g, kr);
+        if (wino_coop(d)) {
+            /* One band shared by the team, in thread 0's slice: padded and transformed in split by
+             * input channel, the GEMMs split by item, transformed out split by output channel. */
+            const int trows = (oh + 3) / 4;
+            float *v0 = slices + g.xp_n, *m0 = v0 + WINO_NF * g.v_plane;
+            const int nchunks = 4 * nthreads, xrows = 4 * trows + 2;
+            const size_t in_plane = (size_t)(d->h / up) * (size_t)(d->w / up), hw = (size_t)d->h * (size_t)d->w;
+#pragma omp for schedule(dynamic, 1)
+            for (int k = 0; k < nchunks; k++) {
+                const int c0 = d->c * k / nchunks, c1 = d->c * (k + 1) / nchunks;
+                if (c1 == c0) continue;
+                conv2d_desc part = *d;
+                part.c = c1 - c0;
+                float *xpc = slices + (size_t)c0 * (size_t)xrows * g.pw;
+                if (mask)
+                    wino_pad_band_masked(&part, x + (size_t)c0 * hw, mask + (size_t)c0 * hw, 0, xrows, (int)g.pw, xpc);
+                else
+                    conv_pad_band(&part, up, x + (size_t)c0 * in_plane, 0, xrows, (int)g.pw, xpc);
+                wino_input_transform(d->c, c0, c1, trows, &g, slices, v0, ph);
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int i = 0; i < items; i++) wino_multiply(d, &g, kr, wino_band_tiles(&g, trows), u, v0, m0, i, i + 1);
+#pragma omp for schedule(dynamic, 1)
+            for (int o = 0; o < d->oc; o++) wino_output_transform(d, &g, trows, m0, b, relu, 0, oh, o, o + 1, y, ph);
+        } else {
+            /* Bands handed out one at a time: a thread the OS descheduled holds up one band, not
+             * half the map. Every band starts on a row of whole tiles. */
+#pragma omp for schedule(dynamic, 1)
+            for (int bi = 0; bi < nbands; bi++) {
+                const int oy0 = bi * band, rows = oh - oy0 < band ? oh - oy0 : band, trows = (rows + 3) / 4;
+                if (mask)
+                    wino_pad_band_masked(d, x, mask, oy0, 4 * trows + 2, (int)g.pw, xp);
+                else
+                    conv_pad_band(d, up, x, oy0, 4 * trows + 2, (int)g.pw, xp);
+                wino_input_transform(d->c, 0, d->c, trows, &g, xp, v, ph);
+                wino_multiply(d, &g, kr, wino_band_tiles(&g, trows), u, v, m, 0, items);
+                wino_output_transform(d, &g, trows, m, b, relu, oy0, rows, 0, d->oc, y, ph);
             }
         }
     }
@@ -263,27 +463,62 @@ static void wino_output_transform(const conv2d_desc *d, const wino_geom *g, int 
 
 void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
                              float *y, float *ws) {
+    wino_run(d, up, x, NULL, w, 0, NULL, 0, b, 0, y, ws);
+}
+
+void conv2d_winograd_forward_relu(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
+                                  float *y, int relu, float *ws) {
+    wino_run(d, up, x, NULL, w, 0, NULL, 0, b, relu, y, ws);
+}
+
+/* The convolution whose output is the backward pass's: OC and C exchanged, zero padding. */
+static conv2d_desc wino_backward_desc(const conv2d_desc *d) {
+    conv2d_desc t = *d;
+    t.c = d->oc;
+    t.oc = d->c;
+    t.padding = PAD_ZERO;
+    return t;
+}
+
+int conv2d_winograd_backward_supported(const conv2d_desc *d) {
+    return conv2d_winograd_supported(d) && d->padding == PAD_ZERO;
+}
+
+size_t conv2d_winograd_backward_workspace(const conv2d_desc *d) {
+    const conv2d_desc t = wino_backward_desc(d);
+    return conv2d_winograd_workspace(&t);
+}
+
+void conv2d_winograd_backward_data(const conv2d_desc *d, const float *w, const float *dy, const float *mask,
+                                   float *dx, float *ws) {
+    const conv2d_desc t = wino_backward_desc(d);
+    wino_run(&t, 1, dy, mask, w, 1, NULL, 0, NULL, 0, dx, ws);
+}
+
+size_t conv2d_winograd_kernels_size(const conv2d_desc *d, int backward) {
+    const conv2d_desc t = backward ? wino_backward_desc(d) : *d;
+    const wino_geom g = wino_geometry_max(&t);
+    return WINO_NF * g.u_plane;
+}
+
+int conv2d_winograd_transform_kernels(const conv2d_desc *d, int backward, const float *w, float *uk) {
+    const conv2d_desc t = backward ? wino_backward_desc(d) : *d;
     const gemm_kernel *kr = gemm_active_kernel();
     const size_t mr = kr ? kr->mr : 1, nr = kr ? kr->nr : 1;
-    const wino_geom g = wino_geometry(d, mr, nr, ((size_t)d->oc + mr - 1) / mr * mr);
-    const int oh = d->h, nthreads = wino_threads(d), band = g.band, nbands = (oh + band - 1) / band;
-    float *u = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
-    float *slices = u + WINO_NF * g.u_plane;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-    {
-        float *xp = slices + (size_t)omp_get_thread_num() * g.per_thread;
-        float *v = xp + g.xp_n, *m = v + WINO_NF * g.v_plane, *ph = m + WINO_NF * g.m_plane;
-#pragma omp for schedule(dynamic, 4)
-        for (int o = 0; o < (int)g.ocp; o++) wino_kernel_transform(d, &g, w, o, o + 1, u);
-        /* Bands handed out one at a time: a thread the OS descheduled holds up one band, not half
-         * the map. Every band starts on a row of whole tiles. */
-#pragma omp for schedule(dynamic, 1)
-        for (int bi = 0; bi < nbands; bi++) {
-            const int oy0 = bi * band, rows = oh - oy0 < band ? oh - oy0 : band, trows = (rows + 3) / 4;
-            conv_pad_band(d, up, x, oy0, 4 * trows + 2, (int)g.pw, xp);
-            wino_input_transform(d->c, trows, &g, xp, v, ph);
-            wino_multiply(d, &g, kr, (size_t)trows * g.twp, u, v, m);
-            wino_output_transform(d, &g, trows, m, b, oy0, rows, y, ph);
-        }
-    }
+    const wino_geom g = wino_geometry(&t, mr, nr, ((size_t)t.oc + mr - 1) / mr * mr);
+    const int nthreads = wino_threads(&t);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
+    for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(&t, &g, w, backward, (size_t)ob, uk);
+    return (int)mr;
+}
+
+void conv2d_winograd_forward_pre(const conv2d_desc *d, const float *x, const float *w, const float *uk, int uk_mr,
+                                 const float *b, float *y, int relu, float *ws) {
+    wino_run(d, 1, x, NULL, w, 0, uk, (size_t)uk_mr, b, relu, y, ws);
+}
+
+void conv2d_winograd_backward_data_pre(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
+                                       const float *dy, const float *mask, float *dx, float *ws) {
+    const conv2d_desc t = wino_backward_desc(d);
+    wino_run(&t, 1, dy, mask, w, 1, uk, (size_t)uk_mr, NULL, 0, dx, ws);
 }

@@ -57,6 +57,31 @@ int conv2d_winograd_supported(const conv2d_desc *d);
 size_t conv2d_winograd_workspace(const conv2d_desc *d);
 void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
                              float *y, float *ws);
+/* The same with relu != 0 fusing y = max(y, 0) into the output transform. */
+void conv2d_winograd_forward_relu(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
+                                  float *y, int relu, float *ws);
+/* Backward-data of a supported ZERO-padded 3x3 convolution d (no upsampling): the input gradient is
+ * itself a 3x3 stride-1 pad-1 convolution of dy with every kernel turned by 180 degrees and the
+ * channel roles exchanged, dx[c] = sum_o rot180(w[o][c]) * dy[o], run by the same F(4x4, 3x3).
+ * w (OC,C,3,3) as for the forward; dy (OC,H,W) -> dx (C,H,W) overwritten. mask (OC,H,W) or NULL:
+ * when given, dy counts only where mask > 0 (the backward of a ReLU whose output is mask, fused).
+ * The workspace may differ from the forward's; the kernels are transformed on every call. */
+int conv2d_winograd_backward_supported(const conv2d_desc *d);
+size_t conv2d_winograd_backward_workspace(const conv2d_desc *d);
+void conv2d_winograd_backward_data(const conv2d_desc *d, const float *w, const float *dy, const float *mask,
+                                   float *dx, float *ws);
+/* The kernels transformed once, for layers run many times on one set of weights: uk (floats by
+ * conv2d_winograd_kernels_size, 64-byte aligned) receives the forward's (backward = 0) or the
+ * backward-data's (1) transformed kernels of w (OC,C,3,3) for d, in the layout of the GEMM path in
+ * force; the returned tile height (MR) goes with them. The *_pre variants (no upsampling) then skip
+ * the per-call transform, and fall back to it when the path in force has another MR (tests switch
+ * paths); w is still passed for that. */
+size_t conv2d_winograd_kernels_size(const conv2d_desc *d, int backward);
+int conv2d_winograd_transform_kernels(const conv2d_desc *d, int backward, const float *w, float *uk);
+void conv2d_winograd_forward_pre(const conv2d_desc *d, const float *x, const float *w, const float *uk, int uk_mr,
+                                 const float *b, float *y, int relu, float *ws);
+void conv2d_winograd_backward_data_pre(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
+                                       const float *dy, const float *mask, float *dx, float *ws);
 
 /* ---- relu.c ----------------------------------------------------------------------------- */
 /* y = max(x, 0), in place allowed. */
