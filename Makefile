@@ -35,7 +35,7 @@ IMAGES   ?= ../shared/images
 .PHONY: all test clean models example bench bench-fast bench-adain bench-train fuzz train-data adain-examples
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -6,6 +6,7 @@
  *
  * Prints one JSON line: {"times": [seconds, ...], "out_shape": [3, OH, OW]}; --out writes the
  * decoder's unclamped output (3, OH, OW) for the caller to compare with PyTorch's. */
+#include "bench_util.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
 #include "core/gemm.h"
@@ -24,38 +25,6 @@ static void usage(void) {
     fprintf(stderr, "usage: bench_adain --model adain.safetensors --content c.f32 --height H --width W\n"
                     "                   --style s.f32 --style-height SH --style-width SW\n"
                     "                   [--runs 5] [--warmup 1] [--threads 2] [--out out.f32]\n");
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
-}
-
-/* Reads a raw float32 (3, H, W) file into a new buffer; its size must match exactly. */
-static float *read_tensor(impasto_ctx *ctx, const char *path, int h, int w) {
-    size_t n = (size_t)3 * (size_t)h * (size_t)w;
-    unsigned char *data = NULL;
-    size_t size = 0;
-    if (file_read_all(ctx, path, n * sizeof(float) + 1, &data, &size) != IMPASTO_OK) {
-        fprintf(stderr, "bench_adain: %s\n", impasto_ctx_error(ctx));
-        return NULL;
-    }
-    float *x = NULL;
-    if (size != n * sizeof(float))
-        fprintf(stderr, "bench_adain: %s holds %zu bytes, expected %zu\n", path, size, n * sizeof(float));
-    else if ((x = malloc(n * sizeof *x)))
-        memcpy(x, data, n * sizeof *x);
-    free(data);
-    return x;
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* One transfer: *img (3, 8 FH, 8 FW) malloc'd. */
@@ -113,7 +82,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_adain: %s\n", m ? "not an AdaIN model" : impasto_ctx_error(ctx));
         return 1;
     }
-    float *c = read_tensor(ctx, cpath, h, w), *s = read_tensor(ctx, spath, sh, sw);
+    float *c = read_floats(ctx, "bench_adain", cpath, (size_t)3 * h * w);
+    float *s = read_floats(ctx, "bench_adain", spath, (size_t)3 * sh * sw);
     if (!c || !s) return 1;
     double times[MAX_RUNS];
     float *img = NULL;  // (3, 8 FH, 8 FW)

@@ -7,6 +7,7 @@
  * the forward pass at that size) is made once, untimed, as impasto_fast_stylize keeps it between
  * frames; each timed run copies the input into the plan and runs the network. The result is one
  * JSON line on stdout; --out writes the output (3, OH, OW) for the caller to compare. */
+#include "bench_util.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
 #include "core/gemm.h"
@@ -33,22 +34,6 @@ static void usage(void) {
             "                  [--runs 5] [--warmup 1] [--threads 2] [--budget 0] [--out y.f32] [--layers]\n"
             "  x.f32: raw float32 (3, H, W), RGB 0..255. Prints one JSON line; --layers adds each\n"
             "  convolution's median seconds (with its norm) as \"layers\".\n");
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
-}
-
-static int parse_seconds(const char *s, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 0 && v <= 1e6)) return 0;
-    *out = v;
-    return 1;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -83,44 +68,6 @@ static int parse_args(int argc, char **argv, options *o) {
     return o->model && o->input && o->h && o->w;
 }
 
-/* Reads a raw float32 file of exactly n values into dst. */
-static int read_tensor(impasto_ctx *ctx, const char *path, size_t n, float *dst) {
-    unsigned char *data = NULL;
-    size_t size = 0;
-    if (file_read_all(ctx, path, n * sizeof(float) + 1, &data, &size) != IMPASTO_OK) {
-        fprintf(stderr, "bench_fast: %s\n", impasto_ctx_error(ctx));
-        return 0;
-    }
-    int ok = size == n * sizeof(float);
-    if (ok) memcpy(dst, data, n * sizeof *dst);
-    else fprintf(stderr, "bench_fast: %s holds %zu bytes, expected %zu\n", path, size, n * sizeof(float));
-    free(data);
-    return ok;
-}
-
-static int write_floats(const char *path, const float *x, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    int ok = fwrite(x, sizeof *x, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
-
-static int dbl_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, dbl_cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int main(int argc, char **argv) {
     options o;
     if (!parse_args(argc, argv, &o)) {
@@ -137,12 +84,12 @@ int main(int argc, char **argv) {
     transformer_net *net = NULL;
     tnet_plan *plan = NULL;
     const size_t nin = (size_t)3 * o.h * o.w;
-    float *x = malloc(nin * sizeof *x);  /* (3, H, W) */
+    float *x = NULL;  /* (3, H, W) */
     double times[MAX_RUNS];
     static double layer_t[MAX_RUNS][TNET_NUM_CONV];
     const float *y = NULL;
     tnet_out_size(o.h, o.w, &oh, &ow);
-    if (!x || !read_tensor(ctx, o.input, nin, x)) goto done;
+    if (!(x = read_floats(ctx, "bench_fast", o.input, nin))) goto done;
     if (transformer_net_load(ctx, o.model, &net) != IMPASTO_OK ||
         tnet_plan_create(ctx, o.h, o.w, o.threads, &plan) != IMPASTO_OK) {
         fprintf(stderr, "bench_fast: %s\n", impasto_ctx_error(ctx));

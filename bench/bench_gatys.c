@@ -18,6 +18,7 @@
  * conv, fused where Winograd runs it), against a pseudo-random output gradient. Each layer's
  * result is also computed once by im2col + GEMM (conv2d.c), timed (one run) and compared: the
  * relative L2 difference of the forward outputs and of the input gradients. */
+#include "bench_util.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
 #include "core/gemm.h"
@@ -56,22 +57,6 @@ static void usage(void) {
             "  *.f32: raw float32 (3, H, W), Caffe-preprocessed RGB. Prints one JSON line.\n");
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
-}
-
-static int parse_seconds(const char *s, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 0 && v <= 1e6)) return 0;
-    *out = v;
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->mode = "gatys";
@@ -106,39 +91,6 @@ static int parse_args(int argc, char **argv, options *o) {
     if (!o->model || !o->init || !o->h || !o->w) return 0;
     if (gatys && (!o->content || !o->style)) return 0;
     return 1;
-}
-
-/* Reads a raw float32 (3, H, W) file into a new buffer; its size must match exactly. */
-static float *read_tensor(impasto_ctx *ctx, const char *path, int h, int w) {
-    size_t n = (size_t)3 * h * w;
-    unsigned char *data = NULL;
-    size_t size = 0;
-    if (file_read_all(ctx, path, n * sizeof(float) + 1, &data, &size) != IMPASTO_OK) {
-        fprintf(stderr, "bench_gatys: %s\n", impasto_ctx_error(ctx));
-        return NULL;
-    }
-    float *x = NULL;
-    if (size != n * sizeof(float)) {
-        fprintf(stderr, "bench_gatys: %s holds %zu bytes, expected %zu for (3, %d, %d) float32\n",
-                path, size, n * sizeof(float), h, w);
-    } else if ((x = malloc(n * sizeof *x))) {
-        memcpy(x, data, n * sizeof *x);
-    }
-    free(data);
-    return x;
-}
-
-static int write_floats(const char *path, const float *x, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    int ok = fwrite(x, sizeof *x, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* Everything one Gatys evaluation touches, allocated before timing starts. */
@@ -353,9 +305,9 @@ int main(int argc, char **argv) {
     vgg19 *net = NULL;
     gatys_state s;
     memset(&s, 0, sizeof s);
-    float *x = read_tensor(ctx, o.init, o.h, o.w);
-    float *content = gatys ? read_tensor(ctx, o.content, o.h, o.w) : NULL;
-    float *style = gatys ? read_tensor(ctx, o.style, o.h, o.w) : NULL;
+    float *x = read_floats(ctx, "bench_gatys", o.init, (size_t)3 * o.h * o.w);
+    float *content = gatys ? read_floats(ctx, "bench_gatys", o.content, (size_t)3 * o.h * o.w) : NULL;
+    float *style = gatys ? read_floats(ctx, "bench_gatys", o.style, (size_t)3 * o.h * o.w) : NULL;
     float *g = malloc((size_t)3 * o.h * o.w * sizeof(float));
     double times[MAX_RUNS];
     if (!x || !g || (gatys && (!content || !style))) goto done;

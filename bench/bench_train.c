@@ -15,6 +15,7 @@
  * backward (per layer, tnet_train_set_timers) and through VGG-19 to relu4_3 forward and backward,
  * timed --runs times after --warmup; prints one JSON line of median seconds per part. --reference
  * runs TransformerNet's convolutions by im2col + GEMM (the path before the fast kernels). */
+#include "bench_util.h"
 #include "core/ctx.h"
 #include "core/gemm.h"
 #include "impasto.h"
@@ -44,14 +45,6 @@ static void usage(void) {
             "       bench_train --profile --model vgg19.safetensors [--size 256] [--runs 3] [--warmup 1]\n"
             "                   [--reference]   (TransformerNet by im2col + GEMM throughout)\n"
             "Prints one JSON line.\n");
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -172,22 +165,6 @@ static int run_steps(impasto_ctx *ctx, const options *o) {
 }
 
 /* ---- profile mode ------------------------------------------------------------------------- */
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int dbl_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, dbl_cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static double uniform01(void *state) {
     unsigned long long *s = state;
