@@ -25,6 +25,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gatys_bench import run_child  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -81,18 +84,6 @@ def torch_child(a):
     if a.out:
         out[0].numpy().astype("<f4").tofile(a.out)
     print(json.dumps({"times": times, "out_shape": list(out.shape[1:])}))
-
-
-def run_child(cmd, env):
-    """Runs one child; returns (its last JSON line as a dict, its peak RSS in KiB from wait4)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        sys.exit("child failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), err.decode(errors="replace")))
-    return json.loads(out.decode().strip().splitlines()[-1]), ru.ru_maxrss
 
 
 def tiled_run(a, wd, env):

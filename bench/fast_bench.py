@@ -27,7 +27,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gatys_bench import cpu_name, fmt_mib, rel_err, torch_info  # noqa: E402
+from gatys_bench import cpu_name, fmt_mib, rel_err, run_child, torch_info  # noqa: E402
 
 MIN_RUNS = 3  # timed runs made even when --budget is used up (as bench_fast.c)
 DEFAULT_CONTENT = "images/content/tubingen.jpg"
@@ -102,21 +102,6 @@ def torch_child(a):
 
 
 # ---- the parent: run children, compare, report ----------------------------------------------
-
-def run_child(cmd, env):
-    """Runs one child; returns (its JSON line as a dict, its peak RSS in KiB from wait4)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
-    out = p.stdout.read()
-    p.stdout.close()
-    _, status, ru = os.wait4(p.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit("fast_bench: %s exited with %d" % (" ".join(cmd), code))
-    lines = [l for l in out.decode().splitlines() if l.startswith("{")]
-    if not lines:
-        sys.exit("fast_bench: no result from %s" % " ".join(cmd))
-    return json.loads(lines[-1]), ru.ru_maxrss
-
 
 def summarise(res, rss, flop):
     t = res["times"]

@@ -310,17 +310,18 @@ def run_layers(a, size, paths, impls, env):
 
 
 def run_child(cmd, env):
-    """Runs one child; returns (its JSON line as a dict, its peak RSS in KiB from wait4)."""
+    """Runs one child (of this or another bench script); returns (its last JSON line as a dict, its
+    peak RSS in KiB from wait4, so each side's is its own); exits naming the script on failure."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
     out = p.stdout.read()
     p.stdout.close()
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
-        sys.exit("gatys_bench: %s exited with %d" % (" ".join(cmd), p.returncode))
+        sys.exit("%s: %s exited with %d" % (os.path.basename(sys.argv[0]), " ".join(cmd), p.returncode))
     lines = [l for l in out.decode().splitlines() if l.startswith("{")]
     if not lines:
-        sys.exit("gatys_bench: no result from %s" % " ".join(cmd))
+        sys.exit("%s: no result from %s" % (os.path.basename(sys.argv[0]), " ".join(cmd)))
     return json.loads(lines[-1]), ru.ru_maxrss
 
 

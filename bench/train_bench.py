@@ -30,7 +30,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from gatys_bench import cpu_name, fmt_mib, torch_info  # noqa: E402
+from gatys_bench import cpu_name, fmt_mib, run_child, torch_info  # noqa: E402
 
 FEATURE_SCALE = 255.0 * 0.226  # Caffe input units per torchvision unit (src/methods/train.c)
 CONTENT_WEIGHT, STYLE_WEIGHT, LR = 1e5, 1e10, 1e-3
@@ -129,21 +129,6 @@ def torch_child(a):
 
 
 # ---- the parent ------------------------------------------------------------------------------
-
-def run_child(cmd, env):
-    """Runs one child; returns (its JSON line as a dict, its peak RSS in KiB from wait4)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
-    out = p.stdout.read()
-    p.stdout.close()
-    _, status, ru = os.wait4(p.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit("train_bench: %s exited with %d" % (" ".join(cmd), code))
-    lines = [l for l in out.decode().splitlines() if l.startswith("{")]
-    if not lines:
-        sys.exit("train_bench: no result from %s" % " ".join(cmd))
-    return json.loads(lines[-1]), ru.ru_maxrss
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
