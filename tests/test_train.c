@@ -18,6 +18,16 @@ static double uniform01(void *state) {
 }
 
 /* L = sum r * net(x): its gradient is backward(dy = r). */
+/* Non-trivial affine norms, so gamma and beta's gradients are tested away from 1 and 0. */
+static void random_norms(transformer_net *net, unsigned long long *rng) {
+    for (int i = 0; i < TNET_NUM_CONV; i++)
+        if (net->gamma[i])
+            for (int c = 0; c < tnet_convs()[i].oc; c++) {
+                net->gamma[i][c] = test_uniform(rng, 0.5f, 1.5f);
+                net->beta[i][c] = test_uniform(rng, -0.3f, 0.3f);
+            }
+}
+
 static double probe_loss(const transformer_net *net, tnet_train_plan *p, const float *x, const float *r, size_t nin,
                          size_t nout) {
     memcpy(tnet_train_input(p), x, nin * sizeof(float));
@@ -54,13 +64,7 @@ static void test_backward_finite_differences(void) {
     transformer_net net, grad;
     tnet_view(params, &net);
     tnet_view(grads, &grad);
-    /* Non-trivial affine norms, so gamma and beta's gradients are tested away from 1 and 0. */
-    for (int i = 0; i < TNET_NUM_CONV; i++)
-        if (net.gamma[i])
-            for (int c = 0; c < tnet_convs()[i].oc; c++) {
-                net.gamma[i][c] = test_uniform(&rng, 0.5f, 1.5f);
-                net.beta[i][c] = test_uniform(&rng, -0.3f, 0.3f);
-            }
+    random_norms(&net, &rng);
     for (size_t i = 0; i < nin; i++) x[i] = test_uniform(&rng, 0.0f, 255.0f);
     for (size_t i = 0; i < nout; i++) r[i] = test_uniform(&rng, -1.0f, 1.0f);
     tnet_train_plan *p = NULL;
@@ -159,12 +163,7 @@ static void test_fast_matches_reference(void) {
     tnet_view(params, &net);
     tnet_view(gf, &gfast);
     tnet_view(gr, &gref);
-    for (int i = 0; i < TNET_NUM_CONV; i++)
-        if (net.gamma[i])
-            for (int c = 0; c < tnet_convs()[i].oc; c++) {
-                net.gamma[i][c] = test_uniform(&rng, 0.5f, 1.5f);
-                net.beta[i][c] = test_uniform(&rng, -0.3f, 0.3f);
-            }
+    random_norms(&net, &rng);
     for (size_t i = 0; i < nin; i++) x[i] = test_uniform(&rng, 0.0f, 255.0f);
     for (size_t i = 0; i < nin; i++) r[i] = test_uniform(&rng, -1.0f, 1.0f);
     int oh, ow;
