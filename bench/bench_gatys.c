@@ -183,20 +183,20 @@ static double rel_l2(const float *a, const float *b, size_t n) {
 }
 
 /* Runs one layer's forward (which = 0) or backward-data (1), Winograd (wino; with the kernels uk
- * kept transformed for tile height uk_mr, or NULL) or im2col. in (C,H,W),
- * mask = the ReLU's output (OC,H,W), dy (OC,H,W); y (OC,H,W) or dx (C,H,W). tmp (OC,H,W) holds
- * the masked gradient on the im2col path. */
+ * kept transformed for tile height uk_mr, or NULL) or im2col. in (C,H,W), mask = the ReLU's
+ * bitmap (OC planes of H*W bits, as the plan keeps it), dy (OC,H,W); y (OC,H,W) or dx (C,H,W).
+ * tmp (OC,H,W) holds the masked gradient on the im2col path. */
 static void layer_run(const conv2d_desc *d, int which, int wino, const float *uk, int uk_mr, const float *w,
-                      const float *b, const float *in, const float *mask, const float *dy, float *out, float *tmp,
-                      float *ws) {
-    const size_t ny = (size_t)d->oc * (size_t)d->h * (size_t)d->w;
+                      const float *b, const float *in, const uint64_t *mask, const float *dy, float *out,
+                      float *tmp, float *ws) {
+    const size_t hw = (size_t)d->h * (size_t)d->w;
     if (which == 0) {
         if (wino) conv2d_winograd_forward_pre(d, in, w, uk, uk_mr, b, out, 1, ws);
         else conv2d_forward(d, in, w, b, out, 1, ws);
     } else if (wino) {
-        conv2d_winograd_backward_data_pre(d, w, uk, uk_mr, dy, mask, out, ws);
+        conv2d_winograd_backward_data_bits(d, w, uk, uk_mr, dy, mask, out, ws);
     } else {
-        relu_backward(ny, mask, dy, tmp);
+        relu_backward_bits(d->oc, hw, mask, dy, tmp);
         conv2d_backward(d, NULL, w, tmp, out, NULL, NULL, ws);
     }
 }
@@ -226,6 +226,9 @@ static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, co
     int ok = 1;
     for (int i = 0; i < 6 && ok; i++) ok = (bufs[i] = malloc((i == 5 ? wsmax : nmax) * sizeof(float))) != NULL;
     float *dy = bufs[0], *out = bufs[1], *ref = bufs[2], *tmp = bufs[3], *ws = bufs[5];
+    /* A bitmap of up to nmax bits in up to 512 planes, each rounded up to a whole word. */
+    uint64_t *mask = ok ? malloc((nmax / 64 + 512) * sizeof *mask) : NULL;
+    ok = ok && mask;
     if (ok) {
         unsigned long long seed = 12345;
         for (size_t i = 0; i < nmax; i++) {
@@ -241,7 +244,7 @@ static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, co
             vgg19_plan_output(p, l, &c, &h, &w);
             const conv2d_desc d = {L[l].in_c, h, w, c, 3, 3, 1, 1, PAD_ZERO, o->threads};
             const float *in = l == 0 ? x : vgg19_plan_output(p, l - 1, NULL, NULL, NULL);
-            const float *mask = vgg19_plan_output(p, l + 1, NULL, NULL, NULL);
+            relu_mask_bits(c, (size_t)h * w, vgg19_plan_output(p, l + 1, NULL, NULL, NULL), mask);
             const float *wt = net->w[L[l].conv], *bias = net->b[L[l].conv];
             /* As vgg19.c chooses: Winograd but for conv1_1's forward (3 input channels). */
             const int wino_ok = conv2d_winograd_backward_supported(&d), wino_dir[2] = {wino_ok && d.c >= 16, wino_ok};
@@ -278,6 +281,7 @@ static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, co
         printf("]}\n");
     }
     for (int i = 0; i < 6; i++) free(bufs[i]);
+    free(mask);
     vgg19_plan_free(p);
     return ok;
 }

@@ -355,6 +355,44 @@ static void test_pool_ties(void) {
     for (int i = 0; i < 60; i++) CHECK_NEAR(dx[i], want[i], 1e-6);
 }
 
+/* The bitmap forms (what VGG-19's plan keeps instead of float maps) give the same numbers as the
+ * float forms: relu_backward_bits as relu_backward, pool_backward_route as pool_backward, on maps
+ * whose planes end mid-word, with ties and zeros (ReLU outputs). */
+static void test_bitmaps(void) {
+    static const pool_desc cases[] = {
+        {3, 7, 9, 2, 2, 0, 1, POOL_MAX}, {2, 9, 15, 2, 2, 0, 1, POOL_MAX}, {2, 5, 7, 2, 2, 1, 1, POOL_MAX},
+        {4, 16, 8, 2, 2, 0, 0, POOL_MAX}, {2, 9, 11, 2, 3, 0, 0, POOL_MAX},
+    };
+    unsigned long long s = 5150;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const pool_desc *d = &cases[t];
+        CHECK(pool_route_supported(d));
+        const size_t hw = (size_t)d->h * d->w, nx = (size_t)d->c * hw;
+        const size_t ny = (size_t)d->c * pool_out_h(d) * pool_out_w(d);
+        float *x = falloc(nx), *g = falloc(nx), *dx = falloc(nx), *want = falloc(nx);
+        float *y = falloc(ny), *y2 = falloc(ny), *dy = falloc(ny);
+        uint64_t *bits = malloc((size_t)d->c * bitmap_plane_words(hw) * sizeof *bits);
+        /* ReLU outputs: a third zero, the rest from a few levels, so windows tie. */
+        for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&s, 0, 1) < 0.33f ? 0.0f : (float)(1 + (int)test_uniform(&s, 0, 3));
+        fill(g, nx, &s, -1, 1);
+        fill(dy, ny, &s, -1, 1);
+        relu_mask_bits(d->c, hw, x, bits);
+        relu_backward(nx, x, g, want);
+        relu_backward_bits(d->c, hw, bits, g, dx);
+        CHECK_MSG(memcmp(dx, want, nx * sizeof *dx) == 0, "relu bits, case %zu", t);
+        memset(bits, 0xa5, (size_t)d->c * bitmap_plane_words(hw) * sizeof *bits);  /* overwritten */
+        pool_forward(d, x, y);
+        pool_forward_route(d, x, y2, bits);
+        CHECK_MSG(memcmp(y, y2, ny * sizeof *y) == 0, "pool route forward, case %zu", t);
+        pool_backward(d, x, dy, want);
+        pool_backward_route(d, bits, dy, dx);
+        CHECK_MSG(memcmp(dx, want, nx * sizeof *dx) == 0, "pool route backward, case %zu", t);
+        free(x), free(g), free(dx), free(want), free(y), free(y2), free(dy), free(bits);
+    }
+    const pool_desc overlapping = {1, 5, 5, 3, 2, 1, 0, POOL_MAX}, avg = {1, 4, 4, 2, 2, 0, 0, POOL_AVG};
+    CHECK(!pool_route_supported(&overlapping) && !pool_route_supported(&avg));
+}
+
 /* ---- banded convolution against a direct one --------------------------------------------- */
 
 /* The padded input pixel, mirror written independently of conv2d.c's. */
@@ -449,6 +487,7 @@ int main(void) {
     RUN(test_relu);
     RUN(test_pool_fd);
     RUN(test_pool_ties);
+    RUN(test_bitmaps);
     RUN(test_conv_banded);
     for (int k = 0; k < g_nrecs; k++) free(g_recs[k].data);
     free(g_bytes);

@@ -60,7 +60,8 @@ static float *aligned_floats(size_t n) {
 }
 
 /* One shape, one direction (backward = 0/1), with kept kernels or not: checks every element and
- * returns the relative L2 error. mode 0: plain; 1: ReLU (forward) or mask (backward); kept: the
+ * returns the relative L2 error. mode 0: plain; 1: ReLU (forward) or mask (backward); 2: the same, the
+ * backward's mask as a bitmap (relu_mask_bits); kept: the
  * kernels transformed beforehand (kept = 2: with a wrong tile height, so the call must fall back). */
 static double run(const shape *s, int backward, int mode, int kept, int threads, unsigned long long seed) {
     const conv2d_desc d = {s->c, s->h, s->w, s->oc, 3, 3, 1, 1, PAD_ZERO, threads};
@@ -80,8 +81,16 @@ static double run(const shape *s, int backward, int mode, int kept, int threads,
     int uk_mr = kept ? conv2d_winograd_transform_kernels(&d, backward, w, uk) : 0;
     if (kept == 2) uk_mr += 1;
     if (backward) {
-        if (kept) conv2d_winograd_backward_data_pre(&d, w, uk, uk_mr, x, mode ? mask : NULL, y, ws);
-        else conv2d_winograd_backward_data(&d, w, x, mode ? mask : NULL, y, ws);
+        if (mode == 2) {
+            uint64_t *bits = malloc((size_t)s->oc * bitmap_plane_words(hw) * sizeof *bits);
+            relu_mask_bits(s->oc, hw, mask, bits);
+            conv2d_winograd_backward_data_bits(&d, w, uk, uk_mr, x, bits, y, ws);
+            free(bits);
+        } else if (kept) {
+            conv2d_winograd_backward_data_pre(&d, w, uk, uk_mr, x, mode ? mask : NULL, y, ws);
+        } else {
+            conv2d_winograd_backward_data(&d, w, x, mode ? mask : NULL, y, ws);
+        }
         /* The mask applies to dy, so the reference convolves the masked dy. */
         if (mode)
             for (size_t i = 0; i < nin; i++) x[i] = mask[i] > 0.0f ? x[i] : 0.0f;
@@ -134,7 +143,7 @@ static void test_paths(void) {
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
             for (int backward = 0; backward < 2; backward++)
                 for (int threads = 1; threads <= 2; threads++)
-                    for (int mode = 0; mode < 2; mode++)
+                    for (int mode = 0; mode < 2 + backward; mode++)
                         for (int kept = 0; kept < 3; kept++) {
                             double e = run(&shapes[i], backward, mode, kept, threads, seed + i);
                             CHECK_MSG(e <= WINO_REL_L2_TOL, "relative L2 %.3g", e);

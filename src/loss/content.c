@@ -5,7 +5,7 @@
 /* Below this many elements a parallel region costs more than the loop. */
 #define CONTENT_PAR_MIN 65536
 
-/* x, target, dx (n): the features, the captured features, d(loss)/dx. */
+/* x, target, dx (n): the features, the captured features, d(loss)/dx (dx == x allowed). */
 double content_loss(size_t n, const float *x, const float *target, double weight, float *dx) {
     if (n == 0) return 0.0;
     /* The sum runs over millions of elements at the shallow layers: a float accumulator would

@@ -113,9 +113,8 @@ typedef struct gatys_run {
     double style_layer_weight[IMPASTO_MAX_LAYERS];
     float *content_target[IMPASTO_MAX_LAYERS];  /* (C, H, W) at each content layer */
     float *style_target[IMPASTO_MAX_LAYERS];    /* (C, C) blended Gram at each style layer */
-    float *grad_at[VGG19_NUM_LAYERS];           /* loss gradients injected per layer (C, H, W) */
-    int losses_at[VGG19_NUM_LAYERS];            /* how many losses write into grad_at[layer] */
-    float *scratch;                             /* (C, H, W) of the largest shared loss layer */
+    int content_at[VGG19_NUM_LAYERS];           /* per VGG layer: index in content, or -1 */
+    int style_at[VGG19_NUM_LAYERS];             /* per VGG layer: index in style, or -1 */
     float *gram_ws;                             /* (C, C) of the widest style layer */
     float *tv_grad;                             /* (3, H, W) */
     double last_content, last_style, last_tv;
@@ -147,51 +146,49 @@ static void add_into(float *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-/* f(x) and its gradient: forward through VGG-19, the losses at their layers, backward. */
+/* f(x) and its gradient: forward through VGG-19, the losses at their layers, backward. Each loss
+ * layer's gradient is written over that layer's features in the plan once its losses have read
+ * them (the backward pass reads only bitmaps), so the loss gradients take no memory of their own:
+ * at one layer the style loss goes first, into the plan's scratch (its GEMM cannot write over the
+ * features it reads), then the content loss in place. */
 static int gatys_evaluate(void *user, const float *x, float *g, size_t n, double *f) {
     gatys_run *r = user;
     const impasto_transfer_options *opt = r->opt;
     vgg19_forward(r->net, r->plan, x);
 
-    int written[VGG19_NUM_LAYERS] = {0};
+    const float *grad_at[VGG19_NUM_LAYERS] = {0};
     double content = 0, style = 0;
-    for (int i = 0; i < r->content.n; i++) {
-        int layer = r->content.index[i], c, h, w;
-        const float *feat = vgg19_plan_output(r->plan, layer, &c, &h, &w);
-        size_t len = (size_t)c * h * w;
-        float *dst = written[layer] || r->losses_at[layer] > 1 ? r->scratch : r->grad_at[layer];
-        double wt = opt->normalize_gradients ? 1.0 : r->content_layer_weight;
-        double l = content_loss(len, feat, r->content_target[i], wt, dst);
-        if (opt->normalize_gradients) {
-            l *= r->content_layer_weight;
-            normalize_gradient(dst, len, r->content_layer_weight);
+    for (int layer = 0; layer < VGG19_NUM_LAYERS; layer++) {
+        const int si = r->style_at[layer], ci = r->content_at[layer];
+        if (si < 0 && ci < 0) continue;
+        int c, h, w;
+        float *feat = vgg19_plan_output(r->plan, layer, &c, &h, &w);  /* (C, H, W), then its gradient */
+        const size_t hw = (size_t)h * w, len = (size_t)c * hw;
+        float *sg = vgg19_plan_scratch(r->plan, NULL);                 /* (C, H, W) style gradient */
+        if (si >= 0) {
+            double wt = opt->normalize_gradients ? 1.0 : r->style_layer_weight[si];
+            double l = style_loss(c, hw, feat, r->style_target[si], wt, r->gram_ws, sg);
+            if (opt->normalize_gradients) {
+                l *= r->style_layer_weight[si];
+                normalize_gradient(sg, len, r->style_layer_weight[si]);
+            }
+            style += l;
         }
-        content += l;
-        if (dst == r->scratch) {
-            if (written[layer]) add_into(r->grad_at[layer], dst, len);
-            else memcpy(r->grad_at[layer], dst, len * sizeof *dst);
+        if (ci >= 0) {
+            double wt = opt->normalize_gradients ? 1.0 : r->content_layer_weight;
+            double l = content_loss(len, feat, r->content_target[ci], wt, feat);
+            if (opt->normalize_gradients) {
+                l *= r->content_layer_weight;
+                normalize_gradient(feat, len, r->content_layer_weight);
+            }
+            content += l;
+            if (si >= 0) add_into(feat, sg, len);
+        } else {
+            memcpy(feat, sg, len * sizeof *feat);
         }
-        written[layer] = 1;
+        grad_at[layer] = feat;
     }
-    for (int i = 0; i < r->style.n; i++) {
-        int layer = r->style.index[i], c, h, w;
-        const float *feat = vgg19_plan_output(r->plan, layer, &c, &h, &w);
-        size_t hw = (size_t)h * w, len = (size_t)c * hw;
-        float *dst = written[layer] || r->losses_at[layer] > 1 ? r->scratch : r->grad_at[layer];
-        double wt = opt->normalize_gradients ? 1.0 : r->style_layer_weight[i];
-        double l = style_loss(c, hw, feat, r->style_target[i], wt, r->gram_ws, dst);
-        if (opt->normalize_gradients) {
-            l *= r->style_layer_weight[i];
-            normalize_gradient(dst, len, r->style_layer_weight[i]);
-        }
-        style += l;
-        if (dst == r->scratch) {
-            if (written[layer]) add_into(r->grad_at[layer], dst, len);
-            else memcpy(r->grad_at[layer], dst, len * sizeof *dst);
-        }
-        written[layer] = 1;
-    }
-    vgg19_backward(r->net, r->plan, (const float *const *)r->grad_at, g);
+    vgg19_backward(r->net, r->plan, grad_at, g);
 
     double tv = 0;
     if (opt->tv_weight > 0) {
@@ -291,8 +288,6 @@ static void run_free(gatys_run *r) {
         free(r->content_target[i]);
         free(r->style_target[i]);
     }
-    for (int i = 0; i < VGG19_NUM_LAYERS; i++) free(r->grad_at[i]);
-    free(r->scratch);
     free(r->gram_ws);
     free(r->tv_grad);
     impasto_image_free(r->snapshot);
@@ -368,8 +363,9 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
 
     int last = 0;
     unsigned char keep[VGG19_NUM_LAYERS] = {0};
-    for (int i = 0; i < r->content.n; i++) keep[r->content.index[i]] = 1, r->losses_at[r->content.index[i]]++;
-    for (int i = 0; i < r->style.n; i++) keep[r->style.index[i]] = 1, r->losses_at[r->style.index[i]]++;
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++) r->content_at[l] = r->style_at[l] = -1;
+    for (int i = 0; i < r->content.n; i++) keep[r->content.index[i]] = 1, r->content_at[r->content.index[i]] = i;
+    for (int i = 0; i < r->style.n; i++) keep[r->style.index[i]] = 1, r->style_at[r->style.index[i]] = i;
     for (int l = 0; l < VGG19_NUM_LAYERS; l++)
         if (keep[l]) last = l;
     s = vgg19_plan_create(ctx, net, r->h, r->w, last, pooling, keep, &r->plan);
@@ -378,22 +374,16 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
      * Out of memory they are transformed per call instead, so the result is ignored. */
     (void)vgg19_plan_keep_kernels(r->plan, net);
 
-    size_t scratch = 0, gram = 1;
-    for (int l = 0; l < VGG19_NUM_LAYERS; l++) {
-        if (!keep[l]) continue;
-        int c, h, w;
-        vgg19_plan_output(r->plan, l, &c, &h, &w);
-        size_t len = (size_t)c * h * w;
-        r->grad_at[l] = malloc(len * sizeof(float));
-        if (!r->grad_at[l]) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-        if (r->losses_at[l] > 1 && len > scratch) scratch = len;
+    size_t gram = 1;
+    for (int i = 0; i < r->style.n; i++) {
+        int c;
+        vgg19_plan_shape(r->plan, r->style.index[i], &c, NULL, NULL);
         if ((size_t)c * c > gram) gram = (size_t)c * c;
     }
     size_t npix = (size_t)r->h * r->w;
-    r->scratch = scratch ? malloc(scratch * sizeof(float)) : NULL;
     r->gram_ws = malloc(gram * sizeof(float));
     r->tv_grad = malloc(3 * npix * sizeof(float));
-    if ((scratch && !r->scratch) || !r->gram_ws || !r->tv_grad)
+    if (!r->gram_ws || !r->tv_grad)
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     return image_alloc(ctx, r->w, r->h, 3, &r->snapshot);
 }

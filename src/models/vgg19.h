@@ -43,19 +43,28 @@ impasto_status vgg19_from_safetensors(impasto_ctx *ctx, const struct safetensors
 void vgg19_free(vgg19 *net);
 
 /* A run of the network on one input size up to one layer: every buffer allocated once at
- * creation (activations kept for the backward pass, gradient ping-pong buffers, conv scratch),
- * nothing allocated by forward/backward, so an optimisation loop allocates nothing. */
+ * creation (the outputs the caller reads, the bitmaps the backward pass needs, gradient ping-pong
+ * buffers, conv scratch), nothing allocated by forward/backward, so an optimisation loop
+ * allocates nothing. */
 typedef struct vgg19_plan vgg19_plan;
 
 /* Input (3, h, w); runs layers 0..last (inclusive). `keep` (VGG19_NUM_LAYERS flags, or NULL
- * for all) marks layers whose outputs the caller reads: a conv whose output nobody reads is
- * fused with its ReLU and its pre-activation output not stored. */
+ * for all) marks layers whose outputs the caller reads, or where it injects gradients into the
+ * backward pass; `last` is always kept. Other layers' outputs exist only while the forward pass
+ * needs them, and a conv nobody reads is fused with its ReLU. */
 impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
                                  pool_kind pooling, const unsigned char *keep, vgg19_plan **out);
 void vgg19_plan_free(vgg19_plan *p);
-/* Output of `layer` after vgg19_forward: (C, H, W); shape in *c, *h, *w (any may be NULL).
- * NULL if that layer's output is not stored (a fused conv) or beyond `last`. */
-const float *vgg19_plan_output(const vgg19_plan *p, int layer, int *c, int *h, int *w);
+/* Output of a kept `layer` after vgg19_forward: (C, H, W); shape in *c, *h, *w (any may be
+ * NULL). NULL if that layer is not kept or beyond `last`. The backward pass never reads these
+ * outputs (it reads bitmaps), so the caller may overwrite them between forward and backward, e.g.
+ * with the loss gradient it then injects there, and save a buffer per loss layer. */
+float *vgg19_plan_output(const vgg19_plan *p, int layer, int *c, int *h, int *w);
+/* The shape of any layer up to `last`, kept or not; 0 for a bad layer. */
+int vgg19_plan_shape(const vgg19_plan *p, int layer, int *c, int *h, int *w);
+/* Scratch the caller may use between vgg19_forward and vgg19_backward (both overwrite it): at
+ * least as many floats as the largest layer output up to `last` (*n). */
+float *vgg19_plan_scratch(vgg19_plan *p, size_t *n);
 /* Bytes of all buffers of the plan. */
 size_t vgg19_plan_bytes(const vgg19_plan *p);
 /* on = 0 runs every convolution by im2col + GEMM instead of Winograd (the default, on; for tests
@@ -74,8 +83,9 @@ const float *vgg19_plan_winograd_kernels(const vgg19_plan *p, int layer, int bac
 /* x (3, H, W), preprocessed. */
 void vgg19_forward(const vgg19 *net, vgg19_plan *p, const float *x);
 /* Backward from `last` down to the input. grad_at[layer] (VGG19_NUM_LAYERS entries, NULL where
- * none) is a gradient of the same shape as that layer's output, added to the gradient flowing
- * back at that point. dx (3, H, W) receives the gradient at the input. */
+ * none) is a gradient of the same shape as that layer's output, added to the
+ * gradient flowing back at that point; it may be the layer's own output buffer (above). dx
+ * (3, H, W) receives the gradient at the input. */
 void vgg19_backward(const vgg19 *net, vgg19_plan *p, const float *const *grad_at, float *dx);
 
 /* Caffe preprocessing of an RGB(A) image (H, W, C in 0..1; alpha ignored, gray replicated)

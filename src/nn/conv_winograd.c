@@ -374,10 +374,11 @@ static void wino_output_transform(const conv2d_desc *d, const wino_geom *g, int 
 
 /* xp (C, rows, PW) = rows y0 - 1 .. y0 - 1 + rows - 1 of x * (mask > 0), zero-padded by 1 (the
  * backward pass's input: dy with the following ReLU's backward fused, mask being that ReLU's
- * output). x and mask (C, H, W). */
-static void wino_pad_band_masked(const conv2d_desc *d, const float *x, const float *mask, int y0, int rows,
-                                 int pw, float *xp) {
-    const size_t hw = (size_t)d->h * (size_t)d->w, w = (size_t)d->w;
+ * output), or of x where the ReLU's bitmap mbits (C planes of H*W bits) is set. x and mask (C, H, W);
+ * exactly one of mask and mbits is given. */
+static void wino_pad_band_masked(const conv2d_desc *d, const float *x, const float *mask, const uint64_t *mbits,
+                                 int y0, int rows, int pw, float *xp) {
+    const size_t hw = (size_t)d->h * (size_t)d->w, w = (size_t)d->w, plane = bitmap_plane_words(hw);
     for (int c = 0; c < d->c; c++)
         for (int j = 0; j < rows; j++) {
             float *dst = xp + ((size_t)c * (size_t)rows + (size_t)j) * (size_t)pw;
@@ -386,21 +387,29 @@ static void wino_pad_band_masked(const conv2d_desc *d, const float *x, const flo
                 memset(dst, 0, (size_t)pw * sizeof *dst);
                 continue;
             }
-            const float *src = x + (size_t)c * hw + (size_t)iy * w, *msk = mask + (size_t)c * hw + (size_t)iy * w;
+            const float *src = x + (size_t)c * hw + (size_t)iy * w;
             dst[0] = 0.0f;
+            if (mask) {
+                const float *msk = mask + (size_t)c * hw + (size_t)iy * w;
 #pragma omp simd
-            for (size_t i = 0; i < w; i++) dst[1 + i] = msk[i] > 0.0f ? src[i] : 0.0f;
+                for (size_t i = 0; i < w; i++) dst[1 + i] = msk[i] > 0.0f ? src[i] : 0.0f;
+            } else {
+                const uint64_t *bc = mbits + (size_t)c * plane;
+                const size_t k0 = (size_t)iy * w;
+                for (size_t i = 0; i < w; i++) dst[1 + i] = bitmap_get(bc, k0 + i) ? src[i] : 0.0f;
+            }
             for (size_t i = w + 1; i < (size_t)pw; i++) dst[i] = 0.0f;
         }
 }
 
 /* The convolution d (3x3, stride 1, pad 1) of x (upsampled by `up`; or x * (mask > 0) when mask is
- * given, then up = 1 and zero padding) with the kernels wino_kernel_transform reads from w (flip as
+ * given, or x where the bitmap mbits is set; then up = 1 and zero padding) with the kernels wino_kernel_transform reads from w (flip as
  * there), plus b, ReLU fused when relu: y (OC, H, W). uk: the kernels already transformed for the
  * microkernel tile MR uk_mr (conv2d_winograd_transform_kernels), used when the path in force still
  * has that MR; else (or NULL) they are transformed into ws. */
-static void wino_run(const conv2d_desc *d, int up, const float *x, const float *mask, const float *w, int flip,
-                     const float *uk, size_t uk_mr, const float *b, int relu, float *y, float *ws) {
+static void wino_run(const conv2d_desc *d, int up, const float *x, const float *mask, const uint64_t *mbits,
+                     const float *w, int flip, const float *uk, size_t uk_mr, const float *b, int relu, float *y,
+                     float *ws) {
     const gemm_kernel *kr = gemm_active_kernel();
     const size_t mr = kr ? kr->mr : 1, nr = kr ? kr->nr : 1;
     const wino_geom g = wino_geometry(d, mr, nr, ((size_t)d->oc + mr - 1) / mr * mr);
@@ -433,8 +442,10 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
                 conv2d_desc part = *d;
                 part.c = c1 - c0;
                 float *xpc = slices + (size_t)c0 * (size_t)xrows * g.pw;
-                if (mask)
-                    wino_pad_band_masked(&part, x + (size_t)c0 * hw, mask + (size_t)c0 * hw, 0, xrows, (int)g.pw, xpc);
+                if (mask || mbits)
+                    wino_pad_band_masked(&part, x + (size_t)c0 * hw, mask ? mask + (size_t)c0 * hw : NULL,
+                                         mbits ? mbits + (size_t)c0 * bitmap_plane_words(hw) : NULL, 0, xrows,
+                                         (int)g.pw, xpc);
                 else
                     conv_pad_band(&part, up, x + (size_t)c0 * in_plane, 0, xrows, (int)g.pw, xpc);
                 wino_input_transform(d->c, c0, c1, trows, &g, slices, v0, ph);
@@ -449,8 +460,8 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
 #pragma omp for schedule(dynamic, 1)
             for (int bi = 0; bi < nbands; bi++) {
                 const int oy0 = bi * band, rows = oh - oy0 < band ? oh - oy0 : band, trows = (rows + 3) / 4;
-                if (mask)
-                    wino_pad_band_masked(d, x, mask, oy0, 4 * trows + 2, (int)g.pw, xp);
+                if (mask || mbits)
+                    wino_pad_band_masked(d, x, mask, mbits, oy0, 4 * trows + 2, (int)g.pw, xp);
                 else
                     conv_pad_band(d, up, x, oy0, 4 * trows + 2, (int)g.pw, xp);
                 wino_input_transform(d->c, 0, d->c, trows, &g, xp, v, ph);
@@ -463,12 +474,12 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
 
 void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
                              float *y, float *ws) {
-    wino_run(d, up, x, NULL, w, 0, NULL, 0, b, 0, y, ws);
+    wino_run(d, up, x, NULL, NULL, w, 0, NULL, 0, b, 0, y, ws);
 }
 
 void conv2d_winograd_forward_relu(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
                                   float *y, int relu, float *ws) {
-    wino_run(d, up, x, NULL, w, 0, NULL, 0, b, relu, y, ws);
+    wino_run(d, up, x, NULL, NULL, w, 0, NULL, 0, b, relu, y, ws);
 }
 
 /* The convolution whose output is the backward pass's: OC and C exchanged, zero padding. */
@@ -492,7 +503,7 @@ size_t conv2d_winograd_backward_workspace(const conv2d_desc *d) {
 void conv2d_winograd_backward_data(const conv2d_desc *d, const float *w, const float *dy, const float *mask,
                                    float *dx, float *ws) {
     const conv2d_desc t = wino_backward_desc(d);
-    wino_run(&t, 1, dy, mask, w, 1, NULL, 0, NULL, 0, dx, ws);
+    wino_run(&t, 1, dy, mask, NULL, w, 1, NULL, 0, NULL, 0, dx, ws);
 }
 
 size_t conv2d_winograd_kernels_size(const conv2d_desc *d, int backward) {
@@ -514,11 +525,17 @@ int conv2d_winograd_transform_kernels(const conv2d_desc *d, int backward, const 
 
 void conv2d_winograd_forward_pre(const conv2d_desc *d, const float *x, const float *w, const float *uk, int uk_mr,
                                  const float *b, float *y, int relu, float *ws) {
-    wino_run(d, 1, x, NULL, w, 0, uk, (size_t)uk_mr, b, relu, y, ws);
+    wino_run(d, 1, x, NULL, NULL, w, 0, uk, (size_t)uk_mr, b, relu, y, ws);
 }
 
 void conv2d_winograd_backward_data_pre(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
                                        const float *dy, const float *mask, float *dx, float *ws) {
     const conv2d_desc t = wino_backward_desc(d);
-    wino_run(&t, 1, dy, mask, w, 1, uk, (size_t)uk_mr, NULL, 0, dx, ws);
+    wino_run(&t, 1, dy, mask, NULL, w, 1, uk, (size_t)uk_mr, NULL, 0, dx, ws);
+}
+
+void conv2d_winograd_backward_data_bits(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
+                                        const float *dy, const uint64_t *mask_bits, float *dx, float *ws) {
+    const conv2d_desc t = wino_backward_desc(d);
+    wino_run(&t, 1, dy, NULL, mask_bits, w, 1, uk, (size_t)uk_mr, NULL, 0, dx, ws);
 }

@@ -9,6 +9,7 @@
 #define IMPASTO_NN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { PAD_ZERO = 0, PAD_REFLECT } pad_mode;
 
@@ -82,12 +83,29 @@ void conv2d_winograd_forward_pre(const conv2d_desc *d, const float *x, const flo
                                  const float *b, float *y, int relu, float *ws);
 void conv2d_winograd_backward_data_pre(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
                                        const float *dy, const float *mask, float *dx, float *ws);
+/* The same with the ReLU's mask as a bitmap (bitmap layout below, OC planes of H*W bits): dy counts
+ * only where the bit is set. */
+void conv2d_winograd_backward_data_bits(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
+                                        const float *dy, const uint64_t *mask_bits, float *dx, float *ws);
+
+/* ---- bitmaps ---------------------------------------------------------------------------- */
+/* A backward pass needs only one bit of most forward outputs (is this ReLU output positive? is this
+ * input its pooling window's maximum?), so training-free passes that must remember them (Gatys'
+ * optimisation) keep bitmaps instead of float maps, 32 times smaller. A bitmap of a (C, HW) tensor
+ * gives each channel its own run of bitmap_plane_words(HW) 64-bit words (bit k of channel c is bit
+ * k % 64 of word c * plane + k / 64), so layers that split the work by channel never share a word. */
+static inline size_t bitmap_plane_words(size_t hw) { return (hw + 63) / 64; }
+static inline int bitmap_get(const uint64_t *plane, size_t k) { return (int)(plane[k >> 6] >> (k & 63)) & 1; }
 
 /* ---- relu.c ----------------------------------------------------------------------------- */
 /* y = max(x, 0), in place allowed. */
 void relu_forward(size_t n, const float *x, float *y);
 /* dx = dy where y > 0 else 0, from the forward OUTPUT y; in place (dx == dy) allowed. */
 void relu_backward(size_t n, const float *y, const float *dy, float *dx);
+/* bits (bitmap of C planes of hw) = y > 0, from the forward output y (C, hw). */
+void relu_mask_bits(int c, size_t hw, const float *y, uint64_t *bits);
+/* dx = dy where the bit is set else 0 (the ReLU backward from relu_mask_bits); dx == dy allowed. */
+void relu_backward_bits(int c, size_t hw, const uint64_t *bits, const float *dy, float *dx);
 
 /* ---- pool.c ----------------------------------------------------------------------------- */
 typedef enum { POOL_MAX = 0, POOL_AVG } pool_kind;
@@ -106,6 +124,14 @@ void pool_forward(const pool_desc *d, const float *x, float *y);
 /* dy (C,OH,OW) -> dx (C,H,W) overwritten. Max pooling routes each gradient to the first maximum
  * of its window (recomputed from x), as PyTorch does. */
 void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx);
+/* Max pooling that remembers its choices: pool_forward, and route (bitmap of C planes of H*W,
+ * overwritten) marks each window's first maximum — the cell pool_backward would route to. For
+ * windows that do not overlap (k <= stride, pool_route_supported), so that one bit per input cell
+ * says where its window's gradient goes: pool_backward_route then needs neither x nor its 32
+ * times larger float map. */
+int pool_route_supported(const pool_desc *d);
+void pool_forward_route(const pool_desc *d, const float *x, float *y, uint64_t *route);
+void pool_backward_route(const pool_desc *d, const uint64_t *route, const float *dy, float *dx);
 
 /* ---- norm.c ----------------------------------------------------------------------------- */
 /* Instance normalisation (Ulyanov et al. 2016): x (C, HW) -> y (C, HW), each channel normalised

@@ -111,3 +111,57 @@ void pool_backward(const pool_desc *d, const float *x, const float *dy, float *d
         }
     }
 }
+
+int pool_route_supported(const pool_desc *d) { return d->kind == POOL_MAX && d->k <= d->stride; }
+
+/* x (C,H,W) -> y (C,OH,OW), route (C planes of H*W bits). */
+void pool_forward_route(const pool_desc *d, const float *x, float *y, uint64_t *route) {
+    const int oh = pool_out_h(d), ow = pool_out_w(d);
+    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
+#pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
+    for (int c = 0; c < d->c; c++) {
+        const float *xc = x + (size_t)c * hw;
+        float *yc = y + (size_t)c * ohw;
+        uint64_t *rc = route + (size_t)c * plane;
+        memset(rc, 0, plane * sizeof *rc);
+        for (int oy = 0; oy < oh; oy++) {
+            pool_span ry = pool_window(oy, d->k, d->stride, d->pad, d->h);
+            for (int ox = 0; ox < ow; ox++) {
+                pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
+                long i = pool_argmax(xc, d->w, ry, rx);
+                float out = 0.0f;
+                if (i >= 0) {
+                    out = xc[i];
+                    rc[(size_t)i >> 6] |= (uint64_t)1 << ((size_t)i & 63);
+                }
+                yc[(size_t)oy * ow + ox] = out;
+            }
+        }
+    }
+}
+
+/* route (C planes), dy (C,OH,OW) -> dx (C,H,W) overwritten: with windows apart, each cell gets its
+ * window's gradient when its bit is set, else 0. */
+void pool_backward_route(const pool_desc *d, const uint64_t *route, const float *dy, float *dx) {
+    const int oh = pool_out_h(d), ow = pool_out_w(d);
+    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
+#pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
+    for (int c = 0; c < d->c; c++) {
+        const float *dyc = dy + (size_t)c * ohw;
+        const uint64_t *rc = route + (size_t)c * plane;
+        float *dxc = dx + (size_t)c * hw;
+        memset(dxc, 0, hw * sizeof *dxc);
+        for (int oy = 0; oy < oh; oy++) {
+            pool_span ry = pool_window(oy, d->k, d->stride, d->pad, d->h);
+            for (int ox = 0; ox < ow; ox++) {
+                pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
+                const float g = dyc[(size_t)oy * ow + ox];
+                for (int iy = ry.lo; iy < ry.hi; iy++)
+                    for (int ix = rx.lo; ix < rx.hi; ix++) {
+                        const size_t i = (size_t)iy * (size_t)d->w + (size_t)ix;
+                        if (bitmap_get(rc, i)) dxc[i] = g;
+                    }
+            }
+        }
+    }
+}
