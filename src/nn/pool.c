@@ -55,15 +55,27 @@ static long pool_argmax(const float *xc, int w, pool_span ry, pool_span rx) {
     return best;
 }
 
-/* x (C,H,W) -> y (C,OH,OW). An empty window (only with a pad larger than PyTorch allows)
- * gives 0. */
-void pool_forward(const pool_desc *d, const float *x, float *y) {
+/* The cell of a window whose route bit is set (pool_forward_route), -1 if none. */
+static long pool_route_cell(const uint64_t *rc, int w, pool_span ry, pool_span rx) {
+    for (int iy = ry.lo; iy < ry.hi; iy++)
+        for (int ix = rx.lo; ix < rx.hi; ix++)
+            if (bitmap_get(rc, (size_t)iy * (size_t)w + (size_t)ix)) return (long)iy * w + ix;
+    return -1;
+}
+
+int pool_route_supported(const pool_desc *d) { return d->kind == POOL_MAX && d->k <= d->stride; }
+
+/* x (C,H,W) -> y (C,OH,OW); route (C planes of H*W bits) or NULL. An empty window (only with a pad
+ * larger than PyTorch allows) gives 0. */
+static void pool_forward_impl(const pool_desc *d, const float *x, float *y, uint64_t *route) {
     const int oh = pool_out_h(d), ow = pool_out_w(d);
-    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow;
+    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
 #pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
     for (int c = 0; c < d->c; c++) {
         const float *xc = x + (size_t)c * hw;
         float *yc = y + (size_t)c * ohw;
+        uint64_t *rc = route ? route + (size_t)c * plane : NULL;
+        if (rc) memset(rc, 0, plane * sizeof *rc);
         for (int oy = 0; oy < oh; oy++) {
             pool_span ry = pool_window(oy, d->k, d->stride, d->pad, d->h);
             for (int ox = 0; ox < ow; ox++) {
@@ -72,6 +84,7 @@ void pool_forward(const pool_desc *d, const float *x, float *y) {
                 if (d->kind == POOL_MAX) {
                     long i = pool_argmax(xc, d->w, ry, rx);
                     if (i >= 0) out = xc[i];
+                    if (i >= 0 && rc) rc[(size_t)i >> 6] |= (uint64_t)1 << ((size_t)i & 63);
                 } else {
                     float s = 0.0f;
                     for (int iy = ry.lo; iy < ry.hi; iy++)
@@ -84,11 +97,19 @@ void pool_forward(const pool_desc *d, const float *x, float *y) {
     }
 }
 
-/* dy (C,OH,OW) -> dx (C,H,W) overwritten; x (C,H,W) is read only by max pooling. Windows may
- * overlap (K > S), so gradients are added into the zeroed channel. */
-void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx) {
+void pool_forward(const pool_desc *d, const float *x, float *y) { pool_forward_impl(d, x, y, NULL); }
+
+void pool_forward_route(const pool_desc *d, const float *x, float *y, uint64_t *route) {
+    pool_forward_impl(d, x, y, route);
+}
+
+/* dy (C,OH,OW) -> dx (C,H,W) overwritten; max pooling finds each window's cell from x (C,H,W) or,
+ * when given, from route (C planes). Windows may overlap (K > S), so gradients are added into the
+ * zeroed channel. */
+static void pool_backward_impl(const pool_desc *d, const float *x, const uint64_t *route, const float *dy,
+                               float *dx) {
     const int oh = pool_out_h(d), ow = pool_out_w(d);
-    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow;
+    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
 #pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
     for (int c = 0; c < d->c; c++) {
         const float *dyc = dy + (size_t)c * ohw;
@@ -100,7 +121,8 @@ void pool_backward(const pool_desc *d, const float *x, const float *dy, float *d
                 pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
                 float g = dyc[(size_t)oy * ow + ox];
                 if (d->kind == POOL_MAX) {
-                    long i = pool_argmax(x + (size_t)c * hw, d->w, ry, rx);
+                    long i = route ? pool_route_cell(route + (size_t)c * plane, d->w, ry, rx)
+                                   : pool_argmax(x + (size_t)c * hw, d->w, ry, rx);
                     if (i >= 0) dxc[i] += g;
                 } else if (ry.padded > 0 && rx.padded > 0) {
                     float share = g / (float)(ry.padded * rx.padded);
@@ -112,56 +134,10 @@ void pool_backward(const pool_desc *d, const float *x, const float *dy, float *d
     }
 }
 
-int pool_route_supported(const pool_desc *d) { return d->kind == POOL_MAX && d->k <= d->stride; }
-
-/* x (C,H,W) -> y (C,OH,OW), route (C planes of H*W bits). */
-void pool_forward_route(const pool_desc *d, const float *x, float *y, uint64_t *route) {
-    const int oh = pool_out_h(d), ow = pool_out_w(d);
-    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
-#pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
-    for (int c = 0; c < d->c; c++) {
-        const float *xc = x + (size_t)c * hw;
-        float *yc = y + (size_t)c * ohw;
-        uint64_t *rc = route + (size_t)c * plane;
-        memset(rc, 0, plane * sizeof *rc);
-        for (int oy = 0; oy < oh; oy++) {
-            pool_span ry = pool_window(oy, d->k, d->stride, d->pad, d->h);
-            for (int ox = 0; ox < ow; ox++) {
-                pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
-                long i = pool_argmax(xc, d->w, ry, rx);
-                float out = 0.0f;
-                if (i >= 0) {
-                    out = xc[i];
-                    rc[(size_t)i >> 6] |= (uint64_t)1 << ((size_t)i & 63);
-                }
-                yc[(size_t)oy * ow + ox] = out;
-            }
-        }
-    }
+void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx) {
+    pool_backward_impl(d, x, NULL, dy, dx);
 }
 
-/* route (C planes), dy (C,OH,OW) -> dx (C,H,W) overwritten: with windows apart, each cell gets its
- * window's gradient when its bit is set, else 0. */
 void pool_backward_route(const pool_desc *d, const uint64_t *route, const float *dy, float *dx) {
-    const int oh = pool_out_h(d), ow = pool_out_w(d);
-    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
-#pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
-    for (int c = 0; c < d->c; c++) {
-        const float *dyc = dy + (size_t)c * ohw;
-        const uint64_t *rc = route + (size_t)c * plane;
-        float *dxc = dx + (size_t)c * hw;
-        memset(dxc, 0, hw * sizeof *dxc);
-        for (int oy = 0; oy < oh; oy++) {
-            pool_span ry = pool_window(oy, d->k, d->stride, d->pad, d->h);
-            for (int ox = 0; ox < ow; ox++) {
-                pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
-                const float g = dyc[(size_t)oy * ow + ox];
-                for (int iy = ry.lo; iy < ry.hi; iy++)
-                    for (int ix = rx.lo; ix < rx.hi; ix++) {
-                        const size_t i = (size_t)iy * (size_t)d->w + (size_t)ix;
-                        if (bitmap_get(rc, i)) dxc[i] = g;
-                    }
-            }
-        }
-    }
+    pool_backward_impl(d, NULL, route, dy, dx);
 }
