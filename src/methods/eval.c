@@ -36,45 +36,11 @@ void impasto_eval_options_init(impasto_eval_options *opt) {
     opt->seed = 1;
 }
 
-typedef struct layer_set {
-    int n;
-    int index[IMPASTO_MAX_LAYERS];  /* VGG-19 layer indices, in the order named */
-} layer_set;
-
-/* "relu1_1,relu2_1" -> indices; commas and spaces separate names. */
-static impasto_status parse_layer_set(impasto_ctx *ctx, const char *what, const char *spec,
-                                      layer_set *out) {
-    out->n = 0;
-    for (const char *p = spec ? spec : ""; *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        if (!*p) break;
-        const char *end = p;
-        while (*end && *end != ',' && *end != ' ') end++;
-        char name[32];
-        size_t len = (size_t)(end - p);
-        if (len >= sizeof name) len = sizeof name - 1;
-        memcpy(name, p, len);
-        name[len] = 0;
-        int idx = vgg19_layer_index(name);
-        if (idx < 0)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
-                            "unknown %s layer '%s' (VGG-19 layers are conv1_1, relu1_1, ... pool5)", what, name);
-        for (int i = 0; i < out->n; i++)
-            if (out->index[i] == idx)
-                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s layer '%s' named twice", what, name);
-        if (out->n == IMPASTO_MAX_LAYERS)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "more than %d %s layers", IMPASTO_MAX_LAYERS, what);
-        out->index[out->n++] = idx;
-        p = end;
-    }
-    return IMPASTO_OK;
-}
-
 /* Buffers that outlive one VGG plan. */
 typedef struct eval_state {
     const vgg19 *net;
     pool_kind pooling;
-    layer_set content, style, swd;
+    vgg19_layer_list content, style, swd;
     int nproj;
     float *dirs[IMPASTO_MAX_LAYERS];        /* (P, C) projection directions per SWD layer */
     float *style_gram[IMPASTO_MAX_LAYERS];  /* (C, C) mean Gram of the styles per style layer */
@@ -95,7 +61,7 @@ static void state_free(eval_state *st) {
 /* A plan for `img`'s size through the deepest of the given layer sets, with `img` already run
  * through it; x (3, H, W) is the caller's scratch. */
 static impasto_status forward_image(impasto_ctx *ctx, const eval_state *st, const impasto_image *img,
-                                    const layer_set *const *sets, int nsets, vgg19_plan **plan) {
+                                    const vgg19_layer_list *const *sets, int nsets, vgg19_plan **plan) {
     unsigned char keep[VGG19_NUM_LAYERS] = {0};
     int last = 0;
     for (int k = 0; k < nsets; k++)
@@ -121,7 +87,7 @@ static impasto_status forward_image(impasto_ctx *ctx, const eval_state *st, cons
  * projections to the pooled (P, M) sets. */
 static impasto_status add_style(impasto_ctx *ctx, eval_state *st, const impasto_image *img,
                                 double weight) {
-    const layer_set *sets[2] = {&st->style, &st->swd};
+    const vgg19_layer_list *sets[2] = {&st->style, &st->swd};
     vgg19_plan *plan = NULL;
     impasto_status s = forward_image(ctx, st, img, sets, 2, &plan);
     if (s != IMPASTO_OK) return s;
@@ -165,7 +131,7 @@ static impasto_status add_style(impasto_ctx *ctx, eval_state *st, const impasto_
  * of the content against the output's saved features. */
 static impasto_status measure_output(impasto_ctx *ctx, eval_state *st, const impasto_image *output,
                                      const impasto_image *content, impasto_eval_result *r) {
-    const layer_set *sets[3] = {&st->content, &st->style, &st->swd};
+    const vgg19_layer_list *sets[3] = {&st->content, &st->style, &st->swd};
     vgg19_plan *plan = NULL;
     float *saved[IMPASTO_MAX_LAYERS] = {0};  /* (C, H, W) output features per content layer */
     float *proj = NULL;
@@ -262,9 +228,9 @@ impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
     st.net = vgg->vgg;
     st.pooling = opt->pooling == IMPASTO_POOL_AVG ? POOL_AVG : POOL_MAX;
     st.nproj = opt->swd_projections;
-    if ((s = parse_layer_set(ctx, "content", opt->content_layers, &st.content)) != IMPASTO_OK ||
-        (s = parse_layer_set(ctx, "style", opt->style_layers, &st.style)) != IMPASTO_OK ||
-        (s = parse_layer_set(ctx, "SWD", opt->swd_layers ? opt->swd_layers : opt->style_layers, &st.swd)) != IMPASTO_OK)
+    if ((s = vgg19_parse_layers(ctx, "content", opt->content_layers, &st.content)) != IMPASTO_OK ||
+        (s = vgg19_parse_layers(ctx, "style", opt->style_layers, &st.style)) != IMPASTO_OK ||
+        (s = vgg19_parse_layers(ctx, "SWD", opt->swd_layers ? opt->swd_layers : opt->style_layers, &st.swd)) != IMPASTO_OK)
         return s;
     const vgg19_layer *layers = vgg19_layers();
     result->num_content_layers = st.content.n;

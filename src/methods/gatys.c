@@ -41,44 +41,6 @@ void impasto_transfer_options_init(impasto_transfer_options *opt) {
     opt->save_iter = 100;
 }
 
-/* ---- layer lists ------------------------------------------------------------------------ */
-
-typedef struct layer_list {
-    int n;
-    int index[IMPASTO_MAX_LAYERS];  /* VGG-19 layer indices */
-} layer_list;
-
-static impasto_status parse_layers(impasto_ctx *ctx, const char *what, const char *spec,
-                                   layer_list *out) {
-    out->n = 0;
-    if (!spec) return IMPASTO_OK;
-    const char *p = spec;
-    while (*p) {
-        while (*p == ' ' || *p == ',') p++;
-        if (!*p) break;
-        const char *end = p;
-        while (*end && *end != ',' && *end != ' ') end++;
-        char name[32];
-        size_t len = (size_t)(end - p);
-        if (len >= sizeof name) len = sizeof name - 1;
-        memcpy(name, p, len);
-        name[len] = 0;
-        int idx = vgg19_layer_index(name);
-        if (idx < 0)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
-                            "unknown %s layer '%s' (VGG-19 layers are conv1_1, relu1_1, ... pool5)",
-                            what, name);
-        for (int i = 0; i < out->n; i++)
-            if (out->index[i] == idx)
-                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s layer '%s' named twice", what, name);
-        if (out->n == IMPASTO_MAX_LAYERS)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "more than %d %s layers", IMPASTO_MAX_LAYERS, what);
-        out->index[out->n++] = idx;
-        p = end;
-    }
-    return IMPASTO_OK;
-}
-
 /* ---- noise ------------------------------------------------------------------------------ */
 
 /* splitmix64: a small, seedable generator kept in the caller's state. */
@@ -108,7 +70,7 @@ typedef struct gatys_run {
     const impasto_transfer_options *opt;
     vgg19_plan *plan;
     int h, w;
-    layer_list content, style;
+    vgg19_layer_list content, style;
     double content_layer_weight;      /* content_weight (per content layer) */
     double style_layer_weight[IMPASTO_MAX_LAYERS];
     float *content_target[IMPASTO_MAX_LAYERS];  /* (C, H, W) at each content layer */
@@ -234,7 +196,7 @@ static int gatys_progress(void *user, const float *x, size_t n, double f, int it
 /* Features of `img` at the given layers: content targets copied out (C,H,W), or Gram matrices
  * (C,C) accumulated with weight `blend` into the style targets. */
 static impasto_status extract_targets(impasto_ctx *ctx, const vgg19 *net, const impasto_image *img,
-                                      pool_kind pooling, const layer_list *layers, int as_gram,
+                                      pool_kind pooling, const vgg19_layer_list *layers, int as_gram,
                                       double blend, float **targets) {
     int last = 0;
     unsigned char keep[VGG19_NUM_LAYERS] = {0};
@@ -408,8 +370,8 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
     gatys_run r;
     memset(&r, 0, sizeof r);
     r.opt = opt;
-    if ((s = parse_layers(ctx, "content", opt->content_layers, &r.content)) != IMPASTO_OK) return s;
-    if ((s = parse_layers(ctx, "style", opt->style_layers, &r.style)) != IMPASTO_OK) return s;
+    if ((s = vgg19_parse_layers(ctx, "content", opt->content_layers, &r.content)) != IMPASTO_OK) return s;
+    if ((s = vgg19_parse_layers(ctx, "style", opt->style_layers, &r.style)) != IMPASTO_OK) return s;
     if (r.content.n + r.style.n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no content or style layers");
     for (int i = 0; opt->style_layer_weights && i < r.style.n; i++)
         if (!(opt->style_layer_weights[i] >= 0) || !isfinite(opt->style_layer_weights[i]))

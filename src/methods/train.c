@@ -89,11 +89,6 @@ enum { RNG_INIT = 1, RNG_ORDER = 2, RNG_CROP = 3 };
 
 /* ---- the trainer ------------------------------------------------------------------------ */
 
-typedef struct layer_set {
-    int n;
-    int index[IMPASTO_MAX_LAYERS];
-} layer_set;
-
 typedef struct photo {
     int w, h;              /* shorter side = image_size */
     unsigned char *rgb;    /* (H, W, 3) */
@@ -123,7 +118,7 @@ typedef struct trainer {
     const vgg19 *vgg;
     const impasto_train_options *opt;
     int size, threads;
-    layer_set content, style;
+    vgg19_layer_list content, style;
     train_state st;                      /* params, Adam, step, seed */
     transformer_net net;                 /* a view of st.params */
     float *grads;                        /* (nparams) the batch's gradient */
@@ -138,31 +133,11 @@ typedef struct trainer {
     impasto_image *preview;              /* (H, W, 3) */
 } trainer;
 
-static impasto_status parse_layers(impasto_ctx *ctx, const char *what, const char *spec, layer_set *out) {
-    out->n = 0;
-    for (const char *p = spec ? spec : ""; *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        if (!*p) break;
-        const char *end = p;
-        while (*end && *end != ',' && *end != ' ') end++;
-        char name[32];
-        size_t len = (size_t)(end - p) < sizeof name - 1 ? (size_t)(end - p) : sizeof name - 1;
-        memcpy(name, p, len);
-        name[len] = 0;
-        int idx = vgg19_layer_index(name);
-        if (idx < 0)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown %s layer '%s' (VGG-19 layers are conv1_1, "
-                            "relu1_1, ... pool5)", what, name);
-        for (int i = 0; i < out->n; i++)
-            if (out->index[i] == idx)
-                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s layer '%s' named twice", what, name);
-        if (out->n == IMPASTO_MAX_LAYERS)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "more than %d %s layers", IMPASTO_MAX_LAYERS, what);
-        out->index[out->n++] = idx;
-        p = end;
-    }
-    if (out->n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no %s layers given", what);
-    return IMPASTO_OK;
+/* Training needs both losses: an empty list is an error here. */
+static impasto_status parse_layers(impasto_ctx *ctx, const char *what, const char *spec, vgg19_layer_list *out) {
+    impasto_status s = vgg19_parse_layers(ctx, what, spec, out);
+    if (s == IMPASTO_OK && out->n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no %s layers given", what);
+    return s;
 }
 
 static void trainer_free(trainer *t) {

@@ -84,6 +84,32 @@ int vgg19_layer_index(const char *name) {
     return -1;
 }
 
+impasto_status vgg19_parse_layers(impasto_ctx *ctx, const char *what, const char *spec, vgg19_layer_list *out) {
+    out->n = 0;
+    for (const char *p = spec ? spec : ""; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        if (!*p) break;
+        const char *end = p;
+        while (*end && *end != ',' && *end != ' ') end++;
+        char name[32];
+        size_t len = (size_t)(end - p) < sizeof name - 1 ? (size_t)(end - p) : sizeof name - 1;
+        memcpy(name, p, len);
+        name[len] = 0;
+        int idx = vgg19_layer_index(name);
+        if (idx < 0)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
+                            "unknown %s layer '%s' (VGG-19 layers are conv1_1, relu1_1, ... pool5)", what, name);
+        for (int i = 0; i < out->n; i++)
+            if (out->index[i] == idx)
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s layer '%s' named twice", what, name);
+        if (out->n == IMPASTO_MAX_LAYERS)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "more than %d %s layers", IMPASTO_MAX_LAYERS, what);
+        out->index[out->n++] = idx;
+        p = end;
+    }
+    return IMPASTO_OK;
+}
+
 /* ---- weights ---------------------------------------------------------------------------- */
 
 void vgg19_free(vgg19 *net) {

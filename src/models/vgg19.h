@@ -29,6 +29,16 @@ const vgg19_layer *vgg19_layers(void);
 /* Index of a layer by name, or -1. */
 int vgg19_layer_index(const char *name);
 
+/* Layers named by the user, in the order named. */
+typedef struct vgg19_layer_list {
+    int n;
+    int index[IMPASTO_MAX_LAYERS];  /* VGG-19 layer indices */
+} vgg19_layer_list;
+/* "relu1_1,relu2_1" -> indices (commas and spaces separate names; NULL or "" gives none). An
+ * unknown name, one named twice or more than IMPASTO_MAX_LAYERS fail with a message naming `what`
+ * ("style", "content", ...). */
+impasto_status vgg19_parse_layers(impasto_ctx *ctx, const char *what, const char *spec, vgg19_layer_list *out);
+
 typedef struct vgg19 {
     float *w[VGG19_NUM_CONV];  /* (OC, IC, 3, 3) */
     float *b[VGG19_NUM_CONV];  /* (OC) */
