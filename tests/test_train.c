@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include "impasto.h"
+#include "core/gemm_internal.h"
 #include "io/safetensors.h"
 #include "models/transformer_net.h"
 
@@ -147,17 +148,67 @@ static double rel_l2(const float *a, const float *b, size_t n) {
     return m > 0.0 ? sqrt(d / m) : sqrt(d);
 }
 
+/* With IMPASTO_TRAIN_DUMP=<file> set, test_fast_matches_reference writes its case there for
+ * tools/check_train_grad.py (a float64 PyTorch backward of the same network): the parameters under
+ * PyTorch's state_dict names, "grad_ref.<name>" and "grad_fast.<name>" (each path's gradient), x and
+ * r (1, 3, H, W) (L = sum r * net(x)), y_ref, dx_ref and dx_fast (1, 3, H, W), and the GEMM path in
+ * force as metadata. Only that test runs then. */
+static void dump_case(const transformer_net *net, const transformer_net *gref, const transformer_net *gfast, int h,
+                      int w, const float *x, const float *r, const float *yr, const float *dxr, const float *dxf) {
+    const char *path = getenv("IMPASTO_TRAIN_DUMP");
+    if (!path) return;
+    enum { MAX_T = 3 * 4 * TNET_NUM_CONV + 5 };
+    st_write_tensor t[MAX_T];
+    char names[MAX_T][64];
+    size_t n = 0;
+    const transformer_net *sets[3] = {net, gref, gfast};
+    const char *prefix[3] = {"", "grad_ref.", "grad_fast."};
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; i < TNET_NUM_CONV; i++) {
+            const tnet_conv_spec *c = &tnet_convs()[i];
+            const char *pre[4] = {c->conv, c->conv, c->norm, c->norm};
+            const char *suf[4] = {".conv2d.weight", ".conv2d.bias", ".weight", ".bias"};
+            const float *data[4] = {sets[s]->w[i], sets[s]->b[i], sets[s]->gamma[i], sets[s]->beta[i]};
+            for (int k = 0; k < (c->norm ? 4 : 2); k++, n++) {
+                snprintf(names[n], sizeof names[n], "%s%s%s", prefix[s], pre[k], suf[k]);
+                t[n] = (st_write_tensor){.name = names[n], .ndim = k == 0 ? 4 : 1,
+                                         .shape = {c->oc, c->ic, c->k, c->k}, .data = data[k]};
+            }
+        }
+    const char *map_names[5] = {"x", "r", "y_ref", "dx_ref", "dx_fast"};
+    const float *maps[5] = {x, r, yr, dxr, dxf};
+    for (int k = 0; k < 5; k++, n++)
+        t[n] = (st_write_tensor){.name = map_names[k], .ndim = 4, .shape = {1, 3, h, w}, .data = maps[k]};
+    /* The path's name and, for "auto", the kernel it resolved to. */
+    const gemm_kernel *kr = gemm_active_kernel();
+    char gemm_name[64];
+    snprintf(gemm_name, sizeof gemm_name, "%s (%s)", gemm_path_name(), kr ? kr->name : gemm_path_name());
+    const char *meta[] = {"gemm", gemm_name, "generator", "tests/test_train.c test_fast_matches_reference"};
+    if (safetensors_write(NULL, path, t, n, meta, 2) != IMPASTO_OK) fprintf(stderr, "could not write %s\n", path);
+    else printf("  wrote %s (GEMM path %s)\n", path, gemm_name);
+}
+
 /* The fast training path (Winograd and direct forwards, conv_train.c's backward kernels, two
  * threads) against the reference (every convolution by im2col + GEMM, one thread): the output, the
  * input's gradient and every parameter array's gradient, on a 44x36 input (a width that is not a
- * multiple of 8, so the vector kernels' tails run, and wide enough for their AVX2 paths). */
+ * multiple of 8, so the vector kernels' tails run, and wide enough for their AVX2 paths).
+ *
+ * The seed is chosen so that no value a ReLU receives is near its kink. Otherwise float32 rounding
+ * can put one value on different sides of the kink in the two paths, so one path passes its
+ * gradient and the other stops it, and every gradient below that layer moves together. The old seed
+ * 0xabcdef had an in4 value at +8.6e-7 in float64, where the paths' values differ by 2e-6 to 6e-6
+ * rms. Depending on the build, one path or the other zeroed it, and the gradients below deconv1
+ * moved by 2.1e-3, which was allowed for by a 5e-3 tolerance. (tools/check_train_grad.py compares
+ * both paths with PyTorch in float64 and prints each ReLU's margin.) This seed had the best smallest
+ * margin of 3000 screened: 4.2e-5 absolute, 12 times the rms fast-vs-reference difference of that
+ * layer's pre-ReLU values. Half of all seeds have an element within 1 rms. */
 static void test_fast_matches_reference(void) {
     const int H = 36, W = 44;
     const size_t nin = 3 * (size_t)H * W, np = tnet_num_params();
     float *params = malloc(np * sizeof(float)), *gf = calloc(np, sizeof(float)), *gr = calloc(np, sizeof(float));
     float *x = malloc(nin * sizeof(float)), *r = malloc(nin * sizeof(float));
     float *dxf = malloc(nin * sizeof(float)), *dxr = malloc(nin * sizeof(float)), *yr = malloc(nin * sizeof(float));
-    unsigned long long rng = 0xabcdefull;
+    unsigned long long rng = 0x19d80f9b4e662afcull;
     tnet_init_params(params, uniform01, &rng);
     transformer_net net, gfast, gref;
     tnet_view(params, &net);
@@ -176,19 +227,27 @@ static void test_fast_matches_reference(void) {
     tnet_train_set_reference(pr, 1);
     memcpy(tnet_train_input(pr), x, nin * sizeof(float));
     memcpy(yr, tnet_train_forward(&net, pr), nin * sizeof(float));
+    int kink_layer;
+    const double margin = tnet_train_relu_margin(&net, pr, &kink_layer);
     tnet_train_backward(&net, pr, r, &gref, dxr);
     memcpy(tnet_train_input(pf), x, nin * sizeof(float));
     const double ey = rel_l2(tnet_train_forward(&net, pf), yr, nin);
     tnet_train_backward(&net, pf, r, &gfast, dxf);
     const double edx = rel_l2(dxf, dxr, nin);
-    printf("  output %.2e, input gradient %.2e (relative L2)\n", ey, edx);
-    /* Tolerance 5e-3: on most builds the two paths agree to 6e-6, but with some GEMM kernel and compiler
-     * combinations (the sanitizer build; IMPASTO_GEMM=portable for the im2col reference) every gradient
-     * below deconv2 moves by a uniform 2.1e-3, deterministically, with nothing from valgrind: most
-     * likely the instance norms of this random network amplifying rounding (not yet proven). A wrong
-     * kernel gives errors of order 1. */
+    printf("  output %.2e, input gradient %.2e (relative L2), smallest ReLU margin %.2e (%s)\n", ey, edx, margin,
+           kink_layer >= 0 ? tnet_convs()[kink_layer].norm : "-");
+    /* 2e-5: more than twice the largest rms difference between the paths' pre-ReLU values of any layer
+     * (7.4e-6, in5). This input has 4.2e-5. */
+    CHECK_MSG(margin > 2e-5, "a ReLU input %.2e from the kink (after %s): the paths may disagree there by design",
+              margin, kink_layer >= 0 ? tnet_convs()[kink_layer].norm : "-");
+    dump_case(&net, &gref, &gfast, H, W, x, r, yr, dxr, dxf);
+    /* Tolerance 1e-4. Measured worst array (input gradient included): 7.7e-6 on the normal build
+     * (IMPASTO_GEMM auto = avx2), 7.9e-6 portable, 8.0e-6 openblas, 8.3e-6 unpacked, and 7.9e-6 / 8.0e-6
+     * on the sanitizer build (auto / portable). Against PyTorch float64 the reference is at most 3.2e-6
+     * away and the fast path 8.0e-6. A wrong kernel gives errors of order 1, and a flipped ReLU (see
+     * above) ~2e-3. */
     CHECK(ey < 1e-5);
-    CHECK(edx < 5e-3);
+    CHECK(edx < 1e-4);
     /* Each array against its own size; a bias before a norm has a gradient of ~0 (rounding only),
      * so those are compared against the weight gradient's scale instead. */
     double worst = 0.0;
@@ -197,7 +256,7 @@ static void test_fast_matches_reference(void) {
         const size_t nw = (size_t)c->oc * c->ic * c->k * c->k;
         double e = rel_l2(gfast.w[i], gref.w[i], nw);
         worst = fmax(worst, e);
-        CHECK_MSG(e < 5e-3, "%s weight gradient differs by %.2e", c->conv, e);
+        CHECK_MSG(e < 1e-4, "%s weight gradient differs by %.2e", c->conv, e);
         if (c->norm) {
             /* Together: beta's gradient is ~0 after a residual block (in4 removes a constant added to
              * the stream), so gamma's gives the scale. */
@@ -208,11 +267,11 @@ static void test_fast_matches_reference(void) {
             }
             e = sqrt(d / m);
             worst = fmax(worst, e);
-            CHECK_MSG(e < 5e-3, "%s norm gradients differ by %.2e", c->conv, e);
+            CHECK_MSG(e < 1e-4, "%s norm gradients differ by %.2e", c->conv, e);
         } else {
             e = rel_l2(gfast.b[i], gref.b[i], (size_t)c->oc);
             worst = fmax(worst, e);
-            CHECK_MSG(e < 5e-3, "%s bias gradient differs by %.2e", c->conv, e);
+            CHECK_MSG(e < 1e-4, "%s bias gradient differs by %.2e", c->conv, e);
         }
     }
     printf("  worst parameter array %.2e\n", worst);
@@ -422,6 +481,10 @@ static void test_bad_options(void) {
 }
 
 int main(void) {
+    if (getenv("IMPASTO_TRAIN_DUMP")) {
+        RUN(test_fast_matches_reference);
+        return test_summary();
+    }
     RUN(test_backward_finite_differences);
     RUN(test_fast_matches_reference);
     if (access(MODEL, R_OK) != 0) {

@@ -113,5 +113,12 @@ void tnet_train_set_reference(tnet_train_plan *p, int on);
 /* For profiling: seconds spent in each convolution's forward (with its norm) and backward are
  * ADDED to fwd[i] and bwd[i] (TNET_NUM_CONV each) from now on; NULL, NULL stops. */
 void tnet_train_set_timers(tnet_train_plan *p, double *fwd, double *bwd);
+/* For tests: after a forward, the smallest |gamma * xhat + beta| over every value a ReLU receives
+ * (the distance of the nearest activation from a ReLU's kink), in double from the stored pre-norm
+ * maps and statistics, and in *layer the convolution (0..TNET_NUM_CONV-1) whose norm it follows.
+ * Two float32 paths can put a value that near 0 on opposite sides of the kink: its gradient passes
+ * in one and stops in the other, and every gradient below moves by ~1e-3, which is no kernel's
+ * error. */
+double tnet_train_relu_margin(const transformer_net *net, const tnet_train_plan *p, int *layer);
 
 #endif

@@ -269,6 +269,30 @@ const float *tnet_train_forward(const transformer_net *net, tnet_train_plan *p) 
     return p->pre[15];
 }
 
+double tnet_train_relu_margin(const transformer_net *net, const tnet_train_plan *p, int *layer) {
+    double margin = INFINITY;
+    int where = -1;
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const tnet_conv_spec *c = &tnet_convs()[i];
+        if (!c->norm || !c->relu) continue;
+        const size_t hw = (size_t)conv2d_out_h(&p->conv[i]) * (size_t)conv2d_out_w(&p->conv[i]);
+        for (int ch = 0; ch < c->oc; ch++) {
+            /* pre[i] (OC, OH, OW): channel ch's map, normalised as the forward does */
+            const float *x = p->pre[i] + (size_t)ch * hw;
+            const double mu = p->mean[i][ch], a = (double)p->invstd[i][ch] * net->gamma[i][ch], b = net->beta[i][ch];
+            for (size_t j = 0; j < hw; j++) {
+                const double v = fabs(((double)x[j] - mu) * a + b);
+                if (v < margin) {
+                    margin = v;
+                    where = i;
+                }
+            }
+        }
+    }
+    if (layer) *layer = where;
+    return margin;
+}
+
 /* ---- backward --------------------------------------------------------------------------- */
 
 /* g (OC, OH, OW): the gradient at post[i] (or at pre[i] without a norm), overwritten on the way.
