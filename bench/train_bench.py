@@ -196,6 +196,10 @@ def main():
         summary["ratio"] = res["impasto"]["median_s"] / res["torch"]["median_s"]
         li, lt = res["impasto"]["loss"][0], res["torch"]["loss"][0]
         summary["first_loss_rel_diff"] = abs(li - lt) / abs(lt)
+        # Every step trains on the same batch, so later losses check the whole update (gradients
+        # and Adam) against PyTorch's, not just the first forward pass.
+        li, lt = res["impasto"]["loss"][-1], res["torch"]["loss"][-1]
+        summary["last_loss_rel_diff"] = abs(li - lt) / abs(lt)
     if a.json == "-":
         json.dump(summary, sys.stdout, indent=1)
         print()
@@ -217,6 +221,9 @@ def main():
         print("ratio impasto / PyTorch (medians): %.2f   (< 1: impasto is faster)" % summary["ratio"])
         print("first step's loss: impasto %.6g, PyTorch %.6g (relative difference %.1e; same weights and batch)"
               % (res["impasto"]["loss"][0], res["torch"]["loss"][0], summary["first_loss_rel_diff"]))
+        n = len(res["impasto"]["loss"])
+        print("loss after step %d:  impasto %.6g, PyTorch %.6g (relative difference %.1e; each step's update "
+              "agrees)" % (n, res["impasto"]["loss"][-1], res["torch"]["loss"][-1], summary["last_loss_rel_diff"]))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(summary, f, indent=1)
