@@ -10,6 +10,17 @@
  * too thin for the encoder's poolings even without a halo. */
 #define TILE_MIN_LAST 16
 
+impasto_status tile_check_options(impasto_ctx *ctx, int tile, int halo, int memory_mb) {
+    if (tile != -1 && tile != 0 && (tile < TILE_MIN || tile % 8 != 0))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile size must be -1 (automatic), 0 (never tile) or a "
+                        "multiple of 8 of at least %d, not %d", TILE_MIN, tile);
+    if (halo < -1 || (halo >= 0 && halo % 8 != 0) || halo > 256)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile halo must be -1 (exact) or a multiple of 8 up to "
+                        "256, not %d", halo);
+    if (memory_mb < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the memory budget must not be negative");
+    return IMPASTO_OK;
+}
+
 int tile_exact_halo(tile_net_kind kind) { return kind == TILE_NET_ADAIN ? 64 : 24; }
 static int tile_encoder_halo(tile_net_kind kind) { return kind == TILE_NET_ADAIN ? 32 : 16; }
 

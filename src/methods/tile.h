@@ -54,6 +54,9 @@ typedef struct tile_plan {
 
 /* Exact halos in pixels (see above). */
 int tile_exact_halo(tile_net_kind kind);
+/* The tiling options as the API takes them (tile -1/0/size, halo -1/size, memory budget in MB):
+ * IMPASTO_ERR_INVALID_ARG with a message naming the bad one. */
+impasto_status tile_check_options(impasto_ctx *ctx, int tile, int halo, int memory_mb);
 
 /* The plan for an h x w image: tile 0 = never tile, > 0 = interior tiles of that side (a
  * multiple of 8, >= TILE_MIN), < 0 = automatic: untiled when the run fits memory_mb, else the

@@ -188,13 +188,8 @@ impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const i
     if (opt->content_size < 0 || opt->content_size > WCT_MAX_SIDE || opt->style_size < 0 ||
         opt->style_size > WCT_MAX_SIDE)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", WCT_MAX_SIDE);
-    if (opt->tile != -1 && opt->tile != 0 && (opt->tile < TILE_MIN || opt->tile % 8 != 0))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile size must be -1 (automatic), 0 (never tile) or a "
-                        "multiple of 8 of at least %d, not %d", TILE_MIN, opt->tile);
-    if (opt->tile_halo < -1 || (opt->tile_halo >= 0 && opt->tile_halo % 8 != 0) || opt->tile_halo > 256)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile halo must be -1 (exact) or a multiple of 8 up to "
-                        "256, not %d", opt->tile_halo);
-    if (opt->memory_mb < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the memory budget must not be negative");
+    impasto_status ts = tile_check_options(ctx, opt->tile, opt->tile_halo, opt->memory_mb);
+    if (ts != IMPASTO_OK) return ts;
 
     /* The convolutions take their team size from the context; the other layers from OpenMP. */
     const int nthreads = ctx_threads(ctx);
