@@ -355,6 +355,81 @@ static void test_pool_ties(void) {
     for (int i = 0; i < 60; i++) CHECK_NEAR(dx[i], want[i], 1e-6);
 }
 
+/* bitmap_select and bitmap_or_positive against one bit at a time, for every start bit in two words
+ * and runs crossing up to three word boundaries (the 32-bit chunks read and write across words). */
+static void test_bitmap_runs(void) {
+    enum { WORDS = 5, BITS = 64 * WORDS };
+    uint64_t plane[WORDS], got[WORDS];
+    float src[BITS], dst[BITS], v[BITS];
+    unsigned long long s = 77;
+    for (int i = 0; i < WORDS; i++) {
+        plane[i] = 0;
+        for (int b = 0; b < 64; b++) plane[i] |= (uint64_t)(test_uniform(&s, 0, 1) < 0.5f) << b;
+    }
+    fill(src, BITS, &s, 1, 2);
+    for (int i = 0; i < BITS; i++) v[i] = test_uniform(&s, 0, 1) < 0.5f ? 0.0f : test_uniform(&s, -1, 1);
+    int bad = 0;
+    for (size_t k0 = 0; k0 < 128; k0++) {
+        for (size_t n = 0; k0 + n <= BITS && n <= 150; n += 1 + n / 16) {
+            for (size_t i = 0; i < n; i++) dst[i] = -1.0f;
+            bitmap_select(plane, k0, n, src, dst);
+            for (size_t i = 0; i < n; i++) bad += dst[i] != (bitmap_get(plane, k0 + i) ? src[i] : 0.0f);
+            memset(got, 0, sizeof got);
+            bitmap_or_positive(v, n, got, k0);
+            for (size_t k = 0; k < BITS; k++)
+                bad += bitmap_get(got, k) != (k >= k0 && k < k0 + n && v[k - k0] > 0.0f);
+        }
+    }
+    CHECK_MSG(bad == 0, "%d bits or values differ", bad);
+    bad = 0;
+    memcpy(dst, src, sizeof dst);  /* in place */
+    bitmap_select(plane, 3, 200, dst, dst);
+    for (size_t i = 0; i < 200; i++) bad += dst[i] != (bitmap_get(plane, 3 + i) ? src[i] : 0.0f);
+    CHECK_MSG(bad == 0, "in place: %d values differ", bad);
+}
+
+/* VGG's 2x2 stride-2 pooling has its own loop (whole windows, 16 at a time): on rows long enough
+ * for several runs, odd sizes (ceil mode's clipped last row and column), ties and NaNs, each output
+ * must be its window's first maximum in reading order, or its first NaN, as PyTorch's, and the route
+ * must send the gradient to that cell. The reference scans each window here. */
+static void test_pool_2x2(void) {
+    static const pool_desc cases[] = {{2, 7, 75, 2, 2, 0, 1, POOL_MAX}, {1, 4, 130, 2, 2, 0, 0, POOL_MAX}};
+    unsigned long long s = 4242;
+    for (size_t t = 0; t < 2; t++) {
+        const pool_desc *d = &cases[t];
+        const int oh = pool_out_h(d), ow = pool_out_w(d);
+        const size_t hw = (size_t)d->h * d->w, nx = (size_t)d->c * hw, ny = (size_t)d->c * oh * ow;
+        float *x = falloc(nx), *y = falloc(ny), *dy = falloc(ny), *dx = falloc(nx), *want = falloc(nx);
+        uint64_t *bits = malloc((size_t)d->c * bitmap_plane_words(hw) * sizeof *bits);
+        for (size_t i = 0; i < nx; i++) {
+            const float u = test_uniform(&s, 0, 1);
+            x[i] = u < 0.05f ? NAN : u < 0.4f ? 0.0f : (float)(int)test_uniform(&s, -2, 3);
+        }
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)(i + 1);
+        memset(want, 0, nx * sizeof *want);
+        pool_forward_route(d, x, y, bits);
+        pool_backward_route(d, bits, dy, dx);
+        int bad = 0;
+        for (int c = 0; c < d->c; c++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    long best = -1;
+                    for (int iy = 2 * oy; iy < 2 * oy + 2 && iy < d->h && !(best >= 0 && isnan(x[best])); iy++)
+                        for (int ix = 2 * ox; ix < 2 * ox + 2 && ix < d->w; ix++) {
+                            const long i = (long)((size_t)c * hw + (size_t)iy * d->w + ix);
+                            if (best < 0 || x[i] > x[best] || isnan(x[i])) best = i;
+                            if (isnan(x[best])) break;
+                        }
+                    const size_t o = ((size_t)c * oh + oy) * ow + ox;
+                    bad += isnan(x[best]) ? !isnan(y[o]) : y[o] != x[best];
+                    want[best] = dy[o];
+                }
+        CHECK_MSG(bad == 0, "case %zu: %d outputs differ", t, bad);
+        CHECK_MSG(memcmp(dx, want, nx * sizeof *dx) == 0, "case %zu: route backward", t);
+        free(x), free(y), free(dy), free(dx), free(want), free(bits);
+    }
+}
+
 /* The bitmap forms (what VGG-19's plan keeps instead of float maps) give the same numbers as the
  * float forms: relu_backward_bits as relu_backward, pool_backward_route as pool_backward, on maps
  * whose planes end mid-word, with ties and zeros (ReLU outputs). */
@@ -422,7 +497,13 @@ static void test_conv_banded(void) {
         {16, 150, 300, 8, 3, 3, 1, 1, PAD_ZERO, 1},   /* several bands of a VGG-like layer */
         {32, 160, 200, 4, 5, 5, 2, 2, PAD_REFLECT, 1}, /* bands overlapping on input rows */
         {8, 64, 80, 5, 1, 1, 1, 0, PAD_ZERO, 1},     /* pointwise, several column chunks */
+        /* Few input channels: backward-data alone goes by bands of dx rows with a halo
+         * (conv_backward_data_rows) on 2 and 3 threads, a workspace slice holding the whole map. */
+        {3, 150, 70, 8, 3, 3, 1, 1, PAD_ZERO, 1},     /* VGG's conv1_1 */
+        {2, 41, 33, 4, 5, 5, 1, 2, PAD_ZERO, 1},      /* a 4-row halo */
+        {3, 37, 30, 4, 3, 3, 1, 0, PAD_ZERO, 1},      /* unpadded: OH < H */
     };
+    enum { BANDED = 3 };  /* the cases whose maps need several workspace bands */
     unsigned long long s = 99;
     /* Each case on 1, 2 and 3 threads: the rows, channels and columns split unevenly. */
     for (size_t t = 0; t < 3 * sizeof cases / sizeof cases[0]; t++) {
@@ -432,7 +513,7 @@ static void test_conv_banded(void) {
         const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
         const size_t k = (size_t)d->c * d->kh * d->kw, npix = (size_t)oh * ow;
         size_t nx = (size_t)d->c * d->h * d->w, nw = (size_t)d->oc * k, ny = (size_t)d->oc * npix;
-        if (d->kh > 1)
+        if (d->kh > 1 && t / 3 < BANDED)
             CHECK_MSG(conv2d_workspace(d) / (size_t)d->threads < k * npix / 2, "case %zu not banded", t / 3);
         float *x = falloc(nx), *w = falloc(nw), *b = falloc(d->oc), *y = falloc(ny);
         float *dy = falloc(ny), *dx = falloc(nx), *dw = falloc(nw), *ws = ws_alloc(d);
@@ -475,6 +556,13 @@ static void test_conv_banded(void) {
         for (size_t i = 0; i < nw; i++) edw = fmax(edw, fabs(dw[i] - rdw[i]) / (1.0 + wmax));
         CHECK_MSG(ey < 1e-5 && edx < 1e-5 && edw < 1e-5, "case %zu, %d threads: y %g dx %g dw %g", t / 3,
                   d->threads, ey, edx, edw);
+        /* Backward-data alone (Gatys' pass: no weight gradient), which may split the work otherwise;
+         * dx starts as garbage, since it is overwritten. */
+        fill(dx, nx, &s, -9, 9);
+        conv2d_backward(d, NULL, w, dy, dx, NULL, NULL, ws);
+        double edx2 = 0.0;
+        for (size_t i = 0; i < nx; i++) edx2 = fmax(edx2, fabs(dx[i] - rdx[i]) / (1.0 + fabs(rdx[i])));
+        CHECK_MSG(edx2 < 1e-5, "case %zu, %d threads: dx alone %g", t / 3, d->threads, edx2);
         free(rdx), free(rdw);
         free(x), free(w), free(b), free(y), free(dy), free(dx), free(dw), free(ws);
     }
@@ -487,6 +575,8 @@ int main(void) {
     RUN(test_relu);
     RUN(test_pool_fd);
     RUN(test_pool_ties);
+    RUN(test_bitmap_runs);
+    RUN(test_pool_2x2);
     RUN(test_bitmaps);
     RUN(test_conv_banded);
     for (int k = 0; k < g_nrecs; k++) free(g_recs[k].data);

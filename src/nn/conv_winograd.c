@@ -394,9 +394,7 @@ static void wino_pad_band_masked(const conv2d_desc *d, const float *x, const flo
 #pragma omp simd
                 for (size_t i = 0; i < w; i++) dst[1 + i] = msk[i] > 0.0f ? src[i] : 0.0f;
             } else {
-                const uint64_t *bc = mbits + (size_t)c * plane;
-                const size_t k0 = (size_t)iy * w;
-                for (size_t i = 0; i < w; i++) dst[1 + i] = bitmap_get(bc, k0 + i) ? src[i] : 0.0f;
+                bitmap_select(mbits + (size_t)c * plane, (size_t)iy * w, w, src, dst + 1);
             }
             for (size_t i = w + 1; i < (size_t)pw; i++) dst[i] = 0.0f;
         }

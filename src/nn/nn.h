@@ -96,6 +96,11 @@ void conv2d_winograd_backward_data_bits(const conv2d_desc *d, const float *w, co
  * k % 64 of word c * plane + k / 64), so layers that split the work by channel never share a word. */
 static inline size_t bitmap_plane_words(size_t hw) { return (hw + 63) / 64; }
 static inline int bitmap_get(const uint64_t *plane, size_t k) { return (int)(plane[k >> 6] >> (k & 63)) & 1; }
+/* bitmap.c. Bits k0 .. k0 + n - 1 of one plane, against n floats:
+ * dst[i] = src[i] where bit k0 + i is set, else 0 (dst == src allowed); */
+void bitmap_select(const uint64_t *plane, size_t k0, size_t n, const float *src, float *dst);
+/* sets bit k0 + i where v[i] > 0, leaving the others as they are (clear the plane first). */
+void bitmap_or_positive(const float *v, size_t n, uint64_t *plane, size_t k0);
 
 /* ---- relu.c ----------------------------------------------------------------------------- */
 /* y = max(x, 0), in place allowed. */

@@ -55,20 +55,53 @@ static long pool_argmax(const float *xc, int w, pool_span ry, pool_span rx) {
     return best;
 }
 
-/* The cell of a window whose route bit is set (pool_forward_route), -1 if none. */
-static long pool_route_cell(const uint64_t *rc, int w, pool_span ry, pool_span rx) {
-    for (int iy = ry.lo; iy < ry.hi; iy++)
-        for (int ix = rx.lo; ix < rx.hi; ix++)
-            if (bitmap_get(rc, (size_t)iy * (size_t)w + (size_t)ix)) return (long)iy * w + ix;
-    return -1;
-}
-
 int pool_route_supported(const pool_desc *d) { return d->kind == POOL_MAX && d->k <= d->stride; }
 
-/* x (C,H,W) -> y (C,OH,OW); route (C planes of H*W bits) or NULL. An empty window (only with a pad
- * larger than PyTorch allows) gives 0. */
+/* Output (oy, ox) of channel xc (H, W); with rc (its route plane), the winning cell's bit set. An
+ * empty window (only with a pad larger than PyTorch allows) gives 0. */
+static float pool_window_out(const pool_desc *d, const float *xc, int oy, int ox, uint64_t *rc) {
+    const pool_span ry = pool_window(oy, d->k, d->stride, d->pad, d->h);
+    const pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
+    if (d->kind == POOL_MAX) {
+        const long i = pool_argmax(xc, d->w, ry, rx);
+        if (i < 0) return 0.0f;
+        if (rc) rc[(size_t)i >> 6] |= (uint64_t)1 << ((size_t)i & 63);
+        return xc[i];
+    }
+    float s = 0.0f;
+    for (int iy = ry.lo; iy < ry.hi; iy++)
+        for (int ix = rx.lo; ix < rx.hi; ix++) s += xc[(size_t)iy * d->w + ix];
+    return ry.padded > 0 && rx.padded > 0 ? s / (float)(ry.padded * rx.padded) : 0.0f;
+}
+
+/* VGG's pooling (max, 2x2, stride 2, no pad): its whole windows without pool_window's clipping.
+ * n (<= POOL_RUN) windows of one output row, read from whole input rows r0 and r1: y[j] is the
+ * first maximum in reading order, as pool_argmax picks it (a NaN wins); its cell is flagged 1 (else
+ * 0) in f0 (row r0's 2n cells) or f1 (row r1's). */
+#define POOL_RUN 16
+static int pool_is_2x2(const pool_desc *d) { return d->kind == POOL_MAX && d->k == 2 && d->stride == 2 && d->pad == 0; }
+
+static void pool_max2x2_run(const float *r0, const float *r1, int n, float *y, float *f0, float *f1) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], e = r1[2 * j + 1];
+        float m = a;
+        int at = 0;
+        /* m != m: m is a NaN, which nothing later replaces; v != v: v is one, which wins. */
+        if (m == m && (b > m || b != b)) m = b, at = 1;
+        if (m == m && (c > m || c != c)) m = c, at = 2;
+        if (m == m && (e > m || e != e)) m = e, at = 3;
+        y[j] = m;
+        f0[2 * j] = at == 0;
+        f0[2 * j + 1] = at == 1;
+        f1[2 * j] = at == 2;
+        f1[2 * j + 1] = at == 3;
+    }
+}
+
+/* x (C,H,W) -> y (C,OH,OW); route (C planes of H*W bits) or NULL. */
 static void pool_forward_impl(const pool_desc *d, const float *x, float *y, uint64_t *route) {
-    const int oh = pool_out_h(d), ow = pool_out_w(d);
+    const int oh = pool_out_h(d), ow = pool_out_w(d), fast = pool_is_2x2(d);
     const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
 #pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
     for (int c = 0; c < d->c; c++) {
@@ -77,22 +110,23 @@ static void pool_forward_impl(const pool_desc *d, const float *x, float *y, uint
         uint64_t *rc = route ? route + (size_t)c * plane : NULL;
         if (rc) memset(rc, 0, plane * sizeof *rc);
         for (int oy = 0; oy < oh; oy++) {
-            pool_span ry = pool_window(oy, d->k, d->stride, d->pad, d->h);
-            for (int ox = 0; ox < ow; ox++) {
-                pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
-                float out = 0.0f;
-                if (d->kind == POOL_MAX) {
-                    long i = pool_argmax(xc, d->w, ry, rx);
-                    if (i >= 0) out = xc[i];
-                    if (i >= 0 && rc) rc[(size_t)i >> 6] |= (uint64_t)1 << ((size_t)i & 63);
-                } else {
-                    float s = 0.0f;
-                    for (int iy = ry.lo; iy < ry.hi; iy++)
-                        for (int ix = rx.lo; ix < rx.hi; ix++) s += xc[(size_t)iy * d->w + ix];
-                    if (ry.padded > 0 && rx.padded > 0) out = s / (float)(ry.padded * rx.padded);
+            int ox = 0;
+            if (fast && 2 * oy + 1 < d->h) {
+                /* The windows wholly inside the input; a ceil-mode last column is left below. */
+                const size_t i0 = (size_t)(2 * oy) * (size_t)d->w, i1 = i0 + (size_t)d->w;
+                float f0[2 * POOL_RUN], f1[2 * POOL_RUN];
+                for (; ox < d->w / 2; ox += POOL_RUN) {
+                    const int n = d->w / 2 - ox < POOL_RUN ? d->w / 2 - ox : POOL_RUN;
+                    pool_max2x2_run(xc + i0 + 2 * (size_t)ox, xc + i1 + 2 * (size_t)ox, n, yc + (size_t)oy * ow + ox,
+                                    f0, f1);
+                    if (rc) {
+                        bitmap_or_positive(f0, 2 * (size_t)n, rc, i0 + 2 * (size_t)ox);
+                        bitmap_or_positive(f1, 2 * (size_t)n, rc, i1 + 2 * (size_t)ox);
+                    }
                 }
-                yc[(size_t)oy * ow + ox] = out;
+                ox = d->w / 2;
             }
+            for (; ox < ow; ox++) yc[(size_t)oy * ow + ox] = pool_window_out(d, xc, oy, ox, rc);
         }
     }
 }
@@ -103,13 +137,11 @@ void pool_forward_route(const pool_desc *d, const float *x, float *y, uint64_t *
     pool_forward_impl(d, x, y, route);
 }
 
-/* dy (C,OH,OW) -> dx (C,H,W) overwritten; max pooling finds each window's cell from x (C,H,W) or,
- * when given, from route (C planes). Windows may overlap (K > S), so gradients are added into the
- * zeroed channel. */
-static void pool_backward_impl(const pool_desc *d, const float *x, const uint64_t *route, const float *dy,
-                               float *dx) {
+/* dy (C,OH,OW) -> dx (C,H,W) overwritten; max pooling finds each window's cell from x (C,H,W).
+ * Windows may overlap (K > S), so gradients are added into the zeroed channel. */
+static void pool_backward_impl(const pool_desc *d, const float *x, const float *dy, float *dx) {
     const int oh = pool_out_h(d), ow = pool_out_w(d);
-    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
+    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow;
 #pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
     for (int c = 0; c < d->c; c++) {
         const float *dyc = dy + (size_t)c * ohw;
@@ -121,8 +153,7 @@ static void pool_backward_impl(const pool_desc *d, const float *x, const uint64_
                 pool_span rx = pool_window(ox, d->k, d->stride, d->pad, d->w);
                 float g = dyc[(size_t)oy * ow + ox];
                 if (d->kind == POOL_MAX) {
-                    long i = route ? pool_route_cell(route + (size_t)c * plane, d->w, ry, rx)
-                                   : pool_argmax(x + (size_t)c * hw, d->w, ry, rx);
+                    long i = pool_argmax(x + (size_t)c * hw, d->w, ry, rx);
                     if (i >= 0) dxc[i] += g;
                 } else if (ry.padded > 0 && rx.padded > 0) {
                     float share = g / (float)(ry.padded * rx.padded);
@@ -135,9 +166,35 @@ static void pool_backward_impl(const pool_desc *d, const float *x, const uint64_
 }
 
 void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx) {
-    pool_backward_impl(d, x, NULL, dy, dx);
+    pool_backward_impl(d, x, dy, dx);
 }
 
+/* With K <= S the windows never overlap and a cell's route bit is set only if it won its window
+ * (oy, ox) = ((iy + P) / S, (ix + P) / S), so each row of dx is a bitmap_select of dy's row
+ * stretched S times (an unset bit, including a cell no window covers, gives 0). */
 void pool_backward_route(const pool_desc *d, const uint64_t *route, const float *dy, float *dx) {
-    pool_backward_impl(d, NULL, route, dy, dx);
+    const int oh = pool_out_h(d), ow = pool_out_w(d), s = d->stride;
+    const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow, plane = bitmap_plane_words(hw);
+#pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
+    for (int c = 0; c < d->c; c++) {
+        const uint64_t *rc = route + (size_t)c * plane;
+        for (int iy = 0; iy < d->h; iy++) {
+            const int oy = (iy + d->pad) / s;
+            float *dxr = dx + (size_t)c * hw + (size_t)iy * d->w;
+            if (oy >= oh) {
+                memset(dxr, 0, (size_t)d->w * sizeof *dxr);
+                continue;
+            }
+            const float *dyr = dy + (size_t)c * ohw + (size_t)oy * ow;
+            float wide[2 * POOL_RUN];
+            for (int ix0 = 0; ix0 < d->w; ix0 += 2 * POOL_RUN) {
+                const int n = d->w - ix0 < 2 * POOL_RUN ? d->w - ix0 : 2 * POOL_RUN;
+                for (int j = 0; j < n; j++) {
+                    const int ox = (ix0 + j + d->pad) / s;
+                    wide[j] = ox < ow ? dyr[ox] : 0.0f;
+                }
+                bitmap_select(rc, (size_t)iy * d->w + (size_t)ix0, (size_t)n, wide, dxr + ix0);
+            }
+        }
+    }
 }
