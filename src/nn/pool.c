@@ -85,12 +85,15 @@ static void pool_max2x2_run(const float *r0, const float *r1, int n, float *y, f
 #pragma omp simd
     for (int j = 0; j < n; j++) {
         const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], e = r1[2 * j + 1];
+        /* m != m: m is a NaN, which nothing later replaces; v != v: v is one, which wins. Bitwise
+         * & and |, so that the data-dependent choice compiles to selects, not branches. */
         float m = a;
-        int at = 0;
-        /* m != m: m is a NaN, which nothing later replaces; v != v: v is one, which wins. */
-        if (m == m && (b > m || b != b)) m = b, at = 1;
-        if (m == m && (c > m || c != c)) m = c, at = 2;
-        if (m == m && (e > m || e != e)) m = e, at = 3;
+        int at = 0, take = (m == m) & ((b > m) | (b != b));
+        m = take ? b : m, at = take ? 1 : at;
+        take = (m == m) & ((c > m) | (c != c));
+        m = take ? c : m, at = take ? 2 : at;
+        take = (m == m) & ((e > m) | (e != e));
+        m = take ? e : m, at = take ? 3 : at;
         y[j] = m;
         f0[2 * j] = at == 0;
         f0[2 * j + 1] = at == 1;
