@@ -131,6 +131,8 @@ static const shape shapes[] = {
     {5, 7, 9, 17}, {16, 9, 37, 23}, {8, 13, 2, 2}, {24, 20, 16, 16}, {7, 5, 200, 3}, {20, 14, 70, 30},
 };
 
+/* Every GEMM path; the transforms follow it (the baseline SSE2 form on "portable", AVX2 on the
+ * others when the CPU has it), so both forms of them are tested on an AVX2 machine. */
 static void test_paths(void) {
     static const char *const gemm_paths[] = {"avx512", "avx2", "portable", "openblas", "unpacked", "auto"};
     unsigned long long seed = 0x853c49e6748fea9bull;
