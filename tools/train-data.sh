@@ -1,22 +1,33 @@
 #!/bin/bash
-# Assembles a folder of free-licence photographs for `impasto train` from Debian packages: the
-# photographs (not the illustrations or renders, chosen by eye from contact sheets) among the MATE,
-# KDE Plasma and Lomiri (Ubuntu Touch 16.04 and 20.04) desktop wallpapers, and scikit-image's
-# sample photographs.
+# Assembles a folder of free-licence photographs for `impasto train` from Debian packages. Only real
+# photographs (no drawings, renders, screenshots, textures or composites), chosen by eye on contact
+# sheets, each with an author and a free licence stated by its package:
+#   - the MATE, KDE Plasma and Lomiri (Ubuntu Touch 16.04 and 20.04) desktop wallpapers that are
+#     photographs, and scikit-image's sample photographs (44, copied as shipped);
+#   - KPhotoAlbum's demo album, Palapeli's puzzle photographs, scikit-learn's two sample photographs,
+#     Scratch 1.4's photographic stage backgrounds, the GIMP manual's tone-mapping photographs,
+#     Kalzium's and ExpEYES-17's photographs of laboratory kit, and GCompris' photographs of animals,
+#     monuments, musicians and the sea, with the author, licence and Wikimedia Commons source its
+#     credits files give for each (228, listed in tools/train-photos.py).
 # Usage: bash tools/train-data.sh [DIR]   (default data/train; `make train-data` runs it)
-# Installs mate-backgrounds, plasma-workspace-wallpapers, lomiri-wallpapers-16.04 and
-# lomiri-wallpapers-20.04 with apt-get when they are missing (as root); fetches python3-skimage's
-# .deb with `apt-get download` and unpacks only its data folder (nothing is installed). Copies the
-# 44 photographs into DIR, then (with /usr/bin/python3 and Pillow) adds 5 square crops at random
-# (seeded) positions of each photograph whose shorter side is at least 1000 px, each half that side
-# and scaled to at most 768 px: 37 photographs give 185 crops, 229 files in all, but only 44
-# DISTINCT photographs. DIR/README.md lists each file's author and licence (docs/training.md too).
+# Installs mate-backgrounds, plasma-workspace-wallpapers, lomiri-wallpapers-16.04,
+# lomiri-wallpapers-20.04 and python3-pil with apt-get when they are missing (as root). Every other
+# package is fetched with `apt-get download` and unpacked in a temporary folder (nothing installed):
+# python3-skimage, kphotoalbum, palapeli-data, python3-sklearn, scratch, gimp-help-en,
+# gimp-help-common, kalzium-data, eyes17 and gcompris-qt-data (~130 MB of .debs). The 44 first
+# photographs are copied as they are; tools/train-photos.py converts the 228 others to JPEG (quality 92,
+# upright, at most 1024 px on the longer side; GCompris' are read out of its Qt .rcc resource files).
+# 272 DISTINCT photographs. Then (with /usr/bin/python3 and Pillow) 5 square crops at random (seeded)
+# positions of each photograph whose shorter side is at least 1000 px, each half that side and scaled
+# to at most 768 px: 37 photographs give 185 crops, 457 files in all. DIR/README.md lists each file's
+# author, licence and source (docs/training.md summarises them). Running it again remakes the same
+# files; it stops with a one-line message when a package, a file or a licence statement is missing.
 set -euo pipefail
 dir=${1:-data/train}
 CROPS=5
 
 pkgs=""
-for p in mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04; do
+for p in mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 python3-pil; do
     dpkg -s "$p" >/dev/null 2>&1 || pkgs="$pkgs $p"
 done
 if [ -n "$pkgs" ]; then
@@ -100,12 +111,28 @@ for v in 16 20; do
     done
 done
 
-# scikit-image: the package's .deb, unpacked in a temporary folder (its dependencies are not needed).
 tmp=$(mktemp -d)
 chmod 755 "$tmp"  # apt-get download runs as _apt where it can
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && apt-get download -qq python3-skimage >/dev/null && dpkg-deb -x python3-skimage_*.deb x)
-skdata=$(find "$tmp/x" -type d -path "*/skimage/data" | head -1)
+# apt-get download each package into $tmp and unpack it in $tmp/<package> (nothing is installed, its
+# dependencies are not needed); one apt-get update first if the package lists are missing or stale.
+updated=0
+fetch() {
+    local p
+    for p in "$@"; do
+        [ -d "$tmp/$p" ] && continue
+        if ! (cd "$tmp" && apt-get download -qq "$p" >/dev/null 2>&1); then
+            if [ $updated = 0 ] && [ "$(id -u)" -eq 0 ]; then apt-get update -qq >/dev/null 2>&1 || true; updated=1; fi
+            (cd "$tmp" && apt-get download -qq "$p" >/dev/null 2>&1) || {
+                echo "train-data: cannot fetch the Debian package $p (apt-get download $p failed)" >&2; exit 1; }
+        fi
+        dpkg-deb -x "$tmp/$p"_*.deb "$tmp/$p"
+    done
+}
+
+# scikit-image's sample photographs.
+fetch python3-skimage
+skdata=$(find "$tmp/python3-skimage" -type d -path "*/skimage/data" | head -1)
 skver=$(dpkg-deb -f "$tmp"/python3-skimage_*.deb Version)
 for e in "${skimage[@]}"; do
     IFS='|' read -r n who lic <<<"$e"
@@ -114,6 +141,11 @@ for e in "${skimage[@]}"; do
     cp "$src" "$dir/skimage-$n.$ext"
     echo "| skimage-$n.$ext | $who | $lic | Debian python3-skimage $skver, skimage/data/$n.$ext |" >>"$readme.tmp"
 done
+
+# The photographs of the other packages: tools/train-photos.py picks, converts and credits them.
+fetch kphotoalbum palapeli-data python3-sklearn scratch gimp-help-en gimp-help-common kalzium-data eyes17 \
+      gcompris-qt-data
+/usr/bin/python3 "$(dirname "$0")/train-photos.py" "$tmp" "$dir" >>"$readme.tmp"
 
 # Several crops of each large photograph: more, and more varied, training images (at another scale
 # than the whole photo), though not more distinct scenes.
@@ -147,11 +179,14 @@ else
 fi
 {
     echo
-    echo "Licences: GPL-2+ /usr/share/common-licenses/GPL-2; LGPLv3 /usr/share/common-licenses/LGPL-3;"
-    echo "CC-BY-4.0, CC-BY-SA-3.0, CC-BY-SA-4.0 and CC0-1.0 as quoted in /usr/share/doc/lomiri-wallpapers-*/copyright;"
-    echo "scikit-image's photographs as stated in skimage/data/_fetchers.py (the package: BSD-3-Clause)."
-    echo "The packages' copyright files: /usr/share/doc/{mate-backgrounds,plasma-workspace-wallpapers,"
-    echo "lomiri-wallpapers-16.04,lomiri-wallpapers-20.04}/copyright."
+    echo "Licences: the texts of GPL-2+, GPL-3, LGPL-3 and GFDL-1.2+ are in /usr/share/common-licenses;"
+    echo "CC-BY-2.0, CC-BY-3.0, CC-BY-4.0, CC-BY-SA-3.0, CC-BY-SA-4.0 and CC0-1.0 are at"
+    echo "https://creativecommons.org/licenses/ (and quoted in /usr/share/doc/lomiri-wallpapers-*/copyright);"
+    echo "scikit-image's photographs as stated in skimage/data/_fetchers.py (the package: BSD-3-Clause);"
+    echo "Palapeli's as in its collection/*.desktop files (FDL = GNU Free Documentation License);"
+    echo "GCompris' as in the README beside each image in its .rcc files (most from Wikimedia Commons, whose"
+    echo "page for each is given). \"Public Domain\" is as the package states it. The packages' copyright files:"
+    echo "/usr/share/doc/<package>/copyright of each package in the source column (inside its .deb when only downloaded)."
     echo
     echo "$ncrops of the files are crops (5 per photograph with a shorter side of 1000 px or more, at"
     echo "seeded random positions, half that side, scaled to at most 768 px)."
