@@ -29,6 +29,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from safetensors_np import read_safetensors  # noqa: E402
+
 # Caffe's ImageNet mean (RGB), as neural-style subtracts it.
 MEAN_RGB = (123.68, 116.779, 103.939)
 CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT = 5.0, 100.0, 1e-3
@@ -113,23 +116,6 @@ def prepare_inputs(workdir, size, shared):
 
 # ---- the PyTorch side (runs in a child process) ---------------------------------------------
 
-def read_safetensors(path, names):
-    """{name: float32 array} for the named tensors of a safetensors file (F32 only)."""
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        base = 8 + n
-        out = {}
-        for name in names:
-            info = header[name]
-            if info["dtype"] != "F32":
-                raise ValueError("%s: dtype %s, expected F32" % (name, info["dtype"]))
-            start, end = info["data_offsets"]
-            f.seek(base + start)
-            out[name] = np.frombuffer(f.read(end - start), dtype="<f4").reshape(info["shape"])
-    return out
-
-
 def torch_child(a):
     import torch
     import torch.nn as nn
@@ -138,7 +124,7 @@ def torch_child(a):
     for layer in VGG19_TO_RELU5_1:
         if layer:
             names += ["conv%s.weight" % layer[0], "conv%s.bias" % layer[0]]
-    wts = read_safetensors(a.model, names)
+    wts, _ = read_safetensors(a.model, names)
     layers = []  # (output name, module)
     for layer in VGG19_TO_RELU5_1:
         if layer is None:

@@ -25,50 +25,17 @@ Stored tensors (F32):
     out_mix (3,19,21)  0.25 / 0.75 of style / style2, alpha 0.6, decoded, clamped to 0..1 and
                        cropped to the content's size (what impasto_adain returns)
 """
-import json
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from safetensors_np import read_safetensors, write_safetensors  # noqa: E402,F401 (re-exported)
+
 torch.set_num_threads(1)
 
 EPS = 1e-5
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    tensors = {}
-    for name, e in header.items():
-        assert e["dtype"] == "F32", name
-        b, end = e["data_offsets"]
-        tensors[name] = np.frombuffer(body[b:end], dtype="<f4").reshape(e["shape"]).copy()
-    return tensors, meta
-
-
-def write_safetensors(path, tensors, meta):
-    header = {"__metadata__": meta}
-    offset = 0
-    blobs = []
-    for name, a in tensors:
-        a = np.ascontiguousarray(a, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        blobs.append(a.tobytes())
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def conv(i, o, k=3):

@@ -21,48 +21,15 @@ of a correct float32 implementation; tests/test_fast.c states its tolerance from
 Stored tensors (F32): input_even (3, 24, 20), output_even (3, 24, 20), input_odd (3, 21, 19),
 output_odd (3, 24, 20); outputs are the raw network outputs (not clamped).
 """
-import json
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from safetensors_np import read_safetensors, write_safetensors  # noqa: E402,F401 (re-exported)
+
 torch.set_num_threads(1)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    tensors = {}
-    for name, e in header.items():
-        assert e["dtype"] == "F32", (name, e["dtype"])
-        b, end = e["data_offsets"]
-        tensors[name] = np.frombuffer(body[b:end], dtype="<f4").reshape(e["shape"]).copy()
-    return tensors, meta
-
-
-def write_safetensors(path, tensors, meta):
-    header = {"__metadata__": meta}
-    offset = 0
-    blobs = []
-    for name, a in tensors:
-        a = np.ascontiguousarray(a, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        blobs.append(a.tobytes())
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 class ConvLayer(torch.nn.Module):

@@ -30,13 +30,13 @@ Stored tensors (F32, little-endian):
     relu5_1        (512, 2, 3)
     relu5_1_avg    (512, 2, 3)     the same network with average pooling
 """
-import json
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from safetensors_np import read_safetensors, write_safetensors  # noqa: E402,F401 (re-exported)
 
 CONVS = ["conv1_1", "conv1_2", "conv2_1", "conv2_2",
          "conv3_1", "conv3_2", "conv3_3", "conv3_4",
@@ -47,43 +47,6 @@ MEAN_RGB = np.array([123.68, 116.779, 103.939])
 H, W = 26, 38
 STORE = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
 RELU1_1_CHANNELS = 32
-
-
-def read_safetensors(path):
-    """A minimal independent reader: header length, JSON, then raw little-endian data."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    dtypes = {"F32": "<f4", "F16": "<f2"}
-    tensors = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        a = np.frombuffer(body[b:end], dtype=dtypes[e["dtype"]])
-        tensors[name] = a.reshape(e["shape"]).astype(np.float32)
-    return tensors, meta
-
-
-def write_safetensors(path, tensors, meta):
-    """Keys in the given order, data contiguous, header space-padded to a multiple of 8."""
-    header = {"__metadata__": meta}
-    offset = 0
-    blobs = []
-    for name, a in tensors:
-        a = np.ascontiguousarray(a, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        blobs.append(a.tobytes())
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def test_image():

@@ -14,8 +14,6 @@ with the reference implementation's on the same inputs:
 start from the same pixels.) Needs python3-torch, python3-numpy and python3-pil (Debian).
 """
 import argparse
-import json
-import struct
 import sys
 import time
 
@@ -25,24 +23,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
+from safetensors_np import read_safetensors  # noqa: E402
+
 MEAN = torch.tensor([123.68, 116.779, 103.939]).view(1, 3, 1, 1)
 CFG = [(1, 2), (2, 2), (3, 4), (4, 4), (5, 4)]
 CHANNELS = [64, 128, 256, 512, 512]
 
 
 def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32"
-        b, e = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[b:e], dtype="<f4").reshape(info["shape"]).copy())
-    return out
+    weights, _ = read_safetensors(path)
+    return {name: torch.from_numpy(a) for name, a in weights.items()}
 
 
 def build_layers(weights, pooling):
