@@ -142,7 +142,7 @@ void pool_forward_route(const pool_desc *d, const float *x, float *y, uint64_t *
 
 /* dy (C,OH,OW) -> dx (C,H,W) overwritten; max pooling finds each window's cell from x (C,H,W).
  * Windows may overlap (K > S), so gradients are added into the zeroed channel. */
-static void pool_backward_impl(const pool_desc *d, const float *x, const float *dy, float *dx) {
+void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx) {
     const int oh = pool_out_h(d), ow = pool_out_w(d);
     const size_t hw = (size_t)d->h * (size_t)d->w, ohw = (size_t)oh * (size_t)ow;
 #pragma omp parallel for schedule(static) if ((size_t)d->c * hw >= POOL_PAR_MIN)
@@ -166,10 +166,6 @@ static void pool_backward_impl(const pool_desc *d, const float *x, const float *
             }
         }
     }
-}
-
-void pool_backward(const pool_desc *d, const float *x, const float *dy, float *dx) {
-    pool_backward_impl(d, x, dy, dx);
 }
 
 /* With K <= S the windows never overlap and a cell's route bit is set only if it won its window
