@@ -403,7 +403,7 @@ static void test_pool_2x2(void) {
         uint64_t *bits = malloc((size_t)d->c * bitmap_plane_words(hw) * sizeof *bits);
         for (size_t i = 0; i < nx; i++) {
             const float u = test_uniform(&s, 0, 1);
-            x[i] = u < 0.05f ? NAN : u < 0.4f ? 0.0f : (float)(int)test_uniform(&s, -2, 3);
+            x[i] = u < 0.15f ? NAN : u < 0.45f ? 0.0f : (float)(int)test_uniform(&s, -2, 3);
         }
         for (size_t i = 0; i < ny; i++) dy[i] = (float)(i + 1);
         memset(want, 0, nx * sizeof *want);

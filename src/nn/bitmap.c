@@ -27,11 +27,14 @@ static inline uint32_t bits_get32(const uint64_t *plane, size_t k) {
     return (uint32_t)v;
 }
 
-static inline void bits_or32(uint64_t *plane, size_t k, uint32_t v) {
+/* The second word is touched only for bits that land in it, so a run shorter than 32 (v's high
+ * bits zero) may end at the plane's last bit: the word after it, another channel's or none, is
+ * neither read nor written. */
+void bitmap_or32(uint64_t *plane, size_t k, uint32_t v) {
     const size_t q = k >> 6;
     const unsigned s = (unsigned)(k & 63);
     plane[q] |= (uint64_t)v << s;
-    if (s > 64 - BITMAP_CHUNK) plane[q + 1] |= (uint64_t)v >> (64 - s);
+    if (s > 64 - BITMAP_CHUNK && (v >> (64 - s)) != 0) plane[q + 1] |= (uint64_t)v >> (64 - s);
 }
 
 void bitmap_select(const uint64_t *plane, size_t k0, size_t n, const float *src, float *dst) {
@@ -60,7 +63,7 @@ void bitmap_or_positive(const float *v, size_t n, uint64_t *plane, size_t k0) {
         uint32_t bits = 0;
 #pragma omp simd reduction(| : bits)
         for (int j = 0; j < BITMAP_CHUNK; j++) bits |= s[j] > 0.0f ? lane_bit[j] : 0u;
-        bits_or32(plane, k0 + i, bits);
+        bitmap_or32(plane, k0 + i, bits);
     }
     for (; i < n; i++)
         if (v[i] > 0.0f) plane[(k0 + i) >> 6] |= (uint64_t)1 << ((k0 + i) & 63);

@@ -101,6 +101,8 @@ static inline int bitmap_get(const uint64_t *plane, size_t k) { return (int)(pla
 void bitmap_select(const uint64_t *plane, size_t k0, size_t n, const float *src, float *dst);
 /* sets bit k0 + i where v[i] > 0, leaving the others as they are (clear the plane first). */
 void bitmap_or_positive(const float *v, size_t n, uint64_t *plane, size_t k0);
+/* ORs v into bits k .. k + 31 (bit k = v's lowest); v's set bits must lie in the plane. */
+void bitmap_or32(uint64_t *plane, size_t k, uint32_t v);
 
 /* ---- relu.c ----------------------------------------------------------------------------- */
 /* y = max(x, 0), in place allowed. */

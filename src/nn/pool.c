@@ -76,30 +76,49 @@ static float pool_window_out(const pool_desc *d, const float *xc, int oy, int ox
 
 /* VGG's pooling (max, 2x2, stride 2, no pad): its whole windows without pool_window's clipping.
  * n (<= POOL_RUN) windows of one output row, read from whole input rows r0 and r1: y[j] is the
- * first maximum in reading order, as pool_argmax picks it (a NaN wins); its cell is flagged 1 (else
- * 0) in f0 (row r0's 2n cells) or f1 (row r1's). */
+ * first maximum in reading order, as pool_argmax picks it (a NaN wins); *w0 and *w1 get the route
+ * bits of row r0's and row r1's 2n cells (bit 2j or 2j + 1 set for the winner of window j).
+ * Three passes of one select each, so that each vectorises (a chain of three selects in one loop did
+ * not): the first maximum of the top pair, of the bottom pair, then of the two, which is the first
+ * maximum of the four (a NaN on top stays; one below wins; ties go to the top). (v == v) & (... |
+ * w != w): v is not a NaN, and w beats it or is one. */
 #define POOL_RUN 16
 static int pool_is_2x2(const pool_desc *d) { return d->kind == POOL_MAX && d->k == 2 && d->stride == 2 && d->pad == 0; }
 
-static void pool_max2x2_run(const float *r0, const float *r1, int n, float *y, float *f0, float *f1) {
+static const uint32_t pool_even_bit[POOL_RUN] = {1u << 0,  1u << 2,  1u << 4,  1u << 6,  1u << 8,  1u << 10,
+                                                 1u << 12, 1u << 14, 1u << 16, 1u << 18, 1u << 20, 1u << 22,
+                                                 1u << 24, 1u << 26, 1u << 28, 1u << 30};
+
+static void pool_max2x2_run(const float *r0, const float *r1, int n, float *y, uint32_t *w0, uint32_t *w1) {
+    float top[POOL_RUN], bot[POOL_RUN];
+    int top_right[POOL_RUN], bot_right[POOL_RUN];
 #pragma omp simd
     for (int j = 0; j < n; j++) {
-        const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], e = r1[2 * j + 1];
-        /* m != m: m is a NaN, which nothing later replaces; v != v: v is one, which wins. Bitwise
-         * & and |, so that the data-dependent choice compiles to selects, not branches. */
-        float m = a;
-        int at = 0, take = (m == m) & ((b > m) | (b != b));
-        m = take ? b : m, at = take ? 1 : at;
-        take = (m == m) & ((c > m) | (c != c));
-        m = take ? c : m, at = take ? 2 : at;
-        take = (m == m) & ((e > m) | (e != e));
-        m = take ? e : m, at = take ? 3 : at;
-        y[j] = m;
-        f0[2 * j] = at == 0;
-        f0[2 * j + 1] = at == 1;
-        f1[2 * j] = at == 2;
-        f1[2 * j + 1] = at == 3;
+        const float a = r0[2 * j], b = r0[2 * j + 1];
+        const int t = (a == a) & ((b > a) | (b != b));
+        top[j] = t ? b : a;
+        top_right[j] = t;
     }
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        const float a = r1[2 * j], b = r1[2 * j + 1];
+        const int t = (a == a) & ((b > a) | (b != b));
+        bot[j] = t ? b : a;
+        bot_right[j] = t;
+    }
+    uint32_t u0 = 0, u1 = 0;
+#pragma omp simd reduction(| : u0, u1)
+    for (int j = 0; j < n; j++) {
+        const float mt = top[j], mb = bot[j];
+        const int t = (mt == mt) & ((mb > mt) | (mb != mb));
+        y[j] = t ? mb : mt;
+        const uint32_t left = pool_even_bit[j], right = left << 1;
+        const uint32_t cell = (t ? bot_right[j] : top_right[j]) ? right : left;
+        u0 |= t ? 0u : cell;
+        u1 |= t ? cell : 0u;
+    }
+    *w0 = u0;
+    *w1 = u1;
 }
 
 /* x (C,H,W) -> y (C,OH,OW); route (C planes of H*W bits) or NULL. */
@@ -117,14 +136,14 @@ static void pool_forward_impl(const pool_desc *d, const float *x, float *y, uint
             if (fast && 2 * oy + 1 < d->h) {
                 /* The windows wholly inside the input; a ceil-mode last column is left below. */
                 const size_t i0 = (size_t)(2 * oy) * (size_t)d->w, i1 = i0 + (size_t)d->w;
-                float f0[2 * POOL_RUN], f1[2 * POOL_RUN];
                 for (; ox < d->w / 2; ox += POOL_RUN) {
                     const int n = d->w / 2 - ox < POOL_RUN ? d->w / 2 - ox : POOL_RUN;
+                    uint32_t w0, w1;
                     pool_max2x2_run(xc + i0 + 2 * (size_t)ox, xc + i1 + 2 * (size_t)ox, n, yc + (size_t)oy * ow + ox,
-                                    f0, f1);
+                                    &w0, &w1);
                     if (rc) {
-                        bitmap_or_positive(f0, 2 * (size_t)n, rc, i0 + 2 * (size_t)ox);
-                        bitmap_or_positive(f1, 2 * (size_t)n, rc, i1 + 2 * (size_t)ox);
+                        bitmap_or32(rc, i0 + 2 * (size_t)ox, w0);
+                        bitmap_or32(rc, i1 + 2 * (size_t)ox, w1);
                     }
                 }
                 ox = d->w / 2;
