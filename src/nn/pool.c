@@ -89,23 +89,22 @@ static const uint32_t pool_even_bit[POOL_RUN] = {1u << 0,  1u << 2,  1u << 4,  1
                                                  1u << 12, 1u << 14, 1u << 16, 1u << 18, 1u << 20, 1u << 22,
                                                  1u << 24, 1u << 26, 1u << 28, 1u << 30};
 
+/* The first maximum m[j] of each pair r[2j], r[2j + 1], and right[j] = 1 when it is the second. */
+static inline void pool_pair_max(const float *r, int n, float *m, int *right) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        const float a = r[2 * j], b = r[2 * j + 1];
+        const int t = (a == a) & ((b > a) | (b != b));
+        m[j] = t ? b : a;
+        right[j] = t;
+    }
+}
+
 static void pool_max2x2_run(const float *r0, const float *r1, int n, float *y, uint32_t *w0, uint32_t *w1) {
     float top[POOL_RUN], bot[POOL_RUN];
     int top_right[POOL_RUN], bot_right[POOL_RUN];
-#pragma omp simd
-    for (int j = 0; j < n; j++) {
-        const float a = r0[2 * j], b = r0[2 * j + 1];
-        const int t = (a == a) & ((b > a) | (b != b));
-        top[j] = t ? b : a;
-        top_right[j] = t;
-    }
-#pragma omp simd
-    for (int j = 0; j < n; j++) {
-        const float a = r1[2 * j], b = r1[2 * j + 1];
-        const int t = (a == a) & ((b > a) | (b != b));
-        bot[j] = t ? b : a;
-        bot_right[j] = t;
-    }
+    pool_pair_max(r0, n, top, top_right);
+    pool_pair_max(r1, n, bot, bot_right);
     uint32_t u0 = 0, u1 = 0;
 #pragma omp simd reduction(| : u0, u1)
     for (int j = 0; j < n; j++) {
