@@ -497,8 +497,7 @@ static void test_conv_banded(void) {
         {16, 150, 300, 8, 3, 3, 1, 1, PAD_ZERO, 1},   /* several bands of a VGG-like layer */
         {32, 160, 200, 4, 5, 5, 2, 2, PAD_REFLECT, 1}, /* bands overlapping on input rows */
         {8, 64, 80, 5, 1, 1, 1, 0, PAD_ZERO, 1},     /* pointwise, several column chunks */
-        /* Few input channels: backward-data alone goes by bands of dx rows with a halo
-         * (conv_backward_data_rows) on 2 and 3 threads, a workspace slice holding the whole map. */
+        /* Few input channels, split unevenly between 2 and 3 threads, the map in one band. */
         {3, 150, 70, 8, 3, 3, 1, 1, PAD_ZERO, 1},     /* VGG's conv1_1 */
         {2, 41, 33, 4, 5, 5, 1, 2, PAD_ZERO, 1},      /* a 4-row halo */
         {3, 37, 30, 4, 3, 3, 1, 0, PAD_ZERO, 1},      /* unpadded: OH < H */
@@ -556,8 +555,8 @@ static void test_conv_banded(void) {
         for (size_t i = 0; i < nw; i++) edw = fmax(edw, fabs(dw[i] - rdw[i]) / (1.0 + wmax));
         CHECK_MSG(ey < 1e-5 && edx < 1e-5 && edw < 1e-5, "case %zu, %d threads: y %g dx %g dw %g", t / 3,
                   d->threads, ey, edx, edw);
-        /* Backward-data alone (Gatys' pass: no weight gradient), which may split the work otherwise;
-         * dx starts as garbage, since it is overwritten. */
+        /* Backward-data alone (Gatys' pass: no weight gradient); dx starts as garbage, since it is
+         * overwritten. */
         fill(dx, nx, &s, -9, 9);
         conv2d_backward(d, NULL, w, dy, dx, NULL, NULL, ws);
         double edx2 = 0.0;

@@ -19,9 +19,8 @@
  * output rows between the threads, each building and multiplying its own bands in its own slice
  * of the workspace: no synchronisation at all. Backward-data splits the input CHANNELS: a thread
  * computes the dcol rows of its channels and scatters them into its own channels of dx, so the
- * overlapping input rows of neighbouring bands never race (with too few channels to split, bands of
- * dx rows instead: conv_backward_data_rows). Backward-weights builds each band's columns together
- * (split by channels), then splits the GEMM by output channel. */
+ * overlapping input rows of neighbouring bands never race. Backward-weights builds each band's
+ * columns together (split by channels), then splits the GEMM by output channel. */
 #include "nn/nn.h"
 
 #include "core/gemm.h"
@@ -257,59 +256,6 @@ static void conv_bias_grad(const float *dy, int oc, size_t npix, float *db, int 
     }
 }
 
-/* Backward-data alone of a stride-1 zero-padded convolution with few input channels (VGG's
- * conv1_1: C = 3): split by channels, the threads would get 1 and 2 of them, and the GEMM 9 or 18
- * rows. Instead each thread takes bands of B rows of dx in turn (dynamic schedule) and computes the
- * dcol rows of ALL channels for the output rows those dx rows read, oy = y + P - ki: B + KH - 1 of
- * them, the KH - 1 halo rows computed twice (by this band and its neighbour) so that no two threads
- * add into one dx row. dx row y is then summed from dcol (conv_scatter_row into the zeroed row).
- * Bands aim at CONV_DATA_BAND_FLOATS of dcol (L2-sized) and fit the forward's workspace slice. */
-#define CONV_DATA_BAND_FLOATS ((size_t)64 << 10)
-
-static int conv_data_band_rows(const conv2d_desc *d) {
-    const int ow = conv2d_out_w(d), halo = d->kh - 1;
-    const size_t k = (size_t)d->c * (size_t)d->kh * (size_t)d->kw, fit = (size_t)conv_band_rows(d);
-    size_t rows = CONV_DATA_BAND_FLOATS / (k * (size_t)ow);
-    if (rows > fit) rows = fit;
-    return rows > (size_t)halo ? (int)rows - halo : 0;
-}
-
-static int conv_data_by_rows(const conv2d_desc *d, const float *dw) {
-    return !dw && d->stride == 1 && d->padding == PAD_ZERO && d->c < 8 * conv_threads(d) && conv_threads(d) > 1 &&
-           conv_data_band_rows(d) > 0;
-}
-
-static void conv_backward_data_rows(const conv2d_desc *d, const float *w, const float *dy, float *dx, float *ws) {
-    const int oh = conv2d_out_h(d), ow = conv2d_out_w(d), khw = d->kh * d->kw, band = conv_data_band_rows(d);
-    const size_t k = (size_t)d->c * (size_t)khw, npix = (size_t)oh * (size_t)ow, chw = (size_t)d->h * (size_t)d->w;
-    const size_t slice = k * (size_t)conv_band_rows(d) * (size_t)ow;
-    const int nbands = (d->h + band - 1) / band, nthreads = conv_threads(d);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
-    for (int bi = 0; bi < nbands; bi++) {
-        const int y0 = bi * band, y1 = y0 + band < d->h ? y0 + band : d->h;
-        int oy0 = y0 + d->pad - (d->kh - 1), oy1 = y1 - 1 + d->pad + 1;
-        if (oy0 < 0) oy0 = 0;
-        if (oy1 > oh) oy1 = oh;
-        float *dcol = ws + (size_t)omp_get_thread_num() * slice;
-        const size_t n = oy1 > oy0 ? (size_t)(oy1 - oy0) * (size_t)ow : 0;
-        if (n) gemm(1, 0, k, n, (size_t)d->oc, 1.0f, w, k, dy + (size_t)oy0 * (size_t)ow, npix, 0.0f, dcol, n);
-        for (int c = 0; c < d->c; c++)
-            for (int y = y0; y < y1; y++) {
-                float *row = dx + (size_t)c * chw + (size_t)y * (size_t)d->w;
-                memset(row, 0, (size_t)d->w * sizeof *row);
-                for (int ki = 0; ki < d->kh; ki++) {
-                    const int oy = y + d->pad - ki;
-                    if (oy < oy0 || oy >= oy1) continue;
-                    for (int kj = 0; kj < d->kw; kj++) {
-                        const float *src = dcol + ((size_t)c * (size_t)khw + (size_t)(ki * d->kw + kj)) * n +
-                                           (size_t)(oy - oy0) * (size_t)ow;
-                        conv_scatter_row(src, d->w, row, ow, 1, kj - d->pad, PAD_ZERO);
-                    }
-                }
-            }
-    }
-}
-
 void conv2d_backward(const conv2d_desc *d, const float *x, const float *w, const float *dy,
                      float *dx, float *dw, float *db, float *ws) {
     const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
@@ -320,10 +266,6 @@ void conv2d_backward(const conv2d_desc *d, const float *x, const float *w, const
     const size_t oc = (size_t)d->oc;
     const int nthreads = conv_threads(d);
     if (db) conv_bias_grad(dy, d->oc, npix, db, nthreads);
-    if (dx && conv_data_by_rows(d, dw) && !conv_is_pointwise(d)) {
-        conv_backward_data_rows(d, w, dy, dx, ws);
-        return;
-    }
     if (conv_is_pointwise(d)) {
         /* dx (C, HW) = W^T (C, OC) x dy (OC, HW), split by columns; dW (OC, C) += dy x x^T,
          * split by output channel. */
