@@ -216,7 +216,7 @@ static int bench_layers(const options *o, impasto_ctx *ctx, const vgg19 *net, co
         vgg19_plan_output(p, l, &c, &h, &w);
         const conv2d_desc d = {L[l].in_c, h, w, c, 3, 3, 1, 1, PAD_ZERO, o->threads};
         const size_t n = (size_t)(c > d.c ? c : d.c) * (size_t)h * (size_t)w;
-        const size_t ws[3] = {conv2d_workspace(&d), conv2d_winograd_workspace(&d),
+        const size_t ws[3] = {conv2d_workspace(&d), conv2d_winograd_workspace(&d, 1),
                               conv2d_winograd_backward_workspace(&d)};
         if (n > nmax) nmax = n;
         for (int i = 0; i < 3; i++)

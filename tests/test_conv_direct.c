@@ -51,7 +51,7 @@ static void run_case(const direct_case *t, const char *path, int threads, unsign
     size_t nx = (size_t)t->c * t->sh * t->sw, nw = (size_t)t->oc * t->c * t->k * t->k;
     size_t ny = (size_t)t->oc * oh * ow;
     float *x = malloc(nx * sizeof *x), *wt = malloc(nw * sizeof *wt), *b = malloc((size_t)t->oc * sizeof *b);
-    size_t nws = wino ? conv2d_winograd_workspace(&d) : conv2d_direct_workspace(&d);
+    size_t nws = wino ? conv2d_winograd_workspace(&d, t->up) : conv2d_direct_workspace(&d);
     float *y = malloc((ny + GUARD) * sizeof *y), *ws = malloc((nws + 1) * sizeof *ws);
     for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&seed, -1.0f, 1.0f);
     for (size_t i = 0; i < nw; i++) wt[i] = test_uniform(&seed, -1.0f, 1.0f);
@@ -126,6 +126,10 @@ static const direct_case wino_cases[] = {
     {6, 4, 3, 2, 5, 3, PAD_ZERO, 1},      {3, 5, 3, 1, 2, 2, PAD_REFLECT, 1},
     {16, 9, 3, 1, 37, 23, PAD_REFLECT, 1}, {128, 128, 3, 1, 6, 40, PAD_REFLECT, 1},
     {4, 3, 3, 1, 200, 3, PAD_REFLECT, 1},
+    /* x2 upsampling runs as a sub-pixel convolution on the small map: several bands, odd small
+     * sides, a single small row and column, deconv1's channels. */
+    {16, 9, 3, 2, 37, 23, PAD_REFLECT, 1}, {5, 4, 3, 2, 1, 9, PAD_REFLECT, 1},
+    {3, 2, 3, 2, 7, 1, PAD_ZERO, 1},       {128, 64, 3, 2, 12, 21, PAD_REFLECT, 1},
 };
 
 /* On every GEMM path: the Winograd products run on that path's microkernel, with its MR x NR

@@ -70,7 +70,7 @@ static double run(const shape *s, int backward, int mode, int kept, int threads,
     float *x = malloc(nin * sizeof *x), *mask = malloc(nin * sizeof *mask), *w = malloc(nw * sizeof *w);
     float *b = malloc((size_t)s->oc * sizeof *b), *y = malloc((nout + GUARD) * sizeof *y);
     double *ref = malloc(nout * sizeof *ref), *bound = malloc(nout * sizeof *bound);
-    const size_t nws = backward ? conv2d_winograd_backward_workspace(&d) : conv2d_winograd_workspace(&d);
+    const size_t nws = backward ? conv2d_winograd_backward_workspace(&d) : conv2d_winograd_workspace(&d, 1);
     float *ws = malloc(nws * sizeof *ws);
     float *uk = kept ? aligned_floats(conv2d_winograd_kernels_size(&d, backward)) : NULL;
     for (size_t i = 0; i < nin; i++) x[i] = test_uniform(&seed, -1.0f, 1.0f);

@@ -138,7 +138,9 @@ static impasto_status run_ops(impasto_ctx *ctx, const net_style *ns, const adain
         if (op->kind == OP_CONV) {
             int p = op->k / 2;
             conv2d_desc d = {cc, hh, ww, op->oc, op->k, op->k, 1, p, ns->pad, threads};
-            size_t cw = conv2d_winograd_supported(&d) ? conv2d_winograd_workspace(&d) : conv2d_workspace(&d);
+            /* After OP_UP the forward pass fuses the upsampling into a 3x3 convolution. */
+            const int up = i > 0 && ops[i - 1].kind == OP_UP && op->k == 3 ? 2 : 1;
+            size_t cw = conv2d_winograd_supported(&d) ? conv2d_winograd_workspace(&d, up) : conv2d_workspace(&d);
             if (cw > ws) ws = cw;
             cc = op->oc;
         } else if (op->kind == OP_POOL) {

@@ -172,7 +172,7 @@ void tnet_plan_free(tnet_plan *p) {
     free(p);
 }
 
-/* The 3x3 stride-1 convolutions (residual blocks, upsampling layers) run by Winograd's F(2x2, 3x3). */
+/* The 3x3 stride-1 convolutions (residual blocks, upsampling layers) run by Winograd's F(4x4, 3x3). */
 static int tnet_winograd(const tnet_conv_spec *c) { return c->k == 3 && c->stride == 1; }
 
 impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_plan **out) {
@@ -204,7 +204,7 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
             tnet_plan_free(p);
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small", w, h);
         }
-        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d) : conv2d_direct_workspace(&d);
+        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d, c->upsample) : conv2d_direct_workspace(&d);
         if (cw > ws) ws = cw;
     }
     p->oh = sh[TNET_NUM_CONV];

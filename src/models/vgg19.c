@@ -288,7 +288,7 @@ impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int 
             if (cw > ws) ws = cw;
             if (conv2d_winograd_backward_supported(&d)) p->wino[l] = (c >= VGG_WINO_MIN_C ? 1 : 0) | 2;
             if (p->wino[l]) {
-                size_t fw = conv2d_winograd_workspace(&d), bw = conv2d_winograd_backward_workspace(&d);
+                size_t fw = conv2d_winograd_workspace(&d, 1), bw = conv2d_winograd_backward_workspace(&d);
                 if (fw > ws) ws = fw;
                 if (bw > ws) ws = bw;
             }

@@ -102,12 +102,12 @@ size_t conv2d_direct_workspace(const conv2d_desc *d) {
     return (size_t)direct_threads(d) * direct_geometry(d).per_thread;
 }
 
-/* Mirror index for reflection padding of n pixels (|i| < n; the pad is at most n - 1 here). */
-static int direct_reflect(int i, int n) {
-    if (n == 1) return 0;
-    if (i < 0) return -i;
-    if (i >= n) return 2 * (n - 1) - i;
-    return i;
+/* The pixel that index i (-n < i < 2n - 1) of a row of n reads under reflection or replication
+ * padding. */
+static int direct_pad_index(int i, int n, pad_mode mode) {
+    if (i >= 0 && i < n) return i;
+    if (mode == PAD_REPLICATE || n == 1) return i < 0 ? 0 : n - 1;
+    return i < 0 ? -i : 2 * (n - 1) - i;
 }
 
 void conv_pad_band(const conv2d_desc *d, int up, const float *x, int y0, int rows, int pw, float *xp) {
@@ -121,7 +121,7 @@ void conv_pad_band(const conv2d_desc *d, int up, const float *x, int y0, int row
                 memset(dst, 0, (size_t)pw * sizeof *dst);
                 continue;
             }
-            const float *src = xc + (size_t)(direct_reflect(uy, d->h) / up) * (size_t)sw;
+            const float *src = xc + (size_t)(direct_pad_index(uy, d->h, d->padding) / up) * (size_t)sw;
             if (up == 1) {
                 memcpy(dst + pad, src, (size_t)sw * sizeof *dst);
             } else {
@@ -131,8 +131,8 @@ void conv_pad_band(const conv2d_desc *d, int up, const float *x, int y0, int row
             }
             for (int i = 0; i < pad; i++) {
                 int l = -pad + i, r = d->w + i;
-                dst[i] = d->padding == PAD_ZERO ? 0.0f : src[direct_reflect(l, d->w) / up];
-                dst[pad + d->w + i] = d->padding == PAD_ZERO ? 0.0f : src[direct_reflect(r, d->w) / up];
+                dst[i] = d->padding == PAD_ZERO ? 0.0f : src[direct_pad_index(l, d->w, d->padding) / up];
+                dst[pad + d->w + i] = d->padding == PAD_ZERO ? 0.0f : src[direct_pad_index(r, d->w, d->padding) / up];
             }
             for (int i = used; i < pw; i++) dst[i] = 0.0f;
         }
@@ -171,7 +171,7 @@ static void direct_band_portable(const conv2d_desc *d, const direct_geom *g, con
 /* One tile: y[o][ox .. ox + 8*PB) for o < OB, from xp (the band's row r, column ox) with channel
  * stride xcs and row stride pw; w points at w[o0][0][0][0], row stride ckk; yo at y[o0][oy][ox]. */
 __attribute__((always_inline, target("avx2,fma"))) static inline void
-direct_tile_avx2(const int ob, const int pb, int c, int k, const float *xp, size_t xcs, size_t pw, const size_t *koff,
+direct_tile_avx2(const int ob, const int pb, const int kc, int c, int k, const float *xp, size_t xcs, size_t pw, const size_t *koff,
                  const float *w, size_t ckk, const float *b, float *yo, size_t ohw) {
     __m256 acc[4][4];
 #pragma GCC unroll 4
@@ -180,10 +180,13 @@ direct_tile_avx2(const int ob, const int pb, int c, int k, const float *xp, size
 #pragma GCC unroll 4
         for (int p = 0; p < pb; p++) acc[o][p] = bv;
     }
+    if (kc) k = kc;
     for (int ci = 0; ci < c; ci++) {
+#pragma GCC unroll 3
         for (int ki = 0; ki < k; ki++) {
             const float *xr = xp + (size_t)ci * xcs + (size_t)ki * pw;
             const float *wr = w + ((size_t)ci * (size_t)k + (size_t)ki) * (size_t)k;
+#pragma GCC unroll 3
             for (int kj = 0; kj < k; kj++) {
                 const float *xt = xr + koff[kj];
                 /* Hold the fewer of the two operand sets in registers: OB x PB accumulators plus
@@ -220,12 +223,12 @@ direct_tile_avx2(const int ob, const int pb, int c, int k, const float *xp, size
 
 /* Every tile of OB channels starting at o0 for one output row; ow >= 8 * PB. */
 __attribute__((always_inline, target("avx2,fma"))) static inline void
-direct_row_avx2(const int ob, const int pb, const conv2d_desc *d, const direct_geom *g, const float *xr, size_t xcs,
+direct_row_avx2(const int ob, const int pb, const int kc, const conv2d_desc *d, const direct_geom *g, const float *xr, size_t xcs,
                 const float *w, size_t ckk, const float *b, int o0, float *yr, size_t ohw) {
     const int ow = g->ow, step = 8 * pb;
     for (int ox = 0;; ox += step) {
         if (ox + step > ow) ox = ow - step;
-        direct_tile_avx2(ob, pb, d->c, g->k, xr + ox, xcs, g->pw, g->koff, w + (size_t)o0 * ckk, ckk,
+        direct_tile_avx2(ob, pb, kc, d->c, g->k, xr + ox, xcs, g->pw, g->koff, w + (size_t)o0 * ckk, ckk,
                          b ? b + o0 : NULL, yr + (size_t)o0 * ohw + ox, ohw);
         if (ox + step >= ow) break;
     }
@@ -240,10 +243,12 @@ __attribute__((target("avx2,fma"))) static void direct_band_avx2(const conv2d_de
         const float *xr = xp + (size_t)(g->s * r) * g->pw;
         float *yr = y + (size_t)(oy0 + r) * (size_t)g->ow;
         int o0 = 0;
-        for (; o0 + 4 <= d->oc; o0 += 4) direct_row_avx2(4, 3, d, g, xr, xcs, w, ckk, b, o0, yr, ohw);
-        if (d->oc - o0 == 3) direct_row_avx2(3, 4, d, g, xr, xcs, w, ckk, b, o0, yr, ohw);
+        if (g->k == 3)
+            for (; o0 + 4 <= d->oc; o0 += 4) direct_row_avx2(4, 3, 3, d, g, xr, xcs, w, ckk, b, o0, yr, ohw);
+        for (; o0 + 4 <= d->oc; o0 += 4) direct_row_avx2(4, 3, 0, d, g, xr, xcs, w, ckk, b, o0, yr, ohw);
+        if (d->oc - o0 == 3) direct_row_avx2(3, 4, 0, d, g, xr, xcs, w, ckk, b, o0, yr, ohw);
         else
-            for (; o0 < d->oc; o0++) direct_row_avx2(1, 4, d, g, xr, xcs, w, ckk, b, o0, yr, ohw);
+            for (; o0 < d->oc; o0++) direct_row_avx2(1, 4, 0, d, g, xr, xcs, w, ckk, b, o0, yr, ohw);
     }
 }
 

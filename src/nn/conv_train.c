@@ -212,7 +212,7 @@ static int bd_winograd(const conv2d_desc *e) { return conv2d_winograd_supported(
 size_t conv2d_backward_data_same_workspace(const conv2d_desc *d) {
     const conv2d_desc e = bd_inner(d);
     const size_t ehw = (size_t)e.h * (size_t)e.w;
-    const size_t inner = bd_winograd(&e) ? conv2d_winograd_workspace(&e) : conv2d_direct_workspace(&e);
+    const size_t inner = bd_winograd(&e) ? conv2d_winograd_workspace(&e, 1) : conv2d_direct_workspace(&e);
     return up16((size_t)d->c * (size_t)d->oc * (size_t)d->kh * (size_t)d->kw) + up16((size_t)d->oc * ehw) +
            up16((size_t)d->c * ehw) + inner;
 }

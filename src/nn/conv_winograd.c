@@ -57,8 +57,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Tiles per band (the GEMMs' N): V and M of a band then stay near L2/L3-sized. */
+/* Tiles per band (the GEMMs' N), at most; and at most as many as keep a band's V and M (36 (C + OC)
+ * floats a tile) within WINO_BAND_BYTES, but at least one row of tiles. Measured on the fast style
+ * network's residual layers (C = OC = 128): bands of 64 tiles (2.4 MB) ran 20-30% faster than
+ * bands of 128, and 32 or 16 no faster than 64. */
 #define WINO_BAND_TILES 128
+#define WINO_BAND_BYTES ((size_t)5 << 19)
 #define WINO_NF 36  /* positions in a 6x6 tile: GEMMs per band */
 /* The 36 planes of V and of M are this many floats further apart than their size: planes a
  * multiple of 4 KB apart would all fall in one L1 set, and the transforms touch all 36 at once. */
@@ -66,6 +70,9 @@
 /* The largest microkernel tile (gemm_internal.h's kernels: MR <= 8, NR <= 32), for sizing ws. */
 #define WINO_MAX_MR 8
 #define WINO_MAX_NR 32
+
+/* Which kernels wino_kernel_transform reads from w (see there). */
+typedef enum { WINO_W_FORWARD, WINO_W_FLIP, WINO_W_UP2 } wino_wmode;
 
 int conv2d_winograd_supported(const conv2d_desc *d) {
     return d->kh == 3 && d->kw == 3 && d->stride == 1 && d->pad == 1 && d->c > 0 && d->oc > 0 && d->h > 1 &&
@@ -88,7 +95,9 @@ static int wino_coop(const conv2d_desc *d) {
 static int wino_band_rows(const conv2d_desc *d) {
     const int tiles_h = (d->h + 3) / 4, nt = wino_threads(d);
     if (wino_coop(d)) return 4 * tiles_h;
-    int trows = WINO_BAND_TILES / ((d->w + 3) / 4);
+    const size_t tw = (size_t)(d->w + 3) / 4, tile_bytes = WINO_NF * sizeof(float) * (size_t)(d->c + d->oc);
+    int trows = WINO_BAND_TILES / (int)tw;
+    if ((size_t)trows * tw * tile_bytes > WINO_BAND_BYTES) trows = (int)(WINO_BAND_BYTES / (tw * tile_bytes));
     int fair = (tiles_h + 4 * nt - 1) / (4 * nt);
     if (nt > 1 && trows > fair) trows = fair;
     if (trows < 1) trows = 1;
@@ -134,7 +143,22 @@ static wino_geom wino_geometry_max(const conv2d_desc *d) {
     return wino_geometry(d, WINO_MAX_MR, WINO_MAX_NR, (size_t)d->oc + WINO_MAX_MR);
 }
 
-size_t conv2d_winograd_workspace(const conv2d_desc *d) {
+/* The x2 upsampling convolution d as the sub-pixel one it runs as: on the small map, to the 4
+ * phases of each output channel (wino_fold_up2). Reflection padding of the upsampled map is
+ * replication on the small one (its row -1 is row 1 of the upsampled map, a copy of small row 0);
+ * zero padding stays zero. */
+static conv2d_desc wino_up2_desc(const conv2d_desc *d) {
+    conv2d_desc s = *d;
+    s.h = d->h / 2;
+    s.w = d->w / 2;
+    s.oc = 4 * d->oc;
+    s.padding = d->padding == PAD_ZERO ? PAD_ZERO : PAD_REPLICATE;
+    return s;
+}
+
+size_t conv2d_winograd_workspace(const conv2d_desc *d, int up) {
+    const conv2d_desc s = up == 2 ? wino_up2_desc(d) : *d;
+    d = &s;
     const wino_geom g = wino_geometry_max(d);
     return 16 /* alignment */ + WINO_NF * g.u_plane + (size_t)wino_threads(d) * g.per_thread;
 }
@@ -156,15 +180,29 @@ size_t conv2d_winograd_workspace(const conv2d_desc *d) {
         r5 = (g2);                                                                                    \
     } while (0)
 
+/* Sub-pixel folding (the x2 upsampling path, conv2d_winograd_forward with up = 2): output pixel
+ * (2 i + a, 2 j + b) of a 3x3 convolution of the nearest-upsampled map reads upsampled row
+ * 2 i + a + ky - 1, which is small-map row i - 1 + (a + ky + 1) / 2; so phase (a, b) of the output
+ * is a 3x3 convolution of the small map with the kernel whose tap (r, s) sums the taps (ky, kx) of
+ * g with (a + ky + 1) / 2 = r and (b + kx + 1) / 2 = s (each phase uses 4 of the 9 taps). Phase
+ * p = 2 a + b of g (3, 3) into f (3, 3). */
+static void wino_fold_up2(const float *g, int p, float *f) {
+    const int a = p >> 1, b = p & 1;
+    for (int t = 0; t < 9; t++) f[t] = 0.0f;
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) f[(a + ky + 1) / 2 * 3 + (b + kx + 1) / 2] += g[ky * 3 + kx];
+}
+
 /* u = G g G^T for every kernel g (3, 3) of the MR output channels of sliver ob (channels past OC
  * give zeros): element (f, o, c) at f u_plane + (o / MR) C MR + c MR + o % MR, so within a sliver
- * kernel q = c MR + o % MR is the q-th float of each of the 36 planes. The kernel of (o, c) is
- * w[o][c] (w (OC, C, 3, 3)), or with flip, for the backward pass, w[c][o] turned by 180 degrees
- * (w (C, OC, 3, 3) of the forward convolution whose input gradient this is). Vectorised across
- * kernels: WINO_KT_CHUNK kernels' taps are gathered into k (9, CHUNK), then G g G^T runs on whole
- * rows and each of the 36 results is stored as one contiguous run. */
-static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, const float *w, int flip, size_t ob,
-                                  float *u) {
+ * kernel q = c MR + o % MR is the q-th float of each of the 36 planes. The kernel of (o, c) is, by
+ * wmode, w[o][c] (w (OC, C, 3, 3)); for the backward pass w[c][o] turned by 180 degrees (w (C, OC,
+ * 3, 3) of the forward convolution whose input gradient this is); or, upsampling, phase o % 4 of
+ * w[o / 4][c] folded (w (OC / 4, C, 3, 3)). Vectorised across kernels: WINO_KT_CHUNK kernels' taps
+ * are gathered into k (9, CHUNK), then G g G^T runs on whole rows and each of the 36 results is
+ * stored as one contiguous run. */
+static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, const float *w, wino_wmode wmode,
+                                  size_t ob, float *u) {
     const size_t mr = g->mr, c_n = (size_t)d->c, q_n = c_n * mr, oc = (size_t)d->oc;
     float *base = u + ob * c_n * mr;
     float k[9][WINO_KT_CHUNK];
@@ -176,9 +214,13 @@ static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, cons
             const size_t o = ob * mr + i;
             if (o >= oc) {
                 for (int t = 0; t < 9; t++) k[t][j] = 0.0f;
-            } else if (flip) {
+            } else if (wmode == WINO_W_FLIP) {
                 const float *src = w + (c * oc + o) * 9;
                 for (int t = 0; t < 9; t++) k[t][j] = src[8 - t];
+            } else if (wmode == WINO_W_UP2) {
+                float f[9];
+                wino_fold_up2(w + ((o / 4) * c_n + c) * 9, (int)(o % 4), f);
+                for (int t = 0; t < 9; t++) k[t][j] = f[t];
             } else {
                 const float *src = w + (o * c_n + c) * 9;
                 for (int t = 0; t < 9; t++) k[t][j] = src[t];
@@ -303,16 +345,18 @@ static void wino_multiply(const conv2d_desc *d, const wino_geom *g, const gemm_k
 /* y rows oy0 .. oy0 + rows - 1 of channels o0 .. o1 - 1 = A^T M A + b from m (36, OCP, T), T = trows TWP. Vectorised
  * across tiles: A^T down the 6 rows of M, then across, into column phases op (4, 4, TWP) (output
  * column 4 tx + j at op[i][j][tx]), then interleaved into y's rows (rows and columns past the map
- * dropped). */
+ * dropped). With up2 (sub-pixel: d is the small map's convolution to 4 OC' phase channels, see
+ * wino_fold_up2), channel o = 4 q + 2 a + b is phase (a, b) of channel q of y (OC', 2 H, 2 W):
+ * its pixel (r, x) goes to y[q][2 r + a][2 x + b], with bias b[q]. */
 __attribute__((always_inline)) static inline void wino_output_transform_body(const conv2d_desc *d, const wino_geom *g,
                                                                            int trows, const float *m, const float *b,
-                                                                           int relu, int oy0, int rows, int o0, int o1,
-                                                                           float *y, float *op) {
+                                                                           int relu, int up2, int oy0, int rows,
+                                                                           int o0, int o1, float *y, float *op) {
     const size_t t = wino_band_tiles(g, trows), ohw = (size_t)d->h * (size_t)d->w, plane = g->m_plane;
     const size_t twp = g->twp;
     const int w = d->w, tw = (int)g->tw;
     for (int o = o0; o < o1; o++) {
-        const float bias = b ? b[o] : 0.0f;
+        const float bias = b ? b[up2 ? o / 4 : o] : 0.0f;
         for (int ty = 0; ty < trows; ty++) {
             const float *s = m + (size_t)o * t + (size_t)ty * g->tw;
 #pragma omp simd
@@ -347,9 +391,25 @@ __attribute__((always_inline)) static inline void wino_output_transform_body(con
 #undef WINO_AT_ROW
             }
             for (int i = 0; i < 4 && 4 * ty + i < rows; i++) {
-                float *yr = y + (size_t)o * ohw + (size_t)(oy0 + 4 * ty + i) * (size_t)w;
                 const float *q0 = op + (size_t)(4 * i) * twp, *q1 = q0 + twp, *q2 = q1 + twp, *q3 = q2 + twp;
                 const int full = w / 4;
+                if (up2) {
+                    /* Every other float of an output row (2 W); channel o + 1, next, fills the rest. */
+                    const int r = oy0 + 4 * ty + i, a = (o >> 1) & 1;
+                    float *yr = y + (size_t)(o / 4) * 4 * ohw + (size_t)(2 * r + a) * (size_t)(2 * w) + (o & 1);
+                    const float *qs[4] = {q0, q1, q2, q3};
+                    for (int j = 0; j < 4; j++) {
+                        const float *q = qs[j];
+                        float *yj = yr + 2 * j;
+                        const int n = full + (4 * full + j < w);
+                        if (relu)
+                            for (int tx = 0; tx < n; tx++) yj[8 * tx] = q[tx] > 0.0f ? q[tx] : 0.0f;
+                        else
+                            for (int tx = 0; tx < n; tx++) yj[8 * tx] = q[tx];
+                    }
+                    continue;
+                }
+                float *yr = y + (size_t)o * ohw + (size_t)(oy0 + 4 * ty + i) * (size_t)w;
                 if (relu) {
                     for (int tx = 0; tx < full; tx++) {
                         yr[4 * tx] = q0[tx] > 0.0f ? q0[tx] : 0.0f;
@@ -420,21 +480,21 @@ __attribute__((target("avx2,fma"))) static void wino_input_transform_avx2(int c,
 }
 
 static void wino_output_transform_base(const conv2d_desc *d, const wino_geom *g, int trows, const float *m,
-                                       const float *b, int relu, int oy0, int rows, int o0, int o1, float *y,
-                                       float *op) {
-    wino_output_transform_body(d, g, trows, m, b, relu, oy0, rows, o0, o1, y, op);
+                                       const float *b, int relu, int up2, int oy0, int rows, int o0, int o1,
+                                       float *y, float *op) {
+    wino_output_transform_body(d, g, trows, m, b, relu, up2, oy0, rows, o0, o1, y, op);
 }
 
 __attribute__((target("avx2,fma"))) static void wino_output_transform_avx2(const conv2d_desc *d, const wino_geom *g,
                                                                            int trows, const float *m, const float *b,
-                                                                           int relu, int oy0, int rows, int o0,
-                                                                           int o1, float *y, float *op) {
-    wino_output_transform_body(d, g, trows, m, b, relu, oy0, rows, o0, o1, y, op);
+                                                                           int relu, int up2, int oy0, int rows,
+                                                                           int o0, int o1, float *y, float *op) {
+    wino_output_transform_body(d, g, trows, m, b, relu, up2, oy0, rows, o0, o1, y, op);
 }
 
 typedef void (*wino_in_fn)(int, int, int, int, const wino_geom *, const float *, float *, float *);
 typedef void (*wino_out_fn)(const conv2d_desc *, const wino_geom *, int, const float *, const float *, int, int, int,
-                            int, int, float *, float *);
+                            int, int, int, float *, float *);
 
 static int wino_use_avx2(const gemm_kernel *kr) {
     if (kr && !strcmp(kr->name, "portable")) return 0;
@@ -442,13 +502,14 @@ static int wino_use_avx2(const gemm_kernel *kr) {
 }
 
 /* The convolution d (3x3, stride 1, pad 1) of x (upsampled by `up`; or x * (mask > 0) when mask is
- * given, or x where the bitmap mbits is set; then up = 1 and zero padding) with the kernels wino_kernel_transform reads from w (flip as
- * there), plus b, ReLU fused when relu: y (OC, H, W). uk: the kernels already transformed for the
+ * given, or x where the bitmap mbits is set; then up = 1 and zero padding) with the kernels
+ * wino_kernel_transform reads from w (wmode as there), plus b, ReLU fused when relu: y (OC, H, W),
+ * or with WINO_W_UP2 the phases shuffled into y (OC / 4, 2 H, 2 W). uk: the kernels already transformed for the
  * microkernel tile MR uk_mr (conv2d_winograd_transform_kernels), used when the path in force still
  * has that MR; else (or NULL) they are transformed into ws. */
 static void wino_run(const conv2d_desc *d, int up, const float *x, const float *mask, const uint64_t *mbits,
-                     const float *w, int flip, const float *uk, size_t uk_mr, const float *b, int relu, float *y,
-                     float *ws) {
+                     const float *w, wino_wmode wmode, const float *uk, size_t uk_mr, const float *b, int relu,
+                     float *y, float *ws) {
     const gemm_kernel *kr = gemm_active_kernel();
     const size_t mr = kr ? kr->mr : 1, nr = kr ? kr->nr : 1;
     const wino_geom g = wino_geometry(d, mr, nr, ((size_t)d->oc + mr - 1) / mr * mr);
@@ -460,6 +521,7 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
     const int avx2 = wino_use_avx2(kr);
     const wino_in_fn wino_input_transform = avx2 ? wino_input_transform_avx2 : wino_input_transform_base;
     const wino_out_fn wino_output_transform = avx2 ? wino_output_transform_avx2 : wino_output_transform_base;
+    const int up2 = wmode == WINO_W_UP2;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
         float *xp = slices + (size_t)omp_get_thread_num() * g.per_thread;
@@ -467,7 +529,7 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
         /* By whole slivers, so no two threads write the same cache line. */
         if (transform) {
 #pragma omp for schedule(dynamic, 1)
-            for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(d, &g, w, flip, (size_t)ob, u);
+            for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(d, &g, w, wmode, (size_t)ob, u);
         }
         const int items = wino_items(&g, kr);
         if (wino_coop(d)) {
@@ -494,8 +556,12 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
             }
 #pragma omp for schedule(dynamic, 1)
             for (int i = 0; i < items; i++) wino_multiply(d, &g, kr, wino_band_tiles(&g, trows), u, v0, m0, i, i + 1);
+            /* Upsampling, a channel's 4 phases together (they share y's cache lines). */
+            const int step = up2 ? 4 : 1;
 #pragma omp for schedule(dynamic, 1)
-            for (int o = 0; o < d->oc; o++) wino_output_transform(d, &g, trows, m0, b, relu, 0, oh, o, o + 1, y, ph);
+            for (int o = 0; o < d->oc; o += step)
+                wino_output_transform(d, &g, trows, m0, b, relu, up2, 0, oh, o, o + step < d->oc ? o + step : d->oc,
+                                      y, ph);
         } else {
             /* Bands handed out one at a time: a thread the OS descheduled holds up one band, not
              * half the map. Every band starts on a row of whole tiles. */
@@ -508,20 +574,27 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
                     conv_pad_band(d, up, x, oy0, 4 * trows + 2, (int)g.pw, xp);
                 wino_input_transform(d->c, 0, d->c, trows, &g, xp, v, ph);
                 wino_multiply(d, &g, kr, wino_band_tiles(&g, trows), u, v, m, 0, items);
-                wino_output_transform(d, &g, trows, m, b, relu, oy0, rows, 0, d->oc, y, ph);
+                wino_output_transform(d, &g, trows, m, b, relu, up2, oy0, rows, 0, d->oc, y, ph);
             }
         }
     }
 }
 
-void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
-                             float *y, float *ws) {
-    wino_run(d, up, x, NULL, NULL, w, 0, NULL, 0, b, 0, y, ws);
-}
-
+/* Upsampling by 2 runs as the sub-pixel convolution on the small map (wino_up2_desc): its input
+ * transform works on a quarter of the pixels, and its GEMMs have 4 times the rows. */
 void conv2d_winograd_forward_relu(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
                                   float *y, int relu, float *ws) {
-    wino_run(d, up, x, NULL, NULL, w, 0, NULL, 0, b, relu, y, ws);
+    if (up == 2) {
+        const conv2d_desc s = wino_up2_desc(d);
+        wino_run(&s, 1, x, NULL, NULL, w, WINO_W_UP2, NULL, 0, b, relu, y, ws);
+    } else {
+        wino_run(d, up, x, NULL, NULL, w, WINO_W_FORWARD, NULL, 0, b, relu, y, ws);
+    }
+}
+
+void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
+                             float *y, float *ws) {
+    conv2d_winograd_forward_relu(d, up, x, w, b, y, 0, ws);
 }
 
 /* The convolution whose output is the backward pass's: OC and C exchanged, zero padding. */
@@ -539,13 +612,13 @@ int conv2d_winograd_backward_supported(const conv2d_desc *d) {
 
 size_t conv2d_winograd_backward_workspace(const conv2d_desc *d) {
     const conv2d_desc t = wino_backward_desc(d);
-    return conv2d_winograd_workspace(&t);
+    return conv2d_winograd_workspace(&t, 1);
 }
 
 void conv2d_winograd_backward_data(const conv2d_desc *d, const float *w, const float *dy, const float *mask,
                                    float *dx, float *ws) {
     const conv2d_desc t = wino_backward_desc(d);
-    wino_run(&t, 1, dy, mask, NULL, w, 1, NULL, 0, NULL, 0, dx, ws);
+    wino_run(&t, 1, dy, mask, NULL, w, WINO_W_FLIP, NULL, 0, NULL, 0, dx, ws);
 }
 
 size_t conv2d_winograd_kernels_size(const conv2d_desc *d, int backward) {
@@ -561,23 +634,23 @@ int conv2d_winograd_transform_kernels(const conv2d_desc *d, int backward, const 
     const wino_geom g = wino_geometry(&t, mr, nr, ((size_t)t.oc + mr - 1) / mr * mr);
     const int nthreads = wino_threads(&t);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
-    for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(&t, &g, w, backward, (size_t)ob, uk);
+    for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(&t, &g, w, backward ? WINO_W_FLIP : WINO_W_FORWARD, (size_t)ob, uk);
     return (int)mr;
 }
 
 void conv2d_winograd_forward_pre(const conv2d_desc *d, const float *x, const float *w, const float *uk, int uk_mr,
                                  const float *b, float *y, int relu, float *ws) {
-    wino_run(d, 1, x, NULL, NULL, w, 0, uk, (size_t)uk_mr, b, relu, y, ws);
+    wino_run(d, 1, x, NULL, NULL, w, WINO_W_FORWARD, uk, (size_t)uk_mr, b, relu, y, ws);
 }
 
 void conv2d_winograd_backward_data_pre(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
                                        const float *dy, const float *mask, float *dx, float *ws) {
     const conv2d_desc t = wino_backward_desc(d);
-    wino_run(&t, 1, dy, mask, NULL, w, 1, uk, (size_t)uk_mr, NULL, 0, dx, ws);
+    wino_run(&t, 1, dy, mask, NULL, w, WINO_W_FLIP, uk, (size_t)uk_mr, NULL, 0, dx, ws);
 }
 
 void conv2d_winograd_backward_data_bits(const conv2d_desc *d, const float *w, const float *uk, int uk_mr,
                                         const float *dy, const uint64_t *mask_bits, float *dx, float *ws) {
     const conv2d_desc t = wino_backward_desc(d);
-    wino_run(&t, 1, dy, NULL, mask_bits, w, 1, uk, (size_t)uk_mr, NULL, 0, dx, ws);
+    wino_run(&t, 1, dy, NULL, mask_bits, w, WINO_W_FLIP, uk, (size_t)uk_mr, NULL, 0, dx, ws);
 }

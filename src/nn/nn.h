@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { PAD_ZERO = 0, PAD_REFLECT } pad_mode;
+/* PAD_REPLICATE (edge pixels repeated) is used inside conv_winograd.c only: reflection padding of
+ * a x2 nearest-upsampled map is replication on the small one. */
+typedef enum { PAD_ZERO = 0, PAD_REFLECT, PAD_REPLICATE } pad_mode;
 
 /* ---- conv2d.c --------------------------------------------------------------------------- */
 typedef struct conv2d_desc {
@@ -53,9 +55,10 @@ int conv2d_direct_set_path(const char *name);
 
 /* ---- conv_winograd.c -------------------------------------------------------------------- */
 /* The same for 3x3, stride 1, pad 1 by Winograd's F(4x4, 3x3): 4 times fewer multiplies,
- * through 36 GEMMs per band of rows. Same arguments as conv2d_direct_forward. */
+ * through 36 GEMMs per band of rows. Same arguments as conv2d_direct_forward; with up = 2 it runs
+ * on the small map as a sub-pixel convolution (conv_winograd.c), and the workspace depends on up. */
 int conv2d_winograd_supported(const conv2d_desc *d);
-size_t conv2d_winograd_workspace(const conv2d_desc *d);
+size_t conv2d_winograd_workspace(const conv2d_desc *d, int up);
 void conv2d_winograd_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
                              float *y, float *ws);
 /* The same with relu != 0 fusing y = max(y, 0) into the output transform. */
