@@ -258,6 +258,27 @@ static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, cons
     }
 }
 
+/* The second half of the input transform for len tiles: B across the 6 rows of each tile, from
+ * the column phases p (6, 4, pl) (row i, phase k at p + (4 i + k) pl) into position 6 i + j of
+ * each tile, dst + (6 i + j) plane. */
+__attribute__((always_inline)) static inline void wino_bt_panel(const float *p, size_t pl, float *dst, size_t plane,
+                                                               size_t len) {
+    for (int i = 0; i < 6; i++) {
+        const float *p0 = p + (size_t)(i * 4) * pl, *p1 = p0 + pl, *p2 = p1 + pl, *p3 = p2 + pl;
+        float *di = dst + (size_t)(6 * i) * plane;
+#pragma omp simd
+        for (size_t l = 0; l < len; l++) {
+            const float d0 = p0[l], d1 = p1[l], d2 = p2[l], d3 = p3[l], d4 = p0[l + 1], d5 = p1[l + 1];
+            di[l] = 4.0f * d0 - 5.0f * d2 + d4;
+            di[plane + l] = -4.0f * (d1 + d2) + d3 + d4;
+            di[2 * plane + l] = 4.0f * (d1 - d2) - d3 + d4;
+            di[3 * plane + l] = 2.0f * (d3 - d1) - d2 + d4;
+            di[4 * plane + l] = 2.0f * (d1 - d3) - d2 + d4;
+            di[5 * plane + l] = 4.0f * d1 - 5.0f * d3 + d5;
+        }
+    }
+}
+
 /* v = B^T d B for every tile of the band xp (C, 4 trows + 2, PW), in panels: element (f, tile
  * (ty, tx), c) at f v_plane + (t / NR) C NR + c NR + t % NR, t = ty TW + tx. Vectorised: for each
  * row of tiles, B^T runs down the 6 input rows (contiguous), its 6 result rows are split into 4
@@ -286,25 +307,16 @@ __attribute__((always_inline)) static inline void wino_input_transform_body(int 
                     ph[(5 * 4 + k) * pl + l] = 4.0f * d1 - 5.0f * d3 + d5;
                 }
             }
-            /* Tiles tx0 .. tx0 + len - 1 of this row lie in one panel, lanes lane .. lane + len - 1. */
+            /* Tiles tx0 .. tx0 + len - 1 of this row lie in one panel, lanes lane .. lane + len - 1;
+             * a whole panel (the usual case) with len a constant, so the short loops unroll. */
             for (size_t tx0 = 0; tx0 < tw; ) {
                 const size_t t0 = (size_t)ty * tw + tx0, lane = t0 % nr;
                 const size_t len = tw - tx0 < nr - lane ? tw - tx0 : nr - lane;
                 float *dst = v + t0 / nr * panel + (size_t)ch * nr + lane;
-                for (int i = 0; i < 6; i++) {
-                    const float *p0 = ph + (size_t)(i * 4) * pl + tx0, *p1 = p0 + pl, *p2 = p1 + pl, *p3 = p2 + pl;
-                    float *di = dst + (size_t)(6 * i) * plane;
-#pragma omp simd
-                    for (size_t l = 0; l < len; l++) {
-                        const float d0 = p0[l], d1 = p1[l], d2 = p2[l], d3 = p3[l], d4 = p0[l + 1], d5 = p1[l + 1];
-                        di[l] = 4.0f * d0 - 5.0f * d2 + d4;
-                        di[plane + l] = -4.0f * (d1 + d2) + d3 + d4;
-                        di[2 * plane + l] = 4.0f * (d1 - d2) - d3 + d4;
-                        di[3 * plane + l] = 2.0f * (d3 - d1) - d2 + d4;
-                        di[4 * plane + l] = 2.0f * (d1 - d3) - d2 + d4;
-                        di[5 * plane + l] = 4.0f * d1 - 5.0f * d3 + d5;
-                    }
-                }
+                const float *p = ph + tx0;
+                if (len == 16) wino_bt_panel(p, pl, dst, plane, 16);
+                else if (len == 32) wino_bt_panel(p, pl, dst, plane, 32);
+                else wino_bt_panel(p, pl, dst, plane, len);
                 tx0 += len;
             }
         }
