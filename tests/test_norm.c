@@ -129,6 +129,34 @@ static void test_instance_norm_add_forward(void) {
     free(x), free(g), free(b), free(r0), free(r);
 }
 
+/* The statistics on channels that defeat a naive one-pass sum of squares: a mean 10^4 times the
+ * spread, one outlier among zeros, a ramp across many chunks, a constant; mean and 1 / std against
+ * a two-pass double computation. */
+static void test_instance_norm_moments(void) {
+    unsigned long long seed = 13;
+    const int c = 4;
+    const size_t hw = 100003;
+    float *x = falloc(c * hw), *y = falloc(c * hw), *mean = falloc(c), *is = falloc(c);
+    for (size_t i = 0; i < hw; i++) {
+        x[i] = 1e4f + test_uniform(&seed, -1, 1);
+        x[hw + i] = i == 777 ? 1e3f : 0.0f;
+        x[2 * hw + i] = 1e-3f * (float)i + test_uniform(&seed, -0.5f, 0.5f);
+        x[3 * hw + i] = -7.25f;
+    }
+    instance_norm_forward(c, hw, x, NULL, NULL, 1e-5f, y, mean, is, 0, 2);
+    for (int ch = 0; ch < c; ch++) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < hw; i++) m += x[ch * hw + i];
+        m /= (double)hw;
+        for (size_t i = 0; i < hw; i++) v += (x[ch * hw + i] - m) * (x[ch * hw + i] - m);
+        v /= (double)hw;
+        const double want = 1.0 / sqrt(v + 1e-5);
+        CHECK_MSG(fabs(mean[ch] - m) <= 1e-6 * (fabs(m) + sqrt(v)), "channel %d: mean %.9g, want %.9g", ch, mean[ch], m);
+        CHECK_MSG(fabs(is[ch] - want) <= 1e-5 * want, "channel %d: invstd %.9g, want %.9g", ch, is[ch], want);
+    }
+    free(x), free(y), free(mean), free(is);
+}
+
 static void test_instance_norm_fd(void) {
     static const struct { int c, hw, relu, threads; } cases[] = {{3, 35, 0, 1}, {2, 12, 1, 2}, {5, 9, 0, 3}, {1, 64, 1, 1}};
     unsigned long long seed = 5;
@@ -204,6 +232,7 @@ static void test_upsample(void) {
 int main(void) {
     RUN(test_instance_norm_forward);
     RUN(test_instance_norm_add_forward);
+    RUN(test_instance_norm_moments);
     RUN(test_instance_norm_fd);
     RUN(test_upsample);
     return test_summary();
