@@ -151,7 +151,8 @@ static void test_instance_norm_moments(void) {
         for (size_t i = 0; i < hw; i++) v += (x[ch * hw + i] - m) * (x[ch * hw + i] - m);
         v /= (double)hw;
         const double want = 1.0 / sqrt(v + 1e-5);
-        CHECK_MSG(fabs(mean[ch] - m) <= 1e-6 * (fabs(m) + sqrt(v)), "channel %d: mean %.9g, want %.9g", ch, mean[ch], m);
+        CHECK_MSG(fabs(mean[ch] - m) <= 1e-6 * (fabs(m) + sqrt(v)), "channel %d: mean %.9g, want %.9g", ch,
+                  mean[ch], m);
         CHECK_MSG(fabs(is[ch] - want) <= 1e-5 * want, "channel %d: invstd %.9g, want %.9g", ch, is[ch], want);
     }
     free(x), free(y), free(mean), free(is);

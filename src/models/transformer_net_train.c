@@ -174,8 +174,9 @@ impasto_status tnet_train_plan_create(impasto_ctx *ctx, int h, int w, int thread
         p->conv[i] = d;
         sh = conv2d_out_h(&d);
         sw = conv2d_out_w(&d);
-        size_t need[4] = {conv2d_workspace(&d),
-                          tnet_train_winograd(c) ? conv2d_winograd_workspace(&d, 1) : conv2d_direct_workspace(&d), 0, 0};
+        /* Training convolves the upsampled map itself (its weight gradients need it): up = 1. */
+        const size_t fw = tnet_train_winograd(c) ? conv2d_winograd_workspace(&d, 1) : conv2d_direct_workspace(&d);
+        size_t need[4] = {conv2d_workspace(&d), fw, 0, 0};
         if (conv2d_same_backward_supported(&d)) {
             need[2] = conv2d_backward_data_same_workspace(&d);
             if (tnet_train_direct_dw(c)) need[3] = conv2d_direct_backward_weights_workspace(&d);

@@ -169,10 +169,12 @@ static void direct_band_portable(const conv2d_desc *d, const direct_geom *g, con
 /* ---- AVX2 + FMA --------------------------------------------------------------------------- */
 
 /* One tile: y[o][ox .. ox + 8*PB) for o < OB, from xp (the band's row r, column ox) with channel
- * stride xcs and row stride pw; w points at w[o0][0][0][0], row stride ckk; yo at y[o0][oy][ox]. */
+ * stride xcs and row stride pw; w points at w[o0][0][0][0], row stride ckk; yo at y[o0][oy][ox].
+ * kc: the kernel size as a constant (3, for the stride-2 layers, whose 9 taps per channel then
+ * unroll: 13% faster), or 0 to take k as it comes. */
 __attribute__((always_inline, target("avx2,fma"))) static inline void
-direct_tile_avx2(const int ob, const int pb, const int kc, int c, int k, const float *xp, size_t xcs, size_t pw, const size_t *koff,
-                 const float *w, size_t ckk, const float *b, float *yo, size_t ohw) {
+direct_tile_avx2(const int ob, const int pb, const int kc, int c, int k, const float *xp, size_t xcs, size_t pw,
+                 const size_t *koff, const float *w, size_t ckk, const float *b, float *yo, size_t ohw) {
     __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int o = 0; o < ob; o++) {
@@ -223,8 +225,8 @@ direct_tile_avx2(const int ob, const int pb, const int kc, int c, int k, const f
 
 /* Every tile of OB channels starting at o0 for one output row; ow >= 8 * PB. */
 __attribute__((always_inline, target("avx2,fma"))) static inline void
-direct_row_avx2(const int ob, const int pb, const int kc, const conv2d_desc *d, const direct_geom *g, const float *xr, size_t xcs,
-                const float *w, size_t ckk, const float *b, int o0, float *yr, size_t ohw) {
+direct_row_avx2(const int ob, const int pb, const int kc, const conv2d_desc *d, const direct_geom *g, const float *xr,
+                size_t xcs, const float *w, size_t ckk, const float *b, int o0, float *yr, size_t ohw) {
     const int ow = g->ow, step = 8 * pb;
     for (int ox = 0;; ox += step) {
         if (ox + step > ow) ox = ow - step;

@@ -15,6 +15,14 @@
  * about 1e-6 of sum |w x| per element, and a relative L2 error of 5e-7 - 1.6e-6 (forward) and
  * 2e-6 - 4e-6 (backward-data) on VGG-19's layers against im2col in float32 (tests/test_winograd.c).
  *
+ * Nearest x2 upsampling then this convolution (up = 2: decoders' and TransformerNet's upsampling
+ * layers) runs as a sub-pixel convolution of the small map (as in Shi et al. 2016's efficient
+ * sub-pixel layer, here derived from the upsampled one): each of the 4 output phases (2i + a,
+ * 2j + b) is a 3x3 convolution of the small map with taps summed from the kernel (wino_fold_up2),
+ * so one convolution of the small map to 4 OC channels, its output transform writing the phases
+ * interleaved, replaces the convolution of the 4 times larger map: the input transform and padding
+ * work on a quarter of the pixels, the multiplies are the same, the GEMMs have 4 times the rows.
+ *
  * Backward-data of a zero-padded layer: dx[c] = sum_o rot180(w[o][c]) * dy[o] is itself a 3x3
  * stride-1 pad-1 convolution, of dy by the kernels turned by 180 degrees with C and OC exchanged,
  * so it runs the same code on a descriptor with the channel counts swapped (the kernel transform
@@ -645,8 +653,9 @@ int conv2d_winograd_transform_kernels(const conv2d_desc *d, int backward, const 
     const size_t mr = kr ? kr->mr : 1, nr = kr ? kr->nr : 1;
     const wino_geom g = wino_geometry(&t, mr, nr, ((size_t)t.oc + mr - 1) / mr * mr);
     const int nthreads = wino_threads(&t);
+    const wino_wmode mode = backward ? WINO_W_FLIP : WINO_W_FORWARD;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
-    for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(&t, &g, w, backward ? WINO_W_FLIP : WINO_W_FORWARD, (size_t)ob, uk);
+    for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(&t, &g, w, mode, (size_t)ob, uk);
     return (int)mr;
 }
 
