@@ -48,6 +48,16 @@ static int fd_check(const char *what, float *p, size_t n, const float *g, loss_f
 
 /* ---- instance norm ----------------------------------------------------------------------- */
 
+/* Mean and biased variance (as PyTorch's InstanceNorm2d) of x (n values), two passes in double. */
+static void ref_moments(const float *x, size_t n, double *mean, double *var) {
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += x[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *var = v / (double)n;
+}
+
 typedef struct in_case {
     int c, relu, threads;
     size_t hw;
@@ -72,11 +82,8 @@ static void test_instance_norm_forward(void) {
     for (int relu = 0; relu < 2; relu++) {
         instance_norm_forward(c, hw, x, g, b, 1e-5f, y, mean, is, relu, 2);
         for (int ch = 0; ch < c; ch++) {
-            double m = 0, v = 0;
-            for (size_t i = 0; i < hw; i++) m += x[ch * hw + i];
-            m /= (double)hw;
-            for (size_t i = 0; i < hw; i++) v += (x[ch * hw + i] - m) * (x[ch * hw + i] - m);
-            v /= (double)hw;  /* biased, as PyTorch's InstanceNorm2d */
+            double m, v;
+            ref_moments(x + ch * hw, hw, &m, &v);
             CHECK_NEAR(mean[ch], m, 1e-5);
             CHECK_NEAR(is[ch], 1.0 / sqrt(v + 1e-5), 1e-5);
             for (size_t i = 0; i < hw; i++) {
@@ -114,11 +121,8 @@ static void test_instance_norm_add_forward(void) {
         instance_norm_add_forward(c, hw, x, g, b, 1e-5f, r, threads);
         double worst = 0;
         for (int ch = 0; ch < c; ch++) {
-            double m = 0, v = 0;
-            for (size_t i = 0; i < hw; i++) m += x[ch * hw + i];
-            m /= (double)hw;
-            for (size_t i = 0; i < hw; i++) v += (x[ch * hw + i] - m) * (x[ch * hw + i] - m);
-            v /= (double)hw;
+            double m, v;
+            ref_moments(x + ch * hw, hw, &m, &v);
             for (size_t i = 0; i < hw; i++) {
                 double want = r0[ch * hw + i] + g[ch] * (x[ch * hw + i] - m) / sqrt(v + 1e-5) + b[ch];
                 worst = fmax(worst, fabs(r[ch * hw + i] - want) / (1 + fabs(want)));
@@ -145,11 +149,8 @@ static void test_instance_norm_moments(void) {
     }
     instance_norm_forward(c, hw, x, NULL, NULL, 1e-5f, y, mean, is, 0, 2);
     for (int ch = 0; ch < c; ch++) {
-        double m = 0, v = 0;
-        for (size_t i = 0; i < hw; i++) m += x[ch * hw + i];
-        m /= (double)hw;
-        for (size_t i = 0; i < hw; i++) v += (x[ch * hw + i] - m) * (x[ch * hw + i] - m);
-        v /= (double)hw;
+        double m, v;
+        ref_moments(x + ch * hw, hw, &m, &v);
         const double want = 1.0 / sqrt(v + 1e-5);
         CHECK_MSG(fabs(mean[ch] - m) <= 1e-6 * (fabs(m) + sqrt(v)), "channel %d: mean %.9g, want %.9g", ch,
                   mean[ch], m);
