@@ -26,7 +26,7 @@
  * Backward-data of a zero-padded layer: dx[c] = sum_o rot180(w[o][c]) * dy[o] is itself a 3x3
  * stride-1 pad-1 convolution, of dy by the kernels turned by 180 degrees with C and OC exchanged,
  * so it runs the same code on a descriptor with the channel counts swapped (the kernel transform
- * reads w that way, "flip"); the following ReLU's backward is fused into its input band (dy
+ * reads w that way, WINO_W_FLIP); the following ReLU's backward is fused into its input band (dy
  * counts where the ReLU's output, the mask, is > 0), the forward's ReLU into the output transform.
  *
  * The sum over c is, for each of the 36 positions f of the 6x6 tile, one GEMM
