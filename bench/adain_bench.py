@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gatys_bench import run_child  # noqa: E402
+from gatys_bench import add_run_args, run_child  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -122,10 +122,7 @@ def main():
     ap.add_argument("--shared", default=os.environ.get("IMPASTO_SHARED", "../shared"))
     ap.add_argument("--size", type=int, default=512, help="content side (square)")
     ap.add_argument("--style-size", type=int, default=512, help="style side (square)")
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", nargs="?", const="-", metavar="FILE", help="JSON to stdout, or to FILE")
+    add_run_args(ap, what="side", budget=False)
     ap.add_argument("--impasto", help="the CLI for the tiled row (default: beside the driver, ../impasto)")
     ap.add_argument("--tiled-size", type=int, default=4096, help="tiled row's content side (0: no tiled row)")
     ap.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)

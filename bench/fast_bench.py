@@ -27,7 +27,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gatys_bench import cpu_name, fmt_mib, rel_err, run_child, torch_info  # noqa: E402
+from gatys_bench import add_run_args, cpu_name, fmt_mib, rel_err, run_child, torch_info  # noqa: E402
 
 MIN_RUNS = 3  # timed runs made even when --budget is used up (as bench_fast.c)
 DEFAULT_CONTENT = "images/content/tubingen.jpg"
@@ -185,15 +185,8 @@ def main():
     ap.add_argument("--shared", default=os.environ.get("IMPASTO_SHARED", "../shared"),
                     help="the shared folder with images/ (else a synthetic input is used)")
     ap.add_argument("--sizes", default="256,512,1024", help="square image sides, comma-separated")
-    ap.add_argument("--runs", type=int, default=5, help="timed runs per measurement")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
-    ap.add_argument("--budget", type=float, default=20,
-                    help="stop a measurement early once its timed runs (at least 3) add up to this "
-                         "many seconds; 0 = always make --runs")
-    ap.add_argument("--threads", type=int, default=2)
+    add_run_args(ap)
     ap.add_argument("--impl", default=",".join(IMPLS), help="any of impasto, torch, onnxruntime")
-    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                    help="also write a JSON summary to FILE (to stdout, instead of the table, if no FILE)")
     # Internal: how the parent starts the PyTorch child.
     ap.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
     for k in ("input", "out"):

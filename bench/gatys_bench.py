@@ -487,6 +487,19 @@ def gemm_ceiling(path, threads):
         return None
 
 
+
+def add_run_args(ap, runs=5, what="measurement", budget=True):
+    """The options every bench script shares: timed and untimed runs, the time budget, threads, JSON."""
+    ap.add_argument("--runs", type=int, default=runs, help="timed runs per " + what)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
+    if budget:
+        ap.add_argument("--budget", type=float, default=20,
+                        help="stop a measurement early once its timed runs (at least 3) add up to this "
+                             "many seconds; 0 = always make --runs")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                    help="also write a JSON summary to FILE (to stdout, instead of the table, if no FILE)")
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--driver", default="build/bench/bench_gatys", help="the C driver (make builds it)")
@@ -494,18 +507,11 @@ def main():
     ap.add_argument("--shared", default=os.environ.get("IMPASTO_SHARED", "../shared"),
                     help="the shared folder with images/ (else a synthetic input is used)")
     ap.add_argument("--sizes", default="256,512", help="square image sides, comma-separated")
-    ap.add_argument("--runs", type=int, default=5, help="timed runs per measurement")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
-    ap.add_argument("--budget", type=float, default=20,
-                    help="stop a measurement early once its timed runs (at least 3) add up to this "
-                         "many seconds; 0 = always make --runs")
-    ap.add_argument("--threads", type=int, default=2)
+    add_run_args(ap)
     ap.add_argument("--rows", default="gatys,forward", help="gatys and/or forward")
     ap.add_argument("--impl", default="impasto,torch", help="impasto and/or torch")
     ap.add_argument("--layer-sizes", default="",
                     help="also time each convolution on its own at these sizes (e.g. 256,512,1024)")
-    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                    help="also write a JSON summary to FILE (to stdout, instead of the table, if no FILE)")
     # Internal: how the parent starts the PyTorch child.
     ap.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
     for k in ("mode", "init", "content", "style", "out"):

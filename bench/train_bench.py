@@ -30,7 +30,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from gatys_bench import cpu_name, fmt_mib, run_child, torch_info  # noqa: E402
+from gatys_bench import add_run_args, cpu_name, fmt_mib, run_child, torch_info  # noqa: E402
 
 FEATURE_SCALE = 255.0 * 0.226  # Caffe input units per torchvision unit (src/methods/train.c)
 CONTENT_WEIGHT, STYLE_WEIGHT, LR = 1e5, 1e10, 1e-3
@@ -139,12 +139,8 @@ def main():
     ap.add_argument("--style-size", type=int, default=256, help="longer side of the style image")
     ap.add_argument("--size", type=int, default=256, help="training image side")
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--runs", type=int, default=3, help="timed steps per side")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed steps before them")
-    ap.add_argument("--threads", type=int, default=2)
+    add_run_args(ap, runs=3, what="side (training steps)", budget=False)
     ap.add_argument("--impl", default=",".join(IMPLS), help="any of impasto, torch")
-    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                    help="also write a JSON summary to FILE (to stdout, instead of the table, if no FILE)")
     ap.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
     for k in ("photos", "init"):
         ap.add_argument("--" + k, help=argparse.SUPPRESS)
