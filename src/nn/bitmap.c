@@ -1,10 +1,10 @@
-/* The two bitmap operations every bit-keeping layer is made of (layout in nn.h): selecting the
- * floats whose bit is set (a ReLU's or a max pool's backward) and setting the bits of positive
- * floats (a ReLU's forward, a pool's winners). A run of bits starts anywhere in a plane (a row of
- * a map), so both work 32 bits at a time from any bit offset: a 32-bit chunk is one vector
- * compare against the lane bits below, which the compiler vectorises on every x86-64 (SSE2
- * upward), where testing one bit at a time did not (VGG-19's Gatys backward at 256 px spent ~8%
- * of its time in those scalar loops). */
+/* The bitmap operations the bit-keeping layers are made of (layout in nn.h): selecting the
+ * floats whose bit is set (a ReLU's or a max pool's backward), setting the bits of positive floats
+ * (a ReLU's forward) and ORing in 32 bits at once (a pool's winners). A run of bits starts
+ * anywhere in a plane (a row of a map), so all work 32 bits at a time from any bit offset: a
+ * 32-bit chunk is one vector compare against the lane bits below, which the compiler vectorises
+ * on every x86-64 (SSE2 upward), where testing one bit at a time did not (VGG-19's Gatys backward
+ * at 256 px spent ~8% of its time in those scalar loops). */
 #include "nn/nn.h"
 
 #include <string.h>

@@ -203,12 +203,14 @@ void pool_backward_route(const pool_desc *d, const uint64_t *route, const float 
                 continue;
             }
             const float *dyr = dy + (size_t)c * ohw + (size_t)oy * ow;
+            /* Column ix's window is ox = (ix + P) / S, counted up rather than divided per cell. */
             float wide[2 * POOL_RUN];
+            int ox = d->pad / s, phase = d->pad % s;
             for (int ix0 = 0; ix0 < d->w; ix0 += 2 * POOL_RUN) {
                 const int n = d->w - ix0 < 2 * POOL_RUN ? d->w - ix0 : 2 * POOL_RUN;
                 for (int j = 0; j < n; j++) {
-                    const int ox = (ix0 + j + d->pad) / s;
                     wide[j] = ox < ow ? dyr[ox] : 0.0f;
+                    if (++phase == s) phase = 0, ox++;
                 }
                 bitmap_select(rc, (size_t)iy * d->w + (size_t)ix0, (size_t)n, wide, dxr + ix0);
             }
