@@ -165,10 +165,9 @@ static conv2d_desc wino_up2_desc(const conv2d_desc *d) {
 }
 
 size_t conv2d_winograd_workspace(const conv2d_desc *d, int up) {
-    const conv2d_desc s = up == 2 ? wino_up2_desc(d) : *d;
-    d = &s;
-    const wino_geom g = wino_geometry_max(d);
-    return 16 /* alignment */ + WINO_NF * g.u_plane + (size_t)wino_threads(d) * g.per_thread;
+    const conv2d_desc s = up == 2 ? wino_up2_desc(d) : *d;  /* the convolution that runs */
+    const wino_geom g = wino_geometry_max(&s);
+    return 16 /* alignment */ + WINO_NF * g.u_plane + (size_t)wino_threads(&s) * g.per_thread;
 }
 
 /* Kernels transformed per pass of wino_kernel_transform: a multiple of every MR (1, 4, 6, 8). */
