@@ -6,6 +6,15 @@
  *
  * Images are float32, interleaved (H, W, C) with C = 1 (gray), 2 (gray+alpha), 3 (RGB) or
  * 4 (RGBA), values 0..1.
+ *
+ * ABI policy: there is no ABI promise before 1.0. Any 0.x release may change the binary
+ * interface; above all, the options structs (impasto_transfer_options and the others) may grow
+ * new fields. So: always fill an options struct with its *_options_init function before setting
+ * the fields you want (never a struct literal or a memset alone), and rebuild your program
+ * against each new release. The shared library's SONAME stays libimpasto.so.0 through all of
+ * 0.x, so the system will load a newer 0.x library under an older program: that is exactly the
+ * case this policy says to avoid. From 1.0 on, the SONAME's major number will change whenever
+ * the ABI breaks. Only impasto_* symbols are exported, from libimpasto.so and libimpasto.a alike.
  */
 #ifndef IMPASTO_H
 #define IMPASTO_H
@@ -17,22 +26,46 @@
 extern "C" {
 #endif
 
-#define IMPASTO_VERSION "0.1.0"
+/* The version of this header. The Makefile reads the three numbers from here (the shared
+ * library's file name and SONAME); IMPASTO_VERSION is made from them ("0.1.0"), so the numbers
+ * and the string cannot disagree. */
+#define IMPASTO_VERSION_MAJOR 0
+#define IMPASTO_VERSION_MINOR 1
+#define IMPASTO_VERSION_PATCH 0
+#define IMPASTO_VERSION_STR_(n) #n
+#define IMPASTO_VERSION_XSTR_(n) IMPASTO_VERSION_STR_(n)
+#define IMPASTO_VERSION                                                                         \
+    IMPASTO_VERSION_XSTR_(IMPASTO_VERSION_MAJOR) "." IMPASTO_VERSION_XSTR_(IMPASTO_VERSION_MINOR) \
+    "." IMPASTO_VERSION_XSTR_(IMPASTO_VERSION_PATCH)
 
 typedef enum impasto_status {
     IMPASTO_OK = 0,
     IMPASTO_ERR_INVALID_ARG,  /* a bad argument or option value */
-    IMPASTO_ERR_IO,           /* a file could not be opened, read or written */
+    IMPASTO_ERR_IO,           /* a file could not be opened, read or written, or is not a regular
+                                 file (a FIFO, device or folder: refused at once, never waited on) */
     IMPASTO_ERR_FORMAT,       /* a file is corrupt, truncated or not of the expected format */
     IMPASTO_ERR_TOO_LARGE,    /* an image or tensor exceeds a limit (see impasto_ctx_set_max_pixels) */
     IMPASTO_ERR_NOMEM,        /* out of memory */
     IMPASTO_ERR_UNSUPPORTED,  /* a valid file using a feature impasto does not support */
     IMPASTO_ERR_CHECKSUM,     /* a file's checksum does not match its manifest */
-    IMPASTO_ERR_CANCELLED     /* the progress callback asked to stop */
+    IMPASTO_ERR_CANCELLED,    /* the progress callback asked to stop */
+    IMPASTO_ERR_NOT_FINITE    /* a loss, feature or output value became NaN or infinite (a model
+                                 whose weights overflow float, or weights too large for the input) */
 } impasto_status;
 
 /* A short fixed description of a status ("corrupt or unsupported file", ...). */
 const char *impasto_status_string(impasto_status s);
+
+/* The version of the library that is running, "MAJOR.MINOR.PATCH". It is the IMPASTO_VERSION the
+ * library was built with, which may differ from the one the calling program was compiled
+ * against when that program runs with a newer (or older) libimpasto.so (see the ABI policy at
+ * the top). */
+const char *impasto_version(void);
+
+/* Frees memory the library allocated and handed to the caller (impasto_image_save_memory's
+ * buffer). Use it rather than free(): the caller's and the library's allocators may differ (a
+ * program using its own malloc, or another C runtime). NULL is ignored. */
+void impasto_free(void *p);
 
 /* ---- context ---------------------------------------------------------------------------- */
 
@@ -49,6 +82,9 @@ int impasto_ctx_threads(const impasto_ctx *ctx);
 /* Largest image (width*height) any decoder or resize will accept. */
 void impasto_ctx_set_max_pixels(impasto_ctx *ctx, size_t max_pixels);
 size_t impasto_ctx_max_pixels(const impasto_ctx *ctx);
+
+/* The longest image side any method accepts (image and content/style sizes, in pixels). */
+#define IMPASTO_MAX_SIDE 16384
 
 /* ---- images ----------------------------------------------------------------------------- */
 
@@ -73,6 +109,18 @@ impasto_status impasto_image_load(impasto_ctx *ctx, const char *path, impasto_im
  * leaves a half-written file in place of an existing one. */
 impasto_status impasto_image_save(impasto_ctx *ctx, const impasto_image *img, const char *path,
                                   int quality);
+/* impasto_image_load from `size` bytes in memory (a whole PNG or JPEG file, detected from the
+ * bytes), with the same pixel limit and EXIF orientation. Damaged, truncated or empty data
+ * (size 0) is IMPASTO_ERR_FORMAT; data NULL is IMPASTO_ERR_INVALID_ARG. The bytes are only read
+ * during the call. */
+impasto_status impasto_image_load_memory(impasto_ctx *ctx, const void *data, size_t size,
+                                         impasto_image **out);
+/* impasto_image_save into memory: `format` is "png" or "jpeg" (also "jpg"; any letter case),
+ * quality and encoding as impasto_image_save. On success *data is a new buffer of *size bytes,
+ * to be released with impasto_free; on failure *data is NULL and *size 0. */
+impasto_status impasto_image_save_memory(impasto_ctx *ctx, const impasto_image *img,
+                                         const char *format, int quality, void **data,
+                                         size_t *size);
 /* Area-averaging when shrinking, bicubic (Catmull-Rom) when enlarging; alpha is resized with the
  * colour channels premultiplied so transparent pixels do not bleed their colour. */
 impasto_status impasto_image_resize(impasto_ctx *ctx, const impasto_image *src, int width,
@@ -85,7 +133,9 @@ impasto_status impasto_image_resize_max_side(impasto_ctx *ctx, const impasto_ima
 
 typedef struct impasto_model impasto_model;
 
-/* Loads a converted model (safetensors written by `impasto convert`). */
+/* Loads a converted model (safetensors written by `impasto convert`). Every float tensor is checked
+ * as it is read: NaN or infinite weights are IMPASTO_ERR_FORMAT, the message naming the file and
+ * the tensor (so for impasto_fast_load and training checkpoints). */
 impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_model **out);
 void impasto_model_free(impasto_model *model);
 /* "vgg19", ... */
@@ -169,7 +219,12 @@ typedef struct impasto_transfer_options {
 void impasto_transfer_options_init(impasto_transfer_options *opt);
 
 /* Repaints `content` in the style of `styles` (nstyles >= 1) with VGG-19 (`vgg`). On success and on
- * IMPASTO_ERR_CANCELLED, *out is a new RGB image (alpha of the content carried over if it has one). */
+ * IMPASTO_ERR_CANCELLED, *out is a new RGB image (alpha of the content carried over if it has one).
+ * Refused before any work (IMPASTO_ERR_INVALID_ARG): empty content or style layer lists, and a
+ * content or style image that, at the size it runs at on any scale, has a side below the deepest
+ * layer's minimum, 2^k pixels after k poolings (relu3_x 4, relu4_x 8, relu5_x 16). A loss (total
+ * or any part) that becomes NaN or infinite stops the run: IMPASTO_ERR_NOT_FINITE, the message
+ * naming the iteration and scale, *out NULL. */
 impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
                                 const impasto_image *content, const impasto_image *const *styles,
                                 size_t nstyles, const impasto_transfer_options *opt,
@@ -207,7 +262,8 @@ impasto_status impasto_fast_output_size(impasto_ctx *ctx, int width, int height,
  * content has alpha (carried over unchanged); gray content is treated as RGB. The network's output
  * is 0..255 clamped and scaled to 0..1. For sides that are not multiples of 4 the network makes
  * up to 3 extra rows/columns at the bottom/right (as PyTorch's does); they are cropped so the
- * result has the content's size. */
+ * result has the content's size. An output holding NaN or infinite values (checked before the
+ * clamp) is IMPASTO_ERR_NOT_FINITE, with no image (and `out` of _into left as it was). */
 impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
                                     const impasto_image *content, const impasto_fast_options *opt,
                                     impasto_image **out);
@@ -216,6 +272,22 @@ impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
 impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *model,
                                          const impasto_image *content,
                                          const impasto_fast_options *opt, impasto_image *out);
+
+/* ---- progress of the one-pass methods (AdaIN, WCT) ----------------------------------------- */
+
+/* Progress of a one-pass method (impasto_adain, impasto_wct). */
+typedef struct impasto_pass_progress {
+    const char *stage;        /* what was just done: "style", "statistics", "stylize" */
+    int level, num_levels;    /* wct: 0 relu4_1, 1 relu3_1; adain: 0 of 1 */
+    int done, total;          /* units of work done / in the whole call (styles encoded, tiles of each pass) */
+    double seconds;           /* since the call started */
+} impasto_pass_progress;
+/* Called after each unit of work; non-zero cancels: the call returns IMPASTO_ERR_CANCELLED and *out is NULL.
+ * The units: one per style image encoded, one per tile of the statistics pass (the content's
+ * features gathered) and one per tile of the stylize pass (encode, transform, decode), at each
+ * level; an untiled run is one tile. `total` is the same at every call and `done` counts up to it,
+ * reaching it on the last call of a successful run. */
+typedef int (*impasto_pass_progress_fn)(const impasto_pass_progress *p, void *user);
 
 /* ---- AdaIN: arbitrary style transfer in one pass ------------------------------------------ */
 
@@ -250,13 +322,16 @@ typedef struct impasto_adain_options {
     int crop;                     /* 0; 1: content and styles are resized so their SHORTER side is
                                      content_size / style_size, then centre-cropped to a square of
                                      that side (pytorch-AdaIN's --crop) */
+    impasto_pass_progress_fn progress;  /* NULL = none */
+    void *progress_user;
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
 
 /* Repaints `content` in the style of `styles` (nstyles >= 1) with a model of kind "adain"
  * (`impasto convert adain`). *out is a new RGB image of the (resized) content's size, with the
- * content's alpha carried over if it has one. */
+ * content's alpha carried over if it has one. Features or a decoded picture holding NaN or
+ * infinite values (checked before the clamp to 0..1) are IMPASTO_ERR_NOT_FINITE, *out NULL. */
 impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
                              const impasto_image *const *styles, size_t nstyles,
                              const impasto_adain_options *opt, impasto_image **out);
@@ -315,7 +390,12 @@ void impasto_train_options_init(impasto_train_options *opt);
  * style of `style` with VGG-19 `vgg`, and writes it to out_path (a model impasto_fast_load reads).
  * Checkpoints hold the weights, Adam's moments and step count, and the generator's state (seed
  * and step: the photos' order and crops are drawn per epoch and per step from them), so a resumed
- * run takes the same next steps as an uninterrupted one. A checkpoint is itself a model file. */
+ * run takes the same next steps as an uninterrupted one. A checkpoint is itself a model file.
+ * Refused before any work (IMPASTO_ERR_INVALID_ARG): empty layer lists, a style image (at
+ * style_size) smaller than the deepest style layer's minimum (see impasto_transfer), and a
+ * checkpoint to resume that is already at or past the run's last step. A step whose loss is NaN or
+ * infinite stops the run with IMPASTO_ERR_NOT_FINITE before anything is written for it: no
+ * checkpoint, and the file at out_path is untouched. */
 impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
                              const char *const *photos, size_t nphotos,
                              const impasto_train_options *opt, const char *out_path);
@@ -341,6 +421,8 @@ typedef struct impasto_wct_options {
     int tile;          /* -1: automatic; 0: never tile; N > 0: N x N tiles (multiple of 8, >= 32) */
     int tile_halo;     /* -1: exact at each level; else pixels, a multiple of 8 up to 256 */
     int memory_mb;     /* 1536 */
+    impasto_pass_progress_fn progress;  /* NULL = none */
+    void *progress_user;
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
@@ -349,7 +431,9 @@ void impasto_wct_options_init(impasto_wct_options *opt);
  * `lst` one of kind "lst-r31" (relu3_1 level) or NULL to stop after relu4_1. *out is a new RGB
  * image of the (resized) content's size, with the content's alpha carried over if it has one.
  * Each side must give at least 2 feature positions at relu4_1 (content and style of at least
- * 9 pixels on their longer side and 5 on the shorter). */
+ * 9 pixels on their longer side and 5 on the shorter). Features or a level's decoded picture
+ * holding NaN or infinite values (checked before level 1's clamp) are IMPASTO_ERR_NOT_FINITE,
+ * the message naming the level, *out NULL. */
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);

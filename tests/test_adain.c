@@ -8,7 +8,9 @@
  * (PyTorch's own float32 run lands within 1.4e-6; summation order is the only legitimate
  * difference, a wrong kernel orientation, padding or pooling rule is off by order 1); the AdaIN
  * step, pure arithmetic on the golden features, within 1e-5 of the max; the whole method's
- * clamped picture within 1e-3 (absolute, on 0..1).
+ * clamped picture within 1e-3 (absolute, on 0..1). Also progress and cancel, the thread count
+ * inside a call and after it, and bad weights (NaN refused at load, huge ones giving
+ * IMPASTO_ERR_NOT_FINITE).
  *
  * Weights: models/adain.safetensors when present (`make models`), else converted afresh from
  * ../shared/models/upstream/adain; the parts needing them print "skipped" without either. */
@@ -21,8 +23,10 @@
 #include "models/adain.h"
 #include "models/model.h"
 #include "nn/nn.h"
+#include "model_patch.h"
 #include "test.h"
 
+#include <omp.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -565,6 +569,136 @@ static void test_golden_method(void) {
     impasto_ctx_free(ctx);
 }
 
+/* An RGB w x h image of smooth colours (seeded), for runs whose result is not compared. */
+static impasto_image *smooth_image(impasto_ctx *ctx, int w, int h, unsigned long long seed) {
+    impasto_image *img = NULL;
+    if (impasto_image_create(ctx, w, h, 3, &img) != IMPASTO_OK) return NULL;
+    const float a = test_uniform(&seed, 0.2f, 0.8f), b = test_uniform(&seed, 0.1f, 0.9f);
+    float *d = impasto_image_data(img);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                d[((size_t)y * (size_t)w + (size_t)x) * 3 + (size_t)c] = fmodf(a * (float)(x + 3 * c) / (float)w + b * (float)y / (float)h, 1.0f);
+    return img;
+}
+
+/* What a progress callback saw: every call checked as it comes (total fixed from the first call,
+ * done counting up by one, seconds not going back), the OpenMP team size inside the call, and a
+ * cancel at call number cancel_at (0: never). */
+typedef struct pass_log {
+    int calls, total, last_done, level_max, bad, cancel_at, threads_inside;
+    double last_seconds;
+    char stages[16][16];
+} pass_log;
+
+static int log_pass(const impasto_pass_progress *p, void *user) {
+    pass_log *l = user;
+    if (l->calls == 0) l->total = p->total;
+    if (p->total != l->total || p->done != l->last_done + 1 || p->done > p->total || p->seconds < l->last_seconds ||
+        p->level < 0 || p->level >= p->num_levels || p->num_levels != 1 || !p->stage)
+        l->bad++;
+    if (l->calls < 16) snprintf(l->stages[l->calls], sizeof l->stages[0], "%s", p->stage ? p->stage : "");
+    l->last_done = p->done;
+    l->last_seconds = p->seconds;
+    l->threads_inside = omp_get_max_threads();
+    l->calls++;
+    return l->cancel_at && l->calls == l->cancel_at;
+}
+
+/* Progress and cancel: untiled with one style of weight 1 and one of weight 0 (not encoded), the
+ * units are the content's statistics (1 tile), the one style, the stylize pass (1 tile); total 3,
+ * reached on the last call. The call runs on its context's 2 threads and leaves the caller's 1. A
+ * cancel at the 2nd call gives IMPASTO_ERR_CANCELLED and no image (ASan's leak check covers the
+ * rest). */
+static void test_progress_and_cancel(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_ctx_set_threads(ctx, 2);
+    impasto_image *c = smooth_image(ctx, 48, 40, 3), *s1 = smooth_image(ctx, 32, 36, 4), *out = NULL;
+    const impasto_image *styles[2] = {s1, s1};
+    const double weights[2] = {1, 0};
+    impasto_adain_options opt;
+    impasto_adain_options_init(&opt);
+    CHECK(opt.progress == NULL && opt.progress_user == NULL);
+    pass_log log = {0};
+    opt.content_size = opt.style_size = 0;
+    opt.tile = 0;
+    opt.style_weights = weights;
+    opt.progress = log_pass;
+    opt.progress_user = &log;
+    omp_set_num_threads(1);
+    CHECK_MSG(impasto_adain(ctx, model, c, styles, 2, &opt, &out) == IMPASTO_OK && out, "%s", impasto_ctx_error(ctx));
+    CHECK_MSG(log.calls == 3 && log.total == 3 && log.last_done == 3 && !log.bad, "calls %d total %d done %d bad %d",
+              log.calls, log.total, log.last_done, log.bad);
+    CHECK(!strcmp(log.stages[0], "statistics") && !strcmp(log.stages[1], "style") && !strcmp(log.stages[2], "stylize"));
+    CHECK_MSG(log.threads_inside == 2, "%d threads inside the call", log.threads_inside);
+    CHECK_MSG(omp_get_max_threads() == 1, "the caller's OpenMP threads are now %d", omp_get_max_threads());
+    impasto_image_free(out);
+    out = NULL;
+    /* Another context, another count inside; the caller's again untouched. */
+    impasto_ctx *ctx3 = impasto_ctx_create();
+    impasto_ctx_set_threads(ctx3, 3);
+    pass_log log3 = {0};
+    opt.progress_user = &log3;
+    CHECK(impasto_adain(ctx3, model, c, styles, 1, &opt, &out) == IMPASTO_OK && out);
+    CHECK(log3.threads_inside == 3 && log3.calls == 3 && omp_get_max_threads() == 1);
+    impasto_image_free(out);
+    out = (impasto_image *)1;  /* must come back NULL */
+    pass_log cancel = {.cancel_at = 2};
+    opt.progress_user = &cancel;
+    CHECK(impasto_adain(ctx, model, c, styles, 2, &opt, &out) == IMPASTO_ERR_CANCELLED && out == NULL);
+    CHECK(cancel.calls == 2 && omp_get_max_threads() == 1);
+    omp_set_num_threads(omp_get_num_procs());
+    impasto_image_free(c);
+    impasto_image_free(s1);
+    impasto_ctx_free(ctx);
+    impasto_ctx_free(ctx3);
+}
+
+/* Bad weights: NaN refused at load naming the tensor; finite but huge ones (3e38) in the decoder's
+ * last convolution overflow its picture: IMPASTO_ERR_NOT_FINITE and no image, not a clamped
+ * picture. (Inside the encoder an overflow does not reach the features: its ReLUs, x > 0 ? x : 0,
+ * turn the NaN that inf - inf makes into 0.) The wrong kind of model is named. */
+static void test_bad_weights(void) {
+    char nan_path[96], dec_path[96], want[200];
+    snprintf(nan_path, sizeof nan_path, "/tmp/impasto-test-adain-nan-%d.safetensors", (int)getpid());
+    snprintf(dec_path, sizeof dec_path, "/tmp/impasto-test-adain-dec-%d.safetensors", (int)getpid());
+    CHECK(model_patch_copy(model_path, nan_path, "decoder.14.bias", 3, 1, -INFINITY));
+    CHECK(model_patch_copy(model_path, dec_path, "decoder.28.weight", 0, SIZE_MAX, 3e38f));
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_model *bad = NULL, *dec = NULL;
+    CHECK(impasto_model_load(ctx, nan_path, &bad) == IMPASTO_ERR_FORMAT && !bad);
+    snprintf(want, sizeof want, "%s: tensor 'decoder.14.bias' holds NaN or infinite values", nan_path);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+    CHECK(impasto_model_load(ctx, dec_path, &dec) == IMPASTO_OK);
+    impasto_image *c = smooth_image(ctx, 40, 32, 5), *st = smooth_image(ctx, 24, 24, 6), *out = NULL;
+    const impasto_image *styles[1] = {st};
+    impasto_adain_options opt;
+    impasto_adain_options_init(&opt);
+    opt.content_size = opt.style_size = 0;
+    CHECK(dec && impasto_adain(ctx, dec, c, styles, 1, &opt, &out) == IMPASTO_ERR_NOT_FINITE && !out);
+    CHECK_MSG(strstr(impasto_ctx_error(ctx), "decoded picture holds NaN or infinite values"), "%s",
+              impasto_ctx_error(ctx));
+    /* Messages name the kinds, not library functions. */
+    CHECK(impasto_adain(ctx, NULL, c, styles, 1, &opt, &out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strcmp(impasto_ctx_error(ctx), "AdaIN needs a model of kind 'adain' (impasto convert adain); none was given") == 0);
+    impasto_model *lst = NULL;
+    if (impasto_model_load(ctx, "models/lst-r31.safetensors", &lst) == IMPASTO_OK) {
+        CHECK(impasto_adain(ctx, lst, c, styles, 1, &opt, &out) == IMPASTO_ERR_INVALID_ARG);
+        CHECK_MSG(strcmp(impasto_ctx_error(ctx), "AdaIN needs a model of kind 'adain' (impasto convert adain); this "
+                         "one is of kind 'lst-r31'") == 0, "%s", impasto_ctx_error(ctx));
+    }
+    const impasto_image *missing[2] = {st, NULL};
+    CHECK(impasto_adain(ctx, model, c, missing, 2, &opt, &out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strcmp(impasto_ctx_error(ctx), "AdaIN: style image 2 is missing") == 0);
+    impasto_model_free(lst);
+    impasto_model_free(dec);
+    impasto_image_free(c);
+    impasto_image_free(st);
+    impasto_ctx_free(ctx);
+    unlink(nan_path);
+    unlink(dec_path);
+}
+
 int main(void) {
     snprintf(adain_dir, sizeof adain_dir, "%s/models/upstream/adain", test_shared_dir());
     snprintf(lst_dir, sizeof lst_dir, "%s/models/upstream/lst-r31", test_shared_dir());
@@ -600,6 +734,10 @@ int main(void) {
     if (golden) {
         RUN(test_golden_network);
         RUN(test_golden_method);
+    }
+    if (model) {
+        RUN(test_progress_and_cancel);
+        RUN(test_bad_weights);
     }
     impasto_model_free(model);
     safetensors_close(golden);

@@ -10,7 +10,9 @@
  *
  * Also: the plan gives the same answer when reused and with 1 or 3 threads; impasto_fast_stylize's
  * picture (clamped, /255) matches the golden output, keeps alpha, handles gray and odd sizes,
- * --content-scale sizes, and refuses inputs too small for the network.
+ * --content-scale sizes, and refuses inputs too small for the network. Bad weights: NaN refused at
+ * load, huge ones giving IMPASTO_ERR_NOT_FINITE (tests/model_patch.h copies the model with some
+ * values replaced); the caller's OpenMP thread count is the same after a call as before.
  *
  * Weights: models/candy.safetensors when present (`make test` builds it with `make models`), else a
  * fresh conversion from ../shared; skipped (passes) when neither is available. */
@@ -18,8 +20,11 @@
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "models/transformer_net.h"
+#include "model_patch.h"
 #include "test.h"
 
+#include <omp.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -202,6 +207,72 @@ static void test_sizes(void) {
     impasto_ctx_free(ctx);
 }
 
+/* Bad weights: a NaN is refused at load, naming the file and the tensor; finite but huge weights
+ * (3e38, near FLT_MAX) load, and the run stops with IMPASTO_ERR_NOT_FINITE instead of clamping
+ * the overflow into a picture (no image from impasto_fast_stylize, `out` of _into untouched). */
+static void test_bad_weights(void) {
+    char nan_path[96], huge_path[96], want[200];
+    snprintf(nan_path, sizeof nan_path, "/tmp/impasto-test-fast-nan-%d.safetensors", (int)getpid());
+    snprintf(huge_path, sizeof huge_path, "/tmp/impasto-test-fast-huge-%d.safetensors", (int)getpid());
+    CHECK(model_patch_copy(model_path, nan_path, "in3.weight", 7, 1, NAN));
+    CHECK(model_patch_copy(model_path, huge_path, "deconv3.conv2d.weight", 0, SIZE_MAX, 3e38f));
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_fast_model *m = NULL;
+    CHECK(impasto_fast_load(ctx, nan_path, &m) == IMPASTO_ERR_FORMAT && !m);
+    snprintf(want, sizeof want, "%s: tensor 'in3.weight' holds NaN or infinite values", nan_path);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+    CHECK_MSG(impasto_fast_load(ctx, huge_path, &m) == IMPASTO_OK && m, "%s", impasto_ctx_error(ctx));
+    impasto_image *img = NULL, *out = NULL, *into = NULL;
+    CHECK(impasto_image_create(ctx, 24, 20, 3, &img) == IMPASTO_OK);
+    CHECK(impasto_image_create(ctx, 24, 20, 3, &into) == IMPASTO_OK);
+    for (int i = 0; img && i < 24 * 20 * 3; i++) impasto_image_data(img)[i] = (float)(i % 13) / 12.0f;
+    for (int i = 0; into && i < 24 * 20 * 3; i++) impasto_image_data(into)[i] = 0.25f;
+    if (m && img && into) {
+        CHECK(impasto_fast_stylize(ctx, m, img, NULL, &out) == IMPASTO_ERR_NOT_FINITE && !out);
+        CHECK(strstr(impasto_ctx_error(ctx), "NaN or infinite") != NULL);
+        CHECK(strcmp(impasto_status_string(IMPASTO_ERR_NOT_FINITE), "a value became NaN or infinite") == 0);
+        impasto_status st = impasto_fast_stylize_into(ctx, m, img, NULL, into);
+        CHECK_MSG(st == IMPASTO_ERR_NOT_FINITE, "status %d: %s", (int)st, impasto_ctx_error(ctx));
+        int untouched = 1;
+        for (int i = 0; i < 24 * 20 * 3; i++) untouched &= impasto_image_cdata(into)[i] == 0.25f;
+        CHECK(untouched);
+    }
+    impasto_image_free(img), impasto_image_free(out), impasto_image_free(into);
+    impasto_fast_free(m);
+    impasto_ctx_free(ctx);
+    unlink(nan_path);
+    unlink(huge_path);
+}
+
+/* A call runs with its context's thread count and leaves the caller's OpenMP setting as it was:
+ * set to 1 here, after runs with contexts of 2 and 3 threads it is still 1. */
+static void test_threads_restored(void) {
+    impasto_fast_model *m = NULL;
+    impasto_image *img = NULL, *out = NULL;
+    impasto_ctx *c2 = impasto_ctx_create(), *c3 = impasto_ctx_create();
+    impasto_ctx_set_threads(c2, 2);
+    impasto_ctx_set_threads(c3, 3);
+    CHECK(impasto_fast_load(c2, model_path, &m) == IMPASTO_OK);
+    CHECK(impasto_image_create(c2, 20, 16, 3, &img) == IMPASTO_OK);
+    omp_set_num_threads(1);
+    CHECK(m && impasto_fast_stylize(c2, m, img, NULL, &out) == IMPASTO_OK);
+    CHECK_MSG(omp_get_max_threads() == 1, "the caller's OpenMP threads are now %d", omp_get_max_threads());
+    CHECK(m && out && impasto_fast_stylize_into(c3, m, img, NULL, out) == IMPASTO_OK);
+    CHECK_MSG(omp_get_max_threads() == 1, "the caller's OpenMP threads are now %d", omp_get_max_threads());
+    /* A failing call restores it too. */
+    CHECK(m && impasto_fast_stylize_into(c3, m, img, NULL, img) == IMPASTO_OK);
+    impasto_image *gray = NULL;
+    CHECK(impasto_image_create(c2, 20, 16, 1, &gray) == IMPASTO_OK);
+    CHECK(m && impasto_fast_stylize_into(c2, m, img, NULL, gray) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strstr(impasto_ctx_error(c2), "impasto_") == NULL);
+    CHECK(omp_get_max_threads() == 1);
+    omp_set_num_threads(omp_get_num_procs());
+    impasto_image_free(img), impasto_image_free(out), impasto_image_free(gray);
+    impasto_fast_free(m);
+    impasto_ctx_free(c2);
+    impasto_ctx_free(c3);
+}
+
 int main(void) {
     impasto_ctx *ctx = impasto_ctx_create();
     struct stat st;
@@ -231,6 +302,8 @@ int main(void) {
         RUN(test_golden_odd);
         RUN(test_stylize);
         RUN(test_sizes);
+        RUN(test_bad_weights);
+        RUN(test_threads_restored);
     } else {
         fprintf(stderr, "setup failed: %s\n", impasto_ctx_error(ctx));
         test_failed_count++;

@@ -1,7 +1,12 @@
 /* End-to-end tests of the Gatys method through the public API, on the converted VGG-19
- * (models/vgg19.safetensors, which `make test` builds first) and the bundled example images. */
+ * (models/vgg19.safetensors, which `make test` builds first) and the bundled example images.
+ * The non-finite test reaches into the loaded model (models/model.h) to make one bias huge. */
 #include "impasto.h"
+#include "model_patch.h"
+#include "models/model.h"
 #include "test.h"
+
+#include <unistd.h>
 
 #define MODEL "models/vgg19.safetensors"
 #define CONTENT "examples/images/horses.jpg"
@@ -244,6 +249,111 @@ static void test_bad_options(void) {
     CHECK(out == NULL);
 }
 
+/* A w x h RGB image of one gray. */
+static impasto_image *flat(int w, int h) {
+    impasto_image *img = NULL;
+    if (impasto_image_create(ctx, w, h, 3, &img) != IMPASTO_OK) return NULL;
+    for (size_t i = 0; i < (size_t)w * (size_t)h * 3; i++) impasto_image_data(img)[i] = 0.5f;
+    return img;
+}
+
+/* impasto_transfer on content and one style with opt is refused with IMPASTO_ERR_INVALID_ARG,
+ * no picture and a message containing `want`. */
+static void check_refused(const impasto_image *c, const impasto_image *st, const impasto_transfer_options *opt,
+                          const char *want) {
+    const impasto_image *styles[1] = {st};
+    impasto_image *out = NULL;
+    impasto_status s = impasto_transfer(ctx, vgg, c, styles, 1, opt, &out);
+    CHECK_MSG(s == IMPASTO_ERR_INVALID_ARG && !out, "status %d", (int)s);
+    CHECK_MSG(strstr(impasto_ctx_error(ctx), want) != NULL, "message: %s", impasto_ctx_error(ctx));
+    impasto_image_free(out);
+}
+
+/* Images too small for the deepest layer, at the size they would run at, are refused before any
+ * work with a message saying which image, its size, the layer and the minimum (2^k after k
+ * poolings); so are empty layer lists. An image just large enough runs. */
+static void test_min_sizes_and_layers(void) {
+    impasto_transfer_options opt;
+    impasto_image *out = NULL, *line = flat(100000, 1), *thin = flat(300, 10), *narrow = flat(64, 20);
+    impasto_image *small = flat(64, 4);
+    impasto_transfer_options_init(&opt);
+    opt.num_iterations = 2;
+    check_refused(line, style, &opt, "the content is 512x1 pixels at size 512; relu5_1 needs at least 16 pixels on "
+                  "each side");
+    opt.image_size = 64;
+    check_refused(content, thin, &opt, "the style image is 64x2 pixels at size 64; relu5_1 needs at least 16 pixels "
+                  "on each side");
+    /* Every scale is checked, the first (coarsest) too. */
+    opt.num_scales = 2;
+    opt.scales[0] = 32;
+    opt.scales[1] = 64;
+    check_refused(narrow, style, &opt, "the content is 32x10 pixels at size 32; relu5_1 needs at least 16 pixels on "
+                  "each side");
+    /* The deepest layer asked for decides: relu3_1 (two poolings) needs 4. */
+    impasto_transfer_options_init(&opt);
+    opt.image_size = 64;
+    opt.num_iterations = 2;
+    opt.content_layers = "relu2_2";
+    opt.style_layers = "relu1_1,relu3_1";
+    opt.seed = 1;
+    CHECK_MSG(impasto_transfer(ctx, vgg, small, one_style(), 1, &opt, &out) == IMPASTO_OK && out, "%s",
+              impasto_ctx_error(ctx));
+    impasto_image_free(out);
+    opt.style_layers = "relu1_1,relu4_1";
+    check_refused(small, style, &opt, "relu4_1 needs at least 8 pixels on each side");
+    /* Empty lists, "" or separators only. */
+    impasto_transfer_options_init(&opt);
+    opt.image_size = 32;
+    opt.num_iterations = 2;
+    opt.content_layers = "";
+    check_refused(content, style, &opt, "no content layers given");
+    opt.content_layers = "relu4_2";
+    opt.style_layers = " , ,";
+    check_refused(content, style, &opt, "no style layers given");
+    /* No model: said in plain words. */
+    CHECK(impasto_transfer(ctx, NULL, content, one_style(), 1, &opt, &out) == IMPASTO_ERR_INVALID_ARG && !out);
+    CHECK_MSG(!strcmp(impasto_ctx_error(ctx), "style transfer needs a model of kind 'vgg19' (impasto convert vgg19); "
+                      "none was given"), "%s", impasto_ctx_error(ctx));
+    impasto_image_free(line), impasto_image_free(thin), impasto_image_free(narrow), impasto_image_free(small);
+}
+
+/* Finite but huge weights (conv5_1's bias at 3e38: relu5_1's Gram matrices overflow): the loss is
+ * NaN from the first evaluation, and the transfer stops with IMPASTO_ERR_NOT_FINITE naming the
+ * iteration and the scale, with no picture, for L-BFGS and Adam alike. */
+static void test_non_finite_loss(void) {
+    const int conv5_1 = 12;
+    float saved[512];
+    memcpy(saved, vgg->vgg->b[conv5_1], sizeof saved);
+    for (int i = 0; i < 512; i++) vgg->vgg->b[conv5_1][i] = 3e38f;
+    impasto_transfer_options opt;
+    impasto_transfer_options_init(&opt);
+    opt.image_size = 32;
+    opt.num_iterations = 3;
+    opt.seed = 1;
+    for (int optim = 0; optim < 2; optim++) {
+        opt.optimizer = optim ? IMPASTO_OPTIM_ADAM : IMPASTO_OPTIM_LBFGS;
+        impasto_image *out = NULL;
+        impasto_status s = impasto_transfer(ctx, vgg, content, one_style(), 1, &opt, &out);
+        CHECK_MSG(s == IMPASTO_ERR_NOT_FINITE && !out, "status %d: %s", (int)s, impasto_ctx_error(ctx));
+        CHECK_MSG(strstr(impasto_ctx_error(ctx), "the loss became NaN or infinite at iteration 1 of scale 1 of 1"),
+                  "%s", impasto_ctx_error(ctx));
+        impasto_image_free(out);
+    }
+    memcpy(vgg->vgg->b[conv5_1], saved, sizeof saved);
+}
+
+/* A NaN in a VGG-19 file is refused at load, naming the file and the tensor. */
+static void test_nan_weight_refused(void) {
+    char path[96], want[200];
+    snprintf(path, sizeof path, "/tmp/impasto-test-gatys-nan-%d.safetensors", (int)getpid());
+    CHECK(model_patch_copy(MODEL, path, "conv3_2.weight", 1000, 1, NAN));
+    impasto_model *m = NULL;
+    CHECK(impasto_model_load(ctx, path, &m) == IMPASTO_ERR_FORMAT && !m);
+    snprintf(want, sizeof want, "%s: tensor 'conv3_2.weight' holds NaN or infinite values", path);
+    CHECK_MSG(!strcmp(impasto_ctx_error(ctx), want), "%s", impasto_ctx_error(ctx));
+    unlink(path);
+}
+
 int main(void) {
     ctx = impasto_ctx_create();
     if (impasto_model_load(ctx, MODEL, &vgg) != IMPASTO_OK ||
@@ -260,6 +370,9 @@ int main(void) {
     RUN(test_blend_init_colors);
     RUN(test_alpha_carried);
     RUN(test_bad_options);
+    RUN(test_min_sizes_and_layers);
+    RUN(test_non_finite_loss);
+    RUN(test_nan_weight_refused);
     impasto_image_free(content);
     impasto_image_free(style);
     impasto_model_free(vgg);

@@ -1,11 +1,16 @@
 /* safetensors reader and writer: a round trip, half/bfloat16 decoding against hand-derived values,
  * and hostile files (every truncation, absurd lengths, malformed JSON, bad dtypes, shapes and
- * offsets), each of which must fail cleanly with the right status and a message naming the file. */
+ * offsets), each of which must fail cleanly with the right status and a message naming the file.
+ * Also the checks every model loader gets from here: NaN or infinite weights refused naming the
+ * tensor, an image given as a model named as one, and a FIFO or folder refused without blocking. */
 #include "core/ctx.h"
 #include "io/safetensors.h"
 #include "test.h"
 
+#include <float.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A file image: 8-byte length, the header text as given, then `ndata` bytes of data (0, 1, 2, ...). */
@@ -156,20 +161,25 @@ static void test_half_bfloat16(void) {
     CHECK(safetensors_parse(ctx, f, size, "half", &st) == IMPASTO_OK);
     float h[12], b[5];
     int64_t n12 = 12, n5 = 5, n2 = 2;
-    CHECK(safetensors_get_f32(ctx, st, "h", 1, &n12, h) == IMPASTO_OK);
+    /* The conversion alone keeps infinities and NaN; the weight reader refuses them. */
+    CHECK(safetensors_find(st, "h") && safetensors_decode_f32(safetensors_find(st, "h"), h));
     for (int i = 0; i < 7; i++) CHECK_NEAR(h[i], want[i], 0);
     CHECK(isinf(h[7]) && h[7] > 0);
     CHECK(isinf(h[8]) && h[8] < 0);
     CHECK(isnan(h[9]));
     CHECK(h[10] == 0 && signbit(h[10]));
     CHECK_NEAR(h[11], -ldexp(1, -24), 0);
-    CHECK(safetensors_get_f32(ctx, st, "b", 1, &n5, b) == IMPASTO_OK);
+    CHECK(safetensors_get_f32(ctx, st, "h", 1, &n12, h) == IMPASTO_ERR_FORMAT);
+    CHECK(strstr(impasto_ctx_error(ctx), "half: tensor 'h' holds NaN or infinite values") != NULL);
+    CHECK(safetensors_find(st, "b") && safetensors_decode_f32(safetensors_find(st, "b"), b));
     CHECK_NEAR(b[0], 1, 0);
     CHECK_NEAR(b[1], -3.140625, 0);
     CHECK_NEAR(b[2], ldexp(1, -133), 0);
     CHECK(isinf(b[3]) && b[3] < 0);
     CHECK(isnan(b[4]));
+    CHECK(safetensors_get_f32(ctx, st, "b", 1, &n5, b) == IMPASTO_ERR_FORMAT);
     CHECK(safetensors_find(st, "u") && safetensors_find(st, "u")->dtype == ST_U8);
+    CHECK(!safetensors_decode_f32(safetensors_find(st, "u"), b));
     CHECK(safetensors_get_f32(ctx, st, "u", 1, &n2, b) == IMPASTO_ERR_FORMAT);
     safetensors_close(st);
     impasto_ctx_free(ctx);
@@ -311,6 +321,102 @@ static void test_fuzz_header(void) {
     impasto_ctx_free(ctx);
 }
 
+/* Every weight is read through safetensors_get_f32: a NaN, +Inf or -Inf anywhere in a float
+ * tensor is IMPASTO_ERR_FORMAT naming the file and the tensor, a finite tensor of the same file
+ * reads, and the largest finite float is a weight like any other. */
+static void test_non_finite_weights(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 3; k++) {
+        float w[6] = {1, 2, 3, 4, 5, 6}, ok[2] = {FLT_MAX, -FLT_MAX};
+        w[5 - k] = bad[k];
+        st_write_tensor t[] = {{.name = "ok", .ndim = 1, .shape = {2}, .data = ok},
+                               {.name = "conv1_1.weight", .ndim = 2, .shape = {2, 3}, .data = w}};
+        CHECK(safetensors_write(ctx, tmp_path, t, 2, NULL, 0) == IMPASTO_OK);
+        safetensors *st = NULL;
+        CHECK(safetensors_open(ctx, tmp_path, &st) == IMPASTO_OK);
+        float got[6];
+        int64_t s2 = 2, s23[2] = {2, 3};
+        CHECK(safetensors_get_f32(ctx, st, "ok", 1, &s2, got) == IMPASTO_OK && got[0] == FLT_MAX);
+        CHECK(safetensors_get_f32(ctx, st, "conv1_1.weight", 2, s23, got) == IMPASTO_ERR_FORMAT);
+        char want[160];
+        snprintf(want, sizeof want, "%s: tensor 'conv1_1.weight' holds NaN or infinite values", tmp_path);
+        CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+        safetensors_close(st);
+    }
+    impasto_ctx_free(ctx);
+}
+
+/* A picture given where a model was meant is named as one, by its bytes (the PNG signature
+ * 89 50 4E 47, JPEG's SOI marker and the next marker's FF), whatever the file is called. */
+static void test_image_is_not_a_model(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_image *img = NULL;
+    char png[96], jpg[96];
+    snprintf(png, sizeof png, "/tmp/impasto-test-st-%d-png.safetensors", (int)getpid());
+    snprintf(jpg, sizeof jpg, "/tmp/impasto-test-st-%d.jpg", (int)getpid());
+    CHECK(impasto_image_create(ctx, 4, 3, 3, &img) == IMPASTO_OK);
+    /* Saved under a .png name, then renamed: the model loaders must look at the bytes. */
+    char png_named[104];
+    snprintf(png_named, sizeof png_named, "%s.png", png);
+    CHECK(impasto_image_save(ctx, img, png_named, 0) == IMPASTO_OK && rename(png_named, png) == 0);
+    CHECK(impasto_image_save(ctx, img, jpg, 90) == IMPASTO_OK);
+    impasto_model *m = NULL;
+    impasto_fast_model *f = NULL;
+    char want[160];
+    CHECK(impasto_model_load(ctx, png, &m) == IMPASTO_ERR_FORMAT && !m);
+    snprintf(want, sizeof want, "%s is a PNG image, not a model", png);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+    CHECK(impasto_fast_load(ctx, jpg, &f) == IMPASTO_ERR_FORMAT && !f);
+    snprintf(want, sizeof want, "%s is a JPEG image, not a model", jpg);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+    unlink(png);
+    unlink(jpg);
+    impasto_image_free(img);
+    impasto_ctx_free(ctx);
+}
+
+static void fifo_timeout(int sig) {
+    (void)sig;
+    static const char msg[] = "  FAIL a reader blocked on a FIFO for 10 s\nnot ok test_fifo_never_blocks\n";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(2);
+    _exit(1);
+}
+
+/* A FIFO with no writer (opening one for reading waits for a writer, forever) and a folder are
+ * refused at once by the image and model readers, as not regular files. alarm() turns a
+ * regression into a failure instead of a hang. */
+static void test_fifo_never_blocks(void) {
+    char dir[64], fifo[96];
+    snprintf(dir, sizeof dir, "/tmp/impasto-test-fifo-XXXXXX");
+    if (!mkdtemp(dir)) {
+        CHECK_MSG(0, "cannot make a temporary folder");
+        return;
+    }
+    snprintf(fifo, sizeof fifo, "%s/pipe.png", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    signal(SIGALRM, fifo_timeout);
+    alarm(10);
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_image *img = NULL;
+    impasto_model *m = NULL;
+    impasto_fast_model *f = NULL;
+    char want[160];
+    snprintf(want, sizeof want, "%s is not a regular file (a FIFO, device or folder)", fifo);
+    CHECK(impasto_image_load(ctx, fifo, &img) == IMPASTO_ERR_IO && !img);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+    CHECK(impasto_model_load(ctx, fifo, &m) == IMPASTO_ERR_IO && !m);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+    CHECK(impasto_fast_load(ctx, fifo, &f) == IMPASTO_ERR_IO && !f);
+    CHECK(impasto_model_load(ctx, dir, &m) == IMPASTO_ERR_IO && !m);
+    CHECK(strstr(impasto_ctx_error(ctx), "is not a regular file") != NULL);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    impasto_ctx_free(ctx);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void) {
     snprintf(tmp_path, sizeof tmp_path, "/tmp/impasto-test-st-%d.safetensors", (int)getpid());
     RUN(test_round_trip);
@@ -318,6 +424,9 @@ int main(void) {
     RUN(test_hostile_headers);
     RUN(test_hostile_lengths);
     RUN(test_fuzz_header);
+    RUN(test_non_finite_weights);
+    RUN(test_image_is_not_a_model);
+    RUN(test_fifo_never_blocks);
     unlink(tmp_path);
     return test_summary();
 }

@@ -6,7 +6,8 @@
  * differences are float rounding (Winograd's 4x4 output tiles fall differently on a tile's
  * smaller maps, the moments are summed in another order): max |tiled - untiled| <= 2e-4, mean
  * <= 1e-5 (measured 6e-6 / 3e-7 for AdaIN, 2.3e-5 / 1.6e-6 for WCT; one step of an 8-bit output
- * is 3.9e-3). A smaller halo (48 px) is measured and printed, not checked (1.4e-3 / 1.2e-5). Also: the automatic plan, bad tiling options.
+ * is 3.9e-3). A smaller halo (48 px) is measured and printed, not checked (1.4e-3 / 1.2e-5). Also: the automatic plan, bad tiling options,
+ * and the progress of tiled runs (one unit per tile of each pass) with a cancel in the middle.
  *
  * Needs models/adain.safetensors and models/lst-r31.safetensors (`make models`), and the bundled
  * examples/images; the model parts are skipped without them. */
@@ -204,6 +205,91 @@ static void test_bad_options(void) {
     impasto_ctx_free(ctx);
 }
 
+/* What a progress callback saw: per call "<level>:<stage>" (the first 64), checks as calls come
+ * (total fixed, done up by one), a cancel at call number cancel_at (0: never). */
+typedef struct pass_log {
+    int calls, total, last_done, bad, cancel_at;
+    char seen[64][24];
+} pass_log;
+
+static int log_pass(const impasto_pass_progress *p, void *user) {
+    pass_log *l = user;
+    if (l->calls == 0) l->total = p->total;
+    if (p->total != l->total || p->done != l->last_done + 1 || p->done > p->total || !p->stage) l->bad++;
+    if (l->calls < 64) snprintf(l->seen[l->calls], sizeof l->seen[0], "%d:%s", p->level, p->stage ? p->stage : "");
+    l->last_done = p->done;
+    l->calls++;
+    return l->cancel_at && l->calls == l->cancel_at;
+}
+
+/* n calls from `from` are all `what`. */
+static int seen_run(const pass_log *l, int from, int n, const char *what) {
+    for (int i = from; i < from + n; i++)
+        if (i >= 64 || strcmp(l->seen[i], what) != 0) return 0;
+    return 1;
+}
+
+/* Tiled progress: one unit per tile of each pass (the plan's ny * nx), one per style. AdaIN:
+ * statistics tile by tile, the style, stylize tile by tile. WCT, two levels (the second on the
+ * picture padded to multiples of 4): per level the style, then the two passes. A cancel in the
+ * middle of a pass gives IMPASTO_ERR_CANCELLED and no image. */
+static void test_progress_tiled(void) {
+    if (!adain || !lst || !photo) {
+        printf("  skipped (no models/adain.safetensors, models/lst-r31.safetensors or examples/images)\n");
+        return;
+    }
+    impasto_ctx *ctx = impasto_ctx_create();
+    const impasto_image *one[1] = {painting};
+    impasto_image *out = NULL;
+    tile_plan pa, pl;
+    CHECK(tile_plan_make(ctx, TILE_NET_ADAIN, H, W, 64, -1, TILE_DEFAULT_MEMORY_MB, &pa) == IMPASTO_OK);
+    CHECK(tile_plan_make(ctx, TILE_NET_LST, (H + 3) / 4 * 4, (W + 3) / 4 * 4, 64, -1, TILE_DEFAULT_MEMORY_MB, &pl) ==
+          IMPASTO_OK);
+    const int na = tile_count(&pa), nl = tile_count(&pl);
+    CHECK(na > 1 && nl > 1);
+
+    impasto_adain_options a;
+    impasto_adain_options_init(&a);
+    a.content_size = a.style_size = 0;
+    a.tile = 64;
+    pass_log la = {0};
+    a.progress = log_pass;
+    a.progress_user = &la;
+    CHECK_MSG(impasto_adain(ctx, adain, photo, one, 1, &a, &out) == IMPASTO_OK && out, "%s", impasto_ctx_error(ctx));
+    CHECK_MSG(la.calls == 1 + 2 * na && la.total == la.calls && la.last_done == la.total && !la.bad,
+              "adain: calls %d total %d done %d bad %d, %d tiles", la.calls, la.total, la.last_done, la.bad, na);
+    CHECK(seen_run(&la, 0, na, "0:statistics") && seen_run(&la, na, 1, "0:style") &&
+          seen_run(&la, na + 1, na, "0:stylize"));
+    impasto_image_free(out);
+    out = NULL;
+
+    impasto_wct_options w;
+    impasto_wct_options_init(&w);
+    w.content_size = w.style_size = 0;
+    w.tile = 64;
+    pass_log lw = {0};
+    w.progress = log_pass;
+    w.progress_user = &lw;
+    CHECK_MSG(impasto_wct(ctx, adain, lst, photo, painting, &w, &out) == IMPASTO_OK && out, "%s", impasto_ctx_error(ctx));
+    const int t1 = 1 + 2 * na;
+    CHECK_MSG(lw.calls == t1 + 1 + 2 * nl && lw.total == lw.calls && lw.last_done == lw.total && !lw.bad,
+              "wct: calls %d total %d done %d bad %d, %d and %d tiles", lw.calls, lw.total, lw.last_done, lw.bad, na, nl);
+    CHECK(seen_run(&lw, 0, 1, "0:style") && seen_run(&lw, 1, na, "0:statistics") && seen_run(&lw, 1 + na, na, "0:stylize"));
+    CHECK(seen_run(&lw, t1, 1, "1:style") && seen_run(&lw, t1 + 1, nl, "1:statistics") &&
+          seen_run(&lw, t1 + 1 + nl, nl, "1:stylize"));
+    impasto_image_free(out);
+
+    pass_log ca = {.cancel_at = 2}, cw = {.cancel_at = t1 + 2 + nl};
+    a.progress_user = &ca;
+    out = (impasto_image *)1;  /* must come back NULL */
+    CHECK(impasto_adain(ctx, adain, photo, one, 1, &a, &out) == IMPASTO_ERR_CANCELLED && out == NULL && ca.calls == 2);
+    w.progress_user = &cw;
+    out = (impasto_image *)1;
+    CHECK(impasto_wct(ctx, adain, lst, photo, painting, &w, &out) == IMPASTO_ERR_CANCELLED && out == NULL &&
+          cw.calls == cw.cancel_at);
+    impasto_ctx_free(ctx);
+}
+
 int main(void) {
     impasto_ctx *ctx = impasto_ctx_create();
     struct stat st;
@@ -224,6 +310,7 @@ int main(void) {
     RUN(test_adain_mask_tiled);
     RUN(test_wct_tiled);
     RUN(test_bad_options);
+    RUN(test_progress_tiled);
     impasto_image_free(photo);
     impasto_image_free(painting);
     impasto_image_free(painting2);

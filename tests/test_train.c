@@ -1,15 +1,20 @@
 /* Training (issue 5): TransformerNet's backward against finite differences, a few steps lowering
  * the loss on a tiny generated dataset, and checkpoint + resume taking the same next step as an
  * uninterrupted run (bit-identical, one thread). Needs models/vgg19.safetensors (`make test`
- * builds it) for the last two. */
+ * builds it) for the last two. Also what is refused before any work (a style too small for the
+ * deepest layer, empty layer lists, a checkpoint already at the last step, NaN in a checkpoint)
+ * and a NaN loss stopping the run before anything is written. */
 #include "test.h"
 
 #include "impasto.h"
 #include "core/gemm_internal.h"
 #include "io/safetensors.h"
+#include "model_patch.h"
+#include "models/model.h"
 #include "models/transformer_net.h"
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MODEL "models/vgg19.safetensors"
@@ -480,6 +485,119 @@ static void test_bad_options(void) {
     impasto_ctx_free(ctx);
 }
 
+/* A style image too small for the deepest style layer at style_size, and empty layer lists, are
+ * refused before any work, in plain words. */
+static void test_sizes_and_layers(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_train_options o;
+    run_log log = {0};
+    impasto_image *small = NULL;
+    CHECK(impasto_image_create(ctx, 12, 12, 3, &small) == IMPASTO_OK);
+    tiny_options(&o, &log);
+    o.style_layers = "relu1_2,relu5_1";
+    CHECK(impasto_train(ctx, vgg, small, photo_paths, 4, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    CHECK_MSG(!strcmp(impasto_ctx_error(ctx), "the style image is 12x12 pixels at size 12; relu5_1 needs at least 16 "
+                      "pixels on each side"), "%s", impasto_ctx_error(ctx));
+    tiny_options(&o, &log);
+    o.style_size = 6;
+    CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    CHECK_MSG(!strcmp(impasto_ctx_error(ctx), "the style image is 6x6 pixels at size 6; relu4_3 needs at least 8 "
+                      "pixels on each side"), "%s", impasto_ctx_error(ctx));
+    tiny_options(&o, &log);
+    o.content_layers = " ,";
+    CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    CHECK(!strcmp(impasto_ctx_error(ctx), "no content layers given"));
+    tiny_options(&o, &log);
+    o.style_layers = "";
+    CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    CHECK(!strcmp(impasto_ctx_error(ctx), "no style layers given"));
+    CHECK(impasto_train(ctx, NULL, style, photo_paths, 4, &o, "/tmp/x.safetensors") == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strstr(impasto_ctx_error(ctx), "impasto_") == NULL);
+    CHECK(access("/tmp/x.safetensors", F_OK) != 0);
+    impasto_image_free(small);
+    impasto_ctx_free(ctx);
+}
+
+/* Finite but huge weights (conv4_3's bias at 3e38: relu4_3's Gram matrices overflow) make the
+ * first step's loss NaN: IMPASTO_ERR_NOT_FINITE naming the step, before anything is written: no
+ * checkpoint, and an existing file at the output path is untouched. */
+static void test_non_finite_step(void) {
+    const int conv4_3 = 10;
+    float saved[512];
+    memcpy(saved, vgg->vgg->b[conv4_3], sizeof saved);
+    for (int i = 0; i < 512; i++) vgg->vgg->b[conv4_3][i] = 3e38f;
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_ctx_set_threads(ctx, 1);
+    impasto_train_options o;
+    run_log log = {0};
+    tiny_options(&o, &log);
+    o.steps = 3;
+    char ckdir[300], out[300], ck[340];
+    snprintf(ckdir, sizeof ckdir, "%s/nan-ckpt", dir);
+    snprintf(out, sizeof out, "%s/nan-out.safetensors", dir);
+    snprintf(ck, sizeof ck, "%s/ckpt_step_1.safetensors", ckdir);
+    CHECK(mkdir(ckdir, 0700) == 0);
+    FILE *f = fopen(out, "wb");
+    CHECK(f && fputs("the user's earlier model", f) >= 0 && fclose(f) == 0);
+    o.checkpoint_dir = ckdir;
+    o.checkpoint_every = 1;
+    impasto_status s = impasto_train(ctx, vgg, style, photo_paths, 4, &o, out);
+    CHECK_MSG(s == IMPASTO_ERR_NOT_FINITE, "status %d: %s", (int)s, impasto_ctx_error(ctx));
+    CHECK_MSG(strstr(impasto_ctx_error(ctx), "the loss became NaN or infinite at step 1 of 3"), "%s",
+              impasto_ctx_error(ctx));
+    CHECK(log.n == 0);
+    CHECK(access(ck, F_OK) != 0);
+    char buf[64] = {0};
+    f = fopen(out, "rb");
+    CHECK(f && fread(buf, 1, sizeof buf - 1, f) > 0);
+    if (f) fclose(f);
+    CHECK(!strcmp(buf, "the user's earlier model"));
+    memcpy(vgg->vgg->b[conv4_3], saved, sizeof saved);
+    impasto_ctx_free(ctx);
+}
+
+/* Resuming a checkpoint that is already at or past the run's last step is an error, not a silent
+ * success; NaN in a checkpoint's Adam moments or weights is refused naming the tensor. Uses
+ * test_resume_is_exact's ckpt_step_3 (4 photos, batch 2: two steps an epoch). */
+static void test_resume_refusals(void) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_ctx_set_threads(ctx, 1);
+    impasto_train_options o;
+    run_log log = {0};
+    tiny_options(&o, &log);
+    o.batch_size = 2;
+    char ck[300], bad[300], out[300], want[600];
+    snprintf(ck, sizeof ck, "%s/ckpt_step_3.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad_ckpt.safetensors", dir);
+    snprintf(out, sizeof out, "%s/refused.safetensors", dir);
+    o.resume = ck;
+    const long steps[2] = {3, 2};
+    for (int i = 0; i < 2; i++) {
+        o.steps = steps[i];
+        CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, out) == IMPASTO_ERR_INVALID_ARG);
+        snprintf(want, sizeof want, "the checkpoint %s is already at step 3 of %ld: ask for more steps", ck, steps[i]);
+        CHECK_MSG(!strcmp(impasto_ctx_error(ctx), want), "%s", impasto_ctx_error(ctx));
+    }
+    o.steps = 0;
+    o.epochs = 1;  /* 2 steps */
+    CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strstr(impasto_ctx_error(ctx), "already at step 3 of 2") != NULL);
+    CHECK(log.n == 0 && access(out, F_OK) != 0);
+    o.epochs = 0;
+    o.steps = 5;
+    const char *tensor[2] = {"optimizer.exp_avg_sq", "res3.conv1.conv2d.weight"};
+    for (int i = 0; i < 2; i++) {
+        CHECK(model_patch_copy(ck, bad, tensor[i], 17, 1, NAN));
+        o.resume = bad;
+        CHECK(impasto_train(ctx, vgg, style, photo_paths, 4, &o, out) == IMPASTO_ERR_FORMAT);
+        snprintf(want, sizeof want, "%s: tensor '%s' holds NaN or infinite values", bad, tensor[i]);
+        CHECK_MSG(!strcmp(impasto_ctx_error(ctx), want), "%s", impasto_ctx_error(ctx));
+    }
+    CHECK(log.n == 0 && access(out, F_OK) != 0);
+    unlink(bad);
+    impasto_ctx_free(ctx);
+}
+
 int main(void) {
     if (getenv("IMPASTO_TRAIN_DUMP")) {
         RUN(test_fast_matches_reference);
@@ -500,10 +618,13 @@ int main(void) {
     RUN(test_steps_lower_the_loss);
     RUN(test_workers_match_one_thread);
     RUN(test_bad_options);
+    RUN(test_sizes_and_layers);
+    RUN(test_non_finite_step);
     /* The resume test wants crops to vary: photos wider than the crop. */
     impasto_image_free(style);
     if (!make_data(ctx, 40, 32)) return 1;
     RUN(test_resume_is_exact);
+    RUN(test_resume_refusals);
     impasto_image_free(style);
     impasto_model_free(vgg);
     impasto_ctx_free(ctx);

@@ -11,16 +11,20 @@
  * - lst-r31 network: 1e-4 of max |value| (summation order only; a wrong padding or pooling rule
  *   is off by order 1).
  * - the whole method: 1e-4 absolute on the clamped 0..1 picture (measured ~1e-6; two levels, each
- *   whitening with small eigenvalues that amplify float32 rounding, so not tighter). */
+ *   whitening with small eigenvalues that amplify float32 rounding, so not tighter).
+ * Also progress and cancel (three units a level untiled), and bad weights: NaN refused at load,
+ * huge decoder weights giving IMPASTO_ERR_NOT_FINITE at the level they are in. */
 #include "core/ctx.h"
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "models/adain.h"
 #include "models/model.h"
 #include "nn/nn.h"
+#include "model_patch.h"
 #include "test.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define GOLDEN "tests/data/wct_golden.safetensors"
 
@@ -277,6 +281,127 @@ static void test_method_errors(void) {
     impasto_ctx_free(ctx);
 }
 
+/* What a progress callback saw (see test_adain.c's pass_log): calls in order, each checked as
+ * it comes, and a cancel at call number cancel_at (0: never). */
+typedef struct pass_log {
+    int calls, total, last_done, bad, cancel_at, num_levels;
+    char seen[16][24];  /* "<level>:<stage>" per call */
+} pass_log;
+
+static int log_pass(const impasto_pass_progress *p, void *user) {
+    pass_log *l = user;
+    if (l->calls == 0) l->total = p->total, l->num_levels = p->num_levels;
+    if (p->total != l->total || p->done != l->last_done + 1 || p->done > p->total || p->num_levels != l->num_levels ||
+        p->level < 0 || p->level >= p->num_levels || !p->stage || p->seconds < 0)
+        l->bad++;
+    if (l->calls < 16) snprintf(l->seen[l->calls], sizeof l->seen[0], "%d:%s", p->level, p->stage ? p->stage : "");
+    l->last_done = p->done;
+    l->calls++;
+    return l->cancel_at && l->calls == l->cancel_at;
+}
+
+/* Untiled, each level is three units: its style encoded, the content's statistics, the stylize
+ * pass. Two levels: 6 calls, levels 0 then 1, done reaching total on the last; one level: 3. A
+ * cancel (in level 1, or in level 2) gives IMPASTO_ERR_CANCELLED and no image. */
+static void test_progress_and_cancel(void) {
+    if (!adain || !lst) {
+        printf("  skipped (no models)\n");
+        return;
+    }
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_image *c = NULL, *st = NULL, *out = NULL;
+    CHECK(impasto_image_create(ctx, 44, 40, 3, &c) == IMPASTO_OK);
+    CHECK(impasto_image_create(ctx, 33, 36, 3, &st) == IMPASTO_OK);
+    unsigned long long rng = 11;
+    for (int i = 0; i < 44 * 40 * 3; i++) impasto_image_data(c)[i] = test_uniform(&rng, 0, 1);
+    for (int i = 0; i < 33 * 36 * 3; i++) impasto_image_data(st)[i] = test_uniform(&rng, 0, 1);
+    impasto_wct_options opt;
+    impasto_wct_options_init(&opt);
+    CHECK(opt.progress == NULL && opt.progress_user == NULL);
+    opt.content_size = opt.style_size = 0;
+    opt.tile = 0;
+    pass_log two = {0}, one = {0};
+    opt.progress = log_pass;
+    opt.progress_user = &two;
+    CHECK_MSG(impasto_wct(ctx, adain, lst, c, st, &opt, &out) == IMPASTO_OK && out, "%s", impasto_ctx_error(ctx));
+    CHECK_MSG(two.calls == 6 && two.total == 6 && two.last_done == 6 && two.num_levels == 2 && !two.bad,
+              "calls %d total %d done %d levels %d bad %d", two.calls, two.total, two.last_done, two.num_levels, two.bad);
+    const char *want[6] = {"0:style", "0:statistics", "0:stylize", "1:style", "1:statistics", "1:stylize"};
+    for (int i = 0; i < 6 && i < two.calls; i++) CHECK_MSG(!strcmp(two.seen[i], want[i]), "call %d: %s", i, two.seen[i]);
+    impasto_image_free(out);
+    out = NULL;
+    opt.progress_user = &one;
+    CHECK(impasto_wct(ctx, adain, NULL, c, st, &opt, &out) == IMPASTO_OK && out);
+    CHECK(one.calls == 3 && one.total == 3 && one.last_done == 3 && one.num_levels == 1 && !one.bad);
+    impasto_image_free(out);
+    for (int at = 2; at <= 5; at += 3) {
+        pass_log cancel = {.cancel_at = at};
+        opt.progress_user = &cancel;
+        out = (impasto_image *)1;  /* must come back NULL */
+        CHECK(impasto_wct(ctx, adain, lst, c, st, &opt, &out) == IMPASTO_ERR_CANCELLED && out == NULL);
+        CHECK(cancel.calls == at);
+    }
+    impasto_image_free(c);
+    impasto_image_free(st);
+    impasto_ctx_free(ctx);
+}
+
+/* Bad weights: a NaN in the lst-r31 file is refused at load naming the tensor; finite but huge
+ * weights (3e38) in either level's last decoder convolution make that level's picture overflow:
+ * IMPASTO_ERR_NOT_FINITE naming the level, checked before level 1's clamp would hide it. Wrong
+ * kinds of model are named in plain words. */
+static void test_bad_weights(void) {
+    if (!adain || !lst) {
+        printf("  skipped (no models)\n");
+        return;
+    }
+    char nan_path[96], a_path[96], l_path[96], want[200];
+    snprintf(nan_path, sizeof nan_path, "/tmp/impasto-test-wct-nan-%d.safetensors", (int)getpid());
+    snprintf(a_path, sizeof a_path, "/tmp/impasto-test-wct-adain-%d.safetensors", (int)getpid());
+    snprintf(l_path, sizeof l_path, "/tmp/impasto-test-wct-lst-%d.safetensors", (int)getpid());
+    CHECK(model_patch_copy("models/lst-r31.safetensors", nan_path, "encoder.conv2.weight", 100, 1, NAN));
+    CHECK(model_patch_copy("models/adain.safetensors", a_path, "decoder.28.weight", 0, SIZE_MAX, 3e38f));
+    CHECK(model_patch_copy("models/lst-r31.safetensors", l_path, "decoder.conv11.weight", 0, SIZE_MAX, 3e38f));
+    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_model *bad = NULL, *ha = NULL, *hl = NULL;
+    CHECK(impasto_model_load(ctx, nan_path, &bad) == IMPASTO_ERR_FORMAT && !bad);
+    snprintf(want, sizeof want, "%s: tensor 'encoder.conv2.weight' holds NaN or infinite values", nan_path);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), want) == 0, "message: %s", impasto_ctx_error(ctx));
+    CHECK(impasto_model_load(ctx, a_path, &ha) == IMPASTO_OK);
+    CHECK(impasto_model_load(ctx, l_path, &hl) == IMPASTO_OK);
+    impasto_image *c = NULL, *st = NULL, *out = NULL;
+    CHECK(impasto_image_create(ctx, 40, 32, 3, &c) == IMPASTO_OK);
+    CHECK(impasto_image_create(ctx, 32, 32, 3, &st) == IMPASTO_OK);
+    unsigned long long rng = 12;
+    for (int i = 0; i < 40 * 32 * 3; i++) impasto_image_data(c)[i] = test_uniform(&rng, 0, 1);
+    for (int i = 0; i < 32 * 32 * 3; i++) impasto_image_data(st)[i] = test_uniform(&rng, 0, 1);
+    impasto_wct_options opt;
+    impasto_wct_options_init(&opt);
+    opt.content_size = opt.style_size = 0;
+    CHECK(ha && impasto_wct(ctx, ha, lst, c, st, &opt, &out) == IMPASTO_ERR_NOT_FINITE && !out);
+    CHECK_MSG(strstr(impasto_ctx_error(ctx), "WCT at relu4_1: the decoded picture holds NaN or infinite values"), "%s",
+              impasto_ctx_error(ctx));
+    CHECK(hl && impasto_wct(ctx, adain, hl, c, st, &opt, &out) == IMPASTO_ERR_NOT_FINITE && !out);
+    CHECK_MSG(strstr(impasto_ctx_error(ctx), "WCT at relu3_1: the decoded picture holds NaN or infinite values"), "%s",
+              impasto_ctx_error(ctx));
+    CHECK(impasto_wct(ctx, lst, NULL, c, st, &opt, &out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), "WCT needs a model of kind 'adain' (impasto convert adain) for its relu4_1 "
+                     "level; this one is of kind 'lst-r31'") == 0, "%s", impasto_ctx_error(ctx));
+    CHECK(impasto_wct(ctx, adain, adain, c, st, &opt, &out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK_MSG(strcmp(impasto_ctx_error(ctx), "WCT's relu3_1 level needs a model of kind 'lst-r31' (impasto convert "
+                     "lst-r31); this one is of kind 'adain'") == 0, "%s", impasto_ctx_error(ctx));
+    CHECK(impasto_wct(ctx, adain, lst, NULL, st, &opt, &out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strstr(impasto_ctx_error(ctx), "impasto_") == NULL);
+    impasto_model_free(ha);
+    impasto_model_free(hl);
+    impasto_image_free(c);
+    impasto_image_free(st);
+    impasto_ctx_free(ctx);
+    unlink(nan_path);
+    unlink(a_path);
+    unlink(l_path);
+}
+
 int main(void) {
     impasto_ctx *ctx = impasto_ctx_create();
     struct stat st;
@@ -301,6 +426,8 @@ int main(void) {
         RUN(test_golden_method);
     }
     RUN(test_method_errors);
+    RUN(test_progress_and_cancel);
+    RUN(test_bad_weights);
     impasto_model_free(adain);
     impasto_model_free(lst);
     safetensors_close(golden);

@@ -1,8 +1,10 @@
 #include "core/ctx.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_PIXELS ((size_t)100 * 1000 * 1000)
@@ -51,6 +53,7 @@ const char *impasto_status_string(impasto_status s) {
     case IMPASTO_ERR_UNSUPPORTED: return "unsupported";
     case IMPASTO_ERR_CHECKSUM: return "checksum mismatch";
     case IMPASTO_ERR_CANCELLED: return "cancelled";
+    case IMPASTO_ERR_NOT_FINITE: return "a value became NaN or infinite";
     }
     return "unknown status";
 }
@@ -67,4 +70,16 @@ int size_mul3(size_t a, size_t b, size_t c, size_t *out) {
     if (!size_mul(a, b, &r) || !size_mul(r, c, &r)) return 0;
     *out = r;
     return 1;
+}
+
+int floats_all_finite(const float *x, size_t n) {
+    /* An exponent field of all ones (0x7f800000 under the sign) is Inf or NaN. An integer OR,
+     * which the compiler may vectorise without reordering any float arithmetic. */
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
 }

@@ -23,4 +23,8 @@ int ctx_threads(const impasto_ctx *ctx);
 int size_mul(size_t a, size_t b, size_t *out);
 int size_mul3(size_t a, size_t b, size_t c, size_t *out);
 
+/* 1 when none of the n floats of x is NaN or +-Inf (checked on the bits, so it holds under any
+ * floating-point flags), else 0. */
+int floats_all_finite(const float *x, size_t n);
+
 #endif

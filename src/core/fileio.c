@@ -2,6 +2,7 @@
 #include "core/ctx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,30 +12,58 @@ impasto_status file_read_all(impasto_ctx *ctx, const char *path, size_t max_byte
                              unsigned char **data, size_t *size) {
     *data = NULL;
     *size = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO for reading blocks until a writer appears (forever, if none
+     * does), and opening some devices waits on the device; non-blocking, the open returns at once
+     * and fstat then tells what the file is. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return ctx_fail(ctx, IMPASTO_ERR_IO, "%s is not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        impasto_status s = ctx_fail(ctx, IMPASTO_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+        return s;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ctx_fail(ctx, IMPASTO_ERR_IO, "%s is not a regular file (a FIFO, device or folder)", path);
     }
     if ((unsigned long long)st.st_size > max_bytes) {
-        fclose(fp);
+        close(fd);
         return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "%s is %lld bytes, more than the limit of %zu",
                         path, (long long)st.st_size, max_bytes);
+    }
+    /* A regular file: blocking reads again (O_NONBLOCK means nothing for one on most
+     * filesystems, but a network filesystem may honour it with EAGAIN). */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        impasto_status s = ctx_fail(ctx, IMPASTO_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+        return s;
     }
     size_t n = (size_t)st.st_size;
     unsigned char *buf = malloc(n + 1);
     if (!buf) {
-        fclose(fp);
+        close(fd);
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory reading %s (%zu bytes)", path, n);
     }
-    size_t got = fread(buf, 1, n, fp);
-    int err = ferror(fp);
-    fclose(fp);
-    if (got != n || err) {
+    /* Exactly the st_size bytes fstat promised: a file that shrinks meanwhile is an error, one
+     * that grows is read as it was. */
+    size_t got = 0;
+    int err = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            err = r < 0 ? errno : 0;
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
         free(buf);
-        return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot read %s", path);
+        if (err) return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot read %s: %s", path, strerror(err));
+        return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot read %s: it became shorter while being read", path);
     }
     buf[n] = 0;
     *data = buf;

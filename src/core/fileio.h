@@ -6,7 +6,10 @@
 #include <stdio.h>
 
 /* Reads all of `path` into a malloc'd buffer (NUL-terminated one byte past *size, for text).
- * Files larger than max_bytes fail with IMPASTO_ERR_TOO_LARGE before anything is allocated. */
+ * Files larger than max_bytes fail with IMPASTO_ERR_TOO_LARGE before anything is allocated.
+ * Anything but a regular file (a FIFO, a device, a folder) is IMPASTO_ERR_IO, found without
+ * blocking: the file is opened non-blocking and checked with fstat before the first read. Every
+ * reader of outside data (images, models, checkpoints, the upstream files) goes through here. */
 impasto_status file_read_all(impasto_ctx *ctx, const char *path, size_t max_bytes,
                              unsigned char **data, size_t *size);
 

@@ -27,6 +27,25 @@ impasto_status image_png_encode(impasto_ctx *ctx, const impasto_image *img, cons
 impasto_status image_jpeg_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
                                  FILE *fp, int quality);
 
+/* A growing malloc'd buffer that an encoder writes a whole file into (impasto_image_save_memory):
+ * `len` bytes written, room for `cap`. Starts as all zero; the owner frees `data`. */
+typedef struct image_membuf {
+    unsigned char *data;
+    size_t len, cap;
+} image_membuf;
+
+/* Makes room for at least `extra` more bytes after `len`, growing the capacity geometrically so
+ * appending costs amortised constant time. Returns 0, the buffer unchanged, when out of memory. */
+int image_membuf_reserve(image_membuf *m, size_t extra);
+
+/* The encoders above, appending the file to `mem` instead of writing it to a FILE. Running out of
+ * memory is IMPASTO_ERR_NOMEM; after a failure `mem` may hold part of a file (the caller frees
+ * it). */
+impasto_status image_png_encode_mem(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                    image_membuf *mem);
+impasto_status image_jpeg_encode_mem(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                     image_membuf *mem, int quality);
+
 /* JPEG's limit on either side (libjpeg's JPEG_MAX_DIMENSION). */
 #define IMAGE_JPEG_MAX_SIDE 65500
 

@@ -14,4 +14,8 @@ struct impasto_image {
 impasto_status image_alloc(impasto_ctx *ctx, int width, int height, int channels,
                            impasto_image **out);
 
+/* The size impasto_image_resize_max_side gives a width x height image (both > 0, max_side > 0):
+ * the longer side max_side, the other in proportion rounded to nearest, at least 1. */
+void image_max_side_size(int width, int height, int max_side, int *out_width, int *out_height);
+
 #endif

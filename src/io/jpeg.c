@@ -208,17 +208,59 @@ impasto_status image_jpeg_decode(impasto_ctx *ctx, const char *name, const unsig
     return s;
 }
 
+/* A libjpeg destination appending to an image_membuf. libjpeg's own jpeg_mem_dest is not used:
+ * when an error longjmps out of it midway, the buffer it grew is lost (leaked), while here the
+ * buffer always belongs to the caller. */
+typedef struct jio_memdest {
+    struct jpeg_destination_mgr pub; /* first, so cinfo->dest can be cast back */
+    image_membuf *mem;
+} jio_memdest;
+
+/* Hands libjpeg the free space after mem->len, at least `extra` bytes of it. */
+static void jio_mem_give(j_compress_ptr cinfo, size_t extra) {
+    jio_memdest *d = (jio_memdest *)cinfo->dest;
+    if (!image_membuf_reserve(d->mem, extra)) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+    d->pub.next_output_byte = d->mem->data + d->mem->len;
+    d->pub.free_in_buffer = d->mem->cap - d->mem->len;
+}
+
+static void jio_mem_init(j_compress_ptr cinfo) { jio_mem_give(cinfo, 4096); }
+
+/* libjpeg calls this when the space it was given is full, all of it written. */
+static boolean jio_mem_empty(j_compress_ptr cinfo) {
+    jio_memdest *d = (jio_memdest *)cinfo->dest;
+    d->mem->len = d->mem->cap;
+    jio_mem_give(cinfo, d->mem->cap);
+    return TRUE;
+}
+
+static void jio_mem_term(j_compress_ptr cinfo) {
+    jio_memdest *d = (jio_memdest *)cinfo->dest;
+    d->mem->len = d->mem->cap - d->pub.free_in_buffer;
+}
+
 typedef struct jio_enc {
     struct jpeg_compress_struct cinfo;
     jio_err err;
+    jio_memdest memdest; /* the destination when writing to memory */
     JSAMPLE *row; /* one row to encode (W * 1 or 3) */
 } jio_enc;
 
-static int jio_enc_run(jio_enc *e, const impasto_image *img, FILE *fp, int quality) {
+/* Encodes to fp, or to mem when fp is NULL. */
+static int jio_enc_run(jio_enc *e, const impasto_image *img, FILE *fp, image_membuf *mem,
+                       int quality) {
     j_compress_ptr cinfo = &e->cinfo;
     if (setjmp(e->err.jmp)) return 0;
     jpeg_create_compress(cinfo);
-    jpeg_stdio_dest(cinfo, fp);
+    if (fp) {
+        jpeg_stdio_dest(cinfo, fp);
+    } else {
+        e->memdest.pub.init_destination = jio_mem_init;
+        e->memdest.pub.empty_output_buffer = jio_mem_empty;
+        e->memdest.pub.term_destination = jio_mem_term;
+        e->memdest.mem = mem;
+        cinfo->dest = &e->memdest.pub;
+    }
     int ch = img->channels;
     int gray = ch <= 2, alpha = ch == 2 || ch == 4;
     cinfo->image_width = (JDIMENSION)img->width;
@@ -252,8 +294,9 @@ static int jio_enc_run(jio_enc *e, const impasto_image *img, FILE *fp, int quali
     return 1;
 }
 
-impasto_status image_jpeg_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
-                                 FILE *fp, int quality) {
+/* Encodes to fp, or to mem when fp is NULL. */
+static impasto_status jio_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                 FILE *fp, image_membuf *mem, int quality) {
     jio_enc *e = calloc(1, sizeof *e);
     if (e) e->row = malloc((size_t)img->width * 3);
     if (!e || !e->row) {
@@ -262,9 +305,11 @@ impasto_status image_jpeg_encode(impasto_ctx *ctx, const impasto_image *img, con
     }
     jio_init_err(&e->err);
     e->cinfo.err = &e->err.pub;
-    int ok = jio_enc_run(e, img, fp, quality);
+    int ok = jio_enc_run(e, img, fp, mem, quality);
     impasto_status s = IMPASTO_OK;
-    if (!ok && e->err.pub.msg_code == JERR_FILE_WRITE)
+    if (!ok && e->err.pub.msg_code == JERR_OUT_OF_MEMORY)
+        s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory writing %s", name);
+    else if (!ok && e->err.pub.msg_code == JERR_FILE_WRITE)
         s = ctx_fail(ctx, IMPASTO_ERR_IO, "cannot write %s: %s", name,
                      strerror(e->err.sys_errno ? e->err.sys_errno : EIO));
     else if (!ok)
@@ -273,4 +318,14 @@ impasto_status image_jpeg_encode(impasto_ctx *ctx, const impasto_image *img, con
     free(e->row);
     free(e);
     return s;
+}
+
+impasto_status image_jpeg_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                 FILE *fp, int quality) {
+    return jio_encode(ctx, img, name, fp, NULL, quality);
+}
+
+impasto_status image_jpeg_encode_mem(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                     image_membuf *mem, int quality) {
+    return jio_encode(ctx, img, name, NULL, mem, quality);
 }

@@ -162,8 +162,10 @@ impasto_status image_png_decode(impasto_ctx *ctx, const char *name, const unsign
 }
 
 typedef struct pngio_enc {
-    FILE *fp;
+    FILE *fp;        /* the file goes here, or into mem when fp is NULL */
+    image_membuf *mem;
     int write_errno; /* non-zero once a write to fp failed */
+    int nomem;       /* mem could not grow */
     char msg[200];   /* libpng's error message */
     png_structp png;
     png_infop info;
@@ -178,6 +180,15 @@ static void pngio_enc_on_error(png_structp png, png_const_charp msg) {
 
 static void pngio_write_cb(png_structp png, png_bytep data, size_t len) {
     pngio_enc *e = png_get_io_ptr(png);
+    if (!e->fp) {
+        if (!image_membuf_reserve(e->mem, len)) {
+            e->nomem = 1;
+            png_error(png, "out of memory");
+        }
+        memcpy(e->mem->data + e->mem->len, data, len);
+        e->mem->len += len;
+        return;
+    }
     if (fwrite(data, 1, len, e->fp) != len) {
         e->write_errno = errno ? errno : EIO;
         png_error(png, "write failed");
@@ -209,9 +220,10 @@ static int pngio_enc_run(pngio_enc *e, const impasto_image *img) {
     return 1;
 }
 
-impasto_status image_png_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
-                                FILE *fp) {
-    pngio_enc e = {.fp = fp};
+/* Encodes to fp, or to mem when fp is NULL. */
+static impasto_status pngio_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                   FILE *fp, image_membuf *mem) {
+    pngio_enc e = {.fp = fp, .mem = mem};
     e.row = malloc((size_t)img->width * (size_t)img->channels);
     e.png =
         png_create_write_struct(PNG_LIBPNG_VER_STRING, &e, pngio_enc_on_error, pngio_on_warning);
@@ -225,7 +237,18 @@ impasto_status image_png_encode(impasto_ctx *ctx, const impasto_image *img, cons
     png_destroy_write_struct(&e.png, &e.info);
     free(e.row);
     if (ok) return IMPASTO_OK;
+    if (e.nomem) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory writing %s", name);
     if (e.write_errno)
         return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot write %s: %s", name, strerror(e.write_errno));
     return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot write %s: %s", name, e.msg);
+}
+
+impasto_status image_png_encode(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                FILE *fp) {
+    return pngio_encode(ctx, img, name, fp, NULL);
+}
+
+impasto_status image_png_encode_mem(impasto_ctx *ctx, const impasto_image *img, const char *name,
+                                    image_membuf *mem) {
+    return pngio_encode(ctx, img, name, NULL, mem);
 }

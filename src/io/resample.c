@@ -161,7 +161,7 @@ impasto_status impasto_image_resize(impasto_ctx *ctx, const impasto_image *src, 
                                     int height, impasto_image **out) {
     if (out) *out = NULL;
     if (!ctx || !src || !out || !src->data)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_image_resize: NULL argument");
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "resizing an image: no image or no place for the result given");
     if (width <= 0 || height <= 0)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot resize to %dx%d pixels", width,
                         height);
@@ -175,8 +175,7 @@ impasto_status impasto_image_resize(impasto_ctx *ctx, const impasto_image *src, 
         !size_mul(tmp_pixels, (size_t)C, &tmp_floats))
         return ctx_fail(
             ctx, IMPASTO_ERR_TOO_LARGE,
-            "resizing %dx%d to %dx%d needs %dx%d pixels in between, over the limit of %zu "
-            "(impasto_ctx_set_max_pixels)",
+            "resizing %dx%d to %dx%d needs %dx%d pixels in between, over the limit of %zu pixels",
             W, H, width, height, width, H, ctx->max_pixels);
     impasto_image *dst;
     impasto_status s = image_alloc(ctx, width, height, C, &dst);
@@ -212,15 +211,22 @@ impasto_status impasto_image_resize_max_side(impasto_ctx *ctx, const impasto_ima
     if (out) *out = NULL;
     if (!ctx || !src || !out)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
-                        "impasto_image_resize_max_side: NULL argument");
+                        "resizing an image: no image or no place for the result given");
     if (max_side <= 0)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG,
                         "cannot resize to a longest side of %d pixels", max_side);
     if (src->width <= 0 || src->height <= 0)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "cannot resize an empty image");
-    int64_t w = src->width, h = src->height, longest = w > h ? w : h;
+    int nw, nh;
+    image_max_side_size(src->width, src->height, max_side, &nw, &nh);
+    return impasto_image_resize(ctx, src, nw, nh, out);
+}
+
+void image_max_side_size(int width, int height, int max_side, int *out_width, int *out_height) {
+    int64_t w = width, h = height, longest = w > h ? w : h;
     /* Round to nearest in integers; the longer side comes out exactly max_side. */
     int64_t nw = (w * max_side + longest / 2) / longest,
             nh = (h * max_side + longest / 2) / longest;
-    return impasto_image_resize(ctx, src, nw < 1 ? 1 : (int)nw, nh < 1 ? 1 : (int)nh, out);
+    *out_width = nw < 1 ? 1 : (int)nw;
+    *out_height = nh < 1 ? 1 : (int)nh;
 }

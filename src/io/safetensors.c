@@ -187,6 +187,12 @@ static impasto_status parse_tensor(impasto_ctx *ctx, const char *f, const cJSON 
 /* Parses st->bytes (owned by st) and fills the tensor and metadata tables. */
 static impasto_status st_parse_owned(impasto_ctx *ctx, safetensors *st) {
     const char *f = st->name;
+    /* A picture given where a model was meant: say so rather than "header length ... exceeds". */
+    static const unsigned char png[4] = {0x89, 'P', 'N', 'G'}, jpeg[3] = {0xff, 0xd8, 0xff};
+    if (st->size >= sizeof png && memcmp(st->bytes, png, sizeof png) == 0)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s is a PNG image, not a model", f);
+    if (st->size >= sizeof jpeg && memcmp(st->bytes, jpeg, sizeof jpeg) == 0)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s is a JPEG image, not a model", f);
     if (st->size < 8) return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: %zu bytes, too short for a safetensors file", f, st->size);
     uint64_t hlen = load_le64(st->bytes);
     if (hlen > st->size - 8)
@@ -267,7 +273,8 @@ static impasto_status st_new(impasto_ctx *ctx, const char *name, safetensors **o
 impasto_status safetensors_parse(impasto_ctx *ctx, const unsigned char *bytes, size_t size,
                                  const char *name_for_errors, safetensors **out) {
     *out = NULL;
-    if (!bytes && size) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "safetensors_parse: no bytes");
+    if (!bytes && size)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s: no bytes given", name_for_errors ? name_for_errors : "(memory)");
     safetensors *st;
     impasto_status s = st_new(ctx, name_for_errors, &st);
     if (s != IMPASTO_OK) return s;
@@ -289,7 +296,7 @@ impasto_status safetensors_parse(impasto_ctx *ctx, const unsigned char *bytes, s
 
 impasto_status safetensors_open(impasto_ctx *ctx, const char *path, safetensors **out) {
     *out = NULL;
-    if (!path) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "safetensors_open: no path");
+    if (!path) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no model file given");
     safetensors *st;
     impasto_status s = st_new(ctx, path, &st);
     if (s != IMPASTO_OK) return s;
@@ -332,10 +339,27 @@ static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *sha
     return buf;
 }
 
+int safetensors_decode_f32(const st_tensor *t, float *out) {
+    const unsigned char *p = t->data;
+    switch (t->dtype) {
+    case ST_F32:
+        for (size_t i = 0; i < t->nelem; i++) out[i] = bits_to_float(load_le32(p + 4 * i));
+        return 1;
+    case ST_F16:
+        for (size_t i = 0; i < t->nelem; i++) out[i] = half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        return 1;
+    case ST_BF16:
+        for (size_t i = 0; i < t->nelem; i++) out[i] = bf16_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 impasto_status safetensors_get_f32(impasto_ctx *ctx, const safetensors *st, const char *name,
                                    int ndim, const int64_t *shape, float *out) {
     if (!st || !name || ndim < 0 || (ndim > 0 && !shape))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "safetensors_get_f32: bad arguments");
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "reading a tensor: no file, name or shape given");
     const st_tensor *t = safetensors_find(st, name);
     if (!t) return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: no tensor '%s'", st->name, name);
     int same = t->ndim == ndim;
@@ -345,21 +369,13 @@ impasto_status safetensors_get_f32(impasto_ctx *ctx, const safetensors *st, cons
         return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", st->name, name,
                         shape_str(a, sizeof a, t->ndim, t->shape), shape_str(b, sizeof b, ndim, shape));
     }
-    const unsigned char *p = t->data;
-    switch (t->dtype) {
-    case ST_F32:
-        for (size_t i = 0; i < t->nelem; i++) out[i] = bits_to_float(load_le32(p + 4 * i));
-        break;
-    case ST_F16:
-        for (size_t i = 0; i < t->nelem; i++) out[i] = half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-        break;
-    case ST_BF16:
-        for (size_t i = 0; i < t->nelem; i++) out[i] = bf16_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-        break;
-    default:
+    if (!safetensors_decode_f32(t, out))
         return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: tensor '%s' is %s, not a floating-point type", st->name,
                         name, st_dtypes[t->dtype].name);
-    }
+    /* A NaN or infinite weight makes every output it reaches NaN: refused here, where the file
+     * and the tensor can still be named, rather than as a mysterious result. */
+    if (!floats_all_finite(out, t->nelem))
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: tensor '%s' holds NaN or infinite values", st->name, name);
     return IMPASTO_OK;
 }
 
@@ -487,7 +503,7 @@ static impasto_status build_header(impasto_ctx *ctx, const char *path, const st_
 impasto_status safetensors_write(impasto_ctx *ctx, const char *path, const st_write_tensor *t,
                                  size_t n, const char *const *meta, size_t nmeta) {
     if (!path || (n && !t) || (nmeta && !meta))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "safetensors_write: bad arguments");
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "writing a model file: no file name, tensors or metadata given");
     strbuf h = {0};
     size_t data_bytes = 0;
     impasto_status s = build_header(ctx, path, t, n, meta, nmeta, &h, &data_bytes);

@@ -26,7 +26,8 @@ typedef struct safetensors safetensors;
 
 /* Reads and validates the whole file: header size and JSON, dtypes, shapes whose element counts
  * match their byte ranges, ranges inside the file and not overlapping. Any violation is
- * IMPASTO_ERR_FORMAT with a message naming the file and the problem. */
+ * IMPASTO_ERR_FORMAT with a message naming the file and the problem (a PNG or JPEG image given
+ * for a model is named as such). */
 impasto_status safetensors_open(impasto_ctx *ctx, const char *path, safetensors **out);
 /* The same, over bytes already in memory (copied). */
 impasto_status safetensors_parse(impasto_ctx *ctx, const unsigned char *bytes, size_t size,
@@ -40,9 +41,14 @@ const st_tensor *safetensors_find(const safetensors *st, const char *name);
 const char *safetensors_meta(const safetensors *st, const char *key);
 
 /* Copies tensor `name` into out as float32 (F32, F16 and BF16 are converted), after checking
- * that it exists and has exactly the expected shape (ndim dims). */
+ * that it exists and has exactly the expected shape (ndim dims); every model loader reads its
+ * weights through here. A tensor holding NaN or +-Inf is IMPASTO_ERR_FORMAT, the message naming
+ * the file and the tensor. */
 impasto_status safetensors_get_f32(impasto_ctx *ctx, const safetensors *st, const char *name,
                                    int ndim, const int64_t *shape, float *out);
+/* The conversion alone: t's nelem values as float32 into out, NaN and Inf kept as they are;
+ * 0 (out untouched) when t is not F32, F16 or BF16. */
+int safetensors_decode_f32(const st_tensor *t, float *out);
 
 /* Writing. Tensors are written in the order given, float32 only. */
 typedef struct st_write_tensor {

@@ -391,7 +391,7 @@ static impasto_status read_uint8(impasto_ctx *ctx, const char *dir, const char *
 impasto_status vgg19_upstream_parse(impasto_ctx *ctx, const char *dir, const char *mpath, const char *text,
                                     size_t n, int tfjs, vgg19_upstream *u) {
     if (!dir || !mpath || (!text && n) || !u)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19_upstream_parse: bad arguments");
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "reading the upstream VGG-19 files: bad arguments");
     memset(u, 0, sizeof *u);
     cJSON *j;
     impasto_status s = parse_json(ctx, mpath, text ? text : "", n, &j);
@@ -414,7 +414,7 @@ static impasto_status read_manifest(impasto_ctx *ctx, const char *dir, const cha
 }
 
 impasto_status vgg19_upstream_read(impasto_ctx *ctx, const char *dir, vgg19_upstream *u) {
-    if (!dir || !u) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19_upstream_read: bad arguments");
+    if (!dir || !u) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "reading the upstream VGG-19 files: no folder given");
     memset(u, 0, sizeof *u);
     struct stat st;
     if (stat(dir, &st) != 0) return ctx_fail(ctx, IMPASTO_ERR_IO, "cannot open %s: %s", dir, strerror(errno));

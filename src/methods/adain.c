@@ -16,7 +16,7 @@
  * what lets the run be tiled (methods/tile.h): pass 1 sums the moments tile by tile, pass 2 applies
  * scale and bias tile by tile between encoder and decoder. */
 #include "core/ctx.h"
-#include "core/gemm.h"
+#include "core/threads.h"
 #include "io/image.h"
 #include "methods/color.h"
 #include "methods/planes.h"
@@ -25,11 +25,8 @@
 #include "nn/nn.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ADAIN_MAX_SIDE 16384
 
 void impasto_adain_options_init(impasto_adain_options *opt) {
     memset(opt, 0, sizeof *opt);
@@ -45,9 +42,9 @@ static impasto_status check_options(impasto_ctx *ctx, size_t nstyles, const impa
     if (nstyles < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at least one style image is needed");
     if (!(opt->alpha >= 0 && opt->alpha <= 1))
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "alpha must be between 0 and 1");
-    if (opt->content_size < 0 || opt->content_size > ADAIN_MAX_SIDE || opt->style_size < 0 ||
-        opt->style_size > ADAIN_MAX_SIDE)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", ADAIN_MAX_SIDE);
+    if (opt->content_size < 0 || opt->content_size > IMPASTO_MAX_SIDE || opt->style_size < 0 ||
+        opt->style_size > IMPASTO_MAX_SIDE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", IMPASTO_MAX_SIDE);
     impasto_status ts = tile_check_options(ctx, opt->tile, opt->tile_halo, opt->memory_mb);
     if (ts != IMPASTO_OK) return ts;
     if (opt->style_weights) {
@@ -198,7 +195,7 @@ static impasto_status style_moments(impasto_ctx *ctx, const adain_net *net, cons
     if (s == IMPASTO_OK)
         s = tile_plan_make(ctx, TILE_NET_ADAIN, st->height, st->width, style_tile(opt), opt->tile_halo,
                            opt->memory_mb, &plan);
-    if (s == IMPASTO_OK) s = tile_features(ctx, net, &plan, xs, moments_add, &a, NULL);
+    if (s == IMPASTO_OK) s = tile_features(ctx, net, &plan, xs, moments_add, &a, NULL, NULL);
     if (s == IMPASTO_OK) moments_of(&a, 0, mean, sd);
     acc_free(&a);
     free(xs);
@@ -232,27 +229,26 @@ static impasto_status adain_apply(void *user, impasto_ctx *ctx, tile_feat *t) {
     return IMPASTO_OK;
 }
 
-impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
-                             const impasto_image *const *styles, size_t nstyles,
-                             const impasto_adain_options *opt, impasto_image **out) {
-    *out = NULL;
-    impasto_adain_options defaults;
-    if (!opt) {
-        impasto_adain_options_init(&defaults);
-        opt = &defaults;
-    }
-    if (!adain || !adain->adain) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_adain needs an AdaIN model "
-                                                 "(impasto convert adain)");
-    if (!content || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_adain: no content or style image");
+/* 1 when all n doubles are finite. */
+static int doubles_finite(const double *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* impasto_adain inside its thread scope. */
+static impasto_status adain_run(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                                const impasto_image *const *styles, size_t nstyles, const impasto_adain_options *opt,
+                                impasto_image **out) {
+    if (!adain || !adain->adain)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN needs a model of kind 'adain' (impasto convert adain); %s%s%s",
+                        adain ? "this one is of kind '" : "none was given", adain ? adain->kind : "",
+                        adain ? "'" : "");
+    if (!content || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: no content or style image given");
     for (size_t k = 0; k < nstyles; k++)
-        if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_adain: style image %zu is NULL", k);
+        if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: style image %zu is missing", k + 1);
     impasto_status s = check_options(ctx, nstyles, opt);
     if (s != IMPASTO_OK) return s;
-
-    /* The convolutions take their team size from the context; the other layers from OpenMP. */
-    const int nthreads = ctx_threads(ctx);
-    gemm_set_threads(nthreads);
-    omp_set_num_threads(nthreads);
 
     const adain_net *net = adain->adain;
     impasto_image *cscaled = NULL, *result = NULL;
@@ -263,6 +259,7 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
     memset(&acc, 0, sizeof acc);
     adain_coef coef = {&acc, NULL, NULL};
     tile_plan plan;
+    tile_meter meter = {0};
     if ((s = planes_prepare(ctx, content, opt->content_size, opt->crop, &cscaled)) != IMPASTO_OK) return s;
     const impasto_image *cs = cscaled ? cscaled : content;
     const int h = cs->height, w = cs->width, fh = (h + 7) / 8, fw = (w + 7) / 8;
@@ -271,6 +268,14 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
         s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a %dx%d image is too small for the encoder (at least %d pixels "
                      "a side)", w, h, ADAIN_MIN_SIDE);
     if (s == IMPASTO_OK) s = tile_plan_make(ctx, TILE_NET_ADAIN, h, w, opt->tile, opt->tile_halo, opt->memory_mb, &plan);
+    double wsum = 0;
+    for (size_t k = 0; k < nstyles; k++) wsum += opt->style_weights ? opt->style_weights[k] : 1.0;
+    /* The units of work, known before any is done: each style that is encoded, then each tile of
+     * the two passes over the content. */
+    int nencoded = 0;
+    for (size_t k = 0; k < nstyles; k++)
+        nencoded += opt->mask || (opt->style_weights ? opt->style_weights[k] : 1.0) / wsum > 0;
+    if (s == IMPASTO_OK) tile_meter_start(&meter, opt->progress, opt->progress_user, 1, nencoded + 2 * tile_count(&plan));
     if (s == IMPASTO_OK && (!(xc = planes_from_image(cs)) || !(y = malloc(3 * (size_t)h * (size_t)w * sizeof *y)) ||
                             !(smean = calloc(nstyles * ADAIN_FEAT_C, sizeof *smean)) ||
                             !(ssd = calloc(nstyles * ADAIN_FEAT_C, sizeof *ssd)) ||
@@ -283,14 +288,21 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
     }
     /* Pass 1: the content's moments over the whole image (per region with a mask). */
     if (s == IMPASTO_OK) s = acc_init(ctx, &acc, nreg, region, fw);
-    if (s == IMPASTO_OK) s = tile_features(ctx, net, &plan, xc, moments_add, &acc, &keep);
-    double wsum = 0;
-    for (size_t k = 0; k < nstyles; k++) wsum += opt->style_weights ? opt->style_weights[k] : 1.0;
+    if (s == IMPASTO_OK) s = tile_features(ctx, net, &plan, xc, moments_add, &acc, &keep, &meter);
+    /* A NaN or Inf anywhere in the content's features reaches its sums (s1, s2: (R, 512)). */
+    if (s == IMPASTO_OK && (!doubles_finite(acc.s1, (size_t)nreg * ADAIN_FEAT_C) ||
+                            !doubles_finite(acc.s2, (size_t)nreg * ADAIN_FEAT_C)))
+        s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "AdaIN: the content's relu4_1 features hold NaN or infinite values "
+                     "(the model's weights overflow on this picture)");
     for (size_t k = 0; k < nstyles && s == IMPASTO_OK; k++) {
         double wk = (opt->style_weights ? opt->style_weights[k] : 1.0) / wsum;
-        if (wk > 0 || region)
-            s = style_moments(ctx, net, styles[k], opt, xc, (size_t)h * (size_t)w, smean + k * ADAIN_FEAT_C,
-                              ssd + k * ADAIN_FEAT_C);
+        if (!(wk > 0 || region)) continue;
+        double *mk = smean + k * ADAIN_FEAT_C, *sk = ssd + k * ADAIN_FEAT_C;  // (512), (512)
+        s = style_moments(ctx, net, styles[k], opt, xc, (size_t)h * (size_t)w, mk, sk);
+        if (s == IMPASTO_OK && (!doubles_finite(mk, ADAIN_FEAT_C) || !doubles_finite(sk, ADAIN_FEAT_C)))
+            s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "AdaIN: the relu4_1 features of style image %zu hold NaN or "
+                         "infinite values (the model's weights overflow on this picture)", k + 1);
+        if (s == IMPASTO_OK) s = tile_meter_tick(ctx, &meter, "style");
     }
     if (s == IMPASTO_OK) {
         const double a = opt->alpha;
@@ -310,9 +322,13 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
             }
         }
         /* Pass 2: encode, transform, decode, tile by tile. */
-        s = tile_stylize(ctx, net, &plan, xc, keep, adain_apply, &coef, y);
+        s = tile_stylize(ctx, net, &plan, xc, keep, adain_apply, &coef, y, &meter);
         keep = NULL;
     }
+    /* Before planes_to_image clamps: a clamp would turn an overflow into plausible pixels. */
+    if (s == IMPASTO_OK && !floats_all_finite(y, 3 * (size_t)h * (size_t)w))
+        s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "AdaIN: the decoded picture holds NaN or infinite values (the "
+                     "model's weights overflow on this picture)");
     if (s == IMPASTO_OK) s = planes_to_image(ctx, y, h, w, cs, &result);
     free(keep);
     acc_free(&acc);
@@ -330,4 +346,22 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
     }
     *out = result;
     return IMPASTO_OK;
+}
+
+impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                             const impasto_image *const *styles, size_t nstyles,
+                             const impasto_adain_options *opt, impasto_image **out) {
+    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: no place given for the result");
+    *out = NULL;
+    impasto_adain_options defaults;
+    if (!opt) {
+        impasto_adain_options_init(&defaults);
+        opt = &defaults;
+    }
+    /* The convolutions take their team size from the context; the other layers from OpenMP. */
+    thread_scope ts;
+    thread_scope_enter(&ts, ctx);
+    impasto_status s = adain_run(ctx, adain, content, styles, nstyles, opt, out);
+    thread_scope_leave(&ts);
+    return s;
 }

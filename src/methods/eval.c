@@ -10,7 +10,7 @@
  * first (target Grams, pooled sorted projections, colour histograms), then one plan at the
  * output's size runs the output and then the resized content. */
 #include "core/ctx.h"
-#include "core/gemm.h"
+#include "core/threads.h"
 #include "io/image.h"
 #include "loss/loss.h"
 #include "methods/metrics.h"
@@ -18,11 +18,9 @@
 #include "models/vgg19.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SIDE 16384
 #define MAX_PROJECTIONS 4096
 
 void impasto_eval_options_init(impasto_eval_options *opt) {
@@ -195,31 +193,27 @@ static impasto_status measure_output(impasto_ctx *ctx, eval_state *st, const imp
 static impasto_status check_args(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *output,
                                  const impasto_image *content, const impasto_image *const *styles,
                                  size_t nstyles, const impasto_eval_options *opt) {
-    if (!vgg || !vgg->vgg) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_evaluate needs a VGG-19 model");
+    if (!vgg || !vgg->vgg)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "evaluation needs a model of kind 'vgg19' (impasto convert vgg19); "
+                        "%s%s%s", vgg ? "this one is of kind '" : "none was given", vgg ? vgg->kind : "", vgg ? "'" : "");
     if (!output || !content) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no output or content image");
     if (nstyles < 1 || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at least one style image is needed");
     for (size_t k = 0; k < nstyles; k++)
         if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style image %zu is missing", k + 1);
-    if (output->width < 16 || output->height < 16 || output->width > MAX_SIDE || output->height > MAX_SIDE)
+    if (output->width < 16 || output->height < 16 || output->width > IMPASTO_MAX_SIDE || output->height > IMPASTO_MAX_SIDE)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "output size %dx%d is outside 16..%d", output->width,
-                        output->height, MAX_SIDE);
-    if (opt->style_size != 0 && (opt->style_size < 16 || opt->style_size > MAX_SIDE))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style size %d is outside 16..%d", opt->style_size, MAX_SIDE);
+                        output->height, IMPASTO_MAX_SIDE);
+    if (opt->style_size != 0 && (opt->style_size < 16 || opt->style_size > IMPASTO_MAX_SIDE))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style size %d is outside 16..%d", opt->style_size, IMPASTO_MAX_SIDE);
     if (opt->swd_projections < 1 || opt->swd_projections > MAX_PROJECTIONS)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "SWD projections must be 1..%d", MAX_PROJECTIONS);
     return IMPASTO_OK;
 }
 
-impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
-                                const impasto_image *output, const impasto_image *content,
-                                const impasto_image *const *styles, size_t nstyles,
-                                const impasto_eval_options *opt, impasto_eval_result *result) {
-    impasto_eval_options defaults;
-    if (!opt) {
-        impasto_eval_options_init(&defaults);
-        opt = &defaults;
-    }
-    memset(result, 0, sizeof *result);
+/* impasto_evaluate inside its thread scope. */
+static impasto_status evaluate(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *output,
+                               const impasto_image *content, const impasto_image *const *styles, size_t nstyles,
+                               const impasto_eval_options *opt, impasto_eval_result *result) {
     impasto_status s = check_args(ctx, vgg, output, content, styles, nstyles, opt);
     if (s != IMPASTO_OK) return s;
 
@@ -239,10 +233,6 @@ impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
     for (int i = 0; i < st.content.n; i++) result->content_layer_name[i] = layers[st.content.index[i]].name;
     for (int i = 0; i < st.style.n; i++) result->style_layer_name[i] = layers[st.style.index[i]].name;
     for (int i = 0; i < st.swd.n; i++) result->swd_layer_name[i] = layers[st.swd.index[i]].name;
-
-    int nthreads = ctx_threads(ctx);
-    gemm_set_threads(nthreads);
-    omp_set_num_threads(nthreads);
 
     /* Directions per SWD layer, each from its own seed so a layer's number does not depend on
      * which other layers were asked for. The widest layer sizes the Gram scratch. */
@@ -294,5 +284,23 @@ impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
     }
     impasto_image_free(content_sized);
     state_free(&st);
+    return s;
+}
+
+impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
+                                const impasto_image *output, const impasto_image *content,
+                                const impasto_image *const *styles, size_t nstyles,
+                                const impasto_eval_options *opt, impasto_eval_result *result) {
+    if (!result) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "evaluation: no place given for the result");
+    impasto_eval_options defaults;
+    if (!opt) {
+        impasto_eval_options_init(&defaults);
+        opt = &defaults;
+    }
+    memset(result, 0, sizeof *result);
+    thread_scope ts;
+    thread_scope_enter(&ts, ctx);
+    impasto_status s = evaluate(ctx, vgg, output, content, styles, nstyles, opt, result);
+    thread_scope_leave(&ts);
     return s;
 }

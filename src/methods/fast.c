@@ -4,13 +4,12 @@
  * clamped to 0..255. The model keeps one plan (every activation buffer) for the last input size
  * and thread count, so frames of one size reuse it. */
 #include "core/ctx.h"
-#include "core/gemm.h"
+#include "core/threads.h"
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "models/transformer_net.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,7 @@ struct impasto_fast_model {
 };
 
 impasto_status impasto_fast_load(impasto_ctx *ctx, const char *path, impasto_fast_model **out) {
-    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_load: no output handle");
+    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "loading a fast style network: no place given for the result");
     *out = NULL;
     if (!path) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no model file given");
     safetensors *st = NULL;
@@ -94,18 +93,19 @@ static impasto_status get_plan(impasto_ctx *ctx, impasto_fast_model *m, int h, i
     return s;
 }
 
-impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *model,
-                                         const impasto_image *content, const impasto_fast_options *opt,
-                                         impasto_image *out) {
+/* impasto_fast_stylize_into inside its thread scope. */
+static impasto_status stylize_into(impasto_ctx *ctx, impasto_fast_model *model, const impasto_image *content,
+                                   const impasto_fast_options *opt, impasto_image *out) {
     if (!model || !model->net || !content || !out)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: missing model, content or output");
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer: missing model, content or output image");
     int w, h;
     impasto_status s = impasto_fast_output_size(ctx, content->width, content->height, opt, &w, &h);
     if (s != IMPASTO_OK) return s;
     const int alpha = content->channels == 2 || content->channels == 4;
     if (out->width != w || out->height != h || out->channels != (alpha ? 4 : 3))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: output is %dx%dx%d, expected %dx%dx%d",
-                        out->width, out->height, out->channels, w, h, alpha ? 4 : 3);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer: the output image is %dx%d with %d "
+                        "channels; it must be %dx%d with %d", out->width, out->height, out->channels, w, h,
+                        alpha ? 4 : 3);
     const impasto_image *src = content;
     impasto_image *scaled = NULL;
     if (w != content->width || h != content->height) {
@@ -116,10 +116,6 @@ impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *m
         impasto_image_free(scaled);
         return s;
     }
-    int nthreads = ctx_threads(ctx);
-    gemm_set_threads(nthreads);
-    omp_set_num_threads(nthreads);
-
     /* (H, W, C) 0..1 -> x (3, H, W) 0..255; gray is replicated, alpha left out. */
     float *x = tnet_plan_input(model->plan);
     const size_t npix = (size_t)w * (size_t)h;
@@ -130,6 +126,13 @@ impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *m
     int oh, ow;
     tnet_out_size(h, w, &oh, &ow);
     const size_t onpix = (size_t)oh * (size_t)ow;
+    /* Before the clamp below, which would turn an overflow into plausible pixels; `out` is left
+     * as it was. */
+    if (!floats_all_finite(y, 3 * onpix)) {
+        impasto_image_free(scaled);
+        return ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "fast style transfer: the network's output holds NaN or "
+                        "infinite values (its weights overflow on this picture)");
+    }
     const int oc = out->channels;
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c++) {
@@ -145,12 +148,22 @@ impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *m
     return IMPASTO_OK;
 }
 
+impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *model,
+                                         const impasto_image *content, const impasto_fast_options *opt,
+                                         impasto_image *out) {
+    thread_scope ts;
+    thread_scope_enter(&ts, ctx);
+    impasto_status s = stylize_into(ctx, model, content, opt, out);
+    thread_scope_leave(&ts);
+    return s;
+}
+
 impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model, const impasto_image *content,
                                     const impasto_fast_options *opt, impasto_image **out) {
-    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: no output handle");
+    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer: no place given for the result");
     *out = NULL;
     if (!model || !content)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_fast_stylize: missing model or content");
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer: missing model or content image");
     int w, h;
     impasto_status s = impasto_fast_output_size(ctx, content->width, content->height, opt, &w, &h);
     if (s != IMPASTO_OK) return s;

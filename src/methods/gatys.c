@@ -6,7 +6,7 @@
  * Optimisation runs in the Caffe-preprocessed space: x (3, H, W), RGB, 0..255 minus the mean.
  * With several scales (coarse to fine) each scale starts from the previous result, upsampled. */
 #include "core/ctx.h"
-#include "core/gemm.h"
+#include "core/threads.h"
 #include "io/image.h"
 #include "loss/loss.h"
 #include "methods/color.h"
@@ -15,12 +15,14 @@
 #include "optim/optim.h"
 
 #include <math.h>
-#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define MAX_IMAGE_SIDE 16384
+/* gatys_evaluate's return when a loss is NaN or infinite: stops the optimiser, which returns it
+ * (distinct from the OPTIM_* codes). */
+#define GATYS_NOT_FINITE 100
 
 void impasto_transfer_options_init(impasto_transfer_options *opt) {
     memset(opt, 0, sizeof *opt);
@@ -80,6 +82,7 @@ typedef struct gatys_run {
     float *gram_ws;                             /* (C, C) of the widest style layer */
     float *tv_grad;                             /* (3, H, W) */
     double last_content, last_style, last_tv;
+    int iteration;                              /* iterations finished at this scale */
     /* progress */
     impasto_image *snapshot;                    /* RGB at this scale, for save_iter */
     int scale_index, num_scales;
@@ -161,6 +164,9 @@ static int gatys_evaluate(void *user, const float *x, float *g, size_t n, double
     r->last_style = style;
     r->last_tv = tv;
     *f = content + style + tv;
+    /* One NaN or Inf would spread through the optimiser's history into every pixel: stop at
+     * once, the parts kept in r for the message. */
+    if (!isfinite(*f)) return GATYS_NOT_FINITE;
     return 0;
 }
 
@@ -173,6 +179,7 @@ static int iterations_at(const impasto_transfer_options *opt, int si) {
 static int gatys_progress(void *user, const float *x, size_t n, double f, int iteration, int evals) {
     gatys_run *r = user;
     const impasto_transfer_options *opt = r->opt;
+    r->iteration = iteration;
     if (!opt->progress) return 0;
     impasto_progress p = {0};
     p.scale_index = r->scale_index;
@@ -276,8 +283,8 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
     int nsizes = opt->num_scales ? opt->num_scales : 1;
     for (int i = 0; i < nsizes; i++) {
         int side = opt->num_scales ? opt->scales[i] : opt->image_size;
-        if (side < 16 || side > MAX_IMAGE_SIDE)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside 16..%d", side, MAX_IMAGE_SIDE);
+        if (side < 16 || side > IMPASTO_MAX_SIDE)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside 16..%d", side, IMPASTO_MAX_SIDE);
         if (opt->num_scales && opt->scale_iterations[i] < 0)
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the number of iterations must not be negative");
         if (opt->num_scales && i > 0 && side < opt->scales[i - 1])
@@ -297,6 +304,42 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
     return IMPASTO_OK;
 }
 
+/* The longest side the styles are resized to at a scale whose content side is `side`. */
+static int style_side_at(const impasto_transfer_options *opt, int side) {
+    int style_side = (int)lround(side * opt->style_scale);
+    return style_side < 16 ? 16 : style_side;
+}
+
+/* Before any work: at every scale, the content (which the picture being optimised has the size
+ * of, run to the deepest content or style layer) and each style used (run to the deepest style
+ * layer) must be large enough for VGG-19 to reach those layers (vgg19_min_side). */
+static impasto_status check_sizes(impasto_ctx *ctx, const gatys_run *r, const impasto_image *content,
+                                  const impasto_image *const *styles, size_t nstyles, const double *blend) {
+    const impasto_transfer_options *opt = r->opt;
+    int deepest = 0, deepest_style = 0;
+    for (int i = 0; i < r->content.n; i++)
+        if (r->content.index[i] > deepest) deepest = r->content.index[i];
+    for (int i = 0; i < r->style.n; i++)
+        if (r->style.index[i] > deepest_style) deepest_style = r->style.index[i];
+    if (deepest_style > deepest) deepest = deepest_style;
+    const int num_scales = opt->num_scales ? opt->num_scales : 1;
+    for (int si = 0; si < num_scales; si++) {
+        const int side = opt->num_scales ? opt->scales[si] : opt->image_size, sside = style_side_at(opt, side);
+        int w, h;
+        image_max_side_size(content->width, content->height, side, &w, &h);
+        impasto_status s = vgg19_check_size(ctx, "the content", w, h, side, deepest);
+        for (size_t k = 0; k < nstyles && s == IMPASTO_OK; k++) {
+            if (blend[k] == 0) continue;
+            char what[48] = "the style image";
+            if (nstyles > 1) snprintf(what, sizeof what, "style image %zu", k + 1);
+            image_max_side_size(styles[k]->width, styles[k]->height, sside, &w, &h);
+            s = vgg19_check_size(ctx, what, w, h, sside, deepest_style);
+        }
+        if (s != IMPASTO_OK) return s;
+    }
+    return IMPASTO_OK;
+}
+
 /* Sets up targets and buffers for one scale with the content resized to `side`. */
 static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net,
                                 const impasto_image *content_scaled,
@@ -311,8 +354,7 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
 
     s = extract_targets(ctx, net, content_scaled, pooling, &r->content, 0, 1.0, r->content_target);
     if (s != IMPASTO_OK) return s;
-    int style_side = (int)lround(side * opt->style_scale);
-    if (style_side < 16) style_side = 16;
+    const int style_side = style_side_at(opt, side);
     for (size_t k = 0; k < nstyles; k++) {
         if (blend[k] == 0) continue;
         impasto_image *st = NULL;
@@ -350,18 +392,15 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
     return image_alloc(ctx, r->w, r->h, 3, &r->snapshot);
 }
 
-impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
-                                const impasto_image *content, const impasto_image *const *styles,
-                                size_t nstyles, const impasto_transfer_options *opt,
-                                impasto_image **out) {
-    *out = NULL;
-    if (!vgg || !vgg->vgg) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_transfer needs a VGG-19 model");
+/* impasto_transfer inside its thread scope. */
+static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
+                                   const impasto_image *const *styles, size_t nstyles,
+                                   const impasto_transfer_options *opt, impasto_image **out) {
+    if (!vgg || !vgg->vgg)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style transfer needs a model of kind 'vgg19' (impasto convert "
+                        "vgg19); %s%s%s", vgg ? "this one is of kind '" : "none was given", vgg ? vgg->kind : "",
+                        vgg ? "'" : "");
     if (!content || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no content or style image");
-    impasto_transfer_options defaults;
-    if (!opt) {
-        impasto_transfer_options_init(&defaults);
-        opt = &defaults;
-    }
     impasto_status s = check_options(ctx, opt, nstyles);
     if (s != IMPASTO_OK) return s;
     for (size_t k = 0; k < nstyles; k++)
@@ -372,7 +411,8 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
     r.opt = opt;
     if ((s = vgg19_parse_layers(ctx, "content", opt->content_layers, &r.content)) != IMPASTO_OK) return s;
     if ((s = vgg19_parse_layers(ctx, "style", opt->style_layers, &r.style)) != IMPASTO_OK) return s;
-    if (r.content.n + r.style.n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no content or style layers");
+    if (r.content.n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no content layers given");
+    if (r.style.n == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no style layers given");
     for (int i = 0; opt->style_layer_weights && i < r.style.n; i++)
         if (!(opt->style_layer_weights[i] >= 0) || !isfinite(opt->style_layer_weights[i]))
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style layer weights must be finite and not negative");
@@ -387,10 +427,10 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
     for (size_t k = 0; k < nstyles; k++)
         bsum += blendp[k] = opt->style_blend_weights ? opt->style_blend_weights[k] : 1.0;
     for (size_t k = 0; k < nstyles; k++) blendp[k] /= bsum;
-
-    int nthreads = ctx_threads(ctx);
-    gemm_set_threads(nthreads);
-    omp_set_num_threads(nthreads);
+    if ((s = check_sizes(ctx, &r, content, styles, nstyles, blendp)) != IMPASTO_OK) {
+        if (blendp != blend) free(blendp);
+        return s;
+    }
 
     int num_scales = opt->num_scales ? opt->num_scales : 1;
     uint64_t seed = opt->seed >= 0 ? (uint64_t)opt->seed : (uint64_t)time(NULL);
@@ -456,6 +496,13 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
             s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory for the optimiser's history at %dx%d", r.w, r.h);
             break;
         }
+        if (rc == GATYS_NOT_FINITE) {
+            /* The failing evaluation is the one after the last finished iteration. */
+            s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "the loss became NaN or infinite at iteration %d of scale %d "
+                         "of %d (%dx%d pixels): content %g, style %g, total variation %g", r.iteration + 1, si + 1,
+                         num_scales, r.w, r.h, r.last_content, r.last_style, r.last_tv);
+            break;
+        }
         if (rc == OPTIM_CANCELLED) cancelled = 1;
 
         impasto_image_free(result);
@@ -504,4 +551,22 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
     *out = result;
     if (cancelled) return ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled");
     return IMPASTO_OK;
+}
+
+impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
+                                const impasto_image *content, const impasto_image *const *styles,
+                                size_t nstyles, const impasto_transfer_options *opt,
+                                impasto_image **out) {
+    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style transfer: no place given for the result");
+    *out = NULL;
+    impasto_transfer_options defaults;
+    if (!opt) {
+        impasto_transfer_options_init(&defaults);
+        opt = &defaults;
+    }
+    thread_scope ts;
+    thread_scope_enter(&ts, ctx);
+    impasto_status s = transfer_run(ctx, vgg, content, styles, nstyles, opt, out);
+    thread_scope_leave(&ts);
+    return s;
 }

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A last row/column of tiles narrower than this is merged into the one before it, so no crop is
  * too thin for the encoder's poolings even without a halo. */
@@ -20,6 +21,33 @@ impasto_status tile_check_options(impasto_ctx *ctx, int tile, int halo, int memo
     if (memory_mb < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the memory budget must not be negative");
     return IMPASTO_OK;
 }
+
+static double monotonic_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void tile_meter_start(tile_meter *m, impasto_pass_progress_fn fn, void *user, int num_levels, int total) {
+    memset(m, 0, sizeof *m);
+    m->fn = fn;
+    m->user = user;
+    m->p.num_levels = num_levels;
+    m->p.total = total;
+    m->t0 = monotonic_seconds();
+}
+
+impasto_status tile_meter_tick(impasto_ctx *ctx, tile_meter *m, const char *stage) {
+    if (!m) return IMPASTO_OK;
+    m->p.done++;
+    m->p.stage = stage;
+    if (!m->fn) return IMPASTO_OK;
+    m->p.seconds = monotonic_seconds() - m->t0;
+    if (m->fn(&m->p, m->user)) return ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled");
+    return IMPASTO_OK;
+}
+
+int tile_count(const tile_plan *p) { return p->ny * p->nx; }
 
 int tile_exact_halo(tile_net_kind kind) { return kind == TILE_NET_ADAIN ? 64 : 24; }
 static int tile_encoder_halo(tile_net_kind kind) { return kind == TILE_NET_ADAIN ? 32 : 16; }
@@ -135,7 +163,7 @@ static impasto_status encode_tile(impasto_ctx *ctx, const adain_net *net, const 
 }
 
 impasto_status tile_features(impasto_ctx *ctx, const adain_net *net, const tile_plan *p, const float *x,
-                             tile_stats_fn stats, void *user, float **keep) {
+                             tile_stats_fn stats, void *user, float **keep, tile_meter *meter) {
     if (keep) *keep = NULL;
     for (int ty = 0; ty < p->ny; ty++)
         for (int tx = 0; tx < p->nx; tx++) {
@@ -149,13 +177,20 @@ impasto_status tile_features(impasto_ctx *ctx, const adain_net *net, const tile_
                 t.f = NULL;
             }
             free(t.f);
-            if (s != IMPASTO_OK) return s;
+            if (s == IMPASTO_OK && meter) s = tile_meter_tick(ctx, meter, "statistics");
+            if (s != IMPASTO_OK) {
+                if (keep) {
+                    free(*keep);
+                    *keep = NULL;
+                }
+                return s;
+            }
         }
     return IMPASTO_OK;
 }
 
 impasto_status tile_stylize(impasto_ctx *ctx, const adain_net *net, const tile_plan *p, const float *x,
-                            float *keep, tile_transform_fn transform, void *user, float *y) {
+                            float *keep, tile_transform_fn transform, void *user, float *y, tile_meter *meter) {
     impasto_status s = IMPASTO_OK;
     for (int ty = 0; ty < p->ny && s == IMPASTO_OK; ty++)
         for (int tx = 0; tx < p->nx && s == IMPASTO_OK; tx++) {
@@ -189,6 +224,7 @@ impasto_status tile_stylize(impasto_ctx *ctx, const adain_net *net, const tile_p
             }
             free(img);
             free(t.f);
+            if (s == IMPASTO_OK && meter) s = tile_meter_tick(ctx, meter, "stylize");
         }
     free(keep);
     return s;

@@ -79,13 +79,32 @@ typedef impasto_status (*tile_stats_fn)(void *user, impasto_ctx *ctx, const tile
  * buffer of the same shape (freeing the old one). */
 typedef impasto_status (*tile_transform_fn)(void *user, impasto_ctx *ctx, tile_feat *t);
 
+/* The tiles of a plan: ny * nx (1 for an untiled run). */
+int tile_count(const tile_plan *p);
+
+/* Progress of one impasto_adain / impasto_wct call (impasto_pass_progress): the caller counts
+ * the call's units of work up front (one per style encoded, one per tile of each pass, each
+ * level), then every finished unit is one tile_meter_tick. */
+typedef struct tile_meter {
+    impasto_pass_progress_fn fn;  /* NULL: nothing is reported and nothing cancels */
+    void *user;
+    impasto_pass_progress p;      /* what the next call reports; the caller sets p.level */
+    double t0;                    /* monotonic seconds when the call started */
+} tile_meter;
+
+void tile_meter_start(tile_meter *m, impasto_pass_progress_fn fn, void *user, int num_levels, int total);
+/* One unit of `stage` ("style", "statistics", "stylize") done: done + 1 reported to the callback;
+ * IMPASTO_ERR_CANCELLED (with the context's message set) when it returns non-zero. */
+impasto_status tile_meter_tick(impasto_ctx *ctx, tile_meter *m, const char *stage);
+
 /* Pass 1 over x (3, h, w). With a single tile the features are kept in *keep (malloc'd, or NULL)
- * for tile_stylize; otherwise *keep is NULL. keep may be NULL (not wanted). */
+ * for tile_stylize; otherwise *keep is NULL. keep may be NULL (not wanted). With a meter, each
+ * tile is one "statistics" unit (NULL: none counted, as for a style image, one unit in all). */
 impasto_status tile_features(impasto_ctx *ctx, const adain_net *net, const tile_plan *p, const float *x,
-                             tile_stats_fn stats, void *user, float **keep);
+                             tile_stats_fn stats, void *user, float **keep, tile_meter *meter);
 /* Pass 2 over x (3, h, w) into y (3, h, w), unclamped. keep: the pass-1 features of a single
- * tile (taken over and freed) or NULL. */
+ * tile (taken over and freed) or NULL. With a meter, each tile is one "stylize" unit. */
 impasto_status tile_stylize(impasto_ctx *ctx, const adain_net *net, const tile_plan *p, const float *x,
-                            float *keep, tile_transform_fn transform, void *user, float *y);
+                            float *keep, tile_transform_fn transform, void *user, float *y, tile_meter *meter);
 
 #endif

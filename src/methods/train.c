@@ -31,7 +31,7 @@
  *   content_weight/B * sum_b mean((F(y_b) - F(x_b))^2)
  *   + style_weight/B * sum_b sum_l mean((G_l(y_b) - G_l(s))^2),  G = F F^T / (C*H*W). */
 #include "core/ctx.h"
-#include "core/gemm.h"
+#include "core/threads.h"
 #include "io/image.h"
 #include "loss/loss.h"
 #include "methods/train_ckpt.h"
@@ -40,7 +40,7 @@
 #include "models/vgg19.h"
 #include "optim/optim.h"
 
-#include <omp.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,8 +415,10 @@ static void train_image(const trainer *t, worker *w, double cw, double sw) {
     tnet_train_backward(&t->net, w->tp, w->dy, &w->grad, NULL);
 }
 
-/* Step t->st.step (0-based) over its batch; then the Adam update. */
-static void train_step(trainer *t, double *lc, double *ls) {
+/* Step t->st.step (0-based) over its batch; then, when both losses are finite, the Adam update
+ * (returns 1). A NaN or infinite loss leaves the parameters and the step count as they were
+ * (returns 0): its gradient would spread NaN through every weight and Adam's moments. */
+static int train_step(trainer *t, double *lc, double *ls) {
     const int B = t->opt->batch_size, nw = t->nworkers;
     const long spe = steps_per_epoch(t), step = t->st.step;
     epoch_order(t, step / spe);
@@ -446,8 +448,10 @@ static void train_step(trainer *t, double *lc, double *ls) {
 #pragma omp simd
         for (size_t i = 0; i < t->st.nparams; i++) sum[i] += g[i];
     }
+    if (!isfinite(*lc) || !isfinite(*ls)) return 0;
     adam_step(t->st.adam, t->st.params, t->grads);
     t->st.step++;
+    return 1;
 }
 
 static double now_seconds(void) {
@@ -475,27 +479,45 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_train_option
     return IMPASTO_OK;
 }
 
-impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
-                             const char *const *photos, size_t nphotos, const impasto_train_options *opt,
-                             const char *out_path) {
-    impasto_train_options defaults;
-    if (!opt) {
-        impasto_train_options_init(&defaults);
-        opt = &defaults;
-    }
-    if (!vgg || !vgg->vgg || !style || !out_path || (nphotos && !photos))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_train: missing VGG-19 model, style image, photos "
+/* Before any work: the style image, at style_size, must be large enough for VGG-19 to reach the
+ * deepest style layer (vgg19_min_side). The photos and the preview need no check: both are
+ * resized so their shorter side is image_size (at least 16, relu5_x's minimum). */
+static impasto_status check_style_size(impasto_ctx *ctx, const vgg19_layer_list *layers, const impasto_image *style,
+                                       int style_size) {
+    int deepest = 0, w = style->width, h = style->height;
+    for (int i = 0; i < layers->n; i++)
+        if (layers->index[i] > deepest) deepest = layers->index[i];
+    if (style_size > 0) image_max_side_size(style->width, style->height, style_size, &w, &h);
+    return vgg19_check_size(ctx, "the style image", w, h, style_size > 0 ? style_size : (w > h ? w : h), deepest);
+}
+
+/* impasto_train inside its thread scope. */
+static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
+                                const char *const *photos, size_t nphotos, const impasto_train_options *opt,
+                                const char *out_path) {
+    if (vgg && !vgg->vgg)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training needs a model of kind 'vgg19' (impasto convert vgg19); "
+                        "this one is of kind '%s'", vgg->kind);
+    if (!vgg || !style || !out_path || (nphotos && !photos))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: missing VGG-19 model, style image, photos "
                         "or output path");
     if (nphotos == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: no photos");
     impasto_status s = check_options(ctx, opt);
     if (s != IMPASTO_OK) return s;
     trainer t = {.ctx = ctx, .vgg = vgg->vgg, .opt = opt, .size = opt->image_size, .threads = ctx_threads(ctx)};
-    gemm_set_threads(t.threads);
-    omp_set_num_threads(t.threads);
     if ((s = parse_layers(ctx, "content", opt->content_layers, &t.content)) != IMPASTO_OK) return s;
     if ((s = parse_layers(ctx, "style", opt->style_layers, &t.style)) != IMPASTO_OK) return s;
-    if (opt->resume) s = train_state_load(ctx, opt->resume, opt->learning_rate, &t.st);
-    else {
+    if ((s = check_style_size(ctx, &t.style, style, opt->style_size)) != IMPASTO_OK) return s;
+    /* The run's length, as steps_per_epoch counts it once the photos are loaded. */
+    const long total = opt->steps > 0 ? opt->steps
+                                      : (long)opt->epochs * (long)((nphotos + (size_t)opt->batch_size - 1) /
+                                                                   (size_t)opt->batch_size);
+    if (opt->resume) {
+        s = train_state_load(ctx, opt->resume, opt->learning_rate, &t.st);
+        if (s == IMPASTO_OK && t.st.step >= total)
+            s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the checkpoint %s is already at step %ld of %ld: ask for more "
+                         "steps", opt->resume, t.st.step, total);
+    } else {
         s = train_state_new(ctx, opt->seed, opt->learning_rate, &t.st);
         if (s == IMPASTO_OK) {
             uint64_t g = rng_for(opt->seed, RNG_INIT, 0);
@@ -512,14 +534,20 @@ impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const i
         if (s == IMPASTO_OK) s = make_preview(&t, pi);
         impasto_image_free(first);
     }
-    const long total = opt->steps > 0 ? opt->steps : (long)opt->epochs * steps_per_epoch(&t);
     train_meta meta = {.style = opt->style_name, .image_size = opt->image_size, .batch_size = opt->batch_size,
                        .nphotos = nphotos, .content_weight = opt->content_weight, .style_weight = opt->style_weight};
     const double t0 = now_seconds();
     char ckpt[4096];
     while (s == IMPASTO_OK && t.st.step < total) {
         impasto_train_progress pr = {.num_steps = total, .epoch = (int)(t.st.step / steps_per_epoch(&t))};
-        train_step(&t, &pr.content_loss, &pr.style_loss);
+        if (!train_step(&t, &pr.content_loss, &pr.style_loss)) {
+            /* Before anything is written for this step: earlier checkpoints and the model file
+             * (which is only written at the end) stay as they are. */
+            s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "training stopped: the loss became NaN or infinite at step %ld "
+                         "of %ld (content %g, style %g); nothing was written for it", t.st.step + 1, total,
+                         pr.content_loss, pr.style_loss);
+            break;
+        }
         pr.step = t.st.step;
         pr.loss = pr.content_loss + pr.style_loss;
         pr.seconds = now_seconds() - t0;
@@ -545,5 +573,20 @@ impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const i
     }
     if (s == IMPASTO_OK) s = train_model_save(ctx, &t.st, &meta, out_path);
     trainer_free(&t);
+    return s;
+}
+
+impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
+                             const char *const *photos, size_t nphotos, const impasto_train_options *opt,
+                             const char *out_path) {
+    impasto_train_options defaults;
+    if (!opt) {
+        impasto_train_options_init(&defaults);
+        opt = &defaults;
+    }
+    thread_scope ts;
+    thread_scope_enter(&ts, ctx);
+    impasto_status s = train_run(ctx, vgg, style, photos, nphotos, opt, out_path);
+    thread_scope_leave(&ts);
     return s;
 }

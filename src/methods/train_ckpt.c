@@ -74,12 +74,17 @@ impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, t
         goto fail;
     }
     int64_t shape[1] = {(int64_t)st->nparams};
-    if ((s = safetensors_get_f32(ctx, f, "optimizer.exp_avg", 1, shape, adam_first_moment(st->adam))) != IMPASTO_OK ||
-        (s = safetensors_get_f32(ctx, f, "optimizer.exp_avg_sq", 1, shape, adam_second_moment(st->adam))) != IMPASTO_OK) {
-        char msg[sizeof ctx->error];
-        snprintf(msg, sizeof msg, "%s", ctx->error);
-        s = ctx_fail(ctx, s, "%s: not a complete training checkpoint: %s", path, msg);
-        goto fail;
+    static const char *const moments[2] = {"optimizer.exp_avg", "optimizer.exp_avg_sq"};
+    for (int k = 0; k < 2; k++) {
+        if (!safetensors_find(f, moments[k])) {
+            s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a complete training checkpoint: no tensor '%s'", path,
+                         moments[k]);
+            goto fail;
+        }
+        /* A wrong shape, or NaN / Inf in Adam's moments, is reported as safetensors_get_f32 words
+         * it (naming the file and the tensor). */
+        float *dst = k == 0 ? adam_first_moment(st->adam) : adam_second_moment(st->adam);
+        if ((s = safetensors_get_f32(ctx, f, moments[k], 1, shape, dst)) != IMPASTO_OK) goto fail;
     }
     st->step = (long)step;
     st->seed = seed;

@@ -14,8 +14,8 @@ impasto_status impasto_model_load(impasto_ctx *ctx, const char *path, impasto_mo
     if (s != IMPASTO_OK) return s;
     const char *kind = safetensors_meta(st, "kind");
     if (kind && !strcmp(kind, "transformernet")) {
-        s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED, "%s is a fast style network: use it with `impasto fast` "
-                     "(impasto_fast_load), not as VGG-19", path);
+        s = ctx_fail(ctx, IMPASTO_ERR_UNSUPPORTED, "%s is a fast style network: use it with `impasto fast`, "
+                     "not as VGG-19", path);
         safetensors_close(st);
         return s;
     }

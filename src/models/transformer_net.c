@@ -82,13 +82,8 @@ static impasto_status load_tensor(impasto_ctx *ctx, const safetensors *st, const
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];  /* the fixed architecture's sizes */
     *dst = malloc(n * sizeof(float));
     if (!*dst) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
-    impasto_status s = safetensors_get_f32(ctx, st, name, ndim, shape, *dst);
-    if (s != IMPASTO_OK) {
-        char msg[sizeof ctx->error];
-        snprintf(msg, sizeof msg, "%s", ctx ? ctx->error : "");
-        return ctx_fail(ctx, s, "%s: %s", path, msg);
-    }
-    return IMPASTO_OK;
+    /* safetensors_get_f32's messages already name the file. */
+    return safetensors_get_f32(ctx, st, name, ndim, shape, *dst);
 }
 
 impasto_status transformer_net_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path,

@@ -77,6 +77,21 @@ static const float vgg19_mean[3] = {123.68f, 116.779f, 103.939f};
 
 const vgg19_layer *vgg19_layers(void) { return vgg19_table; }
 
+int vgg19_min_side(int layer) {
+    int side = 1;
+    for (int l = 0; l <= layer && l < VGG19_NUM_LAYERS; l++)
+        if (vgg19_table[l].kind == VGG_POOL) side *= 2;
+    return side;
+}
+
+impasto_status vgg19_check_size(impasto_ctx *ctx, const char *what, int width, int height, int size,
+                                int layer) {
+    const int need = vgg19_min_side(layer);
+    if (width >= need && height >= need) return IMPASTO_OK;
+    return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s is %dx%d pixels at size %d; %s needs at least %d pixels on "
+                    "each side", what, width, height, size, vgg19_table[layer].name, need);
+}
+
 int vgg19_layer_index(const char *name) {
     if (!name) return -1;
     for (int i = 0; i < VGG19_NUM_LAYERS; i++)
@@ -257,18 +272,18 @@ int vgg19_plan_keep_kernels(vgg19_plan *p, const vgg19 *net) {
 impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
                                  pool_kind pooling, const unsigned char *keep, vgg19_plan **out) {
     *out = NULL;
-    if (!net) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: no network");
+    if (!net) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "VGG-19: no network given");
     if (h < 1 || w < 1)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: bad input size %dx%d", w, h);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "VGG-19: cannot run on a %dx%d input", w, h);
     if (last < 0 || last >= VGG19_NUM_LAYERS)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: bad last layer %d", last);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "VGG-19: there is no layer %d", last);
     if (pooling != POOL_MAX && pooling != POOL_AVG)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "vgg19 plan: bad pooling %d", (int)pooling);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "VGG-19: unknown pooling %d", (int)pooling);
     /* The widest layer holds 64*h*w floats, and CBLAS indexes a feature map with an int. */
     size_t widest;
     if (!size_mul3((size_t)h, (size_t)w, 64 * sizeof(float), &widest) ||
         (size_t)h * (size_t)w > (size_t)INT_MAX / 16)
-        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "vgg19 plan: input %dx%d too large", w, h);
+        return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "VGG-19: a %dx%d input is too large", w, h);
 
     vgg19_plan *p = calloc(1, sizeof *p);
     if (!p) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (vgg19 plan)");

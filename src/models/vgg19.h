@@ -28,6 +28,16 @@ typedef struct vgg19_layer {
 const vgg19_layer *vgg19_layers(void);
 /* Index of a layer by name, or -1. */
 int vgg19_layer_index(const char *name);
+/* The smallest side, in pixels, of an input that must reach `layer`: 2^k for a layer after k of
+ * the 2x2 stride-2 poolings (relu4_x 8, relu5_x 16). With 2^k every pooling on the way sees at
+ * least one whole window, so the map is at least 1x1 whether the pooling rounds its size up (as
+ * here) or down; a 1-pixel side pooled in ceil mode becomes 0, and the loss at every layer past
+ * it is silently 0. */
+int vgg19_min_side(int layer);
+/* IMPASTO_ERR_INVALID_ARG unless a width x height input reaches `layer`, the message in plain
+ * words: "<what> is WxH pixels at size <size>; <layer> needs at least N pixels on each side". */
+impasto_status vgg19_check_size(impasto_ctx *ctx, const char *what, int width, int height, int size,
+                                int layer);
 
 /* Layers named by the user, in the order named. */
 typedef struct vgg19_layer_list {
