@@ -32,35 +32,94 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 UPSTREAM ?= ../shared/models/upstream
 IMAGES   ?= ../shared/images
 
-.PHONY: all test clean models example bench bench-fast bench-adain bench-train fuzz train-data adain-examples
-all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN)
+# The version's one definition is in include/impasto.h (IMPASTO_VERSION_MAJOR/MINOR/PATCH). The
+# shared library is libimpasto.so.MAJOR.MINOR.PATCH with SONAME libimpasto.so.MAJOR; before 1.0
+# there is no ABI promise (the header's top comment).
+version_number = $(shell sed -n 's/^.define IMPASTO_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' include/impasto.h)
+VERSION_MAJOR := $(call version_number,MAJOR)
+VERSION_MINOR := $(call version_number,MINOR)
+VERSION_PATCH := $(call version_number,PATCH)
+ifeq ($(VERSION_MAJOR)$(VERSION_MINOR)$(VERSION_PATCH),)
+  $(error cannot read IMPASTO_VERSION_MAJOR/MINOR/PATCH from include/impasto.h)
+endif
+VERSION  := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+SONAME   := libimpasto.so.$(VERSION_MAJOR)
+SO_FILE  := libimpasto.so.$(VERSION)
+OBJCOPY  ?= objcopy
+
+# `make install`: DESTDIR is prepended to every path (staged installs); the .pc file names the
+# final ones.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+DATADIR      ?= $(PREFIX)/share
+MANDIR       ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR  ?= $(DATADIR)/bash-completion/completions
+MODELDIR     ?= $(DATADIR)/impasto/models
+INSTALL      ?= install
+# The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
+OPENMP_LIBS  ?= -lgomp
+
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train fuzz train-data adain-examples
+.PHONY: install uninstall install-models man completion
+all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
+     $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libimpasto.a: $(LIB_OBJ)
+# Only impasto_* symbols leave the library, so a program's own `gemm` or `file_read_all` cannot
+# clash with ours and internals cannot be called as if they were API. libimpasto.so: a linker
+# version script (src/impasto.map). libimpasto.a: every object is linked into one relocatable
+# object first (so calls between modules are resolved inside it), then every global but
+# impasto_* is made local. Tests, benchmarks and the fuzz seed generator call internal functions
+# directly: they link libimpasto_internal.a, the same objects with all their symbols (never
+# installed). The CLI and the examples link the public libimpasto.a, so an internal call from
+# them fails the build.
+$(BUILD)/libimpasto_internal.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/libimpasto.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/libimpasto-public.o: $(LIB_OBJ)
+	$(LD) -r -o $@ $^
+	$(OBJCOPY) --wildcard --keep-global-symbol='impasto_*' $@
+
+$(BUILD)/libimpasto.a: $(BUILD)/libimpasto-public.o
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/$(SO_FILE): $(LIB_OBJ) src/impasto.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/impasto.map -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/$(SONAME): $(BUILD)/$(SO_FILE)
+	ln -sf $(SO_FILE) $@
+
+$(BUILD)/libimpasto.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(BUILD)/impasto: $(CLI_OBJ) $(BUILD)/libimpasto.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libimpasto.a
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libimpasto_internal.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# The ABI test uses the public API only and defines functions named like library internals:
+# linked against the public archive, it fails to link if any internal symbol is still global.
+$(BUILD)/tests/test_abi: $(BUILD)/tests/test_abi.o $(BUILD)/libimpasto.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/examples/%: $(BUILD)/examples/%.o $(BUILD)/libimpasto.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto.a
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libimpasto_internal.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # Converted weights are made from the upstream files, never committed (docs/models.md says where to get them).
 FAST_STYLES := candy mosaic pointilism rain_princess udnie
-models: models/vgg19.safetensors models/adain.safetensors models/lst-r31.safetensors $(FAST_STYLES:%=models/%.safetensors)
+MODEL_FILES := models/vgg19.safetensors models/adain.safetensors models/lst-r31.safetensors $(FAST_STYLES:%=models/%.safetensors)
+models: $(MODEL_FILES)
 models/vgg19.safetensors: | $(BUILD)/impasto
 	@mkdir -p models
 	$(BUILD)/impasto convert vgg19 $(UPSTREAM)/vgg19-imagenet-f32-head $(UPSTREAM)/vgg19-imagenet-uint8 -o $@
@@ -92,9 +151,24 @@ adain-examples: all models
 TRAIN_DATA ?= data/train
 train-data:
 	bash tools/train-data.sh $(TRAIN_DATA)
+# bench-train's photos: made once by train-data (its README lists every photo's licence).
+$(TRAIN_DATA)/README.md:
+	bash tools/train-data.sh $(TRAIN_DATA)
 
 test: all models
 	IMPASTO_BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+# The upstream weights from their pinned public addresses (or MODELS_MIRROR=URL), checked and
+# converted into models/ (docs/models.md, "Downloading the weights").
+FETCH_DEST ?= models/upstream
+fetch-models: $(BUILD)/impasto
+	sh tools/fetch-models.sh --dest $(FETCH_DEST) --models models --convert $(BUILD)/impasto \
+	    $(if $(MODELS_MIRROR),--mirror $(MODELS_MIRROR))
+
+# The Python package as a wheel with libimpasto.so inside (python/README.md), built offline:
+# `pip install --no-index build/dist/impasto-*.whl` is all a Python user needs besides the models.
+wheel: $(BUILD)/libimpasto.so
+	bash python/build_wheel.sh $(BUILD)/libimpasto.so build/dist
 
 bench: all models
 	/usr/bin/python3 bench/gatys_bench.py --driver $(BUILD)/bench/bench_gatys --model models/vgg19.safetensors $(BENCH_ARGS)
@@ -111,7 +185,7 @@ bench-fast: all models $(ONNX_MODEL)
 
 # One training step of the fast style network (256 px, batch 4, TransformerNet + VGG-19 losses + Adam),
 # impasto against PyTorch on the same photos, style and starting weights (bench/README.md).
-bench-train: all models
+bench-train: all models $(TRAIN_DATA)/README.md
 	/usr/bin/python3 bench/train_bench.py --driver $(BUILD)/bench/bench_train --model models/vgg19.safetensors $(BENCH_ARGS)
 
 # One AdaIN transfer, 512 content and 512 style, impasto against PyTorch (bench/README.md).
@@ -139,13 +213,67 @@ $(FUZZ_DIR)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h fuzz/*.h)
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lpng -ljpeg -lcjson -lm
 
-$(FUZZ_DIR)/gen_seeds: $(BUILD)/fuzz/gen_seeds.o $(BUILD)/libimpasto.a
+$(FUZZ_DIR)/gen_seeds: $(BUILD)/fuzz/gen_seeds.o $(BUILD)/libimpasto_internal.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 .PRECIOUS: $(FUZZ_DIR)/obj/%.o
 
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%) $(FUZZ_DIR)/gen_seeds
 	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(FUZZ_TARGETS)
+
+# The manual page and the bash completion are printed by the CLI itself (`impasto --man`,
+# `impasto --completion bash`, still to be written): fill in these two recipes then. Until they
+# make their files, `make install` installs neither.
+man: $(BUILD)/impasto.1
+completion: $(BUILD)/impasto.bash-completion
+# Both are generated from the CLI's option tables, so they cannot disagree with --help.
+$(BUILD)/impasto.1: $(BUILD)/impasto
+	$(BUILD)/impasto help --man >$@.tmp && mv $@.tmp $@
+$(BUILD)/impasto.bash-completion: $(BUILD)/impasto
+	$(BUILD)/impasto help --bash-completion >$@.tmp && mv $@.tmp $@
+
+# Installs the CLI, the header, both libraries and impasto.pc (tests/cli/test_install.sh checks the
+# result); `make install-models` adds the converted models. The .pc file is made on every install
+# because it holds PREFIX, LIBDIR and INCLUDEDIR.
+install: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(BUILD)/impasto.1 \
+         $(BUILD)/impasto.bash-completion
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" \
+	    "$(DESTDIR)$(PKGCONFIGDIR)"
+	$(INSTALL) -m 755 $(BUILD)/impasto "$(DESTDIR)$(BINDIR)/impasto"
+	$(INSTALL) -m 644 include/impasto.h "$(DESTDIR)$(INCLUDEDIR)/impasto.h"
+	$(INSTALL) -m 755 $(BUILD)/$(SO_FILE) "$(DESTDIR)$(LIBDIR)/$(SO_FILE)"
+	ln -sf $(SO_FILE) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sf $(SONAME) "$(DESTDIR)$(LIBDIR)/libimpasto.so"
+	$(INSTALL) -m 644 $(BUILD)/libimpasto.a "$(DESTDIR)$(LIBDIR)/libimpasto.a"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@OPENBLAS_DIR@|$(OPENBLAS_DIR)|g' \
+	    -e 's|@OPENMP_LIBS@|$(OPENMP_LIBS)|g' impasto.pc.in >$(BUILD)/impasto.pc
+	$(INSTALL) -m 644 $(BUILD)/impasto.pc "$(DESTDIR)$(PKGCONFIGDIR)/impasto.pc"
+	$(INSTALL) -d "$(DESTDIR)$(DATADIR)/impasto"
+	$(INSTALL) -m 644 tools/fetch-models.sh tools/models.list "$(DESTDIR)$(DATADIR)/impasto"
+	if [ -f $(BUILD)/impasto.1 ]; then \
+	    $(INSTALL) -d "$(DESTDIR)$(MANDIR)/man1" && \
+	    $(INSTALL) -m 644 $(BUILD)/impasto.1 "$(DESTDIR)$(MANDIR)/man1/impasto.1"; fi
+	if [ -f $(BUILD)/impasto.bash-completion ]; then \
+	    $(INSTALL) -d "$(DESTDIR)$(BASHCOMPDIR)" && \
+	    $(INSTALL) -m 644 $(BUILD)/impasto.bash-completion "$(DESTDIR)$(BASHCOMPDIR)/impasto"; fi
+
+# The converted models (made by `make models` when missing) into $(DATADIR)/impasto/models.
+install-models: $(MODEL_FILES)
+	$(INSTALL) -d "$(DESTDIR)$(MODELDIR)"
+	$(INSTALL) -m 644 $(MODEL_FILES) "$(DESTDIR)$(MODELDIR)"
+
+# Removes what install and install-models put in place, and the models' folders when that
+# leaves them empty (a file someone else put there is kept); shared folders (bin, lib, ...) stay.
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/impasto" "$(DESTDIR)$(INCLUDEDIR)/impasto.h" \
+	    "$(DESTDIR)$(LIBDIR)/$(SO_FILE)" "$(DESTDIR)$(LIBDIR)/$(SONAME)" \
+	    "$(DESTDIR)$(LIBDIR)/libimpasto.so" "$(DESTDIR)$(LIBDIR)/libimpasto.a" \
+	    "$(DESTDIR)$(PKGCONFIGDIR)/impasto.pc" "$(DESTDIR)$(MANDIR)/man1/impasto.1" \
+	    "$(DESTDIR)$(BASHCOMPDIR)/impasto" "$(DESTDIR)$(DATADIR)/impasto/fetch-models.sh" \
+	    "$(DESTDIR)$(DATADIR)/impasto/models.list" \
+	    $(foreach m,$(MODEL_FILES),"$(DESTDIR)$(MODELDIR)/$(notdir $(m))")
+	rmdir "$(DESTDIR)$(MODELDIR)" "$(DESTDIR)$(DATADIR)/impasto" 2>/dev/null || true
 
 clean:
 	rm -rf build build-san

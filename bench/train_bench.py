@@ -46,6 +46,8 @@ def prepare(workdir, a):
     from PIL import Image
     photos = os.path.join(workdir, "photos")
     os.makedirs(photos)
+    if not os.path.isdir(a.data):
+        sys.exit("train_bench: no photo folder %s: run 'make train-data' first (or give --data DIR)" % a.data)
     names = sorted(f for f in os.listdir(a.data) if f.lower().endswith((".jpg", ".jpeg", ".png")))[: a.batch]
     if len(names) < a.batch:
         sys.exit("train_bench: %s holds %d photos, --batch is %d (make train-data)" % (a.data, len(names), a.batch))

@@ -9,6 +9,23 @@
 #include <strings.h>
 #include <unistd.h>
 
+int cli_exit_code(impasto_status s) {
+    switch (s) {
+    case IMPASTO_OK: return 0;
+    case IMPASTO_ERR_INVALID_ARG: return EXIT_USAGE;
+    case IMPASTO_ERR_CANCELLED: return EXIT_INTERRUPTED;
+    default: return 1;
+    }
+}
+
+int cli_fail(const char *cmd, impasto_ctx *ctx, impasto_status s, const char *what) {
+    const char *msg = impasto_ctx_error(ctx);
+    const char *hint = s == IMPASTO_ERR_TOO_LARGE && strstr(msg, "pixels") ? " (--max-pixels raises the limit)" : "";
+    if (what && !strstr(msg, what)) cli_error(cmd, 0, "%s: %s%s", what, msg, hint);
+    else cli_error(cmd, 0, "%s%s", msg, hint);
+    return cli_exit_code(s);
+}
+
 void cli_error(const char *cmd, int hint, const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "impasto%s%s: ", cmd ? " " : "", cmd ? cmd : "");
@@ -39,13 +56,22 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
     return 1;
 }
 
+/* A bound as a user would write it: whole numbers below ten million in full, others as %g. */
+static void bound_text(double v, char *buf, size_t n) {
+    if (v == (double)(long)v && v > -1e7 && v < 1e7) snprintf(buf, n, "%ld", (long)v);
+    else snprintf(buf, n, "%g", v);
+}
+
 int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out) {
+    char los[32], his[32];
+    bound_text(lo, los, sizeof los);
+    bound_text(hi, his, sizeof his);
     char *end;
     errno = 0;
     double v = strtod(s, &end);
     /* Overflow is out of range; underflow (a value below DBL_MIN) is kept as the tiny number. */
     if (errno == ERANGE && end != s && !*end && (v == HUGE_VAL || v == -HUGE_VAL)) {
-        cli_error(cmd, 0, "%s must be between %g and %g, got '%s'", opt, lo, hi, s);
+        cli_error(cmd, 0, "%s must be between %s and %s, got '%s'", opt, los, his, s);
         return 0;
     }
     if (errno == ERANGE && v != HUGE_VAL && v != -HUGE_VAL) errno = 0;
@@ -54,7 +80,7 @@ int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo,
         return 0;
     }
     if (v < lo || v > hi) {
-        cli_error(cmd, 0, "%s must be between %g and %g, got %g", opt, lo, hi, v);
+        cli_error(cmd, 0, "%s must be between %s and %s, got %g", opt, los, his, v);
         return 0;
     }
     *out = v;
@@ -97,101 +123,9 @@ int cli_parse_bool(const char *cmd, const char *opt, const char *s, int *out) {
     return 0;
 }
 
-const char *cli_find_model(const char *given, const char *name, const char *argv0) {
-    static char buf[PATH_MAX + 64];
-    if (given) return given;
-    const char *dir = getenv("IMPASTO_MODEL_DIR");
-    if (dir) {
-        snprintf(buf, sizeof buf, "%s/%s", dir, name);
-        if (access(buf, R_OK) == 0) return buf;
-    }
-    snprintf(buf, sizeof buf, "models/%s", name);
-    if (access(buf, R_OK) == 0) return buf;
-    /* Beside the executable: build/impasto -> models/ one level up. */
-    char exe[PATH_MAX - 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(buf, sizeof buf, "%s/../models/%s", exe, name);
-            if (access(buf, R_OK) == 0) return buf;
-        }
-    }
-    (void)argv0;
-    snprintf(buf, sizeof buf, "models/%s", name);
-    return buf;
-}
-
-/* Adds one -s argument: a file name, or a comma-separated list of them when no file by the
- * whole name exists. Returns 1, 0 past CLI_MAX_STYLES images, -1 for a list with no names in it. */
-int cli_add_styles(const char *arg, const char **styles, int *n, char **owned, int *nowned) {
-    if (access(arg, F_OK) == 0 || !strchr(arg, ',')) {
-        if (*n == CLI_MAX_STYLES) return 0;
-        styles[(*n)++] = arg;
-        return 1;
-    }
-    /* Every list kept adds at least one image, so nowned stays below CLI_MAX_STYLES too. */
-    if (*n == CLI_MAX_STYLES) return 0;
-    char *copy = strdup(arg);
-    if (!copy) return 0;
-    int before = *n;
-    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
-        if (*n == CLI_MAX_STYLES) {
-            *n = before;
-            free(copy);
-            return 0;
-        }
-        styles[(*n)++] = tok;
-    }
-    if (*n == before) {
-        free(copy);
-        return -1;
-    }
-    owned[(*nowned)++] = copy;
-    return 1;
-}
-
-/* An output whose format cannot be told from its name, or whose folder cannot be written, is
- * refused before any work: otherwise a long run would fail only at its very end. */
-int cli_output_format_ok(const char *cmd, const char *output) {
-    const char *slash = strrchr(output, '/');
-    const char *dot = strrchr(slash ? slash + 1 : output, '.');
-    if (dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))) return 1;
-    cli_error(cmd, 1, "cannot tell the format of '%s' from its name (use .png, .jpg or .jpeg)", output);
+int cli_layers_ok(const char *cmd, const char *opt, const char *s) {
+    for (const char *p = s; *p; p++)
+        if (*p != ',' && *p != ' ') return 1;
+    cli_error(cmd, 1, "%s names no layer", opt);
     return 0;
-}
-
-int cli_output_folder_ok(const char *cmd, const char *output) {
-    const char *slash = strrchr(output, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else snprintf(dir, sizeof dir, "%.*s", slash == output ? 1 : (int)(slash - output), output);
-    if (access(dir, W_OK) == 0) return 1;
-    cli_error(cmd, 0, "cannot write %s: the folder %s is missing or not writable", output, dir);
-    return 0;
-}
-
-int cli_parse_tile(const char *cmd, const char *s, int *out) {
-    long v;
-    if (!cli_parse_int(cmd, "--tile", s, 0, 16384, &v)) return 0;
-    if (v != 0 && (v < 32 || v % 8 != 0)) {
-        cli_error(cmd, 0, "--tile must be 0 (never tile) or a multiple of 8 of at least 32 (the encoder pools three "
-                  "times), got %ld", v);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
-
-int cli_parse_tile_halo(const char *cmd, const char *s, int *out) {
-    long v;
-    if (!cli_parse_int(cmd, "--tile-halo", s, 0, 256, &v)) return 0;
-    if (v % 8 != 0) {
-        cli_error(cmd, 0, "--tile-halo must be a multiple of 8, got %ld", v);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
 }

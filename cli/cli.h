@@ -1,16 +1,25 @@
-/* The impasto command line: argument helpers, the progress display and the subcommands.
- * This is the only code in the project that prints to the terminal or exits. */
+/* The impasto command line: argument helpers, the progress display, the folder runner, the model
+ * search and the subcommands. This is the only code in the project that prints to the terminal
+ * or exits. */
 #ifndef IMPASTO_CLI_H
 #define IMPASTO_CLI_H
 
 #include "impasto.h"
 #include <stdio.h>
+#include <sys/types.h>
 
-/* Exit codes: 0 ok, 1 a failure while working, 2 bad usage, 130 interrupted (Ctrl-C). */
+/* Exit codes: 0 ok, 1 a failure while working, 2 bad usage (an option, argument or input the
+ * run cannot use), 130 interrupted (Ctrl-C). */
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 /* "impasto transfer: <message>" on stderr, with a usage hint when `hint` is set. */
 void cli_error(const char *cmd, int hint, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Reports a failed library call (the context's message, plus how to raise the pixel limit when
+ * that was hit) and returns its exit code: 2 for an argument the run cannot use, 130 for a
+ * cancelled run, 1 otherwise. `what`, when set, is named first unless the message names it. */
+int cli_fail(const char *cmd, impasto_ctx *ctx, impasto_status s, const char *what);
+/* The exit code of a library status (0 for IMPASTO_OK). */
+int cli_exit_code(impasto_status s);
 
 /* Strict number parsing for option values: the whole string must be a number in [lo, hi].
  * On failure prints one line naming the option and returns 0. */
@@ -21,14 +30,27 @@ int cli_parse_double_list(const char *cmd, const char *opt, const char *s, doubl
                           double *out, int max);
 /* 0/1, yes/no, true/false, on/off. */
 int cli_parse_bool(const char *cmd, const char *opt, const char *s, int *out);
-/* --tile N for adain and wct: 0 (never tile) or a multiple of 8 of at least 32. */
-int cli_parse_tile(const char *cmd, const char *s, int *out);
-/* --tile-halo N: a multiple of 8, 0 .. 256. */
-int cli_parse_tile_halo(const char *cmd, const char *s, int *out);
+/* A layer list option must name at least one layer. */
+int cli_layers_ok(const char *cmd, const char *opt, const char *s);
 
-/* The model file: --model if given, else $IMPASTO_MODEL_DIR/<name>, models/<name>, or
- * ../models/<name> beside the executable. Returns a static buffer or NULL. */
-const char *cli_find_model(const char *given, const char *name, const char *argv0);
+/* ---- models (models.c) ---------------------------------------------------------------------- */
+
+/* Where models are looked for, in this order: $IMPASTO_MODEL_DIR, the user's data folder
+ * ($XDG_DATA_HOME/impasto/models, default ~/.local/share/impasto/models), the installed one
+ * (<bindir>/../share/impasto/models, PREFIX/share when installed), ./models, and the source
+ * tree's models/ (<bindir>/../models, for build/impasto). */
+#define CLI_MODEL_HELP                                                                                   \
+    "\nModels: -m NAME is NAME.safetensors in the first of these folders that has it: $IMPASTO_MODEL_DIR,\n" \
+    "$XDG_DATA_HOME/impasto/models (~/.local/share/impasto/models), <bindir>/../share/impasto/models\n"     \
+    "(installed by 'make install-models'), ./models, <bindir>/../models (the source tree's, 'make models').\n"
+/* Resolves -m: an argument with a '/' or a '.', or naming an existing file, is a path; a bare
+ * NAME (or no argument: default_name) is NAME.safetensors in the first of those folders that
+ * has it. Returns 1 with the path in out, or 0 after printing one line that names every place
+ * searched (and, for fast networks, the networks found and the closest name). */
+int cli_find_model(const char *cmd, const char *arg, const char *default_name, int fast_network,
+                   char *out, size_t n);
+
+/* ---- files and folders (files.c) ------------------------------------------------------------ */
 
 /* Style images on one command line. */
 #define CLI_MAX_STYLES 32
@@ -36,55 +58,124 @@ const char *cli_find_model(const char *given, const char *name, const char *argv
  * no file by the whole name exists (the list copy goes to owned[*nowned], for the caller to
  * free). Returns 1, 0 past CLI_MAX_STYLES images, -1 for a list with no names in it. */
 int cli_add_styles(const char *arg, const char **styles, int *n, char **owned, int *nowned);
+/* .png, .jpg or .jpeg (any case). */
+int cli_has_image_ext(const char *name);
+int cli_is_dir(const char *path);
 /* An output whose format cannot be told from its name (.png, .jpg, .jpeg), or whose folder
  * cannot be written, is refused before any work (one line printed; returns 0). */
 int cli_output_format_ok(const char *cmd, const char *output);
 int cli_output_folder_ok(const char *cmd, const char *output);
+/* A model output (convert, train) must be named .safetensors (one line printed; returns 0). */
+int cli_model_output_ok(const char *cmd, const char *output);
 
-/* Folders for the one-pass methods (adain, wct): -c and -s each name an image or a folder (its
- * .png/.jpg/.jpeg files, hidden ones skipped, in sorted order); every content x style pair is
- * written to OUTDIR/<content>_<style>.png, the names being the inputs' file names without their
- * extensions. */
-int cli_is_dir(const char *path);
-/* Makes OUTDIR if missing and refuses it when it is the content or style folder. Returns 0, 1
- * (failure) or EXIT_USAGE, after printing why. */
-int cli_pairs_prepare(const char *cmd, const char *content, const char *style, const char *outdir);
-/* Runs one pair: *out a new image, or a status with the message in ctx. */
-typedef impasto_status (*cli_pair_fn)(void *user, impasto_ctx *ctx, const impasto_image *content,
-                                      const impasto_image *style, impasto_image **out);
-/* Every pair through fn. An unreadable input or a failed pair is reported and skipped, the rest
- * are made; returns 0 when all were written, 1 otherwise. `verbose` prints each file written. */
-int cli_pairs_run(const char *cmd, impasto_ctx *ctx, const char *content, const char *style, const char *outdir,
-                  cli_pair_fn fn, void *user, int verbose);
+/* The files a run reads, by device and inode, so that no output is ever written over one of
+ * them (not through another name, a link or a symlink either). */
+typedef struct cli_inputs {
+    int n, cap;
+    dev_t *dev;
+    ino_t *ino;
+    const char **path;
+} cli_inputs;
+/* Adds a file (NULL or a missing file is ignored: its reader reports it). Returns 0 when out of
+ * memory, after printing why. */
+int cli_inputs_add(const char *cmd, cli_inputs *in, const char *path);
+void cli_inputs_free(cli_inputs *in);
+/* 1 when `output` does not exist or is none of the inputs; else prints one line and returns 0. */
+int cli_output_not_input(const char *cmd, const cli_inputs *in, const char *output);
+
+/* A sorted list of the image files of a folder (or one file). */
+typedef struct cli_list {
+    char **path;     /* full paths, sorted so runs repeat */
+    size_t n;
+    size_t skipped;  /* entries reported and left out (not regular files) */
+} cli_list;
+/* A file is a one-entry list; a folder lists its .png/.jpg/.jpeg files (hidden ones skipped).
+ * Entries that are not regular files (a FIFO, a device, a folder named x.png) are reported and
+ * skipped, so no reader ever blocks on one. Returns 0, or 1 after printing why (also when the
+ * folder has no image). */
+int cli_list_images(const char *cmd, const char *arg, cli_list *out);
+void cli_list_free(cli_list *l);
+
+/* ---- the run's display: progress, Ctrl-C, "wrote" lines (progress.c) ------------------------ */
 
 /* Progress: a live status line on a terminal (stderr), nothing when stderr is not a terminal
  * unless log lines were asked for. */
 typedef struct cli_progress {
     int live;         /* stderr is a terminal and not --quiet */
+    int quiet;
     int print_every;  /* log a line every N iterations (0 = never) */
     int line_open;    /* a live line is on screen */
     double last_draw;
     int scale_seen;   /* the scale the ETA's rate was started for */
     double scale_t0;  /* seconds and iteration when that scale was first seen */
     int scale_i0;
+    /* Folder runs: item (0-based) of items, its output's name, when the run started. */
+    size_t item, items;
+    const char *item_name;
+    double t0;
+    /* --json: the summary being gathered (a cJSON object), else NULL. */
+    void *json;
 } cli_progress;
 
 void progress_init(cli_progress *p, int quiet, int print_every);
 /* Redraws the live line (at most ~10 times a second) and prints log lines. */
 void progress_update(cli_progress *p, const impasto_progress *st);
+/* The live line of a one-pass method (adain, wct): stage, share done, ETA; within a folder run
+ * the item too. */
+void progress_pass(cli_progress *p, const impasto_pass_progress *st);
+/* A training step's log line and live line (first_step: where a resumed run started). */
+void progress_train(cli_progress *p, const impasto_train_progress *st, long first_step);
+/* A folder run moved to item `item` of `items` (its output `name`). */
+void progress_item(cli_progress *p, size_t item, size_t items, const char *name);
 /* Clears the live line before other output. */
 void progress_clear(cli_progress *p);
+/* "wrote PATH" on stdout when it is a terminal and not --quiet (nor --json); the file and its
+ * size go into the JSON summary. */
+void cli_wrote(cli_progress *p, const char *path, int width, int height);
+/* --json: start gathering the summary of command `cmd` (returns 0 when out of memory). */
+int cli_json_begin(cli_progress *p, const char *cmd);
+/* Adds a number, a string, or one failed input (with its message) to the summary. */
+void cli_json_number(cli_progress *p, const char *key, double v);
+void cli_json_string(cli_progress *p, const char *key, const char *v);
+void cli_json_failed(cli_progress *p, const char *input, const char *message);
+/* Prints the summary on stdout, with the exit code and the seconds taken, and frees it. */
+void cli_json_end(cli_progress *p, int exit_code);
 /* "42s", "3m05s", "2h10m". */
 void cli_format_duration(double seconds, char *buf, size_t n);
+double cli_now(void);
 
-int cmd_transfer(int argc, char **argv);
-int cmd_fast(int argc, char **argv);
-int cmd_convert(int argc, char **argv);
-int cmd_adain(int argc, char **argv);
-int cmd_wct(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_compare(int argc, char **argv);
-int cmd_grid(int argc, char **argv);
-int cmd_train(int argc, char **argv);
+/* Ctrl-C: the first asks the run to stop at its next progress call (cli_interrupted() turns 1);
+ * a second one kills. */
+void cli_sigint_begin(void);
+void cli_sigint_end(void);
+int cli_interrupted(void);
+
+/* ---- folders of photos (batch.c) ----------------------------------------------------------- */
+
+/* One output of a folder run: content (and style, for pair runs) in, *out a new image. */
+typedef impasto_status (*cli_batch_fn)(void *user, impasto_ctx *ctx, const impasto_image *content,
+                                       const impasto_image *style, impasto_image **out);
+
+typedef struct cli_batch {
+    const char *cmd;
+    const char *content;        /* a photo or a folder of them */
+    const char *style;          /* a style image or a folder; NULL: one output per photo, under
+                                   the photo's own file name (fast) */
+    const char *outdir;         /* the output folder, made when the first output is written */
+    const cli_inputs *inputs;   /* other files the run reads (models): never written over */
+    cli_batch_fn fn;
+    void *user;
+    cli_progress *progress;
+} cli_batch;
+
+/* Before any work: -o must name a folder (not an existing file, not an image name), and not the
+ * content or style folder. Returns 0, or EXIT_USAGE after printing why. */
+int cli_batch_check(const char *cmd, const char *content, const char *style, const char *outdir);
+/* Every content (x every style) through fn: with styles, OUTDIR/<content>_<style>.png (the
+ * file names without extensions); without, OUTDIR/<content's file name>. A file that cannot be
+ * read, or an output that fails, is reported and skipped and the others are still made. Stops
+ * at Ctrl-C (the outputs written are kept). Returns 0 when every output was written, 1 when
+ * some were not, EXIT_INTERRUPTED when interrupted. */
+int cli_batch_run(impasto_ctx *ctx, const cli_batch *b);
 
 #endif

@@ -1,60 +1,58 @@
 /* impasto compare: SSIM and PSNR between two images (include/impasto.h, "evaluating results"),
  * e.g. to see how far two runs or two settings drifted apart. */
-#include "cli.h"
+#include "opts.h"
 
-#include <getopt.h>
+#include <unistd.h>
 #include <math.h>
 
 static const char *CMD = "compare";
 
-static void usage(FILE *f) {
-    fputs("usage: impasto compare A B [--resize] [--json]\n"
-          "\n"
-          "SSIM (Wang et al. 2004, 11x11 Gaussian window) and PSNR of B against A on luminance.\n"
-          "\n"
-          "      --resize   resize B to A's size first (else images of different sizes are an error)\n"
-          "      --json     print {\"ssim\": ..., \"psnr\": ...} (psnr null for identical images)\n"
-          "  -h, --help\n",
-          f);
-}
+typedef struct compare_settings {
+    cli_common common;
+    int resize;
+} compare_settings;
 
-static const struct option LONG_OPTS[] = {
-    {"resize", no_argument, 0, 'r'}, {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+#define S compare_settings
+static const cli_opt OPTS[] = {
+    {"Options", "resize", 0, CLI_FLAG, offsetof(S, resize), NULL, 0, 0, NULL, NULL,
+     "resize B to A's size first (else images of different sizes are an error)", 0, NULL},
+    {"Options", "json", 0, CLI_FLAG, offsetof(S, common.json), NULL, 0, 0, NULL, NULL,
+     "print {\"ssim\": ..., \"psnr\": ...} (psnr null for identical images)", 0, NULL},
+    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,
+     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, "100000000", "the largest image (width x height) decoded", 0,
+     NULL},
+    CLI_OPTS_END};
+#undef S
 
-int cmd_compare(int argc, char **argv) {
-    int resize = 0, json = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
-        switch (c) {
-        case 'r': resize = 1; break;
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 2) {
-        cli_error(CMD, 1, "expects two images, got %d", argc - optind);
+static void init(void *p) { (void)p; }
+
+static int run(void *p, int argc, char **argv) {
+    const compare_settings *st = p;
+    const int resize = st->resize, json = st->common.json;
+    if (argc != 2) {
+        cli_error(CMD, 1, "expects two images, got %d", argc);
         return EXIT_USAGE;
     }
-    const char *pa = argv[optind], *pb = argv[optind + 1];
+    const char *pa = argv[0], *pb = argv[1];
 
     int rc = 1;
     impasto_ctx *ctx = impasto_ctx_create();
     if (!ctx) { cli_error(CMD, 0, "out of memory"); return 1; }
+    if (st->common.max_pixels) impasto_ctx_set_max_pixels(ctx, st->common.max_pixels);
+    impasto_status s;
     impasto_image *a = NULL, *b = NULL;
     double ssim, psnr;
-    if (impasto_image_load(ctx, pa, &a) != IMPASTO_OK || impasto_image_load(ctx, pb, &b) != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+    if ((s = impasto_image_load(ctx, pa, &a)) != IMPASTO_OK || (s = impasto_image_load(ctx, pb, &b)) != IMPASTO_OK) {
+        rc = cli_fail(CMD, ctx, s, NULL);
         goto done;
     }
     int wa = impasto_image_width(a), ha = impasto_image_height(a);
     int wb = impasto_image_width(b), hb = impasto_image_height(b);
     if (wa != wb || ha != hb) {
         if (!resize) {
-            cli_error(CMD, 0, "%s is %dx%d but %s is %dx%d (give --resize to resize the second to the first's size)",
+            cli_error(CMD, 1, "%s is %dx%d but %s is %dx%d (give --resize to resize the second to the first's size)",
                       pa, wa, ha, pb, wb, hb);
+            rc = EXIT_USAGE;
             goto done;
         }
         impasto_image *r = NULL;
@@ -84,3 +82,17 @@ done:
     impasto_ctx_free(ctx);
     return rc;
 }
+
+const cli_command CLI_COMPARE = {
+    .name = "compare",
+    .summary = "SSIM and PSNR between two images",
+    .synopsis = "A B [--resize] [--json]",
+    .description = "SSIM (Wang et al. 2004, 11x11 Gaussian window) and PSNR of B against A on luminance, e.g. to\n"
+                   "see how far two runs or two settings drifted apart.",
+    .opts = OPTS,
+    .settings_size = sizeof(compare_settings),
+    .init = init,
+    .run = run,
+    .positional = "A B",
+    .positional_complete = CLI_COMPLETE_IMAGE,
+};

@@ -1,82 +1,15 @@
 /* impasto eval: one row per output image, side by side, of how much of the content it kept
  * (SSIM, PSNR, edge agreement, VGG content loss) and how close it came to the style (Gram loss,
  * sliced Wasserstein distance, colour-histogram distance) — impasto_evaluate() on each. */
-#include "cli.h"
+#include "opts.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_STYLES 32
+#define MAX_STYLES CLI_MAX_STYLES
 static const char *CMD = "eval";
-
-static void usage(FILE *f) {
-    fputs("usage: impasto eval -c CONTENT -s STYLE[,STYLE...] [options] OUTPUT...\n"
-          "\n"
-          "Measures each OUTPUT against the content photo and the style image(s), one row each.\n"
-          "Content kept (output vs the content resized to the output's size):\n"
-          "  SSIM     mean SSIM of the luminance (1 = identical)\n"
-          "  PSNR     dB of the luminance (inf = identical)\n"
-          "  edge     correlation of the Sobel edge strengths (1 = same edges)\n"
-          "  content  VGG-19 content loss (neural-style's, weight 1; 0 = same features)\n"
-          "Style matched (output vs the style images, resized to the output's longest side):\n"
-          "  style    VGG-19 Gram-matrix style loss summed over the style layers (weight 1)\n"
-          "  SWD      sliced Wasserstein distance of the VGG-19 features, mean over the layers\n"
-          "  colour   colour-histogram distance (earth mover's, 0..1 of intensity)\n"
-          "Lower is closer for content, style, SWD and colour.\n"
-          "\n"
-          "  -c, --content FILE          content photo\n"
-          "  -s, --style FILE[,FILE]     style image(s); several are pooled (equal weights)\n"
-          "  -m, --model FILE            converted VGG-19 (default models/vgg19.safetensors)\n"
-          "      --content-layers L,...  (relu4_2)\n"
-          "      --style-layers L,...    (relu1_1,relu2_1,relu3_1,relu4_1,relu5_1)\n"
-          "      --swd-layers L,...      (the style layers)\n"
-          "      --style-size N          longest side of the style images (the output's)\n"
-          "      --projections N         SWD random directions (64)\n"
-          "      --seed N                seed of the SWD directions (1)\n"
-          "      --pooling max|avg       (max)\n"
-          "      --json                  JSON instead of a table (PSNR of identical images: null)\n"
-          "  -v, --verbose               also a column per layer\n"
-          "      --threads N             worker threads (all cores)\n"
-          "  -h, --help\n",
-          f);
-}
-
-enum { O_CONTENT_LAYERS = 256, O_STYLE_LAYERS, O_SWD_LAYERS, O_STYLE_SIZE, O_PROJ, O_SEED, O_POOLING,
-       O_JSON, O_THREADS };
-
-static const struct option LONG_OPTS[] = {
-    {"content", required_argument, 0, 'c'},
-    {"style", required_argument, 0, 's'},
-    {"model", required_argument, 0, 'm'},
-    {"verbose", no_argument, 0, 'v'},
-    {"help", no_argument, 0, 'h'},
-    {"content-layers", required_argument, 0, O_CONTENT_LAYERS},
-    {"style-layers", required_argument, 0, O_STYLE_LAYERS},
-    {"swd-layers", required_argument, 0, O_SWD_LAYERS},
-    {"style-size", required_argument, 0, O_STYLE_SIZE},
-    {"projections", required_argument, 0, O_PROJ},
-    {"seed", required_argument, 0, O_SEED},
-    {"pooling", required_argument, 0, O_POOLING},
-    {"json", no_argument, 0, O_JSON},
-    {"threads", required_argument, 0, O_THREADS},
-    {0, 0, 0, 0}};
-
-/* Adds one -s argument: a file, or a comma-separated list when no file has the whole name. */
-static int add_styles(char *arg, const char **styles, int *n) {
-    if (access(arg, F_OK) == 0 || !strchr(arg, ',')) {
-        if (*n == MAX_STYLES) return 0;
-        styles[(*n)++] = arg;
-        return 1;
-    }
-    for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
-        if (*n == MAX_STYLES) return 0;
-        styles[(*n)++] = tok;
-    }
-    return 1;
-}
 
 typedef struct row {
     const char *path;
@@ -229,53 +162,73 @@ static void print_json(const char *content, const char *const *styles, int nstyl
 
 static impasto_image *load_or_report(impasto_ctx *ctx, const char *path) {
     impasto_image *img = NULL;
-    if (impasto_image_load(ctx, path, &img) != IMPASTO_OK) cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+    impasto_status s = impasto_image_load(ctx, path, &img);
+    if (s != IMPASTO_OK) cli_fail(CMD, ctx, s, path);
     return img;
 }
 
-int cmd_eval(int argc, char **argv) {
+typedef struct eval_settings {
+    cli_common common;
+    const char *content, *model;
+    cli_paths styles;
+    int verbose;
     impasto_eval_options opt;
-    impasto_eval_options_init(&opt);
-    const char *content_path = NULL, *model_arg = NULL, *styles[MAX_STYLES];
-    int nstyles = 0, json = 0, verbose = 0;
-    long l, threads = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":c:s:m:vh", LONG_OPTS, NULL)) != -1) {
-        switch (c) {
-        case 'c': content_path = optarg; break;
-        case 's':
-            if (!add_styles(optarg, styles, &nstyles)) {
-                cli_error(CMD, 0, "at most %d style images", MAX_STYLES);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'm': model_arg = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'h': usage(stdout); return 0;
-        case O_CONTENT_LAYERS: opt.content_layers = optarg; break;
-        case O_STYLE_LAYERS: opt.style_layers = optarg; break;
-        case O_SWD_LAYERS: opt.swd_layers = optarg; break;
-        case O_STYLE_SIZE: if (!cli_parse_int(CMD, "--style-size", optarg, 16, 16384, &l)) return EXIT_USAGE; opt.style_size = (int)l; break;
-        case O_PROJ: if (!cli_parse_int(CMD, "--projections", optarg, 1, 4096, &l)) return EXIT_USAGE; opt.swd_projections = (int)l; break;
-        case O_SEED: if (!cli_parse_int(CMD, "--seed", optarg, 0, 0x7fffffffL, &l)) return EXIT_USAGE; opt.seed = (uint64_t)l; break;
-        case O_POOLING:
-            if (!strcmp(optarg, "max")) opt.pooling = IMPASTO_POOL_MAX;
-            else if (!strcmp(optarg, "avg")) opt.pooling = IMPASTO_POOL_AVG;
-            else { cli_error(CMD, 1, "--pooling is 'max' or 'avg', got '%s'", optarg); return EXIT_USAGE; }
-            break;
-        case O_JSON: json = 1; break;
-        case O_THREADS: if (!cli_parse_int(CMD, "--threads", optarg, 0, 1024, &threads)) return EXIT_USAGE; break;
-        case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); return EXIT_USAGE;
-        default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
-        }
-    }
+} eval_settings;
+
+#define S eval_settings
+#define G_MEASURE "Measures"
+static const cli_opt OPTS[] = {
+    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, content), "FILE", 0, 0, NULL, NULL, "the content photo",
+     CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, styles), "FILE[,FILE...]", 0, 0, NULL, NULL,
+     "style image(s); several are pooled (equal weights)", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "json", 0, CLI_FLAG, offsetof(S, common.json), NULL, 0, 0, NULL, NULL,
+     "JSON instead of a table (PSNR of identical images: null)", 0, NULL},
+    {CLI_G_IO, "verbose", 'v', CLI_FLAG, offsetof(S, verbose), NULL, 0, 0, NULL, NULL, "also a column per layer", 0,
+     NULL},
+    CLI_OPT_MODEL(S, model, "the converted VGG-19 (default vgg19)"),
+    {G_MEASURE, "content-layers", 0, CLI_STRING, offsetof(S, opt.content_layers), "L,...", 0, 0, NULL, NULL,
+     "VGG-19 layers of the content loss", 0, cli_check_layers},
+    {G_MEASURE, "style-layers", 0, CLI_STRING, offsetof(S, opt.style_layers), "L,...", 0, 0, NULL, NULL,
+     "VGG-19 layers of the style loss", 0, cli_check_layers},
+    {G_MEASURE, "swd-layers", 0, CLI_STRING, offsetof(S, opt.swd_layers), "L,...", 0, 0, NULL, "the style layers",
+     "VGG-19 layers of the sliced Wasserstein distance", 0, cli_check_layers},
+    {G_MEASURE, "style-size", 0, CLI_INT, offsetof(S, opt.style_size), "N", 16, IMPASTO_MAX_SIDE, NULL, "the output's",
+     "longest side of the style images", 0, NULL},
+    {G_MEASURE, "projections", 0, CLI_INT, offsetof(S, opt.swd_projections), "N", 1, 4096, NULL, NULL,
+     "SWD random directions", 0, NULL},
+    {G_MEASURE, "seed", 0, CLI_U64, offsetof(S, opt.seed), "N", 0, CLI_MAX_SEED, NULL, NULL, "seed of the SWD directions",
+     0, NULL},
+    {G_MEASURE, "pooling", 0, CLI_CHOICE, offsetof(S, opt.pooling), NULL, 0, 0, "max|avg", NULL, "VGG's pooling", 0,
+     NULL},
+    {CLI_G_COMMON, "threads", 0, CLI_INT, offsetof(S, common.threads), "N", 0, 1024, NULL, "all cores",
+     "worker threads", 0, NULL},
+    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,
+     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, "100000000", "the largest image (width x height) decoded", 0,
+     NULL},
+    CLI_OPTS_END};
+#undef S
+
+static void init(void *p) {
+    eval_settings *s = p;
+    impasto_eval_options_init(&s->opt);
+}
+
+static int run(void *p, int argc, char **argv) {
+    eval_settings *st = p;
+    impasto_eval_options opt = st->opt;
+    const char *content_path = st->content, *model_arg = st->model;
+    const char *const *styles = st->styles.v;
+    const int nstyles = st->styles.n, json = st->common.json, verbose = st->verbose, threads = st->common.threads;
+    const size_t max_pixels = st->common.max_pixels;
+    const int first = 0;
     if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE)"); return EXIT_USAGE; }
     if (nstyles == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); return EXIT_USAGE; }
-    int nout = argc - optind;
+    int nout = argc - first;
     if (nout < 1) { cli_error(CMD, 1, "no output images to evaluate"); return EXIT_USAGE; }
 
+    char model_path[4096];
+    if (!cli_find_model(CMD, model_arg, "vgg19", 0, model_path, sizeof model_path)) return 1;
     int rc = 1;
     impasto_ctx *ctx = impasto_ctx_create();
     row *rows = calloc((size_t)nout, sizeof *rows);
@@ -285,31 +238,36 @@ int cmd_eval(int argc, char **argv) {
         impasto_ctx_free(ctx);
         return 1;
     }
-    impasto_ctx_set_threads(ctx, (int)threads);
+    impasto_ctx_set_threads(ctx, threads);
+    if (max_pixels) impasto_ctx_set_max_pixels(ctx, max_pixels);
     impasto_model *vgg = NULL;
     impasto_image *content = NULL, *style_imgs[MAX_STYLES] = {0};
-    const char *model_path = cli_find_model(model_arg, "vgg19.safetensors", argv[0]);
+    impasto_status s = impasto_model_load(ctx, model_path, &vgg);
+    if (s != IMPASTO_OK) {
+        rc = cli_fail(CMD, ctx, s, NULL);
+        goto done;
+    }
+    if (strcmp(impasto_model_kind(vgg), "vgg19")) {
+        cli_error(CMD, 1, "-m %s is a model of kind '%s'; eval measures with VGG-19 (vgg19)", model_path,
+                  impasto_model_kind(vgg));
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (!(content = load_or_report(ctx, content_path))) goto done;
     for (int i = 0; i < nstyles; i++)
         if (!(style_imgs[i] = load_or_report(ctx, styles[i]))) goto done;
-    if (impasto_model_load(ctx, model_path, &vgg) != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s%s", impasto_ctx_error(ctx),
-                  model_arg ? "" : " (run 'make models', or give --model; docs/models.md says where to get VGG-19)");
-        goto done;
-    }
     for (int i = 0; i < nout; i++) {
         row *rw = &rows[i];
-        rw->path = argv[optind + i];
+        rw->path = argv[first + i];
         impasto_image *out = load_or_report(ctx, rw->path);
         if (!out) goto done;
         rw->width = impasto_image_width(out);
         rw->height = impasto_image_height(out);
-        impasto_status s = impasto_evaluate(ctx, vgg, out, content, (const impasto_image *const *)style_imgs,
+        s = impasto_evaluate(ctx, vgg, out, content, (const impasto_image *const *)style_imgs,
                                             (size_t)nstyles, &opt, &rw->r);
         impasto_image_free(out);
         if (s != IMPASTO_OK) {
-            cli_error(CMD, s == IMPASTO_ERR_INVALID_ARG ? 1 : 0, "%s: %s", rw->path, impasto_ctx_error(ctx));
-            if (s == IMPASTO_ERR_INVALID_ARG) rc = EXIT_USAGE;
+            rc = cli_fail(CMD, ctx, s, rw->path);
             goto done;
         }
     }
@@ -324,3 +282,26 @@ done:
     impasto_ctx_free(ctx);
     return rc;
 }
+
+const cli_command CLI_EVAL = {
+    .name = "eval",
+    .summary = "measure outputs: content kept (SSIM, PSNR, edges, VGG) and style matched",
+    .synopsis = "-c CONTENT -s STYLE[,STYLE...] [options] OUTPUT...",
+    .description = "Measures each OUTPUT against the content photo and the style image(s), one row each.\n"
+                   "Content kept (output vs the content resized to the output's size):\n"
+                   "  SSIM     mean SSIM of the luminance (1 = identical)\n"
+                   "  PSNR     dB of the luminance (inf = identical)\n"
+                   "  edge     correlation of the Sobel edge strengths (1 = same edges)\n"
+                   "  content  VGG-19 content loss (neural-style's, weight 1; 0 = same features)\n"
+                   "Style matched (output vs the style images, resized to the output's longest side):\n"
+                   "  style    VGG-19 Gram-matrix style loss summed over the style layers (weight 1)\n"
+                   "  SWD      sliced Wasserstein distance of the VGG-19 features, mean over the layers\n"
+                   "  colour   colour-histogram distance (earth mover's, 0..1 of intensity)\n"
+                   "Lower is closer for content, style, SWD and colour.",
+    .opts = OPTS,
+    .settings_size = sizeof(eval_settings),
+    .init = init,
+    .run = run,
+    .positional = "OUTPUT...",
+    .positional_complete = CLI_COMPLETE_IMAGE,
+};

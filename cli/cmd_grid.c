@@ -6,28 +6,13 @@
  *   height = rows * (cell + label) + (rows + 1) * gap,   label = 9 * s with --labels, else 0
  * Each image keeps its aspect ratio, is centred in its cell and composited over white; with --crop
  * its centred square fills the cell instead (as AdaIN-style's and pytorch-AdaIN's -crop show inputs). */
-#include "cli.h"
+#include "opts.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *CMD = "grid";
-
-static void usage(FILE *f) {
-    fputs("usage: impasto grid -o SHEET.png [--cols N] [--cell N] [--gap N] [--labels] [--crop] IMAGE...\n"
-          "\n"
-          "Lays the images out left to right, top to bottom, each fitted into a square cell.\n"
-          "\n"
-          "  -o, --output FILE   the sheet, .png or .jpg (written atomically)\n"
-          "      --cols N        images per row (default: all in one row)\n"
-          "      --cell N        side of each cell in pixels (256)\n"
-          "      --gap N         white space between and around cells (4)\n"
-          "      --labels        the file's base name under each cell\n"
-          "      --crop          each image's centred square fills its cell\n"
-          "  -h, --help\n",
-          f);
-}
 
 /* A 5x7 bitmap font for labels: 7 rows per glyph, bit 4 is the leftmost column. Upper case is
  * drawn as lower case; anything else as '?'. */
@@ -144,36 +129,57 @@ static impasto_image *centre_square(impasto_ctx *ctx, impasto_image *img) {
     return sq;
 }
 
-static const struct option LONG_OPTS[] = {
-    {"output", required_argument, 0, 'o'}, {"cols", required_argument, 0, 'C'},
-    {"cell", required_argument, 0, 'L'},   {"gap", required_argument, 0, 'G'},
-    {"labels", no_argument, 0, 'B'},       {"help", no_argument, 0, 'h'},
-    {"crop", no_argument, 0, 'Q'},
-    {0, 0, 0, 0}};
+typedef struct grid_settings {
+    cli_common common;
+    const char *output;
+    int cols, cell, gap, labels, crop;
+} grid_settings;
 
-int cmd_grid(int argc, char **argv) {
-    const char *output = NULL;
-    long cols = 0, cell = 256, gap = 4;
-    int labels = 0, crop = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", LONG_OPTS, NULL)) != -1) {
-        switch (c) {
-        case 'o': output = optarg; break;
-        case 'C': if (!cli_parse_int(CMD, "--cols", optarg, 1, 1000, &cols)) return EXIT_USAGE; break;
-        case 'L': if (!cli_parse_int(CMD, "--cell", optarg, 16, 4096, &cell)) return EXIT_USAGE; break;
-        case 'G': if (!cli_parse_int(CMD, "--gap", optarg, 0, 256, &gap)) return EXIT_USAGE; break;
-        case 'B': labels = 1; break;
-        case 'Q': crop = 1; break;
-        case 'h': usage(stdout); return 0;
-        case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); return EXIT_USAGE;
-        default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
-        }
-    }
-    int n = argc - optind;
+#define S grid_settings
+static const cli_opt OPTS[] = {
+    {"Layout", "output", 'o', CLI_STRING, offsetof(S, output), "FILE", 0, 0, NULL, NULL,
+     "the sheet, .png or .jpg (written atomically)", CLI_COMPLETE_FILE, NULL},
+    {"Layout", "cols", 0, CLI_INT, offsetof(S, cols), "N", 1, 1000, NULL, "all in one row", "images per row", 0, NULL},
+    {"Layout", "cell", 0, CLI_INT, offsetof(S, cell), "N", 16, 4096, NULL, NULL, "side of each cell in pixels", 0, NULL},
+    {"Layout", "gap", 0, CLI_INT, offsetof(S, gap), "N", 0, 256, NULL, NULL, "white space between and around cells", 0,
+     NULL},
+    {"Layout", "labels", 0, CLI_FLAG, offsetof(S, labels), NULL, 0, 0, NULL, NULL, "the file's name under each cell", 0,
+     NULL},
+    {"Layout", "crop", 0, CLI_FLAG, offsetof(S, crop), NULL, 0, 0, NULL, NULL, "each image's centred square fills its cell",
+     0, NULL},
+    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,
+     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, "100000000", "the largest image (width x height) decoded", 0,
+     NULL},
+    {CLI_G_COMMON, "quiet", 'q', CLI_FLAG, offsetof(S, common.quiet), NULL, 0, 0, NULL, NULL, "no \"wrote\" line", 0,
+     NULL},
+    CLI_OPTS_END};
+#undef S
+
+static void init(void *p) {
+    grid_settings *s = p;
+    s->cell = 256;
+    s->gap = 4;
+}
+
+static int run(void *p, int argc, char **argv) {
+    const grid_settings *gs = p;
+    const char *output = gs->output;
+    long cols = gs->cols, cell = gs->cell, gap = gs->gap;
+    const int labels = gs->labels, crop = gs->crop, quiet = gs->common.quiet;
+    const size_t max_pixels = gs->common.max_pixels;
+    const int first = 0;
+    int n = argc - first;
     if (!output) { cli_error(CMD, 1, "no output file (-o SHEET.png)"); return EXIT_USAGE; }
     if (n < 1) { cli_error(CMD, 1, "no images to lay out"); return EXIT_USAGE; }
+    if (!cli_output_format_ok(CMD, output)) return EXIT_USAGE;
+    cli_inputs in = {0};
+    int ok = 1;
+    for (int i = 0; ok && i < n; i++) ok = cli_inputs_add(CMD, &in, argv[first + i]);
+    int not_input = ok && cli_output_not_input(CMD, &in, output);
+    cli_inputs_free(&in);
+    if (!ok) return 1;
+    if (!not_input) return EXIT_USAGE;
+    if (!cli_output_folder_ok(CMD, output)) return 1;
     if (cols == 0 || cols > n) cols = n;
     long rows = (n + cols - 1) / cols;
     int s = cell / 128 > 1 ? (int)(cell / 128) : 1, label_h = labels ? 9 * s : 0;
@@ -187,17 +193,19 @@ int cmd_grid(int argc, char **argv) {
     impasto_ctx *ctx = impasto_ctx_create();
     impasto_image *sheet = NULL;
     if (!ctx) { cli_error(CMD, 0, "out of memory"); return 1; }
-    if (impasto_image_create(ctx, (int)sw, (int)sh, 3, &sheet) != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+    if (max_pixels) impasto_ctx_set_max_pixels(ctx, max_pixels);
+    impasto_status st;
+    if ((st = impasto_image_create(ctx, (int)sw, (int)sh, 3, &sheet)) != IMPASTO_OK) {
+        rc = cli_fail(CMD, ctx, st, NULL);
         goto done;
     }
     float *px = impasto_image_data(sheet);
     for (size_t i = 0; i < (size_t)sw * sh * 3; i++) px[i] = 1.0f;
     for (int i = 0; i < n; i++) {
-        const char *path = argv[optind + i];
+        const char *path = argv[first + i];
         impasto_image *img = NULL, *fitted = NULL;
-        if (impasto_image_load(ctx, path, &img) != IMPASTO_OK) {
-            cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+        if ((st = impasto_image_load(ctx, path, &img)) != IMPASTO_OK) {
+            rc = cli_fail(CMD, ctx, st, path);
             goto done;
         }
         if (crop && !(img = centre_square(ctx, img))) {
@@ -209,7 +217,7 @@ int cmd_grid(int argc, char **argv) {
         int fh = h >= w ? (int)cell : (int)((double)cell * h / w + 0.5);
         if (fw < 1) fw = 1;
         if (fh < 1) fh = 1;
-        impasto_status st = impasto_image_resize(ctx, img, fw, fh, &fitted);
+        st = impasto_image_resize(ctx, img, fw, fh, &fitted);
         impasto_image_free(img);
         if (st != IMPASTO_OK) {
             cli_error(CMD, 0, "%s: %s", path, impasto_ctx_error(ctx));
@@ -220,13 +228,28 @@ int cmd_grid(int argc, char **argv) {
         impasto_image_free(fitted);
         if (labels) draw_label(px, (int)sw, (int)sh, base_name(path), cx + (int)cell / 2, cy + (int)cell + s, s, (int)cell);
     }
-    if (impasto_image_save(ctx, sheet, output, 0) != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+    if ((st = impasto_image_save(ctx, sheet, output, 0)) != IMPASTO_OK) {
+        rc = cli_fail(CMD, ctx, st, NULL);
         goto done;
     }
+    if (!quiet && isatty(STDOUT_FILENO)) printf("wrote %s\n", output);
     rc = 0;
 done:
     impasto_image_free(sheet);
     impasto_ctx_free(ctx);
     return rc;
 }
+
+const cli_command CLI_GRID = {
+    .name = "grid",
+    .summary = "a contact sheet of images, optionally labelled",
+    .synopsis = "-o SHEET.png [--cols N] [--cell N] [--gap N] [--labels] [--crop] IMAGE...",
+    .description = "Lays the images out left to right, top to bottom, each fitted into a square cell (the\n"
+                   "README's side-by-side pictures are made with it).",
+    .opts = OPTS,
+    .settings_size = sizeof(grid_settings),
+    .init = init,
+    .run = run,
+    .positional = "IMAGE...",
+    .positional_complete = CLI_COMPLETE_IMAGE,
+};

@@ -1,99 +1,89 @@
 /* impasto transfer: neural-style's options (kebab-case, same meanings and defaults) on top of
  * impasto_transfer(). */
-#include "cli.h"
+#include "opts.h"
 
-#include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 static const char *CMD = "transfer";
 
-static void usage(FILE *f) {
-    fputs("usage: impasto transfer -c CONTENT -s STYLE[,STYLE...] [-o OUT] [options]\n"
-          "\n"
-          "Repaints CONTENT in the style of STYLE (Gatys et al., as jcjohnson/neural-style).\n"
-          "\n"
-          "  -c, --content FILE          content photo (PNG or JPEG)\n"
-          "  -s, --style FILE[,FILE]     style image(s); repeat -s or give a comma list to blend\n"
-          "  -o, --output FILE           result, .png or .jpg (default out.png)\n"
-          "  -m, --model FILE            converted VGG-19 (default models/vgg19.safetensors)\n"
-          "      --image-size N          longest side of the output (512)\n"
-          "      --scales A,B,...        coarse to fine, e.g. 256,512,1024; each starts from the last\n"
-          "      --num-iterations N[,N...] iterations per scale (1000); with --scales, one each or one for all\n"
-          "      --content-weight W      (5)\n"
-          "      --style-weight W        (100)\n"
-          "      --tv-weight W           total variation smoothing (0.001)\n"
-          "      --style-scale S         style images resized to image-size * S (1.0)\n"
-          "      --style-blend-weights W,W,...   one per style image (equal)\n"
-          "      --init random|image     start from noise or the content image (random)\n"
-          "      --init-image FILE       start from FILE (implies --init image)\n"
-          "      --seed N                random seed (-1: from the clock)\n"
-          "      --optimizer lbfgs|adam  (lbfgs)\n"
-          "      --learning-rate R       Adam's step size (10)\n"
-          "      --lbfgs-history N       L-BFGS corrections kept (100)\n"
-          "      --line-search           L-BFGS with a strong Wolfe line search (off, as neural-style)\n"
-          "      --pooling max|avg       (max)\n"
-          "      --content-layers L,...  (relu4_2)\n"
-          "      --style-layers L,...    (relu1_1,relu2_1,relu3_1,relu4_1,relu5_1)\n"
-          "      --style-layer-weights W,...   one per style layer (1 each)\n"
-          "      --original-colors       keep the content's colours (luminance transfer)\n"
-          "      --normalize-gradients   divide each loss's gradient by its L1 norm\n"
-          "      --print-iter N          log a line every N iterations (50 on a terminal, 0 when piped)\n"
-          "      --save-iter N           save OUT_<iteration> every N iterations (100; 0 = never)\n"
-          "      --threads N             worker threads (all cores)\n"
-          "  -q, --quiet                 no progress display\n"
-          "  -h, --help\n",
-          f);
-}
+typedef struct transfer_settings {
+    cli_common common;
+    const char *content, *output, *model, *init_image;
+    cli_paths styles;
+    cli_numbers blend, layer_weights, iterations, scales;
+    int print_iter;  /* -1: 50 on a terminal, 0 piped */
+    impasto_transfer_options opt;
+} transfer_settings;
 
-enum {
-    O_CONTENT_WEIGHT = 256, O_STYLE_WEIGHT, O_TV_WEIGHT, O_NUM_ITER, O_INIT, O_INIT_IMAGE, O_SEED,
-    O_OPTIMIZER, O_LR, O_LBFGS_HISTORY, O_LINE_SEARCH, O_IMAGE_SIZE, O_STYLE_SCALE, O_BLEND,
-    O_POOLING, O_CONTENT_LAYERS, O_STYLE_LAYERS, O_STYLE_LAYER_WEIGHTS, O_ORIGINAL_COLORS,
-    O_NORMALIZE, O_PRINT_ITER, O_SAVE_ITER, O_SCALES, O_THREADS
-};
+#define S transfer_settings
+#define G_LOSS "Losses"
+#define G_OPT "Optimisation"
+static const cli_opt OPTS[] = {
+    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, content), "FILE", 0, 0, NULL, NULL,
+     "the photo (PNG or JPEG; EXIF orientation applied; alpha carried to the output)", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, styles), "FILE[,FILE...]", 0, 0, NULL, NULL,
+     "style image(s); repeat -s or give a comma list to blend several", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, output), "FILE", 0, 0, NULL, "out.png",
+     ".png or .jpg, written atomically", CLI_COMPLETE_FILE, NULL},
+    {CLI_G_IO, "init-image", 0, CLI_STRING, offsetof(S, init_image), "FILE", 0, 0, NULL, NULL,
+     "start from this picture (implies --init image)", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "print-iter", 0, CLI_INT, offsetof(S, print_iter), "N", 0, 1000000, NULL, "50 on a terminal, 0 piped",
+     "log a line every N iterations on stdout", 0, NULL},
+    {CLI_G_IO, "save-iter", 0, CLI_INT, offsetof(S, opt.save_iter), "N", 0, 1000000, NULL, NULL,
+     "save OUT_<iteration> every N iterations (0: never)", 0, NULL},
+    CLI_OPT_MODEL(S, model, "the converted VGG-19 (default vgg19)"),
+    {CLI_G_SIZES, "image-size", 0, CLI_INT, offsetof(S, opt.image_size), "N", 16, IMPASTO_MAX_SIDE, NULL, NULL,
+     "longest side of the output", 0, NULL},
+    {CLI_G_SIZES, "scales", 0, CLI_LIST, offsetof(S, scales), "A,B,...", 16, IMPASTO_MAX_SIDE, NULL, NULL,
+     "coarse to fine, e.g. 256,512,1024: each scale starts from the last result", 0, NULL},
+    {CLI_G_SIZES, "style-scale", 0, CLI_DOUBLE, offsetof(S, opt.style_scale), "S", 1e-3, 16, NULL, NULL,
+     "style images are resized to image-size x S", 0, NULL},
+    {G_LOSS, "content-weight", 0, CLI_DOUBLE, offsetof(S, opt.content_weight), "W", 0, 1e12, NULL, NULL,
+     "weight of the content loss", 0, NULL},
+    {G_LOSS, "style-weight", 0, CLI_DOUBLE, offsetof(S, opt.style_weight), "W", 0, 1e12, NULL, NULL,
+     "weight of the style loss", 0, NULL},
+    {G_LOSS, "tv-weight", 0, CLI_DOUBLE, offsetof(S, opt.tv_weight), "W", 0, 1e12, NULL, NULL,
+     "total-variation smoothing", 0, NULL},
+    {G_LOSS, "style-blend-weights", 0, CLI_LIST, offsetof(S, blend), "W,...", 0, 1e9, NULL, "equal",
+     "one per style image, normalised to sum 1", 0, NULL},
+    {G_LOSS, "content-layers", 0, CLI_STRING, offsetof(S, opt.content_layers), "L,...", 0, 0, NULL, NULL,
+     "any of conv1_1 ... relu5_4, pool1 ... pool5", 0, cli_check_layers},
+    {G_LOSS, "style-layers", 0, CLI_STRING, offsetof(S, opt.style_layers), "L,...", 0, 0, NULL, NULL,
+     "the layers whose Gram matrices are matched",
+     0, cli_check_layers},
+    {G_LOSS, "style-layer-weights", 0, CLI_LIST, offsetof(S, layer_weights), "W,...", 0, 1e12, NULL, "1 each",
+     "multiplies --style-weight per style layer", 0, NULL},
+    {G_LOSS, "pooling", 0, CLI_CHOICE, offsetof(S, opt.pooling), NULL, 0, 0, "max|avg", NULL, "VGG's pooling", 0, NULL},
+    {G_LOSS, "original-colors", 0, CLI_FLAG, offsetof(S, opt.original_colors), NULL, 0, 0, NULL, NULL,
+     "keep the photo's colours (luminance-only transfer)", 0, NULL},
+    {G_LOSS, "normalize-gradients", 0, CLI_FLAG, offsetof(S, opt.normalize_gradients), NULL, 0, 0, NULL, NULL,
+     "divide each loss's gradient by its L1 norm", 0, NULL},
+    {G_OPT, "num-iterations", 0, CLI_LIST, offsetof(S, iterations), "N[,N...]", 0, 1000000, NULL, NULL,
+     "per scale; with --scales, one number for all or one per scale", 0, NULL},
+    {G_OPT, "init", 0, CLI_CHOICE, offsetof(S, opt.init), NULL, 0, 0, "random|image", NULL,
+     "start from noise or from the photo", 0, NULL},
+    {G_OPT, "seed", 0, CLI_I64, offsetof(S, opt.seed), "N", -1, CLI_MAX_SEED, NULL, NULL, "-1: from the clock", 0, NULL},
+    {G_OPT, "optimizer", 0, CLI_CHOICE, offsetof(S, opt.optimizer), NULL, 0, 0, "lbfgs|adam", NULL,
+     "L-BFGS (neural-style's) or Adam", 0, NULL},
+    {G_OPT, "learning-rate", 0, CLI_DOUBLE, offsetof(S, opt.learning_rate), "R", 1e-12, 1e9, NULL, NULL,
+     "Adam's step size", 0, NULL},
+    {G_OPT, "lbfgs-history", 0, CLI_INT, offsetof(S, opt.lbfgs_history), "N", 1, 1000, NULL, NULL,
+     "L-BFGS corrections kept", 0, NULL},
+    {G_OPT, "line-search", 0, CLI_FLAG, offsetof(S, opt.lbfgs_line_search), NULL, 0, 0, NULL, NULL,
+     "L-BFGS with a strong Wolfe line search (neural-style uses none)", 0, NULL},
+    CLI_OPTS_COMMON(S),
+    CLI_OPT_JSON(S),
+    CLI_OPTS_END};
+#undef S
 
-static const struct option LONG_OPTS[] = {
-    {"content", required_argument, 0, 'c'},
-    {"style", required_argument, 0, 's'},
-    {"output", required_argument, 0, 'o'},
-    {"model", required_argument, 0, 'm'},
-    {"quiet", no_argument, 0, 'q'},
-    {"help", no_argument, 0, 'h'},
-    {"content-weight", required_argument, 0, O_CONTENT_WEIGHT},
-    {"style-weight", required_argument, 0, O_STYLE_WEIGHT},
-    {"tv-weight", required_argument, 0, O_TV_WEIGHT},
-    {"num-iterations", required_argument, 0, O_NUM_ITER},
-    {"init", required_argument, 0, O_INIT},
-    {"init-image", required_argument, 0, O_INIT_IMAGE},
-    {"seed", required_argument, 0, O_SEED},
-    {"optimizer", required_argument, 0, O_OPTIMIZER},
-    {"learning-rate", required_argument, 0, O_LR},
-    {"lbfgs-history", required_argument, 0, O_LBFGS_HISTORY},
-    {"line-search", no_argument, 0, O_LINE_SEARCH},
-    {"image-size", required_argument, 0, O_IMAGE_SIZE},
-    {"style-scale", required_argument, 0, O_STYLE_SCALE},
-    {"style-blend-weights", required_argument, 0, O_BLEND},
-    {"pooling", required_argument, 0, O_POOLING},
-    {"content-layers", required_argument, 0, O_CONTENT_LAYERS},
-    {"style-layers", required_argument, 0, O_STYLE_LAYERS},
-    {"style-layer-weights", required_argument, 0, O_STYLE_LAYER_WEIGHTS},
-    {"original-colors", optional_argument, 0, O_ORIGINAL_COLORS},
-    {"normalize-gradients", optional_argument, 0, O_NORMALIZE},
-    {"print-iter", required_argument, 0, O_PRINT_ITER},
-    {"save-iter", required_argument, 0, O_SAVE_ITER},
-    {"scales", required_argument, 0, O_SCALES},
-    {"threads", required_argument, 0, O_THREADS},
-    {0, 0, 0, 0}};
-
-/* Ctrl-C asks the run to stop at the end of the current iteration; a second one kills. */
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-    interrupted = 1;
-    signal(sig, SIG_DFL);
+static void init(void *p) {
+    transfer_settings *s = p;
+    impasto_transfer_options_init(&s->opt);
+    s->print_iter = -1;
+    s->iterations.n = 1;
+    s->iterations.v[0] = s->opt.num_iterations;
 }
 
 typedef struct run_state {
@@ -102,6 +92,7 @@ typedef struct run_state {
     const char *output;
     int save_failed;
     int multi_scale;
+    impasto_progress last;  /* the last iteration's numbers, for --json */
 } run_state;
 
 /* "out.png" + iteration 100 -> "out_100.png" (with scales: "out_512px_100.png"). */
@@ -114,6 +105,8 @@ static void numbered_path(const char *output, const char *tag, char *buf, size_t
 
 static int on_progress(const impasto_progress *p, void *user) {
     run_state *rs = user;
+    rs->last = *p;
+    rs->last.image = NULL;
     progress_update(&rs->progress, p);
     if (p->image) {
         char tag[64], path[4096];
@@ -126,223 +119,174 @@ static int on_progress(const impasto_progress *p, void *user) {
             rs->save_failed = 1;
         }
     }
-    return interrupted != 0;
+    return cli_interrupted();
 }
 
 static impasto_image *load_or_report(impasto_ctx *ctx, const char *path) {
     impasto_image *img = NULL;
-    if (impasto_image_load(ctx, path, &img) != IMPASTO_OK) cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+    impasto_status s = impasto_image_load(ctx, path, &img);
+    if (s != IMPASTO_OK) cli_fail(CMD, ctx, s, path);
     return img;
 }
 
-int cmd_transfer(int argc, char **argv) {
-    impasto_transfer_options opt;
-    impasto_transfer_options_init(&opt);
-    const char *content_path = NULL, *output = "out.png", *model_arg = NULL, *init_image_path = NULL;
-    const char *styles[CLI_MAX_STYLES];
-    char *owned[CLI_MAX_STYLES];
-    int nstyles = 0, nowned = 0, quiet = 0, print_iter = -1;
-    const char *init_arg = NULL;  /* --init as given, to refuse "--init random --init-image F" */
-    double blend[CLI_MAX_STYLES], layer_w[IMPASTO_MAX_LAYERS];
-    int nblend = 0, nlayer_w = 0;
-    double its[IMPASTO_MAX_SCALES];  /* --num-iterations, one per scale or one for all */
-    int nits = 0;
-    long threads = 0;
-    int rc = EXIT_USAGE;
-
-    optind = 1;
-    opterr = 0;
-    int c;
-    long l;
-    while ((c = getopt_long(argc, argv, ":c:s:o:m:qh", LONG_OPTS, NULL)) != -1) {
-        switch (c) {
-        case 'c': content_path = optarg; break;
-        case 's': {
-            int added = cli_add_styles(optarg, styles, &nstyles, owned, &nowned);
-            if (added == 0) cli_error(CMD, 0, "at most %d style images", CLI_MAX_STYLES);
-            if (added < 0) cli_error(CMD, 1, "-s expects a file name or a comma-separated list of them, got '%s'", optarg);
-            if (added <= 0) goto done;
-            break;
-        }
-        case 'o': output = optarg; break;
-        case 'm': model_arg = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': usage(stdout); rc = 0; goto done;
-        case O_CONTENT_WEIGHT: if (!cli_parse_double(CMD, "--content-weight", optarg, 0, 1e12, &opt.content_weight)) goto done; break;
-        case O_STYLE_WEIGHT: if (!cli_parse_double(CMD, "--style-weight", optarg, 0, 1e12, &opt.style_weight)) goto done; break;
-        case O_TV_WEIGHT: if (!cli_parse_double(CMD, "--tv-weight", optarg, 0, 1e12, &opt.tv_weight)) goto done; break;
-        case O_NUM_ITER: {
-            if (!strchr(optarg, ',')) {
-                if (!cli_parse_int(CMD, "--num-iterations", optarg, 0, 1000000, &l)) goto done;
-                its[0] = (double)l;
-                nits = 1;
-            } else if ((nits = cli_parse_double_list(CMD, "--num-iterations", optarg, 0, 1000000, its,
-                                                     IMPASTO_MAX_SCALES)) < 0) {
-                goto done;
-            }
-            for (int i = 0; i < nits; i++)
-                if (its[i] != (int)its[i]) {
-                    cli_error(CMD, 1, "--num-iterations takes whole numbers, got '%s'", optarg);
-                    goto done;
-                }
-            opt.num_iterations = (int)its[0];
-            break;
-        }
-        case O_INIT:
-            if (!strcmp(optarg, "random")) opt.init = IMPASTO_INIT_RANDOM;
-            else if (!strcmp(optarg, "image")) opt.init = IMPASTO_INIT_IMAGE;
-            else { cli_error(CMD, 1, "--init is 'random' or 'image', got '%s'", optarg); goto done; }
-            init_arg = optarg;
-            break;
-        case O_INIT_IMAGE: init_image_path = optarg; opt.init = IMPASTO_INIT_IMAGE; break;
-        case O_SEED: if (!cli_parse_int(CMD, "--seed", optarg, -1, 0x7fffffffL, &l)) goto done; opt.seed = l; break;
-        case O_OPTIMIZER:
-            if (!strcmp(optarg, "lbfgs")) opt.optimizer = IMPASTO_OPTIM_LBFGS;
-            else if (!strcmp(optarg, "adam")) opt.optimizer = IMPASTO_OPTIM_ADAM;
-            else { cli_error(CMD, 1, "--optimizer is 'lbfgs' or 'adam', got '%s'", optarg); goto done; }
-            break;
-        case O_LR: if (!cli_parse_double(CMD, "--learning-rate", optarg, 1e-12, 1e9, &opt.learning_rate)) goto done; break;
-        case O_LBFGS_HISTORY: if (!cli_parse_int(CMD, "--lbfgs-history", optarg, 1, 1000, &l)) goto done; opt.lbfgs_history = (int)l; break;
-        case O_LINE_SEARCH: opt.lbfgs_line_search = 1; break;
-        case O_IMAGE_SIZE: if (!cli_parse_int(CMD, "--image-size", optarg, 16, 16384, &l)) goto done; opt.image_size = (int)l; break;
-        case O_STYLE_SCALE: if (!cli_parse_double(CMD, "--style-scale", optarg, 1e-3, 16, &opt.style_scale)) goto done; break;
-        case O_BLEND:
-            if ((nblend = cli_parse_double_list(CMD, "--style-blend-weights", optarg, 0, 1e9, blend, CLI_MAX_STYLES)) < 0) goto done;
-            break;
-        case O_POOLING:
-            if (!strcmp(optarg, "max")) opt.pooling = IMPASTO_POOL_MAX;
-            else if (!strcmp(optarg, "avg")) opt.pooling = IMPASTO_POOL_AVG;
-            else { cli_error(CMD, 1, "--pooling is 'max' or 'avg', got '%s'", optarg); goto done; }
-            break;
-        case O_CONTENT_LAYERS: opt.content_layers = optarg; break;
-        case O_STYLE_LAYERS: opt.style_layers = optarg; break;
-        case O_STYLE_LAYER_WEIGHTS:
-            if ((nlayer_w = cli_parse_double_list(CMD, "--style-layer-weights", optarg, 0, 1e12, layer_w, IMPASTO_MAX_LAYERS)) < 0) goto done;
-            opt.style_layer_weights = layer_w;
-            break;
-        case O_ORIGINAL_COLORS:
-            opt.original_colors = 1;
-            if (optarg && !cli_parse_bool(CMD, "--original-colors", optarg, &opt.original_colors)) goto done;
-            break;
-        case O_NORMALIZE:
-            opt.normalize_gradients = 1;
-            if (optarg && !cli_parse_bool(CMD, "--normalize-gradients", optarg, &opt.normalize_gradients)) goto done;
-            break;
-        case O_PRINT_ITER: if (!cli_parse_int(CMD, "--print-iter", optarg, 0, 1000000, &l)) goto done; print_iter = (int)l; break;
-        case O_SAVE_ITER: if (!cli_parse_int(CMD, "--save-iter", optarg, 0, 1000000, &l)) goto done; opt.save_iter = (int)l; break;
-        case O_SCALES: {
-            double sc[IMPASTO_MAX_SCALES];
-            int n = cli_parse_double_list(CMD, "--scales", optarg, 16, 16384, sc, IMPASTO_MAX_SCALES);
-            if (n < 0) goto done;
-            for (int i = 0; i < n; i++) {
-                opt.scales[i] = (int)sc[i];
-                if (opt.scales[i] != sc[i] || (i && sc[i] < sc[i - 1])) {
-                    cli_error(CMD, 1, "--scales takes whole sizes from coarse to fine, got '%s'", optarg);
-                    goto done;
-                }
-            }
-            opt.num_scales = n;
-            break;
-        }
-        case O_THREADS: if (!cli_parse_int(CMD, "--threads", optarg, 0, 1024, &threads)) goto done; break;
-        case ':': cli_error(CMD, 1, "%s needs a value", argv[optind - 1]); goto done;
-        default: cli_error(CMD, 1, "unknown option '%s'", argv[optind - 1]); goto done;
-        }
-    }
-    if (optind < argc) { cli_error(CMD, 1, "unexpected argument '%s'", argv[optind]); goto done; }
+/* The checks that need several options together; 0 after printing why not. */
+static int check_settings(const cli_command *c, transfer_settings *st) {
+    impasto_transfer_options *opt = &st->opt;
     /* Whichever came last, the two say opposite things: refuse rather than guess. */
-    if (init_image_path && init_arg && !strcmp(init_arg, "random")) {
+    if (st->init_image && cli_given(c, st, "init") && opt->init == IMPASTO_INIT_RANDOM) {
         cli_error(CMD, 1, "--init random conflicts with --init-image (which starts from that picture)");
-        goto done;
+        return 0;
     }
-    if (!cli_output_format_ok(CMD, output)) goto done;
-    if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE)"); goto done; }
-    if (nstyles == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); goto done; }
-    if (nblend && nblend != nstyles) {
-        cli_error(CMD, 1, "--style-blend-weights has %d values for %d style images", nblend, nstyles);
-        goto done;
+    if (st->init_image) opt->init = IMPASTO_INIT_IMAGE;
+    const char *output = st->output ? st->output : "out.png";
+    if (!cli_output_format_ok(CMD, output)) return 0;
+    if (!st->content) { cli_error(CMD, 1, "no content image (-c FILE)"); return 0; }
+    if (st->styles.n == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); return 0; }
+    if (st->blend.n && st->blend.n != st->styles.n) {
+        cli_error(CMD, 1, "--style-blend-weights has %d values for %d style images", st->blend.n, st->styles.n);
+        return 0;
     }
-    if (nblend) opt.style_blend_weights = blend;
-    if (nlayer_w) {
+    if (st->blend.n) opt->style_blend_weights = st->blend.v;
+    if (st->layer_weights.n) {
         /* Counted as the library splits the list (commas or spaces, empty items skipped), so the
          * library never reads a weight past the ones given. */
         int nlayers = 0;
-        for (const char *p = opt.style_layers; *p; p++)
-            nlayers += *p != ',' && *p != ' ' && (p == opt.style_layers || p[-1] == ',' || p[-1] == ' ');
-        if (nlayer_w != nlayers) {
-            cli_error(CMD, 1, "--style-layer-weights has %d values for %d style layers", nlayer_w, nlayers);
-            goto done;
+        for (const char *p = opt->style_layers; *p; p++)
+            nlayers += *p != ',' && *p != ' ' && (p == opt->style_layers || p[-1] == ',' || p[-1] == ' ');
+        if (st->layer_weights.n != nlayers) {
+            cli_error(CMD, 1, "--style-layer-weights has %d values for %d style layers", st->layer_weights.n, nlayers);
+            return 0;
+        }
+        if (st->layer_weights.n > IMPASTO_MAX_LAYERS) {
+            cli_error(CMD, 1, "--style-layer-weights takes at most %d values", IMPASTO_MAX_LAYERS);
+            return 0;
+        }
+        opt->style_layer_weights = st->layer_weights.v;
+    }
+    if (st->scales.n > IMPASTO_MAX_SCALES) {
+        cli_error(CMD, 1, "--scales takes at most %d values", IMPASTO_MAX_SCALES);
+        return 0;
+    }
+    for (int i = 0; i < st->scales.n; i++) {
+        opt->scales[i] = (int)st->scales.v[i];
+        if (opt->scales[i] != st->scales.v[i] || (i && st->scales.v[i] < st->scales.v[i - 1])) {
+            cli_error(CMD, 1, "--scales takes whole sizes from coarse to fine");
+            return 0;
         }
     }
-    if (nits > 1 && nits != opt.num_scales) {
-        cli_error(CMD, 1, "--num-iterations has %d values for %d scales (give one, or one per scale)", nits,
-                  opt.num_scales);
-        goto done;
+    opt->num_scales = st->scales.n;
+    const cli_numbers *its = &st->iterations;
+    for (int i = 0; i < its->n; i++)
+        if (its->v[i] != (int)its->v[i]) {
+            cli_error(CMD, 1, "--num-iterations takes whole numbers");
+            return 0;
+        }
+    if (its->n > 1 && its->n != opt->num_scales) {
+        cli_error(CMD, 1, "--num-iterations has %d values for %d scales (give one, or one per scale)", its->n,
+                  opt->num_scales);
+        return 0;
     }
-    for (int i = 0; nits > 1 && i < nits; i++) opt.scale_iterations[i] = (int)its[i];
-    if (opt.num_scales) opt.image_size = opt.scales[opt.num_scales - 1];
+    opt->num_iterations = (int)its->v[0];
+    for (int i = 0; its->n > 1 && i < its->n; i++) opt->scale_iterations[i] = (int)its->v[i];
+    if (opt->num_scales) opt->image_size = opt->scales[opt->num_scales - 1];
+    return 1;
+}
 
-    rc = 1;
-    if (!cli_output_folder_ok(CMD, output)) goto done;
-    impasto_ctx *ctx = impasto_ctx_create();
-    if (!ctx) { cli_error(CMD, 0, "out of memory"); goto done; }
-    impasto_ctx_set_threads(ctx, (int)threads);
+static int run(void *p, int argc, char **argv) {
+    transfer_settings *st = p;
+    impasto_transfer_options *opt = &st->opt;
+    if (!check_settings(&CLI_TRANSFER, st)) return EXIT_USAGE;
+    const char *output = st->output ? st->output : "out.png", *content_path = st->content;
+    const int nstyles = st->styles.n;
+    char model_path[4096];
+    if (!cli_find_model(CMD, st->model, "vgg19", 0, model_path, sizeof model_path)) return 1;
+    cli_inputs in = {0};
+    int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content_path) &&
+                     cli_inputs_add(CMD, &in, st->init_image);
+    for (int i = 0; ok && i < nstyles; i++) ok = cli_inputs_add(CMD, &in, st->styles.v[i]);
+    if (ok && !cli_output_not_input(CMD, &in, output)) rc = EXIT_USAGE, ok = 0;
+    if (ok) ok = cli_output_folder_ok(CMD, output);
+    cli_inputs_free(&in);
+    impasto_ctx *ctx = ok ? impasto_ctx_create() : NULL;
+    if (ok && !ctx) cli_error(CMD, 0, "out of memory");
+    if (!ctx) return rc;
+    impasto_ctx_set_threads(ctx, st->common.threads);
+    if (st->common.max_pixels) impasto_ctx_set_max_pixels(ctx, st->common.max_pixels);
     impasto_model *vgg = NULL;
-    impasto_image *content = NULL, *init = NULL, *result = NULL;
+    impasto_image *content = NULL, *init_img = NULL, *result = NULL;
     impasto_image *style_imgs[CLI_MAX_STYLES] = {0};
-    const char *model_path = cli_find_model(model_arg, "vgg19.safetensors", argv[0]);
+    run_state rs = {.ctx = ctx, .output = output, .multi_scale = opt->num_scales > 1};
+    progress_init(&rs.progress, st->common.quiet,
+                  st->print_iter >= 0 ? st->print_iter : (isatty(STDERR_FILENO) ? 50 : 0));
+    if (st->common.json && !cli_json_begin(&rs.progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
+    impasto_status s;
 
     if (!(content = load_or_report(ctx, content_path))) goto cleanup;
     for (int i = 0; i < nstyles; i++)
-        if (!(style_imgs[i] = load_or_report(ctx, styles[i]))) goto cleanup;
-    if (init_image_path && !(init = load_or_report(ctx, init_image_path))) goto cleanup;
-    if (impasto_model_load(ctx, model_path, &vgg) != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s%s", impasto_ctx_error(ctx),
-                  model_arg ? "" : " (run 'make models', or give --model; docs/models.md says where to get VGG-19)");
+        if (!(style_imgs[i] = load_or_report(ctx, st->styles.v[i]))) goto cleanup;
+    if (st->init_image && !(init_img = load_or_report(ctx, st->init_image))) goto cleanup;
+    if ((s = impasto_model_load(ctx, model_path, &vgg)) != IMPASTO_OK) {
+        rc = cli_fail(CMD, ctx, s, NULL);
         goto cleanup;
     }
-    opt.init_image = init;
-
-    run_state rs = {.ctx = ctx, .output = output, .multi_scale = opt.num_scales > 1};
-    int tty = isatty(STDERR_FILENO);
-    progress_init(&rs.progress, quiet, print_iter >= 0 ? print_iter : (tty ? 50 : 0));
-    opt.progress = on_progress;
-    opt.progress_user = &rs;
-    interrupted = 0;
-    signal(SIGINT, on_sigint);
-    impasto_status s = impasto_transfer(ctx, vgg, content, (const impasto_image *const *)style_imgs,
-                                        (size_t)nstyles, &opt, &result);
-    signal(SIGINT, SIG_DFL);
+    opt->init_image = init_img;
+    opt->progress = on_progress;
+    opt->progress_user = &rs;
+    cli_sigint_begin();
+    s = impasto_transfer(ctx, vgg, content, (const impasto_image *const *)style_imgs, (size_t)nstyles, opt, &result);
+    cli_sigint_end();
     progress_clear(&rs.progress);
+    if (rs.last.iteration > 0) {
+        cli_json_number(&rs.progress, "iterations", rs.last.iteration);
+        cli_json_number(&rs.progress, "loss", rs.last.loss);
+        cli_json_number(&rs.progress, "content_loss", rs.last.content_loss);
+        cli_json_number(&rs.progress, "style_loss", rs.last.style_loss);
+        cli_json_number(&rs.progress, "tv_loss", rs.last.tv_loss);
+    }
     if (s == IMPASTO_ERR_CANCELLED && result) {
         /* Keep the user's previous output; the picture so far goes beside it. */
         char path[4096];
         numbered_path(output, "interrupted", path, sizeof path);
-        if (impasto_image_save(ctx, result, path, 0) == IMPASTO_OK)
+        if (impasto_image_save(ctx, result, path, 0) == IMPASTO_OK) {
             cli_error(CMD, 0, "interrupted; the picture so far is in %s", path);
-        else
+            cli_wrote(&rs.progress, path, impasto_image_width(result), impasto_image_height(result));
+        } else {
             cli_error(CMD, 0, "interrupted; %s", impasto_ctx_error(ctx));
+        }
         rc = EXIT_INTERRUPTED;
         goto cleanup;
     }
-    if (s != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
+    if (s != IMPASTO_OK || (s = impasto_image_save(ctx, result, output, 0)) != IMPASTO_OK) {
+        rc = cli_fail(CMD, ctx, s, NULL);
+        cli_json_failed(&rs.progress, content_path, impasto_ctx_error(ctx));
         goto cleanup;
     }
-    if (impasto_image_save(ctx, result, output, 0) != IMPASTO_OK) {
-        cli_error(CMD, 0, "%s", impasto_ctx_error(ctx));
-        goto cleanup;
-    }
+    cli_wrote(&rs.progress, output, impasto_image_width(result), impasto_image_height(result));
     rc = 0;
 
 cleanup:
+    cli_json_end(&rs.progress, rc);
     impasto_image_free(result);
     impasto_image_free(content);
-    impasto_image_free(init);
+    impasto_image_free(init_img);
     for (int i = 0; i < nstyles; i++) impasto_image_free(style_imgs[i]);
     impasto_model_free(vgg);
     impasto_ctx_free(ctx);
-done:
-    for (int i = 0; i < nowned; i++) free(owned[i]);
+    (void)argc;
+    (void)argv;
     return rc;
 }
+
+const cli_command CLI_TRANSFER = {
+    .name = "transfer",
+    .summary = "repaint a photo in the style of a painting (Gatys et al., neural-style)",
+    .synopsis = "-c CONTENT -s STYLE[,STYLE...] [-o OUT] [options]",
+    .description = "Repaints CONTENT in the style of STYLE by optimising the picture's VGG-19 features (Gatys,\n"
+                   "Ecker & Bethge 2016), with jcjohnson/neural-style's options and defaults. On a terminal a\n"
+                   "live line shows the losses and the ETA; Ctrl-C stops, keeps the old output and saves the\n"
+                   "picture so far as OUT_interrupted.png.",
+    .opts = OPTS,
+    .settings_size = sizeof(transfer_settings),
+    .init = init,
+    .run = run,
+};

@@ -1,49 +1,76 @@
-/* impasto: neural style transfer on the CPU. Dispatches to the subcommands. */
-#include "cli.h"
+/* impasto: neural style transfer on the CPU. Dispatches to the commands (opts.h). */
+#include "opts.h"
 
 #include <string.h>
 
+static const cli_command *const COMMANDS[] = {
+    &CLI_TRANSFER, &CLI_ADAIN, &CLI_WCT,     &CLI_FAST, &CLI_TRAIN,
+    &CLI_CONVERT,  &CLI_EVAL,  &CLI_COMPARE, &CLI_GRID, &CLI_MODELS,
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
 static void usage(FILE *f) {
-    fputs("usage: impasto COMMAND [options]\n"
+    fputs("usage: impasto COMMAND [options]\n\n", f);
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
+    fputs("  help       this list; 'impasto help COMMAND' is 'impasto COMMAND --help'\n"
+          "  version    print the version (also -V, --version)\n"
           "\n"
-          "  transfer   repaint a photo in the style of a painting (Gatys et al., neural-style)\n"
-          "  adain      repaint a photo in one pass of the AdaIN network (Huang & Belongie)\n"
-          "  wct        repaint a photo by whitening and colouring VGG features (Li et al.)\n"
-          "  fast       repaint photos with a pretrained fast style network (Johnson et al.)\n"
-          "  train      train a fast style network on a folder of photos (Johnson et al.)\n"
-          "  convert    convert upstream pretrained weights to impasto's safetensors\n"
-          "  eval       measure outputs: content kept (SSIM, PSNR, edges, VGG) and style matched\n"
-          "  compare    SSIM and PSNR between two images\n"
-          "  grid       a contact sheet of images, optionally labelled\n"
-          "  version    print the version\n"
-          "\n"
-          "'impasto COMMAND --help' describes each command.\n",
+          "Exit status: 0 done, 1 a failure while working, 2 a usage mistake (an option, argument\n"
+          "or input the command cannot use), 130 interrupted by Ctrl-C (what was done is kept).\n"
+          "'impasto help --man' prints the man page, 'impasto help --bash-completion' the completion.\n"
+          CLI_MODEL_HELP,
           f);
+}
+
+static const cli_command *find_command(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(COMMANDS[i]->name, name)) return COMMANDS[i];
+    return NULL;
+}
+
+static int help(int argc, char **argv) {
+    if (argc == 2) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 3) {
+        cli_error(NULL, 1, "help takes one command");
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[2], "--man")) {
+        cli_print_man(COMMANDS, NCOMMANDS, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[2], "--bash-completion")) {
+        cli_print_bash_completion(COMMANDS, NCOMMANDS, stdout);
+        return 0;
+    }
+    const cli_command *c = find_command(argv[2]);
+    if (!c) {
+        cli_error(NULL, 1, "no command '%s'", argv[2]);
+        return EXIT_USAGE;
+    }
+    cli_print_help(c, stdout);
+    return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        cli_error(NULL, 1, "no command given (usage: impasto transfer|adain|wct|fast|train|convert|eval|compare|grid|version ...)");
+        cli_error(NULL, 1, "no command given (usage: impasto COMMAND [options]; 'impasto help' lists them)");
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "transfer")) return cmd_transfer(argc - 1, argv + 1);
-    if (!strcmp(cmd, "adain")) return cmd_adain(argc - 1, argv + 1);
-    if (!strcmp(cmd, "wct")) return cmd_wct(argc - 1, argv + 1);
-    if (!strcmp(cmd, "fast")) return cmd_fast(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
-    if (!strcmp(cmd, "grid")) return cmd_grid(argc - 1, argv + 1);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    const cli_command *c = find_command(cmd);
+    if (c) return cli_command_main(c, argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        if (argc > 2) {
+            cli_error(NULL, 1, "%s takes no arguments", cmd);
+            return EXIT_USAGE;
+        }
         printf("impasto %s\n", IMPASTO_VERSION);
         return 0;
     }
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        usage(stdout);
-        return 0;
-    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return help(argc, argv);
     cli_error(NULL, 1, "unknown command '%s'", cmd);
     return EXIT_USAGE;
 }

@@ -1,10 +1,13 @@
+/* The run's display (cli.h): the live progress line, log lines, "wrote" lines and Ctrl-C. */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
+double cli_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
@@ -12,12 +15,18 @@ static double now(void) {
 
 void progress_init(cli_progress *p, int quiet, int print_every) {
     p->live = !quiet && isatty(STDERR_FILENO);
+    p->quiet = quiet;
     p->print_every = quiet ? 0 : print_every;
     p->line_open = 0;
     p->last_draw = 0;
     p->scale_seen = -1;
     p->scale_t0 = 0;
     p->scale_i0 = 0;
+    p->item = 0;
+    p->items = 0;
+    p->item_name = NULL;
+    p->t0 = cli_now();
+    p->json = NULL;
 }
 
 void progress_clear(cli_progress *p) {
@@ -26,6 +35,69 @@ void progress_clear(cli_progress *p) {
         fflush(stderr);
         p->line_open = 0;
     }
+}
+
+void cli_wrote(cli_progress *p, const char *path, int width, int height) {
+    if (p->json) {
+        cJSON *list = cJSON_GetObjectItem(p->json, "outputs"), *o = cJSON_CreateObject();
+        if (list && o && cJSON_AddStringToObject(o, "path", path) && (width <= 0 ||
+            (cJSON_AddNumberToObject(o, "width", width) && cJSON_AddNumberToObject(o, "height", height))))
+            cJSON_AddItemToArray(list, o);
+        else
+            cJSON_Delete(o);
+        return;
+    }
+    if (p->quiet || !isatty(STDOUT_FILENO)) return;
+    progress_clear(p);
+    printf("wrote %s\n", path);
+    fflush(stdout);
+}
+
+int cli_json_begin(cli_progress *p, const char *cmd) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j || !cJSON_AddStringToObject(j, "command", cmd) || !cJSON_AddArrayToObject(j, "outputs") ||
+        !cJSON_AddArrayToObject(j, "failed")) {
+        cJSON_Delete(j);
+        return 0;
+    }
+    p->json = j;
+    return 1;
+}
+
+void cli_json_number(cli_progress *p, const char *key, double v) {
+    if (!p->json) return;
+    cJSON_DeleteItemFromObject(p->json, key);
+    /* JSON has no NaN or infinity: such a value is null. */
+    if (v == v && v - v == 0) cJSON_AddNumberToObject(p->json, key, v);
+    else cJSON_AddNullToObject(p->json, key);
+}
+
+void cli_json_string(cli_progress *p, const char *key, const char *v) {
+    if (!p->json) return;
+    cJSON_DeleteItemFromObject(p->json, key);
+    cJSON_AddStringToObject(p->json, key, v);
+}
+
+void cli_json_failed(cli_progress *p, const char *input, const char *message) {
+    if (!p->json) return;
+    cJSON *list = cJSON_GetObjectItem(p->json, "failed"), *o = cJSON_CreateObject();
+    if (list && o && cJSON_AddStringToObject(o, "input", input) && cJSON_AddStringToObject(o, "error", message))
+        cJSON_AddItemToArray(list, o);
+    else
+        cJSON_Delete(o);
+}
+
+void cli_json_end(cli_progress *p, int exit_code) {
+    if (!p->json) return;
+    cli_json_number(p, "exit", exit_code);
+    cli_json_number(p, "seconds", cli_now() - p->t0);
+    char *text = cJSON_Print(p->json);
+    progress_clear(p);
+    if (text) printf("%s\n", text);
+    fflush(stdout);
+    cJSON_free(text);
+    cJSON_Delete(p->json);
+    p->json = NULL;
 }
 
 void cli_format_duration(double s, char *buf, size_t n) {
@@ -40,14 +112,16 @@ void cli_format_duration(double s, char *buf, size_t n) {
 void progress_update(cli_progress *p, const impasto_progress *st) {
     int done = st->iteration, total = st->num_iterations;
     if (p->print_every > 0 && (done % p->print_every == 0 || done == total)) {
+        /* With --json, stdout is the summary's alone. */
+        FILE *log = p->json ? stderr : stdout;
         progress_clear(p);
-        if (st->num_scales > 1) printf("scale %d/%d %dx%d ", st->scale_index + 1, st->num_scales, st->width, st->height);
-        printf("iteration %d/%d  loss %.6g  content %.6g  style %.6g  tv %.6g  %.1fs\n", done, total,
-               st->loss, st->content_loss, st->style_loss, st->tv_loss, st->seconds);
-        fflush(stdout);
+        if (st->num_scales > 1) fprintf(log, "scale %d/%d %dx%d ", st->scale_index + 1, st->num_scales, st->width, st->height);
+        fprintf(log, "iteration %d/%d  loss %.6g  content %.6g  style %.6g  tv %.6g  %.1fs\n", done, total,
+                st->loss, st->content_loss, st->style_loss, st->tv_loss, st->seconds);
+        fflush(log);
     }
     if (!p->live) return;
-    double t = now();
+    double t = cli_now();
     if (done != total && t - p->last_draw < 0.1) return;
     p->last_draw = t;
     /* st->seconds counts from the start of the run: remember when this scale began. */
@@ -70,3 +144,78 @@ void progress_update(cli_progress *p, const impasto_progress *st) {
     fflush(stderr);
     p->line_open = 1;
 }
+
+/* Training: a log line every print_every steps, the live line (step, epoch, losses, time per
+ * step, ETA). first_step is the step the run started from (a resumed run starts later). */
+void progress_train(cli_progress *p, const impasto_train_progress *st, long first_step) {
+    const long done = st->step - first_step;
+    const double per_step = done > 0 ? st->seconds / (double)done : 0;
+    if (p->print_every > 0 && (st->step % p->print_every == 0 || st->step == st->num_steps)) {
+        FILE *log = p->json ? stderr : stdout;
+        progress_clear(p);
+        fprintf(log, "step %ld/%ld  epoch %d  loss %.6g  content %.6g  style %.6g  %.2fs/step%s%s\n", st->step,
+                st->num_steps, st->epoch + 1, st->loss, st->content_loss, st->style_loss, per_step,
+                st->checkpoint ? "  checkpoint " : "", st->checkpoint ? st->checkpoint : "");
+        fflush(log);
+    }
+    double t = cli_now();
+    if (!p->live || (t - p->last_draw < 0.1 && st->step != st->num_steps)) return;
+    char el[32], eta[32];
+    cli_format_duration(st->seconds, el, sizeof el);
+    cli_format_duration(per_step * (double)(st->num_steps - st->step), eta, sizeof eta);
+    fprintf(stderr, "\r\033[Kstep %ld/%ld  epoch %d  loss %.4g (content %.3g style %.3g)  %.2fs/step  %s  ETA %s",
+            st->step, st->num_steps, st->epoch + 1, st->loss, st->content_loss, st->style_loss, per_step, el, eta);
+    fflush(stderr);
+    p->line_open = 1;
+    p->last_draw = t;
+}
+
+/* The share of the whole run done: within a folder run, finished items plus this one's share. */
+static double run_share(const cli_progress *p, double item_share) {
+    if (p->items == 0) return item_share;
+    return ((double)p->item + item_share) / (double)p->items;
+}
+
+static void draw(cli_progress *p, const char *what, double share) {
+    double t = cli_now(), el = t - p->t0;
+    if (share < 1.0 && t - p->last_draw < 0.1) return;
+    p->last_draw = t;
+    char eta[32] = "?", els[32], item[300] = "";
+    if (share > 0.0) cli_format_duration(el * (1.0 - share) / share, eta, sizeof eta);
+    cli_format_duration(el, els, sizeof els);
+    if (p->items) snprintf(item, sizeof item, "%zu/%zu %s  ", p->item + 1, p->items, p->item_name ? p->item_name : "");
+    fprintf(stderr, "\r\033[K%s%s  %3.0f%%  %s  ETA %s", item, what, 100.0 * share, els, eta);
+    fflush(stderr);
+    p->line_open = 1;
+}
+
+void progress_pass(cli_progress *p, const impasto_pass_progress *st) {
+    if (!p->live) return;
+    char what[96];
+    if (st->num_levels > 1) snprintf(what, sizeof what, "level %d/%d %s", st->level + 1, st->num_levels, st->stage);
+    else snprintf(what, sizeof what, "%s", st->stage);
+    draw(p, what, run_share(p, st->total > 0 ? (double)st->done / st->total : 0.0));
+}
+
+void progress_item(cli_progress *p, size_t item, size_t items, const char *name) {
+    p->item = item;
+    p->items = items;
+    p->item_name = name;
+    if (p->live) draw(p, "", run_share(p, 0.0));
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    interrupted = 1;
+    signal(sig, SIG_DFL);
+}
+
+void cli_sigint_begin(void) {
+    interrupted = 0;
+    signal(SIGINT, on_sigint);
+}
+
+void cli_sigint_end(void) { signal(SIGINT, SIG_DFL); }
+
+int cli_interrupted(void) { return interrupted != 0; }

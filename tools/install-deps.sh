@@ -1,17 +1,27 @@
 #!/bin/bash
 # Installs the Debian packages impasto builds and tests with (run as root, or with sudo).
-# python3-torch/numpy/pil are only for the golden-file generators and the benchmarks:
-# pass --reference to install them too. --fuzz adds clang and libFuzzer for `make fuzz`.
+# python3-torch is only for the golden-file generators and the benchmarks: pass --reference to
+# install it too. --fuzz adds clang and libFuzzer for `make fuzz`.
 # --onnx adds node.js and npm, then onnxruntime-node into build/bench/node (tools/install-bench-node.sh,
 # run as the invoking user) for `make bench-fast`; CI does not use it.
 set -euo pipefail
-pkgs=(gcc make libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev)
+# The library and CLI; then the tests' own needs: the Python package's (cffi in ABI mode, pytest,
+# numpy, PIL, venv, setuptools and wheel to build the wheel offline), man for the man page, pkg-config
+# for the install check, curl and wget for tools/fetch-models.sh (it uses either).
+pkgs=(gcc make libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev
+      python3 python3-cffi python3-pytest python3-numpy python3-pil python3-venv python3-setuptools python3-wheel
+      man-db pkg-config bsdutils curl wget)
 onnx=0
 for arg in "$@"; do
     case "$arg" in
     --reference) pkgs+=(python3-torch python3-numpy python3-pil) ;;
     --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;
-    --onnx) pkgs+=(nodejs npm python3-torch python3-numpy python3-pil); onnx=1 ;;
+    --onnx)
+        # node.js and npm only when missing: a node.js that brings its own npm (NodeSource's nodejs
+        # package, or one installed by hand) conflicts with Debian's npm package.
+        command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+        command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+        pkgs+=(python3-torch python3-numpy python3-pil); onnx=1 ;;
     *) echo "install-deps.sh: unknown option $arg (--reference, --fuzz, --onnx)" >&2; exit 2 ;;
     esac
 done

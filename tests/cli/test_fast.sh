@@ -15,7 +15,7 @@ expect "fast: unknown option" 2 "unknown option '--style'" -- "$B" fast -m $M -c
 expect "fast: output format" 2 "cannot tell the format" -- "$B" fast -m $M -c $C -o "$T/o.gif"
 mkdir -p "$T/in"
 expect "fast: folder needs -o" 2 "give an output folder" -- "$B" fast -m $M -c "$T/in"
-expect "fast: folder onto itself" 2 "would be overwritten" -- "$B" fast -m $M -c "$T/in" -o "$T/in/"
+expect "fast: folder onto itself" 2 "never written among the inputs" -- "$B" fast -m $M -c "$T/in" -o "$T/in/"
 expect "fast: missing model" 1 "cannot open $T/none.safetensors" -- "$B" fast -m "$T/none.safetensors" -c $C -o "$T/o.png"
 expect "fast: missing content" 1 "$T/nope.jpg" -- "$B" fast -m $M -c "$T/nope.jpg" -o "$T/o.png"
 expect "convert: no --param" 2 "needs the param file" -- "$B" convert ncnn-transformernet "$U/candy.bin" -o "$T/c.safetensors"

@@ -17,7 +17,7 @@ expect "train: no output" 2 "no output model" -- "$B" train -s $S -d "$T/photos"
 expect "train: output not a model" 2 "FILE.safetensors" -- "$B" train -s $S -d "$T/photos" -o "$T/m.png"
 expect "train: size not a multiple of 4" 2 "multiple of 4" -- "$B" train -s $S -d "$T/photos" -o "$O" --image-size 30
 expect "train: bad lr" 2 "--lr" -- "$B" train -s $S -d "$T/photos" -o "$O" --lr zero
-expect "train: unknown option" 2 "unknown option '--content'" -- "$B" train -s $S -d "$T/photos" -o "$O" --content x
+expect "train: ambiguous option" 2 "option '--content' is ambiguous: --content-weight, --content-layers" -- "$B" train -s $S -d "$T/photos" -o "$O" --content x
 expect "train: missing folder" 1 "cannot open the photo folder $T/none" -- "$B" train -s $S -d "$T/none" -o "$O"
 expect "train: empty folder" 1 "no .png, .jpg or .jpeg files" -- "$B" train -s $S -d "$T/empty" -o "$O"
 expect "train: missing style" 1 "$T/nope.jpg" -- "$B" train -s "$T/nope.jpg" -d "$T/photos" -o "$O"
@@ -27,7 +27,7 @@ if [ ! -f $M ]; then
     echo "$pass passed, $fail failed"
     [ $fail -eq 0 ]; exit
 fi
-expect "train: bad layer" 1 "unknown style layer 'relu7_1'" -- "$B" train -s $S -d "$T/photos" -o "$O" --style-layers relu7_1 --image-size 32
+expect "train: bad layer" 2 "unknown style layer 'relu7_1'" -- "$B" train -s $S -d "$T/photos" -o "$O" --style-layers relu7_1 --image-size 32
 expect "train: missing checkpoint" 1 "$T/ck.safetensors" -- "$B" train -s $S -d "$T/photos" -o "$O" --resume "$T/ck.safetensors" --image-size 32
 [ ! -e "$O" ] && ok "failed runs write no model" || bad "failed runs write no model"
 
@@ -58,6 +58,9 @@ if [ -n "$ck" ]; then
     if [ $? -eq 0 ] && grep -q "^step $((n + 1))/$((n + 1))" "$T/log" && [ "$(grep -c '^step' "$T/log")" -eq 1 ] && [ -s "$T/int.safetensors" ]; then
         ok "train: resume finishes"
     else bad "train: resume finishes"; fi
+    expect "train: resume past --steps" 2 "already at step $n of $n" -- "$B" train -s $S -d "$T/photos" -o "$T/int2.safetensors" \
+        --image-size 32 --batch-size 1 --steps $n --resume "$ck" --threads 1
+    [ ! -e "$T/int2.safetensors" ] && ok "train: resume past --steps writes nothing" || bad "train: resume past --steps writes nothing"
 else
     bad "train: resume finishes"
 fi
