@@ -18,12 +18,10 @@ typedef struct adain_settings {
 
 #define S adain_settings
 static const cli_opt OPTS[] = {
-    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, content), "FILE|DIR", 0, 0, NULL, NULL,
-     "the photo (PNG or JPEG; alpha carried to the output), or a folder of them", CLI_COMPLETE_IMAGE, NULL},
+    CLI_OPT_CONTENT_OR_FOLDER(S, content),
     {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, styles), "FILE[,FILE...]|DIR", 0, 0, NULL, NULL,
      "style image(s), interpolated; repeat -s or give a comma list; or one folder", CLI_COMPLETE_IMAGE, NULL},
-    {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, output), "FILE|DIR", 0, 0, NULL, "out.png",
-     ".png or .jpg, written atomically; the output folder for folders", CLI_COMPLETE_FILE, NULL},
+    CLI_OPT_OUTPUT_OR_FOLDER(S, output, "the output folder for folders"),
     {CLI_G_IO, "mask", 0, CLI_STRING, offsetof(S, mask), "FILE", 0, 0, NULL, NULL,
      "spatial control: each gray level of FILE (a PNG), darkest first, takes its own -s style", CLI_COMPLETE_IMAGE,
      NULL},
@@ -102,16 +100,13 @@ static int run(void *p, int argc, char **argv) {
     int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content_path) &&
                      cli_inputs_add(CMD, &in, mask_path);
     for (int i = 0; ok && i < nstyles; i++) ok = cli_inputs_add(CMD, &in, styles[i]);
-    if (ok && !folders && !cli_output_not_input(CMD, &in, output)) rc = EXIT_USAGE, ok = 0;
-    if (ok && !folders && !cli_output_folder_ok(CMD, output)) ok = 0;
-    impasto_ctx *ctx = ok ? impasto_ctx_create() : NULL;
-    if (ok && !ctx) cli_error(CMD, 0, "out of memory");
+    if (ok && !folders && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
+    impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
     if (!ctx) {
         cli_inputs_free(&in);
-        return rc;
+        return rc ? rc : 1;
     }
-    impasto_ctx_set_threads(ctx, st->common.threads);
-    if (st->common.max_pixels) impasto_ctx_set_max_pixels(ctx, st->common.max_pixels);
+    rc = 1;
     impasto_model *model = NULL;
     impasto_image *content = NULL, *result = NULL, *mask = NULL;
     impasto_image *style_imgs[CLI_MAX_STYLES] = {0};

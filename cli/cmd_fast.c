@@ -15,10 +15,8 @@ typedef struct fast_settings {
 
 #define S fast_settings
 static const cli_opt OPTS[] = {
-    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, content), "FILE|DIR", 0, 0, NULL, NULL,
-     "the photo (PNG or JPEG; alpha carried to the output), or a folder of them", CLI_COMPLETE_IMAGE, NULL},
-    {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, output), "FILE|DIR", 0, 0, NULL, "out.png",
-     ".png or .jpg, written atomically; for a folder, the output folder (same file names)", CLI_COMPLETE_FILE, NULL},
+    CLI_OPT_CONTENT_OR_FOLDER(S, content),
+    CLI_OPT_OUTPUT_OR_FOLDER(S, output, "for a folder, the output folder (same file names)"),
     CLI_OPT_MODEL(S, model, "the network: a style's name (candy, mosaic, ...) or a converted file"),
     {CLI_G_SIZES, "content-scale", 0, CLI_DOUBLE, offsetof(S, opt.content_scale), "F", 1e-3, 1e3, NULL, NULL,
      "shrink the photo by F first (the output has the shrunk size)", 0, NULL},
@@ -62,16 +60,13 @@ static int run(void *p, int argc, char **argv) {
     if (!cli_find_model(CMD, st->model, NULL, 1, model_path, sizeof model_path)) return 1;
     cli_inputs in = {0};
     int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content);
-    if (ok && !folder && !cli_output_not_input(CMD, &in, output)) rc = EXIT_USAGE, ok = 0;
-    if (ok && !folder && !cli_output_folder_ok(CMD, output)) ok = 0;
-    impasto_ctx *ctx = ok ? impasto_ctx_create() : NULL;
-    if (ok && !ctx) cli_error(CMD, 0, "out of memory");
+    if (ok && !folder && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
+    impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
     if (!ctx) {
         cli_inputs_free(&in);
-        return rc;
+        return rc ? rc : 1;
     }
-    impasto_ctx_set_threads(ctx, st->common.threads);
-    if (st->common.max_pixels) impasto_ctx_set_max_pixels(ctx, st->common.max_pixels);
+    rc = 1;
     impasto_fast_model *m = NULL;
     impasto_image *img = NULL, *res = NULL;
     cli_progress progress;

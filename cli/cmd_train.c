@@ -151,7 +151,7 @@ static int run(void *p, int argc, char **argv) {
     }
     cli_list photos;
     if (cli_list_images(CMD, st->data, &photos)) return 1;
-    impasto_ctx *ctx = impasto_ctx_create();
+    impasto_ctx *ctx = cli_ctx_create(CMD, &st->common);
     impasto_model *vgg = NULL;
     impasto_image *style = NULL, *preview = NULL;
     run_state rs = {.ctx = ctx, .output = output, .first_step = -1};
@@ -159,9 +159,7 @@ static int run(void *p, int argc, char **argv) {
                   st->print_every >= 0 ? st->print_every : (isatty(STDOUT_FILENO) ? 10 : 0));
     if (st->common.json && !cli_json_begin(&rs.progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
     int rc = 1;
-    if (!ctx) { cli_error(CMD, 0, "out of memory"); goto cleanup; }
-    impasto_ctx_set_threads(ctx, st->common.threads);
-    if (st->common.max_pixels) impasto_ctx_set_max_pixels(ctx, st->common.max_pixels);
+    if (!ctx) goto cleanup;
     impasto_status s;
     if ((s = impasto_image_load(ctx, st->style, &style)) != IMPASTO_OK ||
         (st->preview_image && (s = impasto_image_load(ctx, st->preview_image, &preview)) != IMPASTO_OK) ||

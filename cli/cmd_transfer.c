@@ -204,14 +204,11 @@ static int run(void *p, int argc, char **argv) {
     int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content_path) &&
                      cli_inputs_add(CMD, &in, st->init_image);
     for (int i = 0; ok && i < nstyles; i++) ok = cli_inputs_add(CMD, &in, st->styles.v[i]);
-    if (ok && !cli_output_not_input(CMD, &in, output)) rc = EXIT_USAGE, ok = 0;
-    if (ok) ok = cli_output_folder_ok(CMD, output);
+    if (ok && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
     cli_inputs_free(&in);
-    impasto_ctx *ctx = ok ? impasto_ctx_create() : NULL;
-    if (ok && !ctx) cli_error(CMD, 0, "out of memory");
-    if (!ctx) return rc;
-    impasto_ctx_set_threads(ctx, st->common.threads);
-    if (st->common.max_pixels) impasto_ctx_set_max_pixels(ctx, st->common.max_pixels);
+    impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
+    if (!ctx) return rc ? rc : 1;
+    rc = 1;
     impasto_model *vgg = NULL;
     impasto_image *content = NULL, *init_img = NULL, *result = NULL;
     impasto_image *style_imgs[CLI_MAX_STYLES] = {0};

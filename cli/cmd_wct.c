@@ -17,12 +17,10 @@ typedef struct wct_settings {
 
 #define S wct_settings
 static const cli_opt OPTS[] = {
-    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, content), "FILE|DIR", 0, 0, NULL, NULL,
-     "the photo (PNG or JPEG; alpha carried to the output), or a folder of them", CLI_COMPLETE_IMAGE, NULL},
+    CLI_OPT_CONTENT_OR_FOLDER(S, content),
     {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, style), "FILE|DIR", 0, 0, NULL, NULL,
      "the style image, or a folder of them (one -s)", CLI_COMPLETE_IMAGE, NULL},
-    {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, output), "FILE|DIR", 0, 0, NULL, "out.png",
-     ".png or .jpg, written atomically; the output folder for folders", CLI_COMPLETE_FILE, NULL},
+    CLI_OPT_OUTPUT_OR_FOLDER(S, output, "the output folder for folders"),
     CLI_OPT_MODEL(S, model, "the converted AdaIN network, relu4_1 (default adain)"),
     {CLI_G_MODEL, "model-r31", 0, CLI_STRING, offsetof(S, model_r31), "NAME|FILE", 0, 0, NULL, "lst-r31",
      "the converted relu3_1 encoder and decoder", CLI_COMPLETE_MODEL, NULL},
@@ -86,16 +84,13 @@ static int run(void *p, int argc, char **argv) {
     cli_inputs in = {0};
     int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && (st->levels != 2 || cli_inputs_add(CMD, &in, r31_path)) &&
                      cli_inputs_add(CMD, &in, content_path) && cli_inputs_add(CMD, &in, style_path);
-    if (ok && !folders && !cli_output_not_input(CMD, &in, output)) rc = EXIT_USAGE, ok = 0;
-    if (ok && !folders && !cli_output_folder_ok(CMD, output)) ok = 0;
-    impasto_ctx *ctx = ok ? impasto_ctx_create() : NULL;
-    if (ok && !ctx) cli_error(CMD, 0, "out of memory");
+    if (ok && !folders && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
+    impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
     if (!ctx) {
         cli_inputs_free(&in);
-        return rc;
+        return rc ? rc : 1;
     }
-    impasto_ctx_set_threads(ctx, st->common.threads);
-    if (st->common.max_pixels) impasto_ctx_set_max_pixels(ctx, st->common.max_pixels);
+    rc = 1;
     impasto_model *adain = NULL, *lst = NULL;
     impasto_image *content = NULL, *style = NULL, *result = NULL;
     cli_progress progress;

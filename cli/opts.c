@@ -239,3 +239,19 @@ int cli_check_layers(const char *cmd, const cli_opt *o, void *f) {
     opt_label(o, label, sizeof label);
     return cli_layers_ok(cmd, label, *(const char **)f);
 }
+
+impasto_ctx *cli_ctx_create(const char *cmd, const cli_common *c) {
+    impasto_ctx *ctx = impasto_ctx_create();
+    if (!ctx) {
+        cli_error(cmd, 0, "out of memory");
+        return NULL;
+    }
+    impasto_ctx_set_threads(ctx, c->threads);
+    if (c->max_pixels) impasto_ctx_set_max_pixels(ctx, c->max_pixels);
+    return ctx;
+}
+
+int cli_output_check(const char *cmd, const cli_inputs *in, const char *output) {
+    if (!cli_output_not_input(cmd, in, output)) return EXIT_USAGE;
+    return cli_output_folder_ok(cmd, output) ? 0 : 1;
+}

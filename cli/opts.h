@@ -91,6 +91,13 @@ typedef struct cli_common {
 /* 1 when option `name` of c was on the command line. */
 int cli_given(const cli_command *c, const void *settings, const char *name);
 
+/* A context with the common options' thread count and pixel limit; NULL after printing "out of
+ * memory". */
+impasto_ctx *cli_ctx_create(const char *cmd, const cli_common *c);
+/* Before any work on a single output: it is none of the inputs (EXIT_USAGE otherwise) and its
+ * folder can be written (1 otherwise). Returns 0 when it may be written. */
+int cli_output_check(const char *cmd, const cli_inputs *in, const char *output);
+
 /* Parses argv (argv[0] is the command name) into a zeroed, init'ed settings struct and calls
  * the command. --help prints the generated help. Returns the exit code. */
 int cli_command_main(const cli_command *c, int argc, char **argv);
@@ -129,6 +136,14 @@ int cli_check_layers(const char *cmd, const cli_opt *o, void *field);
 #define CLI_OPT_JSON(S)                                                                                         \
     {CLI_G_COMMON, "json", 0, CLI_FLAG, offsetof(S, common.json), NULL, 0, 0, NULL, NULL,                      \
      "print a JSON summary on stdout at the end (what was written, sizes, losses, time)", 0, NULL}
+
+/* -c and -o of the commands that also take folders (fast, adain, wct). */
+#define CLI_OPT_CONTENT_OR_FOLDER(S, field)                                                                    \
+    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, field), "FILE|DIR", 0, 0, NULL, NULL,                   \
+     "the photo (PNG or JPEG; alpha carried to the output), or a folder of them", CLI_COMPLETE_IMAGE, NULL}
+#define CLI_OPT_OUTPUT_OR_FOLDER(S, field, folder_help)                                                        \
+    {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, field), "FILE|DIR", 0, 0, NULL, "out.png",                \
+     ".png or .jpg, written atomically; " folder_help, CLI_COMPLETE_FILE, NULL}
 
 /* -m for a model of kind NAME. */
 #define CLI_OPT_MODEL(S, field, kind_help)                                                                      \
