@@ -11,10 +11,10 @@
 
 #include "core/ctx.h"
 #include "io/codec.h"
-#include "io/graphdef.h"
-#include "io/ncnn.h"
-#include "io/safetensors.h"
-#include "io/vgg19_upstream.h"
+#include "formats/graphdef.h"
+#include "formats/ncnn.h"
+#include "formats/safetensors.h"
+#include "formats/vgg19_upstream.h"
 
 #include <stdint.h>
 #include <stdio.h>

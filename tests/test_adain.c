@@ -15,10 +15,10 @@
  * Weights: models/adain.safetensors when present (`make models`), else converted afresh from
  * ../shared/models/upstream/adain; the parts needing them print "skipped" without either. */
 #include "core/ctx.h"
-#include "io/graphdef.h"
+#include "formats/graphdef.h"
 #include "io/image.h"
-#include "io/protobuf.h"
-#include "io/safetensors.h"
+#include "formats/protobuf.h"
+#include "formats/safetensors.h"
 #include "methods/color.h"
 #include "models/adain.h"
 #include "models/model.h"

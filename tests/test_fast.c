@@ -18,7 +18,7 @@
  * fresh conversion from ../shared; skipped (passes) when neither is available. */
 #include "core/ctx.h"
 #include "io/image.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 #include "model_patch.h"
 #include "test.h"

@@ -5,7 +5,7 @@
 #include "test.h"
 
 #include "io/image.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "models/vgg19.h"
 
 #include <stdint.h>

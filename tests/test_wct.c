@@ -16,7 +16,7 @@
  * huge decoder weights giving IMPASTO_ERR_NOT_FINITE at the level they are in. */
 #include "core/ctx.h"
 #include "io/image.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "models/adain.h"
 #include "models/model.h"
 #include "nn/nn.h"

@@ -6,7 +6,7 @@
 #include "core/ctx.h"
 #include "core/threads.h"
 #include "io/image.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 
 #include <math.h>

@@ -18,7 +18,7 @@
 #include "models/transformer_net.h"
 
 #include "core/ctx.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "nn/nn.h"
 
 #include <limits.h>

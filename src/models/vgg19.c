@@ -41,7 +41,7 @@
 
 #include "core/ctx.h"
 #include "io/image.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <limits.h>
 #include <stdint.h>

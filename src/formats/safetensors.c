@@ -6,7 +6,7 @@
  * must be an exact non-negative integer, element counts and byte counts are computed with
  * overflow checks, and ranges must lie inside the data section without overlapping (gaps are
  * allowed, as they are harmless). */
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
 

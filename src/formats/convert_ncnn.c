@@ -12,8 +12,8 @@
  * exactly at the end of the file. */
 #include "core/ctx.h"
 #include "core/fileio.h"
-#include "io/ncnn.h"
-#include "io/safetensors.h"
+#include "formats/ncnn.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 
 #include <math.h>

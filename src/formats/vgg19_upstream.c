@@ -9,10 +9,10 @@
  *  - uint8 manifest: kernels (KW, KH, IC, OC), RGB input, float = min_value + scale * q, one file per
  *    tensor with its md5 in the manifest.
  * Output for both: w (OC, IC, 3, 3) indexed [o][i][kh][kw] with RGB input channels, b (OC). */
-#include "io/vgg19_upstream.h"
+#include "formats/vgg19_upstream.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
-#include "io/md5.h"
+#include "formats/md5.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
 /* TensorFlow GraphDef reader (see graphdef.h). The schema fixes the nesting depth
  * (GraphDef > NodeDef > attr entry > AttrValue > TensorProto > TensorShapeProto > Dim), so
  * hostile nesting in unknown fields is skipped, never recursed into. */
-#include "io/graphdef.h"
+#include "formats/graphdef.h"
 
 #include "core/ctx.h"
 #include "core/fileio.h"
-#include "io/protobuf.h"
+#include "formats/protobuf.h"
 
 #include <math.h>
 #include <stdio.h>

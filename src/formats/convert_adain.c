@@ -21,8 +21,8 @@
  * decoder3 names: encoder.conv1 (the 1x1 preprocessing) .. encoder.conv6, decoder.conv7 ..
  * decoder.conv11. */
 #include "core/ctx.h"
-#include "io/graphdef.h"
-#include "io/safetensors.h"
+#include "formats/graphdef.h"
+#include "formats/safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>

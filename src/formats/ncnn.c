@@ -2,7 +2,7 @@
  * bounded before it is used: counts against the bytes left (every layer takes at least 16 bytes,
  * every blob reference and array value 4), indices against the blob count, and the weight reads
  * against the file's end. */
-#include "io/ncnn.h"
+#include "formats/ncnn.h"
 
 #include "core/ctx.h"
 #include "core/fileio.h"

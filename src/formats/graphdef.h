@@ -11,8 +11,8 @@
  *   TensorShapeProto dim = 2 (repeated Dim), Dim size = 1
  * Everything else is skipped. Only what the converters need is kept: names, ops, inputs and the
  * attributes above; tensor_content points into the file's bytes, which the graph keeps. */
-#ifndef IMPASTO_IO_GRAPHDEF_H
-#define IMPASTO_IO_GRAPHDEF_H
+#ifndef IMPASTO_FORMATS_GRAPHDEF_H
+#define IMPASTO_FORMATS_GRAPHDEF_H
 
 #include "impasto.h"
 

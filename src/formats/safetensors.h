@@ -1,8 +1,8 @@
 /* safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header
  * length, a JSON header {"name": {"dtype","shape","data_offsets":[begin,end]}, "__metadata__":
  * {str: str}}, then the raw little-endian tensor bytes. impasto's one native weight format. */
-#ifndef IMPASTO_IO_SAFETENSORS_H
-#define IMPASTO_IO_SAFETENSORS_H
+#ifndef IMPASTO_FORMATS_SAFETENSORS_H
+#define IMPASTO_FORMATS_SAFETENSORS_H
 
 #include "impasto.h"
 #include <stddef.h>
