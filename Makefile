@@ -199,7 +199,8 @@ FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/io/image.c src/io/png.c src/io/jpeg.c src/io/exif.c \
+FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/core/image.c \
+                src/io/image.c src/io/png.c src/io/jpeg.c src/io/exif.c \
                 src/formats/safetensors.c src/formats/vgg19_upstream.c src/formats/md5.c src/formats/ncnn.c \
                 src/formats/protobuf.c src/formats/graphdef.c
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -15,8 +15,8 @@
  * Weights: models/adain.safetensors when present (`make models`), else converted afresh from
  * ../shared/models/upstream/adain; the parts needing them print "skipped" without either. */
 #include "core/ctx.h"
+#include "core/image.h"
 #include "formats/graphdef.h"
-#include "io/image.h"
 #include "formats/protobuf.h"
 #include "formats/safetensors.h"
 #include "methods/color.h"

@@ -4,7 +4,7 @@
  * changing results, determinism, Caffe preprocessing and the loader's checks. */
 #include "test.h"
 
-#include "io/image.h"
+#include "core/image.h"
 #include "formats/safetensors.h"
 #include "models/vgg19.h"
 

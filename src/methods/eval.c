@@ -10,8 +10,8 @@
  * first (target Grams, pooled sorted projections, colour histograms), then one plan at the
  * output's size runs the output and then the resized content. */
 #include "core/ctx.h"
+#include "core/image.h"
 #include "core/threads.h"
-#include "io/image.h"
 #include "loss/loss.h"
 #include "methods/metrics.h"
 #include "models/model.h"

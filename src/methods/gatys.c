@@ -6,8 +6,9 @@
  * Optimisation runs in the Caffe-preprocessed space: x (3, H, W), RGB, 0..255 minus the mean.
  * With several scales (coarse to fine) each scale starts from the previous result, upsampled. */
 #include "core/ctx.h"
+#include "core/image.h"
 #include "core/threads.h"
-#include "io/image.h"
+#include "io/resample.h"
 #include "loss/loss.h"
 #include "methods/color.h"
 #include "models/model.h"

@@ -8,7 +8,7 @@
 
 #include "core/ctx.h"
 #include "core/gemm.h"
-#include "io/image.h"
+#include "core/image.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -31,8 +31,9 @@
  *   content_weight/B * sum_b mean((F(y_b) - F(x_b))^2)
  *   + style_weight/B * sum_b sum_l mean((G_l(y_b) - G_l(s))^2),  G = F F^T / (C*H*W). */
 #include "core/ctx.h"
+#include "core/image.h"
 #include "core/threads.h"
-#include "io/image.h"
+#include "io/resample.h"
 #include "loss/loss.h"
 #include "methods/train_ckpt.h"
 #include "models/model.h"

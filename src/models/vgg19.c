@@ -40,7 +40,7 @@
 #include "models/vgg19.h"
 
 #include "core/ctx.h"
-#include "io/image.h"
+#include "core/image.h"
 #include "formats/safetensors.h"
 
 #include <limits.h>
