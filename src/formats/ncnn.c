@@ -6,12 +6,12 @@
 
 #include "core/ctx.h"
 #include "core/fileio.h"
+#include "core/limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NCNN_MAX_PARAM_BYTES ((size_t)16 << 20)
 #define NCNN_PARAM_END (-233)
 #define NCNN_ARRAY_KEY (-23300)
 

@@ -21,9 +21,6 @@
 #include <stdint.h>
 
 #define NCNN_MAGIC 7767517
-#define NCNN_MAX_LAYERS 65536
-#define NCNN_MAX_BLOBS 262144
-#define NCNN_MAX_LAYER_IO 256   /* bottoms or tops of one layer */
 #define NCNN_MAX_PARAM_ID 32    /* ids 0..31, as ncnn's ParamDict */
 
 /* Layer type indices of ncnn's registry (src/layer_type.h order) that impasto reads. */

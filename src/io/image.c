@@ -4,15 +4,12 @@
 #include "io/codec.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
+#include "core/limits.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Room for metadata (ICC profiles, EXIF thumbnails, text chunks) on top of the pixel data when
- * bounding the size of a file we are willing to read into memory. */
-#define IMAGE_FILE_SLACK ((size_t)64 << 20)
 
 static const unsigned char png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 

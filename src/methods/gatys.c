@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/ctx.h"
 #include "core/image.h"
+#include "core/limits.h"
 #include "core/rng.h"
 #include "core/threads.h"
 #include "io/resample.h"
@@ -270,8 +271,9 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
     int nsizes = opt->num_scales ? opt->num_scales : 1;
     for (int i = 0; i < nsizes; i++) {
         int side = opt->num_scales ? opt->scales[i] : opt->image_size;
-        if (side < 16 || side > IMPASTO_MAX_SIDE)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside 16..%d", side, IMPASTO_MAX_SIDE);
+        if (side < IMAGE_MIN_SIDE || side > IMPASTO_MAX_SIDE)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside %d..%d", side, IMAGE_MIN_SIDE,
+                            IMPASTO_MAX_SIDE);
         if (opt->num_scales && opt->scale_iterations[i] < 0)
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the number of iterations must not be negative");
         if (opt->num_scales && i > 0 && side < opt->scales[i - 1])
@@ -294,7 +296,7 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
 /* The longest side the styles are resized to at a scale whose content side is `side`. */
 static int style_side_at(const impasto_transfer_options *opt, int side) {
     int style_side = (int)lround(side * opt->style_scale);
-    return style_side < 16 ? 16 : style_side;
+    return style_side < IMAGE_MIN_SIDE ? IMAGE_MIN_SIDE : style_side;
 }
 
 /* Before any work: at every scale, the content (which the picture being optimised has the size

@@ -33,6 +33,7 @@
 #include "core/clock.h"
 #include "core/ctx.h"
 #include "core/image.h"
+#include "core/limits.h"
 #include "core/rng.h"
 #include "core/threads.h"
 #include "io/resample.h"
@@ -446,9 +447,9 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_train_option
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: learning rate %g is not in (0, 1000)", o->learning_rate);
     if (o->batch_size < 1 || o->batch_size > 1024)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: batch size %d is not in 1..1024", o->batch_size);
-    if (o->image_size < 16 || o->image_size > 4096 || o->image_size % 4)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: image size %d must be a multiple of 4 in 16..4096",
-                        o->image_size);
+    if (o->image_size < IMAGE_MIN_SIDE || o->image_size > 4096 || o->image_size % 4)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: image size %d must be a multiple of 4 in %d..4096",
+                        o->image_size, IMAGE_MIN_SIDE);
     if (o->style_size < 0 || o->style_size > 8192)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: style size %d is not in 0..8192", o->style_size);
     if (o->steps < 0 || o->epochs < 0 || (o->steps == 0 && o->epochs == 0))
