@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_RUNS 1000
 #define MIN_RUNS 3  /* timed runs made even when --budget is used up */

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* neural-style's defaults. */
 #define CONTENT_WEIGHT 5.0

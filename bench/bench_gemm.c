@@ -12,6 +12,7 @@
  * the load average is printed first so a loaded run can be recognised. On a shared machine,
  * "cpu" times by the process's CPU time divided by the thread count instead of wall time, which
  * discounts time the threads spent descheduled (but counts OpenMP's spin-waiting). */
+#include "core/clock.h"
 #include "core/gemm.h"
 #include "core/gemm_internal.h"
 
@@ -46,8 +47,7 @@ static double now(void) {
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
         return ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec) / cur_threads;
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return clock_seconds();
 }
 
 static float *filled(size_t count, unsigned seed) {

@@ -1,4 +1,4 @@
-/* libFuzzer target: ncnn's binary param parser and weight blob reader (src/io/ncnn.c).
+/* libFuzzer target: ncnn's binary param parser and weight blob reader (src/formats/ncnn.c).
  * Built and run by `make fuzz`; see fuzz/fuzz_targets.h and docs/robustness.md. */
 #include "fuzz_targets.h"
 

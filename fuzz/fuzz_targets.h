@@ -11,10 +11,10 @@
 
 #include "core/ctx.h"
 #include "io/codec.h"
-#include "io/graphdef.h"
-#include "io/ncnn.h"
-#include "io/safetensors.h"
-#include "io/vgg19_upstream.h"
+#include "formats/graphdef.h"
+#include "formats/ncnn.h"
+#include "formats/safetensors.h"
+#include "formats/vgg19_upstream.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -95,7 +95,7 @@ static inline impasto_status fuzz_run_graphdef(const uint8_t *data, size_t size,
         for (size_t j = 0; j < nd->ninputs; j++) graphdef_find(g, nd->inputs[j]);
         float *v = NULL;
         int ndim = 0;
-        int64_t shape[GD_MAX_DIMS];
+        int64_t shape[TENSOR_MAX_DIMS];
         impasto_status t = graphdef_tensor_f32(ctx, g, nd->name, &v, &ndim, shape);
         if (!fuzz_status_ok(ctx, t)) *well_formed = 0;
         free(v);

@@ -3,7 +3,7 @@
  * Run by `make fuzz` as `gen_seeds OUTDIR`; writes OUTDIR/{png,jpeg,safetensors,vgg_manifest,graphdef}/.
  * Nothing here is committed: the seeds are regenerated on every run. */
 #include "fuzz_targets.h"
-#include "io/md5.h"
+#include "formats/md5.h"
 
 #include <errno.h>
 #include <jpeglib.h>

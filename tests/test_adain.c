@@ -15,10 +15,10 @@
  * Weights: models/adain.safetensors when present (`make models`), else converted afresh from
  * ../shared/models/upstream/adain; the parts needing them print "skipped" without either. */
 #include "core/ctx.h"
-#include "io/graphdef.h"
-#include "io/image.h"
-#include "io/protobuf.h"
-#include "io/safetensors.h"
+#include "core/image.h"
+#include "formats/graphdef.h"
+#include "formats/protobuf.h"
+#include "formats/safetensors.h"
 #include "methods/color.h"
 #include "models/adain.h"
 #include "models/model.h"
@@ -129,7 +129,7 @@ static void test_graphdef_values(void) {
         CHECK(gd->nnodes == 5);
         float *v = NULL;
         int nd = 0;
-        int64_t sh[GD_MAX_DIMS];
+        int64_t sh[TENSOR_MAX_DIMS];
         CHECK(graphdef_tensor_f32(ctx, gd, "f", &v, &nd, sh) == IMPASTO_OK);
         if (v) {
             CHECK(nd == 1 && sh[0] == 4);
@@ -162,7 +162,7 @@ static void test_graphdef_values(void) {
     if (gd) {
         float *v = NULL;
         int nd = 0;
-        int64_t sh[GD_MAX_DIMS];
+        int64_t sh[TENSOR_MAX_DIMS];
         CHECK(graphdef_tensor_f32(ctx, gd, "fill", &v, &nd, sh) == IMPASTO_ERR_FORMAT && !v);
         CHECK(graphdef_tensor_f32(ctx, gd, "short", &v, &nd, sh) == IMPASTO_ERR_FORMAT && !v);
     }

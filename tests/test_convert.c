@@ -4,9 +4,9 @@
  * rejection of a corrupted, a truncated, a missing and a wrongly transposed file.
  * The parts that need ../shared print "skipped" and pass when it is absent. */
 #include "core/ctx.h"
-#include "io/md5.h"
-#include "io/safetensors.h"
-#include "io/vgg19_upstream.h"
+#include "formats/md5.h"
+#include "formats/safetensors.h"
+#include "formats/vgg19_upstream.h"
 #include "test.h"
 
 #include <dirent.h>

@@ -17,8 +17,8 @@
  * Weights: models/candy.safetensors when present (`make test` builds it with `make models`), else a
  * fresh conversion from ../shared; skipped (passes) when neither is available. */
 #include "core/ctx.h"
-#include "io/image.h"
-#include "io/safetensors.h"
+#include "core/image.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 #include "model_patch.h"
 #include "test.h"

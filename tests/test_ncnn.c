@@ -1,4 +1,4 @@
-/* The ncnn reader (src/io/ncnn.c) and impasto_convert_ncnn_transformernet:
+/* The ncnn reader (src/formats/ncnn.c) and impasto_convert_ncnn_transformernet:
  *   - float16 decoding and every weight storage tag on hand-made bytes;
  *   - the real files in ../shared/models/upstream/fast-neural-style: the layer list, all five
  *     styles converted, tensor names and shapes, known weights read independently from the raw
@@ -8,8 +8,8 @@
  *     message, never a crash (run under ASan by `make SANITIZE=1 test`).
  * The parts that need ../shared print "skipped" and pass when it is absent. */
 #include "core/ctx.h"
-#include "io/ncnn.h"
-#include "io/safetensors.h"
+#include "formats/ncnn.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 #include "test.h"
 

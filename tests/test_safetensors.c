@@ -4,7 +4,7 @@
  * Also the checks every model loader gets from here: NaN or infinite weights refused naming the
  * tensor, an image given as a model named as one, and a FIFO or folder refused without blocking. */
 #include "core/ctx.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "test.h"
 
 #include <float.h>

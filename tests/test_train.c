@@ -8,7 +8,7 @@
 
 #include "impasto.h"
 #include "core/gemm_internal.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "model_patch.h"
 #include "models/model.h"
 #include "models/transformer_net.h"

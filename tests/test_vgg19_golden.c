@@ -12,7 +12,7 @@
  * Weights: models/vgg19.safetensors when present (`make test` builds it with `make models`), else a
  * fresh conversion from ../shared; skipped (passes) when neither is available. */
 #include "core/ctx.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "models/vgg19.h"
 #include "test.h"
 

@@ -4,8 +4,8 @@
  * changing results, determinism, Caffe preprocessing and the loader's checks. */
 #include "test.h"
 
-#include "io/image.h"
-#include "io/safetensors.h"
+#include "core/image.h"
+#include "formats/safetensors.h"
 #include "models/vgg19.h"
 
 #include <stdint.h>

@@ -15,8 +15,8 @@
  * Also progress and cancel (three units a level untiled), and bad weights: NaN refused at load,
  * huge decoder weights giving IMPASTO_ERR_NOT_FINITE at the level they are in. */
 #include "core/ctx.h"
-#include "io/image.h"
-#include "io/safetensors.h"
+#include "core/image.h"
+#include "formats/safetensors.h"
 #include "models/adain.h"
 #include "models/model.h"
 #include "nn/nn.h"

@@ -14,6 +14,7 @@
  * WINO_REL_L2_TOL = 2e-5. Measured on the real VGG-19 weights and activations (bench_gatys --mode
  * layers, against im2col in float32): 5e-7 - 1.6e-6 forward, 1.8e-6 - 3.9e-6 backward-data, where
  * im2col itself is about 1e-7 from exact. */
+#include "core/alloc.h"
 #include "core/gemm_internal.h"
 #include "nn/nn.h"
 #include "test.h"
@@ -54,7 +55,7 @@ static void reference(const shape *s, int transpose, const float *x, const float
 }
 
 static float *aligned_floats(size_t n) {
-    float *p = aligned_alloc(64, ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63);
+    float *p = alloc_aligned(n * sizeof(float));
     if (!p) abort();
     return p;
 }

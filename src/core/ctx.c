@@ -1,5 +1,7 @@
 #include "core/ctx.h"
 
+#include "core/limits.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,12 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_MAX_PIXELS ((size_t)100 * 1000 * 1000)
-
 impasto_ctx *impasto_ctx_create(void) {
     impasto_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
-    ctx->max_pixels = DEFAULT_MAX_PIXELS;
+    ctx->max_pixels = IMAGE_DEFAULT_MAX_PIXELS;
     return ctx;
 }
 

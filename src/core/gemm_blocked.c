@@ -12,6 +12,9 @@
  * hot path never allocates, threads never share a buffer, and nothing is global but the key. */
 #include "core/gemm_internal.h"
 
+#include "core/alloc.h"
+#include "core/ctx.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,13 +54,13 @@ static float *gemm_arena_get(size_t need) {
             return NULL;
         }
     }
-    /* Rounded to whole 64-byte lines, as aligned_alloc requires. */
-    size_t bytes = (need * sizeof(float) + 63) & ~(size_t)63;
-    float *data = aligned_alloc(64, bytes);
+    size_t bytes;
+    if (!size_mul(need, sizeof(float), &bytes)) return NULL;
+    float *data = alloc_aligned(bytes);
     if (!data) return NULL;
     free(ar->data);
     ar->data = data;
-    ar->cap = bytes / sizeof(float);
+    ar->cap = alloc_aligned_size(bytes) / sizeof(float);
     return data;
 }
 

@@ -1,18 +1,13 @@
-/* Internal interface between image.c (load/save dispatch) and the PNG and JPEG codecs. */
+/* Internal interface between image.c (load/save dispatch) and the PNG and JPEG codecs (the image
+ * type and image_check_pixels, which the decoders call first, are in core/image.h). */
 #ifndef IMPASTO_IO_CODEC_H
 #define IMPASTO_IO_CODEC_H
 
-#include "io/image.h"
+#include "core/image.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-/* Checks a size read from a file header before anything is decoded or allocated: zero is
- * IMPASTO_ERR_FORMAT, over impasto_ctx_max_pixels() (or past INT_MAX per side) is
- * IMPASTO_ERR_TOO_LARGE, with a message naming `name`. */
-impasto_status image_check_pixels(impasto_ctx *ctx, const char *name, uint64_t width,
-                                  uint64_t height);
 
 /* Decoders: `buf` (n bytes) is the whole file; *out is a new image on success. */
 impasto_status image_png_decode(impasto_ctx *ctx, const char *name, const unsigned char *buf,

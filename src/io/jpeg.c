@@ -9,6 +9,7 @@
  * were fine. */
 #include "io/codec.h"
 #include "core/ctx.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -17,10 +18,6 @@
 
 #include <jpeglib.h>
 #include <jerror.h>
-
-/* A valid progressive file needs at most a few dozen scans; thousands of tiny ones are a known
- * way to make a small file take minutes to decode. */
-#define JIO_MAX_SCANS 1000
 
 typedef struct jio_err {
     struct jpeg_error_mgr pub; /* first, so cinfo->err can be cast back */
@@ -70,9 +67,9 @@ static void jio_init_err(jio_err *e) {
 
 static void jio_progress(j_common_ptr cinfo) {
     if (!cinfo->is_decompressor) return;
-    if (((j_decompress_ptr)cinfo)->input_scan_number > JIO_MAX_SCANS) {
+    if (((j_decompress_ptr)cinfo)->input_scan_number > IMAGE_JPEG_MAX_SCANS) {
         jio_err *e = (jio_err *)cinfo->err;
-        snprintf(e->msg, sizeof e->msg, "more than %d scans", JIO_MAX_SCANS);
+        snprintf(e->msg, sizeof e->msg, "more than %d scans", IMAGE_JPEG_MAX_SCANS);
         e->damaged = 0;
         longjmp(e->jmp, 1);
     }

@@ -10,8 +10,9 @@
  *
  * Images with alpha are filtered premultiplied (colour * alpha, alpha) and un-premultiplied at
  * the end (Porter & Duff 1984), so a transparent pixel contributes no colour to its neighbours. */
-#include "io/image.h"
+#include "io/resample.h"
 #include "core/ctx.h"
+#include "core/image.h"
 
 #include <math.h>
 #include <stdlib.h>

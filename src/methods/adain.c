@@ -16,8 +16,8 @@
  * what lets the run be tiled (methods/tile.h): pass 1 sums the moments tile by tile, pass 2 applies
  * scale and bias tile by tile between encoder and decoder. */
 #include "core/ctx.h"
+#include "core/image.h"
 #include "core/threads.h"
-#include "io/image.h"
 #include "methods/color.h"
 #include "methods/planes.h"
 #include "methods/tile.h"

@@ -10,8 +10,9 @@
  * first (target Grams, pooled sorted projections, colour histograms), then one plan at the
  * output's size runs the output and then the resized content. */
 #include "core/ctx.h"
+#include "core/image.h"
+#include "core/limits.h"
 #include "core/threads.h"
-#include "io/image.h"
 #include "loss/loss.h"
 #include "methods/metrics.h"
 #include "models/model.h"
@@ -200,11 +201,13 @@ static impasto_status check_args(impasto_ctx *ctx, const impasto_model *vgg, con
     if (nstyles < 1 || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at least one style image is needed");
     for (size_t k = 0; k < nstyles; k++)
         if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style image %zu is missing", k + 1);
-    if (output->width < 16 || output->height < 16 || output->width > IMPASTO_MAX_SIDE || output->height > IMPASTO_MAX_SIDE)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "output size %dx%d is outside 16..%d", output->width,
-                        output->height, IMPASTO_MAX_SIDE);
-    if (opt->style_size != 0 && (opt->style_size < 16 || opt->style_size > IMPASTO_MAX_SIDE))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style size %d is outside 16..%d", opt->style_size, IMPASTO_MAX_SIDE);
+    if (output->width < IMAGE_MIN_SIDE || output->height < IMAGE_MIN_SIDE || output->width > IMPASTO_MAX_SIDE ||
+        output->height > IMPASTO_MAX_SIDE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "output size %dx%d is outside %d..%d", output->width,
+                        output->height, IMAGE_MIN_SIDE, IMPASTO_MAX_SIDE);
+    if (opt->style_size != 0 && (opt->style_size < IMAGE_MIN_SIDE || opt->style_size > IMPASTO_MAX_SIDE))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style size %d is outside %d..%d", opt->style_size, IMAGE_MIN_SIDE,
+                        IMPASTO_MAX_SIDE);
     if (opt->swd_projections < 1 || opt->swd_projections > MAX_PROJECTIONS)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "SWD projections must be 1..%d", MAX_PROJECTIONS);
     return IMPASTO_OK;

@@ -4,9 +4,9 @@
  * clamped to 0..255. The model keeps one plan (every activation buffer) for the last input size
  * and thread count, so frames of one size reuse it. */
 #include "core/ctx.h"
+#include "core/image.h"
 #include "core/threads.h"
-#include "io/image.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 
 #include <math.h>

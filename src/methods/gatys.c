@@ -5,9 +5,13 @@
  *
  * Optimisation runs in the Caffe-preprocessed space: x (3, H, W), RGB, 0..255 minus the mean.
  * With several scales (coarse to fine) each scale starts from the previous result, upsampled. */
+#include "core/clock.h"
 #include "core/ctx.h"
+#include "core/image.h"
+#include "core/limits.h"
+#include "core/rng.h"
 #include "core/threads.h"
-#include "io/image.h"
+#include "io/resample.h"
 #include "loss/loss.h"
 #include "methods/color.h"
 #include "models/model.h"
@@ -45,21 +49,11 @@ void impasto_transfer_options_init(impasto_transfer_options *opt) {
 
 /* ---- noise ------------------------------------------------------------------------------ */
 
-/* splitmix64: a small, seedable generator kept in the caller's state. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(uint64_t *s) { return ((rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
-
-/* Standard normal by Box-Muller. */
+/* Standard normal by Box-Muller, from splitmix64 (core/rng.h). */
 static void fill_gaussian(float *x, size_t n, double scale, uint64_t seed) {
     uint64_t s = seed;
     for (size_t i = 0; i < n; i += 2) {
-        double r = sqrt(-2.0 * log(rng_uniform(&s))), t = 2.0 * M_PI * rng_uniform(&s);
+        double r = sqrt(-2.0 * log(rng_uniform_open(&s))), t = 2.0 * M_PI * rng_uniform_open(&s);
         x[i] = (float)(scale * r * cos(t));
         if (i + 1 < n) x[i + 1] = (float)(scale * r * sin(t));
     }
@@ -86,14 +80,8 @@ typedef struct gatys_run {
     /* progress */
     impasto_image *snapshot;                    /* RGB at this scale, for save_iter */
     int scale_index, num_scales;
-    struct timespec t0;
+    double t0;  /* clock_seconds() when the transfer started */
 } gatys_run;
-
-static double seconds_since(const struct timespec *t0) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
 
 /* neural-style's -normalize_gradients: each loss's gradient is divided by its L1 norm before
  * the weight is applied (g was computed with weight 1). */
@@ -192,7 +180,7 @@ static int gatys_progress(void *user, const float *x, size_t n, double f, int it
     p.content_loss = r->last_content;
     p.style_loss = r->last_style;
     p.tv_loss = r->last_tv;
-    p.seconds = seconds_since(&r->t0);
+    p.seconds = clock_seconds() - r->t0;
     if (opt->save_iter > 0 && iteration % opt->save_iter == 0 && iteration < p.num_iterations) {
         vgg19_deprocess(x, r->h, r->w, r->snapshot->data);
         p.image = r->snapshot;
@@ -283,8 +271,9 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
     int nsizes = opt->num_scales ? opt->num_scales : 1;
     for (int i = 0; i < nsizes; i++) {
         int side = opt->num_scales ? opt->scales[i] : opt->image_size;
-        if (side < 16 || side > IMPASTO_MAX_SIDE)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside 16..%d", side, IMPASTO_MAX_SIDE);
+        if (side < IMAGE_MIN_SIDE || side > IMPASTO_MAX_SIDE)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "image size %d is outside %d..%d", side, IMAGE_MIN_SIDE,
+                            IMPASTO_MAX_SIDE);
         if (opt->num_scales && opt->scale_iterations[i] < 0)
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the number of iterations must not be negative");
         if (opt->num_scales && i > 0 && side < opt->scales[i - 1])
@@ -307,7 +296,7 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
 /* The longest side the styles are resized to at a scale whose content side is `side`. */
 static int style_side_at(const impasto_transfer_options *opt, int side) {
     int style_side = (int)lround(side * opt->style_scale);
-    return style_side < 16 ? 16 : style_side;
+    return style_side < IMAGE_MIN_SIDE ? IMAGE_MIN_SIDE : style_side;
 }
 
 /* Before any work: at every scale, the content (which the picture being optimised has the size
@@ -434,8 +423,7 @@ static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, c
 
     int num_scales = opt->num_scales ? opt->num_scales : 1;
     uint64_t seed = opt->seed >= 0 ? (uint64_t)opt->seed : (uint64_t)time(NULL);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = clock_seconds();
 
     float *x = NULL;               /* (3, H, W) being optimised */
     impasto_image *result = NULL;  /* RGB picture of the latest scale */

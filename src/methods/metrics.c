@@ -8,7 +8,8 @@
 
 #include "core/ctx.h"
 #include "core/gemm.h"
-#include "io/image.h"
+#include "core/image.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -252,24 +253,16 @@ impasto_status impasto_color_distance(impasto_ctx *ctx, const impasto_image *a,
 
 /* ---- sliced Wasserstein distance -------------------------------------------------------- */
 
-/* splitmix64 (Steele, Lea & Flood 2014): a tiny seedable generator in the caller's state. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(uint64_t *s) { return ((rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
-
-/* Directions uniform on the sphere: normalised standard Gaussian vectors (Box-Muller). */
+/* Directions uniform on the sphere: normalised standard Gaussian vectors (Box-Muller, from
+ * splitmix64: core/rng.h). */
 void swd_directions(int c, int nproj, uint64_t seed, float *dirs) {
     uint64_t s = seed;
     for (int p = 0; p < nproj; p++) {
         float *d = dirs + (size_t)p * c;
         double norm = 0;
         for (int i = 0; i < c; i++) {
-            double v = sqrt(-2.0 * log(rng_uniform(&s))) * cos(2.0 * M_PI * rng_uniform(&s));
+            double u1 = rng_uniform_open(&s), u2 = rng_uniform_open(&s);
+            double v = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
             d[i] = (float)v;
             norm += v * v;
         }

@@ -1,7 +1,7 @@
 /* Image <-> plane helpers (see planes.h). */
 #include "methods/planes.h"
 
-#include "io/image.h"
+#include "core/image.h"
 
 #include "core/ctx.h"
 

@@ -1,11 +1,11 @@
 /* Tiled encoder/decoder runs (see tile.h). */
 #include "methods/tile.h"
 
+#include "core/clock.h"
 #include "core/ctx.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* A last row/column of tiles narrower than this is merged into the one before it, so no crop is
  * too thin for the encoder's poolings even without a halo. */
@@ -22,19 +22,13 @@ impasto_status tile_check_options(impasto_ctx *ctx, int tile, int halo, int memo
     return IMPASTO_OK;
 }
 
-static double monotonic_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 void tile_meter_start(tile_meter *m, impasto_pass_progress_fn fn, void *user, int num_levels, int total) {
     memset(m, 0, sizeof *m);
     m->fn = fn;
     m->user = user;
     m->p.num_levels = num_levels;
     m->p.total = total;
-    m->t0 = monotonic_seconds();
+    m->t0 = clock_seconds();
 }
 
 impasto_status tile_meter_tick(impasto_ctx *ctx, tile_meter *m, const char *stage) {
@@ -42,7 +36,7 @@ impasto_status tile_meter_tick(impasto_ctx *ctx, tile_meter *m, const char *stag
     m->p.done++;
     m->p.stage = stage;
     if (!m->fn) return IMPASTO_OK;
-    m->p.seconds = monotonic_seconds() - m->t0;
+    m->p.seconds = clock_seconds() - m->t0;
     if (m->fn(&m->p, m->user)) return ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled");
     return IMPASTO_OK;
 }

@@ -30,9 +30,13 @@
  * Loss per step, B the batch's size (the example's mse_loss means over the batch too):
  *   content_weight/B * sum_b mean((F(y_b) - F(x_b))^2)
  *   + style_weight/B * sum_b sum_l mean((G_l(y_b) - G_l(s))^2),  G = F F^T / (C*H*W). */
+#include "core/clock.h"
 #include "core/ctx.h"
+#include "core/image.h"
+#include "core/limits.h"
+#include "core/rng.h"
 #include "core/threads.h"
-#include "io/image.h"
+#include "io/resample.h"
 #include "loss/loss.h"
 #include "methods/train_ckpt.h"
 #include "models/model.h"
@@ -44,7 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Caffe input units per torchvision input unit (see the top). */
 #define FEATURE_SCALE (255.0 * 0.226)
@@ -62,30 +65,13 @@ void impasto_train_options_init(impasto_train_options *opt) {
     opt->seed = 42;
 }
 
-/* ---- counter-based random numbers ------------------------------------------------------- */
+/* ---- counter-based random numbers (core/rng.h) ------------------------------------------ */
 
-/* splitmix64 (Steele, Lea & Flood 2014). */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* A generator for stream `kind` at counter `n` of `seed`. */
-static uint64_t rng_for(uint64_t seed, uint64_t kind, uint64_t n) {
-    uint64_t s = seed;
-    uint64_t a = rng_next(&s) ^ (kind * 0xD1B54A32D192ED03ull);
-    s = a;
-    return rng_next(&s) ^ n * 0x9E3779B97F4A7C15ull;
-}
-
-static double rng_uniform01(void *state) { return (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0); }
-
-/* Uniform in 0..n-1 (n small: the modulo bias is below 2^-40). */
-static size_t rng_below(uint64_t *s, size_t n) { return n ? (size_t)(rng_next(s) % n) : 0; }
-
+/* The streams of rng_stream: the initial weights, each epoch's photo order, each photo's crop. */
 enum { RNG_INIT = 1, RNG_ORDER = 2, RNG_CROP = 3 };
+
+/* tnet_init_params' generator: uniform in [0, 1) from a splitmix64 state. */
+static double uniform_from(void *state) { return rng_uniform(state); }
 
 /* ---- the trainer ------------------------------------------------------------------------ */
 
@@ -352,7 +338,7 @@ static long steps_per_epoch(const trainer *t) {
 /* This epoch's order of the photos (Fisher-Yates from the epoch's generator). */
 static void epoch_order(trainer *t, long epoch) {
     if (t->order_epoch == epoch) return;
-    uint64_t g = rng_for(t->st.seed, RNG_ORDER, (uint64_t)epoch);
+    uint64_t g = rng_stream(t->st.seed, RNG_ORDER, (uint64_t)epoch);
     for (size_t i = 0; i < t->nphotos; i++) t->order[i] = i;
     for (size_t i = t->nphotos; i > 1; i--) {
         size_t j = rng_below(&g, i), tmp = t->order[i - 1];
@@ -432,7 +418,7 @@ static int train_step(trainer *t, double *lc, double *ls) {
         memset(w->grads, 0, t->st.nparams * sizeof(float));
         w->lc = w->ls = 0.0;
         for (size_t b = (size_t)k; b < nb; b += (size_t)nw) {
-            uint64_t g = rng_for(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
+            uint64_t g = rng_stream(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
             crop(t, &t->photos[t->order[first + b]], &g, tnet_train_input(w->tp));
             train_image(t, w, cw, sw);
         }
@@ -454,12 +440,6 @@ static int train_step(trainer *t, double *lc, double *ls) {
     return 1;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static impasto_status check_options(impasto_ctx *ctx, const impasto_train_options *o) {
     if (!(o->content_weight >= 0 && o->style_weight >= 0 && o->content_weight + o->style_weight > 0))
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: the weights must be >= 0, one of them > 0");
@@ -467,9 +447,9 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_train_option
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: learning rate %g is not in (0, 1000)", o->learning_rate);
     if (o->batch_size < 1 || o->batch_size > 1024)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: batch size %d is not in 1..1024", o->batch_size);
-    if (o->image_size < 16 || o->image_size > 4096 || o->image_size % 4)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: image size %d must be a multiple of 4 in 16..4096",
-                        o->image_size);
+    if (o->image_size < IMAGE_MIN_SIDE || o->image_size > 4096 || o->image_size % 4)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: image size %d must be a multiple of 4 in %d..4096",
+                        o->image_size, IMAGE_MIN_SIDE);
     if (o->style_size < 0 || o->style_size > 8192)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: style size %d is not in 0..8192", o->style_size);
     if (o->steps < 0 || o->epochs < 0 || (o->steps == 0 && o->epochs == 0))
@@ -520,8 +500,8 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
     } else {
         s = train_state_new(ctx, opt->seed, opt->learning_rate, &t.st);
         if (s == IMPASTO_OK) {
-            uint64_t g = rng_for(opt->seed, RNG_INIT, 0);
-            tnet_init_params(t.st.params, rng_uniform01, &g);
+            uint64_t g = rng_stream(opt->seed, RNG_INIT, 0);
+            tnet_init_params(t.st.params, uniform_from, &g);
         }
     }
     if (s == IMPASTO_OK) s = load_photos(&t, photos, nphotos);
@@ -536,7 +516,7 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
     }
     train_meta meta = {.style = opt->style_name, .image_size = opt->image_size, .batch_size = opt->batch_size,
                        .nphotos = nphotos, .content_weight = opt->content_weight, .style_weight = opt->style_weight};
-    const double t0 = now_seconds();
+    const double t0 = clock_seconds();
     char ckpt[4096];
     while (s == IMPASTO_OK && t.st.step < total) {
         impasto_train_progress pr = {.num_steps = total, .epoch = (int)(t.st.step / steps_per_epoch(&t))};
@@ -550,7 +530,7 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
         }
         pr.step = t.st.step;
         pr.loss = pr.content_loss + pr.style_loss;
-        pr.seconds = now_seconds() - t0;
+        pr.seconds = clock_seconds() - t0;
         if (opt->checkpoint_dir && opt->checkpoint_every > 0 && t.st.step % opt->checkpoint_every == 0) {
             if ((s = train_state_save(ctx, &t.st, &meta, opt->checkpoint_dir, ckpt, sizeof ckpt)) != IMPASTO_OK) break;
             pr.checkpoint = ckpt;

@@ -7,7 +7,7 @@
 #include "methods/train_ckpt.h"
 
 #include "core/ctx.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 
 #include <errno.h>

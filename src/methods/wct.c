@@ -14,8 +14,8 @@
  * encodes, transforms and decodes tile by tile. A level that fits in memory is one tile (the
  * untiled run). The style's statistics are gathered the same way. */
 #include "core/ctx.h"
+#include "core/image.h"
 #include "core/threads.h"
-#include "io/image.h"
 #include "methods/planes.h"
 #include "methods/tile.h"
 #include "models/model.h"

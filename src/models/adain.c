@@ -8,7 +8,7 @@
 #include "models/adain.h"
 
 #include "core/ctx.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "nn/nn.h"
 
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* The AdaIN network (Huang & Belongie 2017): vgg_normalised up to relu4_1 as the encoder and its
  * mirror as the decoder, with the weights `impasto convert adain` writes (kind "adain"; tensor
- * names are naoto0804/pytorch-AdaIN's Sequential indices, see src/io/convert_adain.c).
+ * names are naoto0804/pytorch-AdaIN's Sequential indices, see src/formats/convert_adain.c).
  *
  * Encoder: a 1x1 convolution 3 -> 3 (RGB 0..1 in, Caffe-preprocessed BGR out), then conv1_1 ...
  * conv4_1 of VGG-19, each 3x3 with reflection padding 1 and a ReLU, max pooling 2x2 stride 2 in

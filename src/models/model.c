@@ -1,6 +1,6 @@
 #include "models/model.h"
 #include "core/ctx.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,12 +17,13 @@
  * block is added straight into res (instance_norm_add_forward). */
 #include "models/transformer_net.h"
 
+#include "core/alloc.h"
+#include "core/clock.h"
 #include "core/ctx.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "nn/nn.h"
 
 #include <limits.h>
-#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,13 +145,12 @@ struct tnet_plan {
     double *timers;                    /* profiling: seconds added per convolution, or NULL */
 };
 
-/* 64-byte aligned (whole AVX-512 lines) so the layers' vector loops start on a line. */
+/* 64-byte aligned (core/alloc.h) so the layers' vector loops start on a line. */
 static float *plan_alloc(tnet_plan *p, size_t nfloats) {
     size_t bytes;
-    if (!size_mul(nfloats ? nfloats : 1, sizeof(float), &bytes) || bytes > SIZE_MAX - 63) return NULL;
-    bytes = (bytes + 63) & ~(size_t)63;
-    float *q = aligned_alloc(64, bytes);
-    if (q) p->bytes += bytes;
+    if (!size_mul(nfloats, sizeof(float), &bytes)) return NULL;
+    float *q = alloc_aligned(bytes);
+    if (q) p->bytes += alloc_aligned_size(bytes);
     return q;
 }
 
@@ -235,7 +235,7 @@ float *tnet_plan_input(tnet_plan *p) { return p->in; }
 static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
-    const double t0 = p->timers ? omp_get_wtime() : 0.0;
+    const double t0 = p->timers ? clock_seconds() : 0.0;
     if (tnet_winograd(c)) conv2d_winograd_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     else conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
@@ -244,7 +244,7 @@ static void conv_block(const transformer_net *net, tnet_plan *p, int i, const fl
     else if (c->norm)
         instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,
                               p->threads);
-    if (p->timers) p->timers[i] += omp_get_wtime() - t0;
+    if (p->timers) p->timers[i] += clock_seconds() - t0;
 }
 
 const float *tnet_forward(const transformer_net *net, tnet_plan *p) {

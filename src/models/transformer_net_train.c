@@ -24,11 +24,12 @@
  * shaped GEMM). The stride-2 layers' backward stays im2col. */
 #include "models/transformer_net.h"
 
+#include "core/alloc.h"
+#include "core/clock.h"
 #include "core/ctx.h"
 #include "nn/conv_train.h"
 #include "nn/nn.h"
 
-#include <omp.h>
 
 #include <limits.h>
 #include <math.h>
@@ -116,12 +117,12 @@ struct tnet_train_plan {
     double *tfwd, *tbwd;            /* profiling: seconds added per convolution, or NULL */
 };
 
+/* 64-byte aligned (core/alloc.h), as the forward plan's buffers. */
 static float *tp_alloc(tnet_train_plan *p, size_t nfloats) {
     size_t bytes;
-    if (!size_mul(nfloats ? nfloats : 1, sizeof(float), &bytes) || bytes > SIZE_MAX - 63) return NULL;
-    bytes = (bytes + 63) & ~(size_t)63;
-    float *q = aligned_alloc(64, bytes);
-    if (q) p->bytes += bytes;
+    if (!size_mul(nfloats, sizeof(float), &bytes)) return NULL;
+    float *q = alloc_aligned(bytes);
+    if (q) p->bytes += alloc_aligned_size(bytes);
     return q;
 }
 
@@ -236,7 +237,7 @@ float *tnet_train_input(tnet_train_plan *p) { return p->in; }
 static void train_conv(const transformer_net *net, tnet_train_plan *p, int i) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_convs()[i];
-    const double t0 = p->tfwd ? omp_get_wtime() : 0.0;
+    const double t0 = p->tfwd ? clock_seconds() : 0.0;
     if (p->reference) conv2d_forward(d, p->xin[i], net->w[i], net->b[i], p->pre[i], 0, p->ws);
     else if (tnet_train_winograd(c)) conv2d_winograd_forward(d, 1, p->xin[i], net->w[i], net->b[i], p->pre[i], p->ws);
     else conv2d_direct_forward(d, 1, p->xin[i], net->w[i], net->b[i], p->pre[i], p->ws);
@@ -245,7 +246,7 @@ static void train_conv(const transformer_net *net, tnet_train_plan *p, int i) {
         instance_norm_forward(c->oc, hw, p->pre[i], net->gamma[i], net->beta[i], TNET_EPS, p->post[i], p->mean[i],
                               p->invstd[i], c->relu, p->threads);
     }
-    if (p->tfwd) p->tfwd[i] += omp_get_wtime() - t0;
+    if (p->tfwd) p->tfwd[i] += clock_seconds() - t0;
 }
 
 const float *tnet_train_forward(const transformer_net *net, tnet_train_plan *p) {
@@ -303,7 +304,7 @@ static void train_conv_back(const transformer_net *net, tnet_train_plan *p, int 
                             const transformer_net *grad, float *dx) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_convs()[i];
-    const double t0 = p->tbwd ? omp_get_wtime() : 0.0;
+    const double t0 = p->tbwd ? clock_seconds() : 0.0;
     const size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
     if (c->norm) {
         if (c->relu) relu_backward((size_t)c->oc * hw, p->post[i], g, g);
@@ -318,7 +319,7 @@ static void train_conv_back(const transformer_net *net, tnet_train_plan *p, int 
         else conv2d_backward(d, p->xin[i], net->w[i], g, NULL, grad->w[i], NULL, p->ws);
         if (dx) conv2d_backward_data_same(d, net->w[i], g, dx, p->ws);
     }
-    if (p->tbwd) p->tbwd[i] += omp_get_wtime() - t0;
+    if (p->tbwd) p->tbwd[i] += clock_seconds() - t0;
 }
 
 void tnet_train_backward(const transformer_net *net, tnet_train_plan *p, const float *dy,

@@ -39,9 +39,10 @@
  * each hold a copy). */
 #include "models/vgg19.h"
 
+#include "core/alloc.h"
 #include "core/ctx.h"
-#include "io/image.h"
-#include "io/safetensors.h"
+#include "core/image.h"
+#include "formats/safetensors.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -204,13 +205,12 @@ struct vgg19_plan {
     size_t bytes;
 };
 
-/* 64-byte aligned (whole AVX-512 lines) so the layers' vector loops start on a line. */
+/* 64-byte aligned (core/alloc.h) so the layers' vector loops start on a line. */
 static void *plan_alloc_bytes(vgg19_plan *p, size_t nelem, size_t size) {
     size_t bytes;
-    if (!size_mul(nelem ? nelem : 1, size, &bytes) || bytes > SIZE_MAX - 63) return NULL;
-    bytes = (bytes + 63) & ~(size_t)63;
-    void *q = aligned_alloc(64, bytes);
-    if (q) p->bytes += bytes;
+    if (!size_mul(nelem, size, &bytes)) return NULL;
+    void *q = alloc_aligned(bytes);
+    if (q) p->bytes += alloc_aligned_size(bytes);
     return q;
 }
 

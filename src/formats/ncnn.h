@@ -13,17 +13,14 @@
  * (padded to 4 bytes), 0x000D4B38 int8 (padded), 0x0002C056 float32, all four bytes 0 float32,
  * any other value a 256-entry float32 table followed by one uint8 index per value (padded). Blobs
  * read without a tag (biases, norm parameters) are plain float32. */
-#ifndef IMPASTO_IO_NCNN_H
-#define IMPASTO_IO_NCNN_H
+#ifndef IMPASTO_FORMATS_NCNN_H
+#define IMPASTO_FORMATS_NCNN_H
 
 #include "impasto.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #define NCNN_MAGIC 7767517
-#define NCNN_MAX_LAYERS 65536
-#define NCNN_MAX_BLOBS 262144
-#define NCNN_MAX_LAYER_IO 256   /* bottoms or tops of one layer */
 #define NCNN_MAX_PARAM_ID 32    /* ids 0..31, as ncnn's ParamDict */
 
 /* Layer type indices of ncnn's registry (src/layer_type.h order) that impasto reads. */

@@ -1,7 +1,7 @@
 /* MD5 message digest (RFC 1321). Used only to verify the checksums that upstream weight
  * manifests give for their files; not for anything security-related. */
-#ifndef IMPASTO_IO_MD5_H
-#define IMPASTO_IO_MD5_H
+#ifndef IMPASTO_FORMATS_MD5_H
+#define IMPASTO_FORMATS_MD5_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -11,10 +11,11 @@
  *   TensorShapeProto dim = 2 (repeated Dim), Dim size = 1
  * Everything else is skipped. Only what the converters need is kept: names, ops, inputs and the
  * attributes above; tensor_content points into the file's bytes, which the graph keeps. */
-#ifndef IMPASTO_IO_GRAPHDEF_H
-#define IMPASTO_IO_GRAPHDEF_H
+#ifndef IMPASTO_FORMATS_GRAPHDEF_H
+#define IMPASTO_FORMATS_GRAPHDEF_H
 
 #include "impasto.h"
+#include "core/limits.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,12 +23,10 @@
 /* tensorflow DataType values. */
 enum { TF_DT_FLOAT = 1, TF_DT_INT32 = 3, TF_DT_UINT8 = 4, TF_DT_INT64 = 9, TF_DT_QUINT8 = 12 };
 
-#define GD_MAX_DIMS 8
-
 typedef struct gd_tensor {
     int dtype;
     int ndim;
-    int64_t shape[GD_MAX_DIMS];
+    int64_t shape[TENSOR_MAX_DIMS];
     size_t nelem;                   /* product of shape (checked against overflow) */
     const unsigned char *content;   /* tensor_content (raw little-endian), or NULL */
     size_t content_len;
@@ -67,8 +66,8 @@ typedef struct graphdef {
     char source[256];      /* file name for messages */
 } graphdef;
 
-/* Reads and parses a frozen graph (at most 1 GB). IMPASTO_ERR_FORMAT names the file and the
- * problem for any malformed input. */
+/* Reads and parses a frozen graph (at most GD_MAX_FILE, 1 GB). IMPASTO_ERR_FORMAT names the
+ * file and the problem for any malformed input. */
 impasto_status graphdef_open(impasto_ctx *ctx, const char *path, graphdef **out);
 /* The same over bytes in memory (copied). */
 impasto_status graphdef_parse(impasto_ctx *ctx, const unsigned char *bytes, size_t size,
@@ -85,7 +84,7 @@ const gd_attr *gd_node_attr(const gd_node *n, const char *key);
  * quantization_utils.h QuantizedToFloatStruct, computed in float as it does):
  *   scale = (float)((max - min) / 255.0),  min' = round(min / scale) * scale,
  *   value = min' + q * scale.
- * *out is malloc'd (nelem floats); shape in *ndim, shape[GD_MAX_DIMS]. */
+ * *out is malloc'd (nelem floats); shape in *ndim, shape[TENSOR_MAX_DIMS]. */
 impasto_status graphdef_tensor_f32(impasto_ctx *ctx, const graphdef *g, const char *name,
                                    float **out, int *ndim, int64_t *shape);
 

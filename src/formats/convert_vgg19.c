@@ -7,8 +7,8 @@
  * and the uint8 set differ by at most 0.50 steps (weights and biases alike), i.e. the uint8 set
  * is the float32 one rounded to nearest; the "agreement" metadata records the observed maxima. */
 #include "core/ctx.h"
-#include "io/safetensors.h"
-#include "io/vgg19_upstream.h"
+#include "formats/safetensors.h"
+#include "formats/vgg19_upstream.h"
 
 #include <math.h>
 #include <stdarg.h>

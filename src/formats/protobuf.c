@@ -1,5 +1,5 @@
 /* Protocol buffers wire-format reader (see protobuf.h). */
-#include "io/protobuf.h"
+#include "formats/protobuf.h"
 
 #include <string.h>
 

@@ -12,16 +12,15 @@
  * exactly at the end of the file. */
 #include "core/ctx.h"
 #include "core/fileio.h"
-#include "io/ncnn.h"
-#include "io/safetensors.h"
+#include "core/limits.h"
+#include "formats/ncnn.h"
+#include "formats/safetensors.h"
 #include "models/transformer_net.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NCNN_MAX_BIN_BYTES ((size_t)256 << 20)
 
 typedef struct walk {
     impasto_ctx *ctx;
@@ -171,7 +170,7 @@ impasto_status impasto_convert_ncnn_transformernet(impasto_ctx *ctx, const char 
     if (s != IMPASTO_OK) return s;
     unsigned char *bytes = NULL;
     size_t size = 0;
-    s = file_read_all(ctx, bin_path, NCNN_MAX_BIN_BYTES, &bytes, &size);
+    s = file_read_all(ctx, bin_path, UPSTREAM_MAX_WEIGHTS_BYTES, &bytes, &size);
     transformer_net *tn = calloc(1, sizeof *tn);
     if (s == IMPASTO_OK && !tn) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     for (int i = 0; i < TNET_NUM_CONV && s == IMPASTO_OK; i++) {

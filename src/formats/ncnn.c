@@ -2,16 +2,16 @@
  * bounded before it is used: counts against the bytes left (every layer takes at least 16 bytes,
  * every blob reference and array value 4), indices against the blob count, and the weight reads
  * against the file's end. */
-#include "io/ncnn.h"
+#include "formats/ncnn.h"
 
 #include "core/ctx.h"
 #include "core/fileio.h"
+#include "core/limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NCNN_MAX_PARAM_BYTES ((size_t)16 << 20)
 #define NCNN_PARAM_END (-233)
 #define NCNN_ARRAY_KEY (-23300)
 

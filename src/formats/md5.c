@@ -1,6 +1,6 @@
 /* MD5 after RFC 1321 (Rivest 1992): 64-byte blocks, four rounds of sixteen steps
  * a = b + ((a + F(b,c,d) + X[k] + T[i]) <<< s), little-endian words throughout. */
-#include "io/md5.h"
+#include "formats/md5.h"
 
 #include <string.h>
 

@@ -1,20 +1,17 @@
 /* TensorFlow GraphDef reader (see graphdef.h). The schema fixes the nesting depth
  * (GraphDef > NodeDef > attr entry > AttrValue > TensorProto > TensorShapeProto > Dim), so
  * hostile nesting in unknown fields is skipped, never recursed into. */
-#include "io/graphdef.h"
+#include "formats/graphdef.h"
 
 #include "core/ctx.h"
 #include "core/fileio.h"
-#include "io/protobuf.h"
+#include "core/limits.h"
+#include "formats/protobuf.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define GD_MAX_FILE ((size_t)1 << 30)
-/* Most elements a tensor given by float_val alone (the last value repeated) may claim. */
-#define GD_MAX_FILLED ((size_t)1 << 24)
 
 /* The parse state: the first problem found, so nested readers need not thread a status. */
 typedef struct gd_parser {
@@ -77,7 +74,7 @@ static void gd_shape(gd_parser *ps, const unsigned char *p, size_t n, gd_tensor 
     pb_init(&r, p, n);
     GD_FIELDS(ps, r, f) {
         if (f.number != 2 || f.wire != PB_LEN) continue;
-        if (t->ndim == GD_MAX_DIMS) {
+        if (t->ndim == TENSOR_MAX_DIMS) {
             ps->err = "tensor has more than 8 dimensions";
             return;
         }
@@ -368,7 +365,7 @@ impasto_status graphdef_tensor_f32(impasto_ctx *ctx, const graphdef *g, const ch
     *out = NULL;
     const gd_node *nd = graphdef_find(g, name);
     /* Identity chains (bounded, so a cycle cannot loop forever). */
-    for (int hops = 0; nd && !strcmp(nd->op, "Identity") && nd->ninputs >= 1 && hops < 16; hops++)
+    for (int hops = 0; nd && !strcmp(nd->op, "Identity") && nd->ninputs >= 1 && hops < GD_MAX_IDENTITY_HOPS; hops++)
         nd = graphdef_find(g, nd->inputs[0]);
     if (!nd) return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: node '%s' is missing", g->source, name);
     impasto_status s = IMPASTO_OK;

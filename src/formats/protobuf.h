@@ -6,8 +6,8 @@
  * truncated field, a length past the end, a varint longer than 10 bytes or field number 0 is an
  * error, never a read out of bounds. Nothing is allocated; a nested message is read with a new
  * reader over the field's bytes, so nesting depth is the caller's (schema-bounded) choice. */
-#ifndef IMPASTO_IO_PROTOBUF_H
-#define IMPASTO_IO_PROTOBUF_H
+#ifndef IMPASTO_FORMATS_PROTOBUF_H
+#define IMPASTO_FORMATS_PROTOBUF_H
 
 #include <stddef.h>
 #include <stdint.h>

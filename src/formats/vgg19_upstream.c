@@ -9,10 +9,11 @@
  *  - uint8 manifest: kernels (KW, KH, IC, OC), RGB input, float = min_value + scale * q, one file per
  *    tensor with its md5 in the manifest.
  * Output for both: w (OC, IC, 3, 3) indexed [o][i][kh][kw] with RGB input channels, b (OC). */
-#include "io/vgg19_upstream.h"
+#include "formats/vgg19_upstream.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
-#include "io/md5.h"
+#include "core/limits.h"
+#include "formats/md5.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -22,10 +23,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-
-#define MAX_JSON_BYTES ((size_t)64 << 20)
-/* Largest tensor file or shard group read: VGG's biggest convolution is 9.4 MB of float32. */
-#define MAX_DATA_BYTES ((size_t)256 << 20)
 
 /* VGG-19's convolutions (Simonyan & Zisserman 2015, configuration E), all 3x3. */
 static const struct {
@@ -86,9 +83,9 @@ static int safe_file_name(const char *s) {
 static impasto_status parse_json(impasto_ctx *ctx, const char *mpath, const char *text, size_t n,
                                  cJSON **out) {
     *out = NULL;
-    if (n > MAX_JSON_BYTES)
+    if (n > UPSTREAM_MAX_JSON_BYTES)
         return ctx_fail(ctx, IMPASTO_ERR_TOO_LARGE, "%s is %zu bytes, more than the limit of %zu", mpath, n,
-                        MAX_JSON_BYTES);
+                        UPSTREAM_MAX_JSON_BYTES);
     char *copy = malloc(n + 1);
     if (!copy) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory reading %s", mpath);
     if (n) memcpy(copy, text, n);
@@ -238,7 +235,7 @@ static impasto_status tfjs_group(impasto_ctx *ctx, const char *dir, const char *
     }
     /* Groups without convolutions (a full model's dense layers) are not read at all. */
     if (nexist == 0 || !wanted) return IMPASTO_OK;
-    if (total > MAX_DATA_BYTES)
+    if (total > UPSTREAM_MAX_WEIGHTS_BYTES)
         return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: a weight group of %zu bytes is implausibly large", mpath, total);
     /* The manifest's claim is checked against the files before it decides an allocation. */
     if (nexist == npaths && on_disk != total)
@@ -257,7 +254,7 @@ static impasto_status tfjs_group(impasto_ctx *ctx, const char *dir, const char *
         if (!full) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
         else if (!is_file(full))
             s = ctx_fail(ctx, IMPASTO_ERR_IO, "%s is missing (its group's other shards are present)", full);
-        else s = file_read_all(ctx, full, MAX_DATA_BYTES, &shard, &n);
+        else s = file_read_all(ctx, full, UPSTREAM_MAX_WEIGHTS_BYTES, &shard, &n);
         if (s == IMPASTO_OK && n > total - got)
             s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: the group's shards hold more than the %zu bytes its "
                          "weights need", full, total);
@@ -351,7 +348,7 @@ static impasto_status uint8_entry(impasto_ctx *ctx, const char *dir, const char 
     unsigned char *q = NULL;
     size_t got = 0;
     float *tmp = NULL;
-    impasto_status s = file_read_all(ctx, file, MAX_DATA_BYTES, &q, &got);
+    impasto_status s = file_read_all(ctx, file, UPSTREAM_MAX_WEIGHTS_BYTES, &q, &got);
     if (s == IMPASTO_OK && got != n)
         s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s is %zu bytes, %s says %zu", file, got, mpath, n);
     if (s == IMPASTO_OK) {
@@ -406,7 +403,7 @@ static impasto_status read_manifest(impasto_ctx *ctx, const char *dir, const cha
                                     vgg19_upstream *u) {
     unsigned char *text;
     size_t n;
-    impasto_status s = file_read_all(ctx, mpath, MAX_JSON_BYTES, &text, &n);
+    impasto_status s = file_read_all(ctx, mpath, UPSTREAM_MAX_JSON_BYTES, &text, &n);
     if (s != IMPASTO_OK) return s;
     s = vgg19_upstream_parse(ctx, dir, mpath, (const char *)text, n, tfjs, u);
     free(text);

@@ -6,7 +6,7 @@
  * must be an exact non-negative integer, element counts and byte counts are computed with
  * overflow checks, and ranges must lie inside the data section without overlapping (gaps are
  * allowed, as they are harmless). */
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 #include "core/ctx.h"
 #include "core/fileio.h"
 
@@ -16,13 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Larger JSON headers are refused before parsing: a VGG header is ~3 KB and the format's own
- * reference reader stops at 100 MB. */
-#define ST_MAX_HEADER ((size_t)100 * 1000 * 1000)
 /* Integers in the header are read through double; above 2^53 they are no longer exact. */
 #define ST_MAX_JSON_INT 9007199254740992.0
-/* Largest file safetensors_open will read into memory. */
-#define ST_MAX_FILE ((size_t)1 << 36)
 
 struct safetensors {
     char *name;             /* the file, for messages */
@@ -148,9 +143,9 @@ static impasto_status parse_tensor(impasto_ctx *ctx, const char *f, const cJSON 
     t->dtype = (st_dtype)d;
 
     int nd = cJSON_GetArraySize(sh);
-    if (nd > ST_MAX_DIMS)
+    if (nd > TENSOR_MAX_DIMS)
         return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: tensor '%s' has %d dimensions (at most %d)", f, nm,
-                        nd, ST_MAX_DIMS);
+                        nd, TENSOR_MAX_DIMS);
     t->ndim = nd;
     size_t nelem = 1;
     int i = 0;
@@ -467,7 +462,7 @@ static impasto_status build_header(impasto_ctx *ctx, const char *path, const st_
     size_t offset = 0;
     for (size_t i = 0; i < n; i++) {
         if (!t[i].name || !t[i].name[0] || strcmp(t[i].name, "__metadata__") == 0 || t[i].ndim < 0 ||
-            t[i].ndim > ST_MAX_DIMS)
+            t[i].ndim > TENSOR_MAX_DIMS)
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s: tensor %zu has a bad name or rank", path, i);
         for (size_t j = 0; j < i; j++)
             if (strcmp(t[i].name, t[j].name) == 0)

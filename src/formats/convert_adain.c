@@ -21,8 +21,8 @@
  * decoder3 names: encoder.conv1 (the 1x1 preprocessing) .. encoder.conv6, decoder.conv7 ..
  * decoder.conv11. */
 #include "core/ctx.h"
-#include "io/graphdef.h"
-#include "io/safetensors.h"
+#include "formats/graphdef.h"
+#include "formats/safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +107,7 @@ static impasto_status read_conv(impasto_ctx *ctx, const graphdef *g, const adain
 
     float *k = NULL, *b = NULL;  // k (3, 3, IC, OC) as TensorFlow stores it, b (OC)
     int nd = 0, nb = 0;
-    int64_t sh[GD_MAX_DIMS], shb[GD_MAX_DIMS];
+    int64_t sh[TENSOR_MAX_DIMS], shb[TENSOR_MAX_DIMS];
     snprintf(node, sizeof node, "%s/kernel", sp->tf);
     impasto_status s = graphdef_tensor_f32(ctx, g, node, &k, &nd, sh);
     if (s != IMPASTO_OK) return s;
@@ -153,7 +153,7 @@ static impasto_status read_preprocess(impasto_ctx *ctx, const graphdef *g, const
                         "(vgg_preprocess/ReverseV2)", g->source);
     float *mean = NULL;
     int nd = 0;
-    int64_t sh[GD_MAX_DIMS];
+    int64_t sh[TENSOR_MAX_DIMS];
     impasto_status s = graphdef_tensor_f32(ctx, g, "vgg_preprocess/Const", &mean, &nd, sh);
     if (s != IMPASTO_OK) return s;
     if (nd != 1 || sh[0] != 3) {

@@ -4,8 +4,8 @@
  *  - the uint8 manifest (manifest.json + one file per tensor, md5 each), kernels stored
  *    (W, H, I, O), RGB input, float = min_value + scale * q, conv1_1 ... conv5_4.
  * Both produce impasto's layout: weight (OC, IC, 3, 3) with RGB input channels, bias (OC). */
-#ifndef IMPASTO_IO_VGG19_UPSTREAM_H
-#define IMPASTO_IO_VGG19_UPSTREAM_H
+#ifndef IMPASTO_FORMATS_VGG19_UPSTREAM_H
+#define IMPASTO_FORMATS_VGG19_UPSTREAM_H
 
 #include "impasto.h"
 

@@ -1,14 +1,13 @@
 /* safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header
  * length, a JSON header {"name": {"dtype","shape","data_offsets":[begin,end]}, "__metadata__":
  * {str: str}}, then the raw little-endian tensor bytes. impasto's one native weight format. */
-#ifndef IMPASTO_IO_SAFETENSORS_H
-#define IMPASTO_IO_SAFETENSORS_H
+#ifndef IMPASTO_FORMATS_SAFETENSORS_H
+#define IMPASTO_FORMATS_SAFETENSORS_H
 
 #include "impasto.h"
+#include "core/limits.h"
 #include <stddef.h>
 #include <stdint.h>
-
-#define ST_MAX_DIMS 8
 
 typedef enum { ST_F32 = 0, ST_F16, ST_BF16, ST_U8, ST_I32, ST_I64 } st_dtype;
 
@@ -16,7 +15,7 @@ typedef struct st_tensor {
     char *name;
     st_dtype dtype;
     int ndim;
-    int64_t shape[ST_MAX_DIMS];
+    int64_t shape[TENSOR_MAX_DIMS];
     size_t nelem;
     const unsigned char *data;  /* points into the file's bytes */
     size_t nbytes;
@@ -54,7 +53,7 @@ int safetensors_decode_f32(const st_tensor *t, float *out);
 typedef struct st_write_tensor {
     const char *name;
     int ndim;
-    int64_t shape[ST_MAX_DIMS];
+    int64_t shape[TENSOR_MAX_DIMS];
     const float *data;
 } st_write_tensor;
 
