@@ -18,9 +18,7 @@ static const cli_opt OPTS[] = {
      "resize B to A's size first (else images of different sizes are an error)", 0, NULL},
     {"Options", "json", 0, CLI_FLAG, offsetof(S, common.json), NULL, 0, 0, NULL, NULL,
      "print {\"ssim\": ..., \"psnr\": ...} (psnr null for identical images)", 0, NULL},
-    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,
-     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, "100000000", "the largest image (width x height) decoded", 0,
-     NULL},
+    CLI_OPT_MAX_PIXELS(S),
     CLI_OPTS_END};
 #undef S
 

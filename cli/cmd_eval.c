@@ -203,9 +203,7 @@ static const cli_opt OPTS[] = {
      NULL},
     {CLI_G_COMMON, "threads", 0, CLI_INT, offsetof(S, common.threads), "N", 0, 1024, NULL, "all cores",
      "worker threads", 0, NULL},
-    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,
-     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, "100000000", "the largest image (width x height) decoded", 0,
-     NULL},
+    CLI_OPT_MAX_PIXELS(S),
     CLI_OPTS_END};
 #undef S
 

@@ -147,9 +147,7 @@ static const cli_opt OPTS[] = {
      NULL},
     {"Layout", "crop", 0, CLI_FLAG, offsetof(S, crop), NULL, 0, 0, NULL, NULL, "each image's centred square fills its cell",
      0, NULL},
-    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,
-     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, "100000000", "the largest image (width x height) decoded", 0,
-     NULL},
+    CLI_OPT_MAX_PIXELS(S),
     {CLI_G_COMMON, "quiet", 'q', CLI_FLAG, offsetof(S, common.quiet), NULL, 0, 0, NULL, NULL, "no \"wrote\" line", 0,
      NULL},
     CLI_OPTS_END};

@@ -53,6 +53,7 @@ static void opt_head(const cli_opt *o, char *buf, size_t n) {
 static void *settings_of(const cli_command *c, void *buf, size_t n) {
     if (c->settings_size > n) return NULL;
     memset(buf, 0, c->settings_size);
+    ((cli_common *)buf)->max_pixels = IMPASTO_DEFAULT_MAX_PIXELS;
     c->init(buf);
     return buf;
 }

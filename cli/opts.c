@@ -156,8 +156,9 @@ int cli_command_main(const cli_command *c, int argc, char **argv) {
         cli_error(c->name, 0, "out of memory");
         return 1;
     }
-    c->init(settings);
     cli_common *cm = common_of(settings);
+    cm->max_pixels = IMPASTO_DEFAULT_MAX_PIXELS;
+    c->init(settings);
     int npos = 0, rc = EXIT_USAGE, only_pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -247,7 +248,7 @@ impasto_ctx *cli_ctx_create(const char *cmd, const cli_common *c) {
         return NULL;
     }
     impasto_ctx_set_threads(ctx, c->threads);
-    if (c->max_pixels) impasto_ctx_set_max_pixels(ctx, c->max_pixels);
+    impasto_ctx_set_max_pixels(ctx, c->max_pixels);
     return ctx;
 }
 

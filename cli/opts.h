@@ -122,13 +122,17 @@ int cli_check_layers(const char *cmd, const cli_opt *o, void *field);
 #define CLI_G_TILING "Any size (tiling)"
 #define CLI_G_COMMON "Common"
 
+/* --max-pixels: the context's pixel limit (its default printed from IMPASTO_DEFAULT_MAX_PIXELS). */
+#define CLI_OPT_MAX_PIXELS(S)                                                                                   \
+    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,                          \
+     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, NULL, "the largest image (width x height) decoded or made", \
+     0, NULL}
+
 /* The options every command takes (S: the settings struct, whose first member is `common`). */
 #define CLI_OPTS_COMMON(S)                                                                                      \
     {CLI_G_COMMON, "threads", 0, CLI_INT, offsetof(S, common.threads), "N", 0, 1024, NULL, "all cores",        \
      "worker threads", 0, NULL},                                                                               \
-    {CLI_G_COMMON, "max-pixels", 0, CLI_SIZE, offsetof(S, common.max_pixels), "N", 1,                          \
-     (double)IMPASTO_MAX_SIDE * IMPASTO_MAX_SIDE, NULL, "100000000",                                          \
-     "the largest image (width x height) decoded or made", 0, NULL},                                          \
+    CLI_OPT_MAX_PIXELS(S),                                                                                    \
     {CLI_G_COMMON, "quiet", 'q', CLI_FLAG, offsetof(S, common.quiet), NULL, 0, 0, NULL, NULL,                  \
      "no progress display and no \"wrote\" lines", 0, NULL}
 

@@ -85,6 +85,9 @@ size_t impasto_ctx_max_pixels(const impasto_ctx *ctx);
 
 /* The longest image side any method accepts (image and content/style sizes, in pixels). */
 #define IMPASTO_MAX_SIDE 16384
+/* A new context's pixel limit (impasto_ctx_set_max_pixels): width * height of any image decoded,
+ * resized or made. */
+#define IMPASTO_DEFAULT_MAX_PIXELS ((size_t)100 * 1000 * 1000)
 
 /* ---- images ----------------------------------------------------------------------------- */
 

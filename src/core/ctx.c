@@ -12,7 +12,7 @@
 impasto_ctx *impasto_ctx_create(void) {
     impasto_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
-    ctx->max_pixels = IMAGE_DEFAULT_MAX_PIXELS;
+    ctx->max_pixels = IMPASTO_DEFAULT_MAX_PIXELS;
     return ctx;
 }
 

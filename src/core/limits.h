@@ -11,10 +11,6 @@
 
 /* ---- pictures --------------------------------------------------------------------------- */
 
-/* A new context's pixel limit (impasto_ctx_set_max_pixels): width * height of any image decoded,
- * resized or made. */
-#define IMAGE_DEFAULT_MAX_PIXELS ((size_t)100 * 1000 * 1000)
-
 /* Room for metadata (ICC profiles, EXIF thumbnails, text chunks) on top of the pixel data when
  * bounding the size of an image file read into memory. */
 #define IMAGE_FILE_SLACK ((size_t)64 << 20)
