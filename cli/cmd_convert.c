@@ -9,7 +9,12 @@ static const char *CMD = "convert";
 typedef struct convert_settings {
     cli_common common;
     const char *output, *param;
+    int arch;  /* index into ARCHS */
 } convert_settings;
+
+/* --arch of `convert pth` (impasto_convert_pth's names; adain-decoder is adain). */
+#define ARCHS "transformernet|adain|adain-decoder"
+static const char *const ARCH_NAMES[] = {"transformernet", "adain", "adain-decoder"};
 
 #define S convert_settings
 static const cli_opt OPTS[] = {
@@ -17,6 +22,8 @@ static const cli_opt OPTS[] = {
      "the converted model (.safetensors)", CLI_COMPLETE_FILE, NULL},
     {"Options", "param", 0, CLI_STRING, offsetof(S, param), "FILE", 0, 0, NULL, NULL,
      "ncnn-transformernet: the binary param file (transformernet.param.bin)", CLI_COMPLETE_FILE, NULL},
+    {"Options", "arch", 0, CLI_CHOICE, offsetof(S, arch), NULL, 0, 0, ARCHS, "",
+     "pth: the network the checkpoint holds", 0, NULL},
     {CLI_G_COMMON, "quiet", 'q', CLI_FLAG, offsetof(S, common.quiet), NULL, 0, 0, NULL, NULL, "no \"wrote\" line", 0,
      NULL},
     CLI_OPTS_END};
@@ -29,14 +36,23 @@ static int run(void *p, int argc, char **argv) {
     const char *output = st->output, *param = st->param;
     int next = 0;
     if (next >= argc) {
-        cli_error(CMD, 1, "which network? (vgg19, adain, lst-r31 or ncnn-transformernet)");
+        cli_error(CMD, 1, "which network? (vgg19, adain, lst-r31, ncnn-transformernet or pth)");
         return EXIT_USAGE;
     }
     const char *kind = argv[next++];
     const int vgg = !strcmp(kind, "vgg19"), adain = !strcmp(kind, "adain"), lst = !strcmp(kind, "lst-r31");
-    const int ncnn = !strcmp(kind, "ncnn-transformernet");
-    if (!vgg && !adain && !lst && !ncnn) {
-        cli_error(CMD, 1, "unknown network '%s' (known: vgg19, adain, lst-r31, ncnn-transformernet)", kind);
+    const int ncnn = !strcmp(kind, "ncnn-transformernet"), pth = !strcmp(kind, "pth");
+    const int arch_given = cli_given(&CLI_CONVERT, st, "arch");
+    if (!vgg && !adain && !lst && !ncnn && !pth) {
+        cli_error(CMD, 1, "unknown network '%s' (known: vgg19, adain, lst-r31, ncnn-transformernet, pth)", kind);
+        return EXIT_USAGE;
+    }
+    if (pth && !arch_given) {
+        cli_error(CMD, 1, "pth needs the checkpoint's network (--arch transformernet or --arch adain)");
+        return EXIT_USAGE;
+    }
+    if (!pth && arch_given) {
+        cli_error(CMD, 1, "--arch is for pth only");
         return EXIT_USAGE;
     }
     if (ncnn && !param) {
@@ -48,11 +64,17 @@ static int run(void *p, int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (next >= argc) {
-        cli_error(CMD, 1, ncnn ? "no weights file given" : "no upstream folder given");
+        cli_error(CMD, 1, ncnn || pth ? "no weights file given" : "no upstream folder given");
         return EXIT_USAGE;
     }
     if (ncnn && argc - next > 1) {
         cli_error(CMD, 1, "one weights file at a time, got %d", argc - next);
+        return EXIT_USAGE;
+    }
+    const int two = pth && st->arch != 0;  /* adain: vgg_normalised.pth and decoder.pth */
+    if (pth && argc - next != (two ? 2 : 1)) {
+        cli_error(CMD, 1, two ? "--arch %s takes two checkpoints, vgg_normalised.pth and decoder.pth, got %d"
+                              : "--arch %s takes one checkpoint, got %d", ARCH_NAMES[st->arch], argc - next);
         return EXIT_USAGE;
     }
     if ((adain || lst) && argc - next != 1) {
@@ -80,6 +102,8 @@ static int run(void *p, int argc, char **argv) {
                                                        (size_t)(argc - next), output)
                        : adain ? impasto_convert_adain(ctx, argv[next], output)
                        : lst   ? impasto_convert_lst_r31(ctx, argv[next], output)
+                       : pth   ? impasto_convert_pth(ctx, (const char *const *)(argv + next), (size_t)(argc - next),
+                                                     ARCH_NAMES[st->arch], output)
                                : impasto_convert_ncnn_transformernet(ctx, param, argv[next], output);
     int rc = 0;
     if (s != IMPASTO_OK) rc = cli_fail(CMD, ctx, s, NULL);
@@ -92,7 +116,8 @@ const cli_command CLI_CONVERT = {
     .name = "convert",
     .summary = "convert upstream pretrained weights to impasto's safetensors",
     .synopsis = "vgg19|adain|lst-r31 DIR... -o OUT.safetensors\n"
-                "       impasto convert ncnn-transformernet --param PARAM.bin WEIGHTS.bin -o OUT.safetensors",
+                "       impasto convert ncnn-transformernet --param PARAM.bin WEIGHTS.bin -o OUT.safetensors\n"
+                "       impasto convert pth FILE.pth [FILE2.pth] --arch ARCH -o OUT.safetensors",
     .description = "  vgg19   DIRs hold the upstream VGG-19 weights: the uint8 manifest (manifest.json and one\n"
                    "          file per tensor; every md5 is verified) and/or the exact float32 TensorFlow.js\n"
                    "          head (model.json and shards). Float32 is used where both have a layer, after\n"
@@ -102,7 +127,11 @@ const cli_command CLI_CONVERT = {
                    "  lst-r31 DIR holds LinearStyleTransfer's relu3_1 graphs vgg_31_opt.pb and decoder_31_opt.pb\n"
                    "  ncnn-transformernet   a fast-neural-style network (Johnson et al. 2016) in ncnn's files:\n"
                    "          the binary param shared by all styles (--param) and one style's weights (candy.bin,\n"
-                   "          mosaic.bin, ...), written with PyTorch's TransformerNet names, for `impasto fast`.",
+                   "          mosaic.bin, ...), written with PyTorch's TransformerNet names, for `impasto fast`.\n"
+                   "  pth     PyTorch checkpoints (torch.save's zip or legacy files), read by a restricted\n"
+                   "          unpickler that refuses anything but tensors (nothing in the file is run):\n"
+                   "          --arch transformernet: one fast-neural-style .pth (candy.pth, ...), for `impasto fast`;\n"
+                   "          --arch adain: pytorch-AdaIN's vgg_normalised.pth and decoder.pth, for `impasto adain`.",
     .opts = OPTS,
     .settings_size = sizeof(convert_settings),
     .init = init,

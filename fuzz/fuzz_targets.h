@@ -10,6 +10,7 @@
 #define IMPASTO_FUZZ_TARGETS_H
 
 #include "core/ctx.h"
+#include "formats/pth.h"
 #include "io/codec.h"
 #include "formats/graphdef.h"
 #include "formats/ncnn.h"
@@ -101,6 +102,30 @@ static inline impasto_status fuzz_run_graphdef(const uint8_t *data, size_t size,
         free(v);
     }
     graphdef_free(g);
+    impasto_ctx_free(ctx);
+    return s;
+}
+
+/* Parses the bytes as a PyTorch checkpoint (zip or legacy; the restricted unpickler runs on
+ * every pickle in it), then reads every floating-point tensor as float32 through its strides.
+ * Each tensor has at most as many elements as its storage, whose bytes are inside the input, so
+ * the buffers stay within a few times the input's size. */
+static inline impasto_status fuzz_run_pth(const uint8_t *data, size_t size, int *well_formed) {
+    *well_formed = 1;
+    impasto_ctx *ctx = fuzz_ctx();
+    if (!ctx) return IMPASTO_ERR_NOMEM;
+    pth_file *f = NULL;
+    impasto_status s = pth_parse(ctx, data, size, "fuzz.pth", &f);
+    *well_formed = fuzz_status_ok(ctx, s);
+    for (size_t i = 0; s == IMPASTO_OK && i < pth_count(f); i++) {
+        const pth_tensor *t = pth_at(f, i);
+        if (t->numel > t->storage_numel || !t->name[0]) *well_formed = 0;
+        float *out = malloc(t->numel ? t->numel * sizeof *out : 1);
+        if (!out) continue;
+        if (!fuzz_status_ok(ctx, pth_get_f32(ctx, f, t, out))) *well_formed = 0;
+        free(out);
+    }
+    pth_close(f);
     impasto_ctx_free(ctx);
     return s;
 }

@@ -1,6 +1,6 @@
 /* Writes the fuzz targets' seed corpora: small valid files of every kind each reader accepts, so
  * the fuzzer starts from inside the formats rather than having to discover their magic numbers.
- * Run by `make fuzz` as `gen_seeds OUTDIR`; writes OUTDIR/{png,jpeg,safetensors,vgg_manifest,graphdef}/.
+ * Run by `make fuzz` as `gen_seeds OUTDIR`; writes OUTDIR/{png,jpeg,safetensors,vgg_manifest,ncnn,graphdef,pth}/.
  * Nothing here is committed: the seeds are regenerated on every run. */
 #include "fuzz_targets.h"
 #include "formats/md5.h"
@@ -304,14 +304,36 @@ static void graphdef_seeds(void) {
     put("graphdef", "dequantize.pb", g.b, g.n);
 }
 
+/* ---- PyTorch checkpoints: the small ones tools/gen_pth_tests.py made with torch.save (zip and
+ * legacy layouts, protocols 2 and 4, float16/bfloat16/float64, views), copied from tests/data/pth
+ * (make fuzz runs from the repository root). */
+static void pth_seeds(void) {
+    static const char *const names[] = {"tiny.pth", "mixed.pth", "mixed_legacy.pth", "v1_legacy.pth", "proto4.pth",
+                                        "ckpt.pth", "dataparallel.pth"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/data/pth/%s", names[i]);
+        FILE *fp = fopen(path, "rb");
+        unsigned char buf[65536];
+        size_t n = fp ? fread(buf, 1, sizeof buf, fp) : 0;
+        if (fp) fclose(fp);
+        if (!n || n == sizeof buf) {
+            fprintf(stderr, "gen_seeds: cannot read %s (run from the repository root)\n", path);
+            failures++;
+            continue;
+        }
+        put("pth", names[i], buf, n);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_seeds OUTDIR\n");
         return 2;
     }
     outdir = argv[1];
-    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef"};
-    for (int i = 0; i < 7; i++) {
+    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef", "/pth"};
+    for (int i = 0; i < 8; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s%s", outdir, sub[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -338,6 +360,7 @@ int main(int argc, char **argv) {
     manifest_seeds();
     ncnn_seeds();
     graphdef_seeds();
+    pth_seeds();
     impasto_ctx_free(ctx);
     return failures ? 1 : 0;
 }

@@ -165,6 +165,20 @@ impasto_status impasto_convert_lst_r31(impasto_ctx *ctx, const char *dir, const 
  * against TransformerNet's, and the weights must fill the file exactly. */
 impasto_status impasto_convert_ncnn_transformernet(impasto_ctx *ctx, const char *param_path,
                                                    const char *bin_path, const char *out_path);
+/* Converts PyTorch checkpoints (torch.save's zip files, and the legacy pickle files of PyTorch
+ * before 1.6) of a known architecture to impasto's safetensors, without Python: a restricted
+ * unpickler reads only what a state_dict holds (dicts, tensors, storages) and refuses anything
+ * else (a pickled class or function, os.system, ...) with IMPASTO_ERR_UNSUPPORTED; nothing in the
+ * file is ever run. Every tensor name and shape is checked against the architecture. `arch`:
+ *   "transformernet"  one checkpoint of the PyTorch examples' fast_neural_style TransformerNet
+ *                     (candy.pth, ...; the InstanceNorm running_mean/var entries of old files are
+ *                     dropped, as the example does) -> kind "transformernet", for impasto_fast_load;
+ *   "adain"           two checkpoints of naoto0804/pytorch-AdaIN, vgg_normalised.pth and
+ *                     decoder.pth in either order ("adain-decoder" is the same) -> kind "adain",
+ *                     the encoder cut after relu4_1.
+ * A checkpoint that keeps its state_dict under 'state_dict' or 'model' is read too. */
+impasto_status impasto_convert_pth(impasto_ctx *ctx, const char *const *paths, size_t npaths,
+                                   const char *arch, const char *out_path);
 
 /* ---- Gatys et al. optimisation (neural-style) -------------------------------------------- */
 

@@ -65,6 +65,7 @@ static void test_safetensors(void) { replay("safetensors", fuzz_run_safetensors)
 static void test_vgg_manifest(void) { replay("vgg_manifest", fuzz_run_manifest); }
 static void test_ncnn(void) { CHECK(replay("ncnn", fuzz_run_ncnn) >= 5); }
 static void test_graphdef(void) { replay("graphdef", fuzz_run_graphdef); }
+static void test_pth(void) { CHECK(replay("pth", fuzz_run_pth) >= 30); }
 
 /* The folder is where `make test` expects it: a run from elsewhere would silently replay nothing. */
 static void test_found_regressions(void) {
@@ -95,6 +96,17 @@ static void test_entry_points_discriminate(void) {
     static const unsigned char ncnn_f16[] = {5, 0x47, 0x6b, 0x30, 0x01, 0, 0x3c, 0, 0xc0};
     CHECK(fuzz_run_ncnn(ncnn_f16, sizeof ncnn_f16, &wf) == IMPASTO_OK && wf);
     CHECK(fuzz_run_ncnn(ncnn_f16, sizeof ncnn_f16 - 1, &wf) == IMPASTO_ERR_FORMAT && wf);
+    /* pth: a checkpoint torch.save wrote reads; a pickle naming os.system is refused. */
+    const char *pth[2] = {"tests/data/pth/tiny.pth", "fuzz/regressions/pth/hostile-global-os-system.pth"};
+    for (int i = 0; i < 2; i++) {
+        unsigned char *data = NULL;
+        size_t size = 0;
+        CHECK_MSG(read_input(pth[i], &data, &size), "cannot read %s", pth[i]);
+        if (!data) continue;
+        s = fuzz_run_pth(data, size, &wf);
+        CHECK_MSG(s == (i ? IMPASTO_ERR_UNSUPPORTED : IMPASTO_OK) && wf, "%s: status %d", pth[i], (int)s);
+        free(data);
+    }
 }
 
 int main(void) {
@@ -106,5 +118,6 @@ int main(void) {
     RUN(test_vgg_manifest);
     RUN(test_ncnn);
     RUN(test_graphdef);
+    RUN(test_pth);
     return test_summary();
 }
