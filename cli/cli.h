@@ -140,6 +140,11 @@ void cli_json_string(cli_progress *p, const char *key, const char *v);
 void cli_json_failed(cli_progress *p, const char *input, const char *message);
 /* Prints the summary on stdout, with the exit code and the seconds taken, and frees it. */
 void cli_json_end(cli_progress *p, int exit_code);
+/* The end of a run with one output: on success "wrote" and its JSON entry; else one line (an
+ * interrupted run says the old output is as it was; `what`, if set, is named unless the message
+ * names it) and the failure in the JSON under `input`. Returns the exit code. */
+int cli_finish_one(const char *cmd, impasto_ctx *ctx, cli_progress *p, impasto_status s, const char *what,
+                   const char *input, const char *output, const impasto_image *result);
 /* "42s", "3m05s", "2h10m". */
 void cli_format_duration(double seconds, char *buf, size_t n);
 double cli_now(void);

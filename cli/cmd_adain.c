@@ -133,19 +133,10 @@ static int run(void *p, int argc, char **argv) {
         opt->mask = mask;
     }
     if ((s = impasto_adain(ctx, model, content, (const impasto_image *const *)style_imgs, (size_t)nstyles, opt,
-                           &result)) != IMPASTO_OK ||
-        (s = impasto_image_save(ctx, result, output, 0)) != IMPASTO_OK)
-        goto failed;
-    progress_clear(&progress);
-    cli_wrote(&progress, output, impasto_image_width(result), impasto_image_height(result));
-    rc = 0;
-    goto done;
+                           &result)) == IMPASTO_OK)
+        s = impasto_image_save(ctx, result, output, 0);
 failed:
-    progress_clear(&progress);
-    if (s == IMPASTO_ERR_CANCELLED) cli_error(CMD, 0, "interrupted; %s is as it was", output);
-    else cli_fail(CMD, ctx, s, NULL);
-    cli_json_failed(&progress, content_path, impasto_ctx_error(ctx));
-    rc = cli_exit_code(s);
+    rc = cli_finish_one(CMD, ctx, &progress, s, NULL, content_path, output, result);
 done:
     cli_sigint_end();
     cli_json_end(&progress, rc);

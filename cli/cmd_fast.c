@@ -81,14 +81,11 @@ static int run(void *p, int argc, char **argv) {
         cli_batch b = {.cmd = CMD, .content = content, .outdir = output, .inputs = &in, .fn = run_one,
                        .user = &job, .progress = &progress};
         rc = cli_batch_run(ctx, &b);
-    } else if ((s = impasto_image_load(ctx, content, &img)) != IMPASTO_OK ||
-               (s = impasto_fast_stylize(ctx, m, img, &st->opt, &res)) != IMPASTO_OK ||
-               (s = impasto_image_save(ctx, res, output, 0)) != IMPASTO_OK) {
-        rc = cli_fail(CMD, ctx, s, content);
-        cli_json_failed(&progress, content, impasto_ctx_error(ctx));
     } else {
-        cli_wrote(&progress, output, impasto_image_width(res), impasto_image_height(res));
-        rc = 0;
+        if ((s = impasto_image_load(ctx, content, &img)) == IMPASTO_OK &&
+            (s = impasto_fast_stylize(ctx, m, img, &st->opt, &res)) == IMPASTO_OK)
+            s = impasto_image_save(ctx, res, output, 0);
+        rc = cli_finish_one(CMD, ctx, &progress, s, content, content, output, res);
     }
     cli_sigint_end();
     if (m) cli_json_string(&progress, "style", impasto_fast_style(m));

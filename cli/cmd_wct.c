@@ -110,21 +110,12 @@ static int run(void *p, int argc, char **argv) {
         rc = cli_batch_run(ctx, &b);
         goto done;
     }
-    if ((s = impasto_image_load(ctx, content_path, &content)) != IMPASTO_OK ||
-        (s = impasto_image_load(ctx, style_path, &style)) != IMPASTO_OK ||
-        (s = run_pair(&job, ctx, content, style, &result)) != IMPASTO_OK ||
-        (s = impasto_image_save(ctx, result, output, 0)) != IMPASTO_OK)
-        goto failed;
-    progress_clear(&progress);
-    cli_wrote(&progress, output, impasto_image_width(result), impasto_image_height(result));
-    rc = 0;
-    goto done;
+    if ((s = impasto_image_load(ctx, content_path, &content)) == IMPASTO_OK &&
+        (s = impasto_image_load(ctx, style_path, &style)) == IMPASTO_OK &&
+        (s = run_pair(&job, ctx, content, style, &result)) == IMPASTO_OK)
+        s = impasto_image_save(ctx, result, output, 0);
 failed:
-    progress_clear(&progress);
-    if (s == IMPASTO_ERR_CANCELLED) cli_error(CMD, 0, "interrupted; %s is as it was", output);
-    else cli_fail(CMD, ctx, s, NULL);
-    cli_json_failed(&progress, content_path, impasto_ctx_error(ctx));
-    rc = cli_exit_code(s);
+    rc = cli_finish_one(CMD, ctx, &progress, s, NULL, content_path, output, result);
 done:
     cli_sigint_end();
     cli_json_end(&progress, rc);

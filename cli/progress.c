@@ -204,6 +204,19 @@ void progress_item(cli_progress *p, size_t item, size_t items, const char *name)
     if (p->live) draw(p, "", run_share(p, 0.0));
 }
 
+int cli_finish_one(const char *cmd, impasto_ctx *ctx, cli_progress *p, impasto_status s, const char *what,
+                   const char *input, const char *output, const impasto_image *result) {
+    progress_clear(p);
+    if (s == IMPASTO_OK) {
+        cli_wrote(p, output, impasto_image_width(result), impasto_image_height(result));
+        return 0;
+    }
+    if (s == IMPASTO_ERR_CANCELLED) cli_error(cmd, 0, "interrupted; %s is as it was", output);
+    else cli_fail(cmd, ctx, s, what);
+    cli_json_failed(p, input, impasto_ctx_error(ctx));
+    return cli_exit_code(s);
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig) {
