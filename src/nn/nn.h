@@ -220,4 +220,93 @@ int wct_build(int c, const double *mc, const double *cov_c, const double *ms, co
 /* x (C, n) -> y (C, n) = alpha (t x + b) + (1 - alpha) x; y must not alias x. */
 void wct_apply(int c, size_t n, const float *x, const float *t, const float *b, float alpha, float *y);
 
+/* ---- conv_transpose.c ------------------------------------------------------------------- */
+/* Transposed convolution (PyTorch's ConvTranspose2d, "fractionally strided"), as the gradient of
+ * a convolution with respect to its input: x (C,H,W) -> y (OC,OH,OW) with
+ *   OH = (H - 1) * stride - 2 * pad + k + out_pad   (the same for OW),
+ * zero padding only, 0 <= out_pad < stride. The weight is PyTorch's layout w (C, OC, K, K) (input
+ * channels first), which is exactly the weight of the convolution (OC,OH,OW) -> (C,H,W) that this
+ * layer transposes; so the forward is that convolution's backward-data, the data gradient its
+ * forward, and the weight gradient its weight gradient with x and dy exchanged. */
+typedef struct convt_desc {
+    int c, h, w;        /* input channels, height, width */
+    int oc, k;          /* output channels, square kernel size */
+    int stride, pad, out_pad;
+    int threads;        /* as conv2d_desc's */
+} convt_desc;
+
+int convt_out_h(const convt_desc *d);
+int convt_out_w(const convt_desc *d);
+/* Floats of scratch convt_forward/backward need (the same for both). */
+size_t convt_workspace(const convt_desc *d);
+/* x (C,H,W), w (C,OC,K,K), b (OC) or NULL -> y (OC,OH,OW). */
+void convt_forward(const convt_desc *d, const float *x, const float *w, const float *b, float *y, float *ws);
+/* dy (OC,OH,OW) -> dx (C,H,W) overwritten (may be NULL); dw (C,OC,K,K), db (OC) accumulated (either
+ * may be NULL). x is needed only for dw. */
+void convt_backward(const convt_desc *d, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                    float *db, float *ws);
+
+/* ---- batch_norm.c ----------------------------------------------------------------------- */
+/* Batch normalisation (Ioffe & Szegedy 2015) of n images x (N, C, HW): each channel normalised
+ * over its N*HW values, y = gamma * xhat + beta (gamma, beta (C) or NULL: 1 and 0), as PyTorch's
+ * BatchNorm2d. Training mode uses the batch's statistics (biased variance) and moves the running
+ * ones: running_mean = (1 - momentum) running_mean + momentum mean, running_var likewise with the
+ * UNBIASED variance (N*HW / (N*HW - 1) times the biased one); either running array may be NULL.
+ * mean, invstd (C) receive the batch statistics for the backward pass (either may be NULL).
+ * y == x allowed. With batch size 1, as pix2pix trains, this is an instance norm that also keeps
+ * running statistics. */
+void batch_norm_forward_train(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
+                              float eps, float momentum, float *y, float *mean, float *invstd,
+                              float *running_mean, float *running_var, int threads);
+/* Evaluation mode: y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta. */
+void batch_norm_forward_eval(int n, int c, size_t hw, const float *x, const float *gamma, const float *beta,
+                             const float *running_mean, const float *running_var, float eps, float *y,
+                             int threads);
+/* Training-mode backward from the forward's x and statistics: dy (N,C,HW) -> dx (N,C,HW)
+ * overwritten (dx == dy allowed; may be NULL); dgamma, dbeta (C) accumulated (may be NULL). */
+void batch_norm_backward_train(int n, int c, size_t hw, const float *x, const float *gamma, const float *mean,
+                               const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta,
+                               int threads);
+/* Evaluation-mode backward (the statistics are constants): dx = dy * gamma / sqrt(running_var +
+ * eps); dgamma += sum dy * xhat, dbeta += sum dy. */
+void batch_norm_backward_eval(int n, int c, size_t hw, const float *x, const float *gamma,
+                              const float *running_mean, const float *running_var, float eps, const float *dy,
+                              float *dx, float *dgamma, float *dbeta, int threads);
+
+/* ---- leaky_relu.c ----------------------------------------------------------------------- */
+/* y = x > 0 ? x : slope * x (0 < slope < 1; in place allowed). */
+void leaky_relu_forward(size_t n, float slope, const float *x, float *y);
+/* dx = dy where y > 0 else slope * dy, from the forward OUTPUT y (its sign is the input's);
+ * dx == dy allowed. */
+void leaky_relu_backward(size_t n, float slope, const float *y, const float *dy, float *dx);
+
+/* ---- tanh.c ----------------------------------------------------------------------------- */
+/* y = tanh(x) (in place allowed); dx = dy * (1 - y^2) from the forward OUTPUT y (dx == dy allowed). */
+void tanh_forward(size_t n, const float *x, float *y);
+void tanh_backward(size_t n, const float *y, const float *dy, float *dx);
+
+/* ---- dropout.c -------------------------------------------------------------------------- */
+/* Inverted dropout (Srivastava et al. 2014, as PyTorch's nn.Dropout in training mode): each value
+ * kept with probability 1 - p and scaled by 1 / (1 - p), else 0. The kept positions are a bitmap
+ * (bitmap_plane_words(n) words, bit i = value i kept), drawn by dropout_mask from the caller's
+ * core/rng.h state, so the backward pass and a resumed run see the same mask. 0 <= p < 1. */
+void dropout_mask(size_t n, float p, uint64_t *rng_state, uint64_t *keep);
+/* y = x * keep / (1 - p); in place allowed. dx = dy * keep / (1 - p); dx == dy allowed. */
+void dropout_forward(size_t n, float p, const uint64_t *keep, const float *x, float *y);
+void dropout_backward(size_t n, float p, const uint64_t *keep, const float *dy, float *dx);
+
+/* ---- pad.c ------------------------------------------------------------------------------ */
+/* Padding by `pad` on all four sides: x (C,H,W) -> y (C,H+2pad,W+2pad), PAD_ZERO or PAD_REFLECT
+ * (PyTorch's ReflectionPad2d: the edge pixel is not repeated, so pad < H and pad < W).
+ * The backward sums each padded cell's gradient into the pixel it copied: dy -> dx overwritten. */
+void pad_forward(int c, int h, int w, int pad, pad_mode mode, const float *x, float *y);
+void pad_backward(int c, int h, int w, int pad, pad_mode mode, const float *dy, float *dx);
+
+/* ---- concat.c --------------------------------------------------------------------------- */
+/* Channel concatenation (U-Net's skips): a (CA, HW), b (CB, HW) -> y (CA + CB, HW); the backward
+ * splits dy (CA + CB, HW) into da (CA, HW) and db (CB, HW), ACCUMULATED (+=, since the inputs of a
+ * skip are read by other layers too); either may be NULL. */
+void concat_forward(int ca, int cb, size_t hw, const float *a, const float *b, float *y);
+void concat_backward(int ca, int cb, size_t hw, const float *dy, float *da, float *db);
+
 #endif
