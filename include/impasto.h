@@ -175,7 +175,12 @@ impasto_status impasto_convert_ncnn_transformernet(impasto_ctx *ctx, const char 
  *                     dropped, as the example does) -> kind "transformernet", for impasto_fast_load;
  *   "adain"           two checkpoints of naoto0804/pytorch-AdaIN, vgg_normalised.pth and
  *                     decoder.pth in either order ("adain-decoder" is the same) -> kind "adain",
- *                     the encoder cut after relu4_1.
+ *                     the encoder cut after relu4_1;
+ *   "resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128"  (or any resnet_<n>blocks, unet_<2^k>)
+ *                     a generator of junyanz/pytorch-CycleGAN-and-pix2pix (latest_net_G.pth, its
+ *                     G_A/G_B, or a pix2pix G), its width (ngf), norm and dropout read from the
+ *                     tensors -> kind "gan-generator", for impasto_gan_load (running statistics of
+ *                     instance norms in old files are dropped, as the reference's loader does).
  * A checkpoint that keeps its state_dict under 'state_dict' or 'model' is read too. */
 impasto_status impasto_convert_pth(impasto_ctx *ctx, const char *const *paths, size_t npaths,
                                    const char *arch, const char *out_path);
@@ -416,6 +421,117 @@ void impasto_train_options_init(impasto_train_options *opt);
 impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *style,
                              const char *const *photos, size_t nphotos,
                              const impasto_train_options *opt, const char *out_path);
+
+/* ---- adversarial translation: CycleGAN and pix2pix -------------------------------------------- */
+
+/* The networks of junyanz/pytorch-CycleGAN-and-pix2pix (Zhu et al. 2017, Isola et al. 2017) with
+ * its defaults and state_dict names: generators resnet_9blocks / resnet_6blocks (instance norm)
+ * and unet_256 / unet_128 (batch norm, dropout), discriminators "basic" (the 70x70 PatchGAN),
+ * "n_layers" and "pixel". Pictures are RGB scaled to [-1, 1] inside; results are 0..1 images.
+ *
+ * A translation model is one of: a CycleGAN trained by impasto_gan_train (kind "cyclegan": both
+ * generators, A->B and B->A), a pix2pix one (kind "pix2pix": one generator A->B), or a generator
+ * converted from the reference's latest_net_G.pth by impasto_convert_pth (kind "gan-generator"). */
+typedef struct impasto_gan_model impasto_gan_model;
+
+impasto_status impasto_gan_load(impasto_ctx *ctx, const char *path, impasto_gan_model **out);
+void impasto_gan_free(impasto_gan_model *model);
+/* "cyclegan", "pix2pix" or "gan-generator". */
+const char *impasto_gan_kind(const impasto_gan_model *model);
+/* The generator's architecture ("resnet_9blocks", "unet_256", ...). */
+const char *impasto_gan_generator(const impasto_gan_model *model);
+/* 1 when the model can translate B -> A (a CycleGAN), else 0. */
+int impasto_gan_has_reverse(const impasto_gan_model *model);
+
+typedef enum { IMPASTO_A_TO_B = 0, IMPASTO_B_TO_A = 1 } impasto_direction;
+
+typedef struct impasto_translate_options {
+    impasto_direction direction;  /* IMPASTO_A_TO_B */
+    int size;                     /* 0: the picture's own size; else its longer side first */
+    /* Batch norm and dropout as the reference's test.py runs them by default (batch norm from the
+     * picture's own statistics, dropout on: pix2pix's noise), or, with eval_mode 1, as its --eval
+     * (running statistics, no dropout). Instance-norm networks are the same either way. */
+    int eval_mode;                /* 0 */
+    uint64_t seed;                /* dropout's draws: 0 */
+} impasto_translate_options;
+
+void impasto_translate_options_init(impasto_translate_options *opt);
+
+/* Translates `in` into a new image *out of the same size (the picture is padded by reflection, or
+ * for a U-Net resized, to what the generator needs, and brought back). Alpha, if any, is kept. */
+impasto_status impasto_translate(impasto_ctx *ctx, impasto_gan_model *model, const impasto_image *in,
+                                 const impasto_translate_options *opt, impasto_image **out);
+
+typedef enum { IMPASTO_GAN_CYCLEGAN = 0, IMPASTO_GAN_PIX2PIX = 1 } impasto_gan_kind_t;
+/* Where pix2pix's pairs come from: a folder of side-by-side A|B pictures (the reference's aligned
+ * datasets), or pairs made from photos: grey -> colour, or edges -> photo. */
+typedef enum { IMPASTO_PAIRS_AB = 0, IMPASTO_PAIRS_COLORIZE, IMPASTO_PAIRS_EDGES } impasto_pairs;
+
+typedef struct impasto_gan_progress {
+    long step, num_steps;         /* steps done (after this one), steps in the run */
+    int epoch;                    /* 0-based */
+    double learning_rate;         /* this step's */
+    /* This step's losses, named as the reference prints them: CycleGAN D_A G_A cycle_A idt_A D_B
+     * G_B cycle_B idt_B; pix2pix G_GAN G_L1 D_real D_fake. */
+    int nlosses;
+    const char *const *loss_names;
+    const double *losses;
+    double seconds;               /* since this run started */
+    const char *checkpoint;       /* written after this step, else NULL */
+    const impasto_image *preview; /* every preview_every steps: the preview translated, else NULL */
+} impasto_gan_progress;
+
+/* Called after every step; non-zero cancels (a checkpoint is written when checkpoint_dir is set,
+ * and impasto_gan_train returns IMPASTO_ERR_CANCELLED naming it). */
+typedef int (*impasto_gan_progress_fn)(const impasto_gan_progress *p, void *user);
+
+typedef struct impasto_gan_train_options {
+    impasto_gan_kind_t model;     /* IMPASTO_GAN_CYCLEGAN */
+    impasto_pairs pairs;          /* pix2pix only: IMPASTO_PAIRS_AB */
+    const char *generator;        /* NULL: resnet_9blocks (CycleGAN), unet_256 (pix2pix) */
+    const char *discriminator;    /* NULL: "basic"; or "n_layers", "pixel" */
+    int n_layers_d;               /* 3, for "n_layers" */
+    int ngf, ndf;                 /* 64, 64 */
+    int norm;                     /* -1: instance (CycleGAN), batch (pix2pix); 0 instance, 1 batch, 2 none */
+    int dropout;                  /* -1: off (CycleGAN), on (pix2pix); 0 off, 1 on */
+    int gan_mode;                 /* -1: lsgan (CycleGAN), vanilla (pix2pix); 0 lsgan, 1 vanilla */
+    int crop_size;                /* 256: the training crops' side */
+    int load_size;                /* 0: crop_size * 286 / 256 (the reference's 286 for 256);
+                                     pictures are resized to load_size square, then cropped */
+    int no_flip;                  /* 0: random horizontal flips */
+    int pool_size;                /* -1: 50 (CycleGAN), 0 (pix2pix): the history of fakes D sees */
+    double lambda_a, lambda_b;    /* 10, 10: cycle consistency */
+    double lambda_identity;       /* 0.5 (times lambda): identity mapping */
+    double lambda_l1;             /* 100: pix2pix's L1 */
+    double learning_rate;         /* 2e-4 */
+    double beta1;                 /* 0.5 */
+    int epochs;                   /* 100 at the learning rate, then ... */
+    int epochs_decay;             /* 100 decaying linearly to 0 */
+    long steps;                   /* 0: (epochs + epochs_decay) * pairs per epoch; else this many,
+                                     the decay over the last epochs_decay/(epochs+epochs_decay) */
+    int checkpoint_every;         /* steps; 0: none (a cancelled run still writes one) */
+    const char *checkpoint_dir;   /* NULL: no checkpoints; files gan_step_<N>.safetensors */
+    const char *resume;           /* a checkpoint to continue from, or NULL */
+    int preview_every;            /* 0: never */
+    const impasto_image *preview_image;  /* NULL: the first picture of A */
+    uint64_t seed;                /* 0 */
+    impasto_gan_progress_fn progress;
+    void *progress_user;
+} impasto_gan_train_options;
+
+void impasto_gan_train_options_init(impasto_gan_train_options *opt);
+
+/* Trains a CycleGAN on the pictures of domains A and B (unpaired; an epoch is max(na, nb) steps, B
+ * drawn at random as the reference's unaligned dataset does), or a pix2pix on pairs (a_paths are
+ * A|B pictures for IMPASTO_PAIRS_AB, or photos to pair with their grey or edge versions; b_paths
+ * unused), batch 1, and writes the model to out_path (impasto_gan_load reads it). Pictures are
+ * loaded once at the start; one that cannot be read stops the run naming it. Refused before any
+ * work: fewer than 1 picture in a domain, an A|B picture of odd width, a crop_size that is not a
+ * multiple of what the generator needs. Checkpoints hold every network, both Adam states, the
+ * history pools and the step, so a resumed run takes the same next steps as an unbroken one. */
+impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, size_t na,
+                                 const char *const *b_paths, size_t nb, const impasto_gan_train_options *opt,
+                                 const char *out_path);
 
 /* ---- WCT: universal style transfer by feature transforms ------------------------------------ */
 

@@ -23,4 +23,18 @@ double style_loss(int c, size_t hw, const float *f, const float *target, double 
  * TVLoss uses. x (C,H,W). */
 double tv_loss(int c, int h, int w, const float *x, double weight, float *dx);
 
+/* ---- adversarial.c: the losses of CycleGAN and pix2pix (junyanz/pytorch-CycleGAN-and-pix2pix) ----
+ * Each is a mean over the n values, like PyTorch's default reduction, times weight; dx (n) gets the
+ * gradient (overwritten) when not NULL. */
+
+/* The GAN objective against a target label (1 real, 0 fake) for n discriminator scores:
+ *   GAN_LSGAN    mean((x - label)^2)  (Mao et al. 2017, CycleGAN's default)
+ *   GAN_VANILLA  mean(BCE(sigmoid(x), label)), computed from the logits as
+ *                max(x, 0) - x * label + log(1 + exp(-|x|))  (pix2pix's default). */
+typedef enum { GAN_LSGAN = 0, GAN_VANILLA } gan_mode;
+double gan_loss(gan_mode mode, size_t n, const float *x, float label, double weight, float *dx);
+
+/* mean |x - t| (torch's L1Loss); the gradient's sign at x == t is 0, as torch.sign's. */
+double l1_loss(size_t n, const float *x, const float *target, double weight, float *dx);
+
 #endif

@@ -26,6 +26,7 @@ void adam_params_init(adam_params *p) {
     p->beta1 = 0.9;
     p->beta2 = 0.999;
     p->eps = 1e-8;
+    p->torch_eps = 0;
 }
 
 adam_state *adam_create(size_t n, const adam_params *p) {
@@ -57,8 +58,11 @@ void adam_step(adam_state *s, float *x, const float *g) {
     s->t++;
     const double bc1 = 1.0 - pow(b1, (double)s->t), bc2 = 1.0 - pow(b2, (double)s->t);
     const double step = s->p.learning_rate * sqrt(bc2) / bc1;
+    /* torch.optim.Adam's sqrt(v / bc2) + eps is (sqrt(v) + eps sqrt(bc2)) / sqrt(bc2): the same
+     * update with eps scaled by sqrt(bc2) */
+    const double eps = s->p.torch_eps ? s->p.eps * sqrt(bc2) : s->p.eps;
     const float fb1 = (float)b1, fb2 = (float)b2, fa1 = (float)(1.0 - b1), fa2 = (float)(1.0 - b2);
-    const float feps = (float)s->p.eps, fstep = (float)step;
+    const float feps = (float)eps, fstep = (float)step;
     float *m = s->m, *v = s->v;
     const long long len = (long long)s->n;
 #pragma omp parallel for simd schedule(static) if (s->n >= ADAM_PAR_MIN)
@@ -72,6 +76,7 @@ void adam_step(adam_state *s, float *x, const float *g) {
 }
 
 long long adam_steps(const adam_state *s) { return s->t; }
+void adam_set_learning_rate(adam_state *s, double lr) { s->p.learning_rate = lr; }
 void adam_set_steps(adam_state *s, long long t) { s->t = t; }
 float *adam_first_moment(adam_state *s) { return s->m; }
 float *adam_second_moment(adam_state *s) { return s->v; }

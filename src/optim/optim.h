@@ -47,6 +47,7 @@ typedef struct adam_params {
     double learning_rate;  /* 1e-3 */
     double beta1, beta2;   /* 0.9, 0.999 */
     double eps;            /* 1e-8 */
+    int torch_eps;         /* 0: adam.lua's eps; 1: torch.optim.Adam's (adam.c's top comment) */
 } adam_params;
 
 void adam_params_init(adam_params *p);
@@ -59,6 +60,8 @@ adam_state *adam_create(size_t n, const adam_params *p);  /* NULL when out of me
 void adam_free(adam_state *s);
 /* One update of x (n floats) with gradient g. */
 void adam_step(adam_state *s, float *x, const float *g);
+/* The learning rate of the following steps (schedules). */
+void adam_set_learning_rate(adam_state *s, double lr);
 /* The state, for checkpoints: the steps taken (t of Algorithm 1) and the moments m, v (n floats
  * each, writable so a checkpoint can be restored into them). */
 long long adam_steps(const adam_state *s);

@@ -1,0 +1,626 @@
+/* Training CycleGAN and pix2pix (impasto.h's impasto_gan_train), step for step as
+ * junyanz/pytorch-CycleGAN-and-pix2pix's optimize_parameters:
+ *
+ * CycleGAN (Zhu et al. 2017, eqs. 1-3 with the least-squares GAN objective and the identity loss
+ * of section 5.2): G_A: A -> B judged by D_A, G_B: B -> A judged by D_B.
+ *   generators  loss_G = GAN(D_A(G_A(a)), 1) + GAN(D_B(G_B(b)), 1)
+ *                      + la |G_B(G_A(a)) - a|_1 + lb |G_A(G_B(b)) - b|_1
+ *                      + li (lb |G_A(b) - b|_1 + la |G_B(a) - a|_1),  the discriminators frozen;
+ *   then D_A: 0.5 (GAN(D_A(b), 1) + GAN(D_A(pool_B(G_A(a))), 0)), D_B likewise with pool_A.
+ * pix2pix (Isola et al. 2017, eq. 4): first D: 0.5 (GAN(D(a|G(a)), 0) + GAN(D(a|b), 1)), then G with
+ * the updated D: GAN(D(a|G(a)), 1) + l1 |G(a) - b|_1 (a|x: channels of a, then of x).
+ * Adam (torch.optim's form, betas (beta1, 0.999)), the learning rate constant for `epochs` epochs
+ * and then falling linearly (the reference's "linear" policy), batch 1.
+ *
+ * Memory: the reference's autograd keeps all six generator passes of a CycleGAN step; here each
+ * pass's backward runs before the next pass reuses its plan, so two generator plans and one
+ * discriminator plan serve the whole step (a plan serves any network of its architecture).
+ *
+ * Random numbers are drawn from core/rng.h streams keyed by the seed and the step (crops, flips,
+ * B's pick, the pools, dropout) or the epoch (the order of A), so a run resumed from a checkpoint
+ * (every network, both Adam states, the pools, the step) takes the same next steps. */
+#include "impasto.h"
+
+#include "core/clock.h"
+#include "core/ctx.h"
+#include "core/image.h"
+#include "core/rng.h"
+#include "loss/loss.h"
+#include "methods/gan_data.h"
+#include "methods/gan_model.h"
+#include "optim/optim.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { STREAM_INIT = 1, STREAM_ORDER, STREAM_STEP };
+#define GAN_INIT_GAIN 0.02f      /* init_weights('normal', 0.02) */
+#define GAN_LOAD_FOR_256 286     /* the reference's load_size for crop_size 256 */
+#define GAN_MAX_NETS 4
+
+void impasto_gan_train_options_init(impasto_gan_train_options *o) {
+    memset(o, 0, sizeof *o);
+    o->model = IMPASTO_GAN_CYCLEGAN;
+    o->pairs = IMPASTO_PAIRS_AB;
+    o->n_layers_d = 3;
+    o->ngf = 64;
+    o->ndf = 64;
+    o->norm = -1;
+    o->dropout = -1;
+    o->gan_mode = -1;
+    o->crop_size = 256;
+    o->pool_size = -1;
+    o->lambda_a = 10.0;
+    o->lambda_b = 10.0;
+    o->lambda_identity = 0.5;
+    o->lambda_l1 = 100.0;
+    o->learning_rate = 2e-4;
+    o->beta1 = 0.5;
+    o->epochs = 100;
+    o->epochs_decay = 100;
+}
+
+typedef struct trainer {
+    impasto_ctx *ctx;
+    const impasto_gan_train_options *opt;
+    int cyc;                  /* CycleGAN, else pix2pix */
+    gan_mode mode;
+    int crop, load, pool_size;
+    gan_gen_spec gs;
+    gan_disc_spec ds;
+    const char *netd_name;
+    int ng, nd;               /* networks: CycleGAN 2 + 2, pix2pix 1 + 1 */
+    net *G[2], *D[2];         /* G_A, G_B / G; D_A, D_B / D */
+    adam_state *aG[2], *aD[2];
+    net_plan *pg[2], *pd;     /* generator plans (two suffice, see the top), discriminator plan */
+    gan_domain A, B;
+    gan_pool pool[2];         /* the fakes D_A and D_B see (pix2pix: pool[0] of a|G(a)) */
+    size_t img;               /* floats of one 3 x crop x crop picture */
+    float *realA, *realB, *fakeB, *fakeA, *dfake, *dtmp, *dcat, *dsin;
+    size_t dsize;             /* floats of the discriminator's output */
+    float *dpred;             /* (dsize) */
+    long step, total, per_epoch;
+    uint64_t seed;
+    size_t *order;            /* (per_epoch) this epoch's order of A */
+    long order_epoch;
+    double losses[8];
+    impasto_image *preview;   /* the last preview made */
+    impasto_image *preview_src;  /* the preview picture at crop size x aspect */
+} trainer;
+
+static const char *const CYC_NAMES[8] = {"D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"};
+static const char *const P2P_NAMES[4] = {"G_GAN", "G_L1", "D_real", "D_fake"};
+
+static float *falloc(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
+
+static void trainer_free(trainer *t) {
+    for (int i = 0; i < 2; i++) {
+        net_free(t->G[i]);
+        net_free(t->D[i]);
+        adam_free(t->aG[i]);
+        adam_free(t->aD[i]);
+        net_plan_free(t->pg[i]);
+        gan_pool_free(&t->pool[i]);
+    }
+    net_plan_free(t->pd);
+    gan_domain_free(&t->A);
+    gan_domain_free(&t->B);
+    free(t->realA), free(t->realB), free(t->fakeB), free(t->fakeA);
+    free(t->dfake), free(t->dtmp), free(t->dcat), free(t->dsin), free(t->dpred), free(t->order);
+    impasto_image_free(t->preview);
+    impasto_image_free(t->preview_src);
+}
+
+/* ---- set-up ------------------------------------------------------------------------------ */
+
+static impasto_status resolve_options(trainer *t) {
+    impasto_ctx *ctx = t->ctx;
+    const impasto_gan_train_options *o = t->opt;
+    t->cyc = o->model == IMPASTO_GAN_CYCLEGAN;
+    if (o->model != IMPASTO_GAN_CYCLEGAN && o->model != IMPASTO_GAN_PIX2PIX)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown GAN model");
+    memset(&t->gs, 0, sizeof t->gs);
+    const char *gname = o->generator ? o->generator : t->cyc ? "resnet_9blocks" : "unet_256";
+    if (gan_gen_parse(gname, &t->gs))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown generator '%s' (resnet_9blocks, resnet_6blocks, "
+                        "unet_256, unet_128)", gname);
+    t->gs.in_c = t->gs.out_c = 3;
+    t->gs.ngf = o->ngf;
+    t->gs.norm = o->norm < 0 ? (t->cyc ? GAN_NORM_INSTANCE : GAN_NORM_BATCH) : (gan_norm)o->norm;
+    t->gs.dropout = o->dropout < 0 ? !t->cyc : o->dropout != 0;
+    if (o->norm > 2) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown norm");
+    memset(&t->ds, 0, sizeof t->ds);
+    const char *dname = o->discriminator ? o->discriminator : "basic";
+    if (!strcmp(dname, "basic")) t->ds.kind = GAN_D_BASIC;
+    else if (!strcmp(dname, "n_layers")) t->ds.kind = GAN_D_NLAYERS;
+    else if (!strcmp(dname, "pixel")) t->ds.kind = GAN_D_PIXEL;
+    else return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown discriminator '%s' (basic, n_layers, pixel)", dname);
+    t->netd_name = dname;
+    t->ds.in_c = t->cyc ? 3 : 6;
+    t->ds.ndf = o->ndf;
+    t->ds.n_layers = o->n_layers_d;
+    t->ds.norm = t->gs.norm;
+    t->mode = o->gan_mode < 0 ? (t->cyc ? GAN_LSGAN : GAN_VANILLA) : o->gan_mode ? GAN_VANILLA : GAN_LSGAN;
+    t->crop = o->crop_size;
+    t->load = o->load_size ? o->load_size : (int)((long)o->crop_size * GAN_LOAD_FOR_256 / 256);
+    t->pool_size = o->pool_size < 0 ? (t->cyc ? 50 : 0) : o->pool_size;
+    const int mult = gan_gen_multiple(&t->gs);
+    if (t->crop < 16 || t->crop > 4096)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "crop size %d outside 16..4096", t->crop);
+    if (t->crop % mult) {
+        char name[32];
+        gan_gen_name(&t->gs, name, sizeof name);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the crop size %d is not a multiple of %d, which %s needs", t->crop,
+                        mult, name);
+    }
+    if (t->load < t->crop || t->load > 8192)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "load size %d must be at least the crop size %d", t->load, t->crop);
+    if (o->ngf < 1 || o->ngf > 512 || o->ndf < 1 || o->ndf > 512)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "ngf and ndf must be 1..512");
+    if (t->pool_size > 1000) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "pool size above 1000");
+    if (!(o->learning_rate > 0 && o->learning_rate < 1) || !(o->beta1 >= 0 && o->beta1 < 1))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "learning rate must be in (0, 1), beta1 in [0, 1)");
+    if (o->epochs < 0 || o->epochs_decay < 0 || o->epochs + o->epochs_decay < 1 || o->steps < 0)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "epochs + decay epochs must be at least 1");
+    if (!(o->lambda_a >= 0) || !(o->lambda_b >= 0) || !(o->lambda_identity >= 0) || !(o->lambda_l1 >= 0))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the loss weights must be >= 0");
+    return IMPASTO_OK;
+}
+
+static impasto_status make_nets(trainer *t) {
+    impasto_status s;
+    t->ng = t->nd = t->cyc ? 2 : 1;
+    adam_params ap;
+    adam_params_init(&ap);
+    ap.learning_rate = t->opt->learning_rate;
+    ap.beta1 = t->opt->beta1;
+    ap.torch_eps = 1;
+    for (int i = 0; i < t->ng; i++) {
+        if ((s = gan_generator_create(t->ctx, &t->gs, &t->G[i]))) return s;
+        if ((s = gan_discriminator_create(t->ctx, &t->ds, &t->D[i]))) return s;
+        uint64_t g = rng_stream(t->seed, STREAM_INIT, (uint64_t)i), d = rng_stream(t->seed, STREAM_INIT, 16 + (uint64_t)i);
+        net_init_normal(t->G[i], GAN_INIT_GAIN, &g);
+        net_init_normal(t->D[i], GAN_INIT_GAIN, &d);
+        t->aG[i] = adam_create(t->G[i]->nparams, &ap);
+        t->aD[i] = adam_create(t->D[i]->nparams, &ap);
+        if (!t->aG[i] || !t->aD[i]) return ctx_fail(t->ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    }
+    const int threads = ctx_threads(t->ctx);
+    for (int i = 0; i < 2; i++)
+        if ((s = net_plan_create(t->ctx, t->G[0], 3, t->crop, t->crop, NET_TRAIN, threads, &t->pg[i]))) return s;
+    if ((s = net_plan_create(t->ctx, t->D[0], t->ds.in_c, t->crop, t->crop, NET_TRAIN, threads, &t->pd))) return s;
+    int c, h, w;
+    net_plan_out_shape(t->pd, &c, &h, &w);
+    t->dsize = (size_t)c * (size_t)h * (size_t)w;
+    t->img = 3 * (size_t)t->crop * (size_t)t->crop;
+    t->realA = falloc(t->img), t->realB = falloc(t->img), t->fakeB = falloc(t->img), t->fakeA = falloc(t->img);
+    t->dfake = falloc(t->img), t->dtmp = falloc(t->img);
+    t->dcat = falloc(2 * t->img), t->dsin = falloc(2 * t->img), t->dpred = falloc(t->dsize);
+    if (!t->realA || !t->realB || !t->fakeB || !t->fakeA || !t->dfake || !t->dtmp || !t->dcat || !t->dsin || !t->dpred)
+        return ctx_fail(t->ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->nd; i++)
+        if ((s = gan_pool_init(t->ctx, &t->pool[i], t->pool_size, t->cyc ? t->img : 2 * t->img))) return s;
+    return IMPASTO_OK;
+}
+
+/* ---- passes ------------------------------------------------------------------------------ */
+
+/* Generator k on x (3, S, S) through plan p; the output into y when not NULL. */
+static impasto_status gen_forward(trainer *t, int k, net_plan *p, const float *x, float *y, uint64_t *rng,
+                                  const float **out) {
+    memcpy(net_plan_input(p), x, t->img * sizeof(float));
+    impasto_status s = net_forward(t->ctx, t->G[k], p, rng, out);
+    if (!s && y) memcpy(y, *out, t->img * sizeof(float));
+    return s;
+}
+
+/* The discriminator k's GAN loss on x (its input) against label, times weight; its parameter
+ * gradients accumulated when `train_d`, the input's gradient into dx when not NULL. */
+static impasto_status disc_loss(trainer *t, int k, const float *x, float label, double weight, int train_d,
+                                float *dx, uint64_t *rng, double *loss) {
+    const size_t n = t->cyc ? t->img : 2 * t->img;
+    memcpy(net_plan_input(t->pd), x, n * sizeof(float));
+    const float *pred;
+    impasto_status s = net_forward(t->ctx, t->D[k], t->pd, rng, &pred);
+    if (s) return s;
+    *loss = gan_loss(t->mode, t->dsize, pred, label, weight, t->dpred);
+    return net_backward(t->ctx, t->D[k], t->pd, t->dpred, train_d ? t->D[k]->grads : NULL, dx);
+}
+
+static void zero_grads(net *n) { memset(n->grads, 0, n->nparams * sizeof(float)); }
+
+static void add_into(float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
+/* One CycleGAN step on t->realA, t->realB. */
+static impasto_status cyclegan_step(trainer *t, uint64_t *rng) {
+    const impasto_gan_train_options *o = t->opt;
+    impasto_ctx *ctx = t->ctx;
+    impasto_status s;
+    const float *y;
+    double *L = t->losses;  /* D_A G_A cycle_A idt_A D_B G_B cycle_B idt_B */
+    for (int i = 0; i < 2; i++) zero_grads(t->G[i]);
+    /* k = 0: a -> G_A -> fake_B -> G_B -> rec_A, judged by D_A; k = 1 the other way round */
+    for (int k = 0; k < 2; k++) {
+        const float *real = k ? t->realB : t->realA;
+        float *fake = k ? t->fakeA : t->fakeB;
+        const double lam = k ? o->lambda_b : o->lambda_a;
+        if ((s = gen_forward(t, k, t->pg[0], real, fake, rng, &y))) return s;
+        if ((s = gen_forward(t, 1 - k, t->pg[1], fake, NULL, rng, &y))) return s;
+        L[4 * k + 2] = l1_loss(t->img, y, real, lam, t->dtmp);
+        if ((s = net_backward(ctx, t->G[1 - k], t->pg[1], t->dtmp, t->G[1 - k]->grads, t->dfake))) return s;
+        if ((s = disc_loss(t, k, fake, 1.0f, 1.0, 0, t->dtmp, rng, &L[4 * k + 1]))) return s;
+        add_into(t->dfake, t->dtmp, t->img);
+        if ((s = net_backward(ctx, t->G[k], t->pg[0], t->dfake, t->G[k]->grads, NULL))) return s;
+    }
+    /* identity: G_A(b) ~ b, G_B(a) ~ a */
+    for (int k = 0; k < 2; k++) {
+        L[4 * k + 3] = 0.0;
+        if (!(o->lambda_identity > 0)) continue;
+        const float *same = k ? t->realA : t->realB;
+        const double lam = (k ? o->lambda_a : o->lambda_b) * o->lambda_identity;
+        if ((s = gen_forward(t, k, t->pg[0], same, NULL, rng, &y))) return s;
+        L[4 * k + 3] = l1_loss(t->img, y, same, lam, t->dtmp);
+        if ((s = net_backward(ctx, t->G[k], t->pg[0], t->dtmp, t->G[k]->grads, NULL))) return s;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!floats_all_finite(t->G[i]->grads, t->G[i]->nparams)) return IMPASTO_ERR_NOT_FINITE;
+    }
+    for (int i = 0; i < 2; i++) adam_step(t->aG[i], t->G[i]->params, t->G[i]->grads);
+    /* discriminators: D_A sees real b and the pool's fake b */
+    for (int k = 0; k < 2; k++) {
+        zero_grads(t->D[k]);
+        double lr, lf;
+        if ((s = disc_loss(t, k, k ? t->realA : t->realB, 1.0f, 0.5, 1, NULL, rng, &lr))) return s;
+        gan_pool_query(&t->pool[k], k ? t->fakeA : t->fakeB, t->dsin, rng);
+        if ((s = disc_loss(t, k, t->dsin, 0.0f, 0.5, 1, NULL, rng, &lf))) return s;
+        L[4 * k] = lr + lf;
+        if (!floats_all_finite(t->D[k]->grads, t->D[k]->nparams)) return IMPASTO_ERR_NOT_FINITE;
+        adam_step(t->aD[k], t->D[k]->params, t->D[k]->grads);
+    }
+    return IMPASTO_OK;
+}
+
+/* a|x into dst (6, S, S). */
+static void cat_pair(const float *a, const float *x, size_t img, float *dst) {
+    memcpy(dst, a, img * sizeof(float));
+    memcpy(dst + img, x, img * sizeof(float));
+}
+
+/* One pix2pix step on t->realA, t->realB. */
+static impasto_status pix2pix_step(trainer *t, uint64_t *rng) {
+    impasto_ctx *ctx = t->ctx;
+    impasto_status s;
+    const float *y;
+    double *L = t->losses;  /* G_GAN G_L1 D_real D_fake */
+    if ((s = gen_forward(t, 0, t->pg[0], t->realA, t->fakeB, rng, &y))) return s;
+    /* D first: fake (through the pool) and real pairs */
+    zero_grads(t->D[0]);
+    cat_pair(t->realA, t->fakeB, t->img, t->dcat);
+    gan_pool_query(&t->pool[0], t->dcat, t->dsin, rng);
+    if ((s = disc_loss(t, 0, t->dsin, 0.0f, 0.5, 1, NULL, rng, &L[3]))) return s;
+    cat_pair(t->realA, t->realB, t->img, t->dcat);
+    if ((s = disc_loss(t, 0, t->dcat, 1.0f, 0.5, 1, NULL, rng, &L[2]))) return s;
+    /* reported as the reference prints them: each term before the 0.5 */
+    L[2] *= 2.0, L[3] *= 2.0;
+    if (!floats_all_finite(t->D[0]->grads, t->D[0]->nparams)) return IMPASTO_ERR_NOT_FINITE;
+    adam_step(t->aD[0], t->D[0]->params, t->D[0]->grads);
+    /* then G against the updated D */
+    zero_grads(t->G[0]);
+    cat_pair(t->realA, t->fakeB, t->img, t->dcat);
+    if ((s = disc_loss(t, 0, t->dcat, 1.0f, 1.0, 0, t->dsin, rng, &L[0]))) return s;
+    L[1] = l1_loss(t->img, t->fakeB, t->realB, t->opt->lambda_l1, t->dfake);
+    add_into(t->dfake, t->dsin + t->img, t->img);
+    if ((s = net_backward(ctx, t->G[0], t->pg[0], t->dfake, t->G[0]->grads, NULL))) return s;
+    if (!floats_all_finite(t->G[0]->grads, t->G[0]->nparams)) return IMPASTO_ERR_NOT_FINITE;
+    adam_step(t->aG[0], t->G[0]->params, t->G[0]->grads);
+    return IMPASTO_OK;
+}
+
+/* ---- schedule and data --------------------------------------------------------------------- */
+
+/* The learning rate's factor at step `step`: 1 for the first `epochs` epochs, then
+ * 1 - (e + 1 - epochs) / (epochs_decay + 1) in epoch e (the reference's LambdaLR, stepped at each
+ * epoch's end). With a fixed number of steps the epochs are that many equal parts of the run. */
+static double lr_factor(const trainer *t, long step) {
+    const int E = t->opt->epochs, D = t->opt->epochs_decay;
+    const long e = t->opt->steps ? (long)((double)step * (E + D) / (double)t->total) : step / t->per_epoch;
+    const long over = e + 1 - E;
+    return over > 0 ? 1.0 - (double)over / (double)(D + 1) : 1.0;
+}
+
+/* The pictures of step `step` into realA, realB; *rng is the step's stream. */
+static void draw_step(trainer *t, long step, uint64_t *rng) {
+    const long epoch = step / t->per_epoch;
+    if (epoch != t->order_epoch) {
+        uint64_t g = rng_stream(t->seed, STREAM_ORDER, (uint64_t)epoch);
+        for (long i = 0; i < t->per_epoch; i++) t->order[i] = (size_t)i;
+        for (long i = t->per_epoch; i > 1; i--) {
+            size_t j = rng_below(&g, (size_t)i), tmp = t->order[i - 1];
+            t->order[i - 1] = t->order[j];
+            t->order[j] = tmp;
+        }
+        t->order_epoch = epoch;
+    }
+    const size_t idx = t->order[step % t->per_epoch];
+    const int no_flip = t->opt->no_flip;
+    if (t->cyc) {
+        const size_t ia = idx % t->A.n, ib = rng_below(rng, t->B.n);
+        gan_aug_apply(&t->A.pics[ia], t->load, t->crop, gan_aug_draw(t->load, t->crop, no_flip, rng), t->realA);
+        gan_aug_apply(&t->B.pics[ib], t->load, t->crop, gan_aug_draw(t->load, t->crop, no_flip, rng), t->realB);
+    } else {
+        const gan_aug a = gan_aug_draw(t->load, t->crop, no_flip, rng);
+        gan_aug_apply(&t->A.pics[idx], t->load, t->crop, a, t->realA);
+        gan_aug_apply(&t->B.pics[idx], t->load, t->crop, a, t->realB);
+    }
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+static const char *PREFIX_G[2][2] = {{"G.", NULL}, {"G_A.", "G_B."}};
+static const char *PREFIX_D[2][2] = {{"D.", NULL}, {"D_A.", "D_B."}};
+static const char *POOL_NAME[2][2] = {{"fake_AB_pool", NULL}, {"fake_B_pool", "fake_A_pool"}};
+
+/* The model (generators) or, with `state`, the checkpoint (everything a step depends on). */
+static impasto_status write_file(trainer *t, const char *path, int state) {
+    gan_named_net nets[GAN_MAX_NETS];
+    size_t nn = 0;
+    for (int i = 0; i < t->ng; i++) nets[nn++] = (gan_named_net){PREFIX_G[t->cyc][i], t->G[i]};
+    if (state)
+        for (int i = 0; i < t->nd; i++) nets[nn++] = (gan_named_net){PREFIX_D[t->cyc][i], t->D[i]};
+    st_write_tensor extra[3 * GAN_MAX_NETS];
+    char names[3 * GAN_MAX_NETS][48];
+    size_t ne = 0;
+    if (state) {
+        for (size_t i = 0; i < nn; i++) {
+            adam_state *a = i < (size_t)t->ng ? t->aG[i] : t->aD[i - (size_t)t->ng];
+            const size_t np = nets[i].n->nparams;
+            for (int m = 0; m < 2; m++, ne++) {
+                snprintf(names[ne], sizeof names[ne], "optimizer.%sexp_avg%s", nets[i].prefix, m ? "_sq" : "");
+                extra[ne] = (st_write_tensor){.name = names[ne], .ndim = 1, .shape = {(int64_t)np},
+                                              .data = m ? adam_second_moment(a) : adam_first_moment(a)};
+            }
+        }
+        for (int k = 0; k < t->nd; k++)
+            if (t->pool[k].count > 0)
+                extra[ne++] = (st_write_tensor){.name = POOL_NAME[t->cyc][k], .ndim = 2,
+                                                .shape = {t->pool[k].count, (int64_t)t->pool[k].floats},
+                                                .data = t->pool[k].images};
+    }
+    char gb[5][32], v[8][40];
+    const char *kv[48];
+    size_t nkv = 0;
+    kv[2 * nkv] = "kind", kv[2 * nkv++ + 1] = t->cyc ? "cyclegan" : "pix2pix";
+    nkv += gan_gen_meta(&t->gs, gb, kv + 2 * nkv);
+    snprintf(v[0], sizeof v[0], "%d", t->ds.ndf);
+    snprintf(v[1], sizeof v[1], "%d", t->ds.n_layers);
+    snprintf(v[2], sizeof v[2], "%d", t->crop);
+    snprintf(v[3], sizeof v[3], "%d", t->load);
+    snprintf(v[4], sizeof v[4], "%ld", t->step);
+    snprintf(v[5], sizeof v[5], "%" PRIu64, t->seed);
+    snprintf(v[6], sizeof v[6], "%lld", adam_steps(t->aG[0]));
+    const char *more[] = {"netD", t->netd_name, "ndf", v[0], "n_layers_D", v[1],
+                          "gan_mode", t->mode == GAN_LSGAN ? "lsgan" : "vanilla", "crop_size", v[2],
+                          "load_size", v[3], "step", v[4], "impasto_version", IMPASTO_VERSION,
+                          "source", t->cyc ? "impasto gan train --model cyclegan (Zhu et al. 2017)"
+                                           : "impasto gan train --model pix2pix (Isola et al. 2017)",
+                          "seed", v[5], "adam_steps", v[6]};
+    size_t nmore = sizeof more / sizeof more[0] / 2;
+    if (!state) nmore -= 2;
+    memcpy(kv + 2 * nkv, more, 2 * nmore * sizeof *kv);
+    nkv += nmore;
+    return gan_nets_write(t->ctx, path, nets, nn, extra, ne, kv, nkv);
+}
+
+static impasto_status checkpoint(trainer *t, char *path, size_t size) {
+    if (snprintf(path, size, "%s/gan_step_%ld.safetensors", t->opt->checkpoint_dir, t->step) >= (int)size)
+        return ctx_fail(t->ctx, IMPASTO_ERR_INVALID_ARG, "checkpoint folder name too long");
+    return write_file(t, path, 1);
+}
+
+/* Restores a checkpoint written by write_file(state 1) into the freshly made networks. */
+static impasto_status resume(trainer *t, const char *path) {
+    impasto_ctx *ctx = t->ctx;
+    safetensors *st = NULL;
+    impasto_status s = safetensors_open(ctx, path, &st);
+    if (s) return s;
+    long step, adam_t;
+    const char *kind = safetensors_meta(st, "kind");
+    const char *want = t->cyc ? "cyclegan" : "pix2pix";
+    uint64_t seed = 0;
+    const char *sv = safetensors_meta(st, "seed");
+    if (!kind || strcmp(kind, want) || gan_meta_long(st, "step", &step) || gan_meta_long(st, "adam_steps", &adam_t) ||
+        !sv || sscanf(sv, "%" SCNu64, &seed) != 1 || step < 0 || adam_t < 0) {
+        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a %s training checkpoint (a trained model cannot be resumed)",
+                     path, want);
+        goto done;
+    }
+    /* the architecture must be the one the options give */
+    gan_gen_spec g;
+    if ((s = gan_gen_from_meta(ctx, st, path, &g))) goto done;
+    long crop;
+    if (g.kind != t->gs.kind || g.depth != t->gs.depth || g.ngf != t->gs.ngf || g.norm != t->gs.norm ||
+        g.dropout != t->gs.dropout || gan_meta_long(st, "crop_size", &crop) || crop != t->crop) {
+        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s was trained with another generator or crop size: give the "
+                     "same --generator, --ngf, --norm, --dropout and --size to resume it", path);
+        goto done;
+    }
+    for (int i = 0; i < t->ng && !s; i++) s = net_load(ctx, t->G[i], st, PREFIX_G[t->cyc][i], path);
+    for (int i = 0; i < t->nd && !s; i++) s = net_load(ctx, t->D[i], st, PREFIX_D[t->cyc][i], path);
+    for (int i = 0; i < t->ng + t->nd && !s; i++) {
+        const char *prefix = i < t->ng ? PREFIX_G[t->cyc][i] : PREFIX_D[t->cyc][i - t->ng];
+        adam_state *a = i < t->ng ? t->aG[i] : t->aD[i - t->ng];
+        const int64_t shape[1] = {(int64_t)(i < t->ng ? t->G[i] : t->D[i - t->ng])->nparams};
+        for (int m = 0; m < 2 && !s; m++) {
+            char name[64];
+            snprintf(name, sizeof name, "optimizer.%sexp_avg%s", prefix, m ? "_sq" : "");
+            s = safetensors_get_f32(ctx, st, name, 1, shape, m ? adam_second_moment(a) : adam_first_moment(a));
+        }
+        adam_set_steps(a, adam_t);
+    }
+    for (int k = 0; k < t->nd && !s; k++) {
+        const st_tensor *pt = safetensors_find(st, POOL_NAME[t->cyc][k]);
+        if (!pt) continue;
+        if (pt->ndim != 2 || pt->shape[0] < 1 || pt->shape[0] > t->pool[k].size || (size_t)pt->shape[1] != t->pool[k].floats) {
+            s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: the history of fakes does not fit this run (pool size?)", path);
+            break;
+        }
+        const int64_t shape[2] = {pt->shape[0], pt->shape[1]};
+        if (!(s = safetensors_get_f32(ctx, st, POOL_NAME[t->cyc][k], 2, shape, t->pool[k].images)))
+            t->pool[k].count = (int)pt->shape[0];
+    }
+    if (!s) t->step = step, t->seed = seed;
+done:
+    safetensors_close(st);
+    return s;
+}
+
+/* The preview picture translated A -> B by the generator as it is now (eval-free: as the
+ * reference's test.py runs it). */
+static impasto_status make_preview(trainer *t) {
+    impasto_ctx *ctx = t->ctx;
+    const impasto_image *src = t->preview_src;
+    const int W = src->width, H = src->height;
+    net_plan *p = NULL;
+    impasto_status s = net_plan_create(ctx, t->G[0], 3, H, W, NET_BATCH_STATS, ctx_threads(ctx), &p);
+    if (s) return s;
+    float *x = net_plan_input(p);
+    const size_t plane = (size_t)W * (size_t)H;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++)
+            x[(size_t)c * plane + i] = 2.0f * src->data[i * (size_t)src->channels + (size_t)(src->channels >= 3 ? c : 0)] - 1.0f;
+    const float *y;
+    if (!(s = net_forward(ctx, t->G[0], p, NULL, &y))) {
+        impasto_image_free(t->preview);
+        t->preview = NULL;
+        if (!(s = impasto_image_create(ctx, W, H, 3, &t->preview)))
+            for (size_t i = 0; i < plane; i++)
+                for (int c = 0; c < 3; c++) {
+                    float v = 0.5f * (y[(size_t)c * plane + i] + 1.0f);
+                    t->preview->data[3 * i + (size_t)c] = v < 0 ? 0 : v > 1 ? 1 : v;
+                }
+    }
+    net_plan_free(p);
+    return s;
+}
+
+/* The preview source: the given picture or A's first, resized so its longer side is the crop
+ * size, both sides rounded to the generator's multiple. */
+static impasto_status preview_source(trainer *t, const char *first_a) {
+    impasto_image *img = NULL, *r = NULL;
+    impasto_status s = IMPASTO_OK;
+    const impasto_image *src = t->opt->preview_image;
+    if (!src) {
+        if ((s = impasto_image_load(t->ctx, first_a, &img))) return s;
+        src = img;
+    }
+    const int mult = gan_gen_multiple(&t->gs);
+    double k = (double)t->crop / (double)(src->width > src->height ? src->width : src->height);
+    int w = (int)(src->width * k / mult + 0.5) * mult, h = (int)(src->height * k / mult + 0.5) * mult;
+    if (w < mult) w = mult;
+    if (h < mult) h = mult;
+    s = impasto_image_resize(t->ctx, src, w, h, &r);
+    if (!s && t->gs.kind == GAN_G_RESNET && (w < 4 || h < 4)) s = ctx_fail(t->ctx, IMPASTO_ERR_INVALID_ARG, "preview too small");
+    impasto_image_free(img);
+    if (!s) t->preview_src = r;
+    else impasto_image_free(r);
+    return s;
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, size_t na, const char *const *b_paths,
+                                 size_t nb, const impasto_gan_train_options *opt, const char *out_path) {
+    impasto_gan_train_options defaults;
+    if (!opt) impasto_gan_train_options_init(&defaults), opt = &defaults;
+    if (!out_path || (na && !a_paths) || (nb && !b_paths))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_gan_train: missing pictures or output path");
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    t.opt = opt;
+    t.seed = opt->seed;
+    t.order_epoch = -1;
+    impasto_status s = resolve_options(&t);
+    if (s) return s;
+    if (na == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no pictures for domain A");
+    if (t.cyc && nb == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no pictures for domain B");
+    if ((s = make_nets(&t))) goto done;
+    if (opt->resume && (s = resume(&t, opt->resume))) goto done;
+    if (t.cyc) {
+        if (!(s = gan_domain_load(ctx, a_paths, na, t.load, IMPASTO_PAIRS_AB, &t.A, NULL)))
+            s = gan_domain_load(ctx, b_paths, nb, t.load, IMPASTO_PAIRS_AB, &t.B, NULL);
+    } else {
+        s = gan_domain_load(ctx, a_paths, na, t.load, opt->pairs, &t.A, &t.B);
+    }
+    if (s) goto done;
+    t.per_epoch = (long)(t.cyc && nb > na ? nb : na);
+    t.total = opt->steps ? opt->steps : (long)(opt->epochs + opt->epochs_decay) * t.per_epoch;
+    if (t.step >= t.total) {
+        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the checkpoint is at step %ld, the run has %ld steps: nothing to do",
+                     t.step, t.total);
+        goto done;
+    }
+    if (!(t.order = malloc((size_t)t.per_epoch * sizeof *t.order))) {
+        s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (opt->preview_every > 0 && (s = preview_source(&t, a_paths[0]))) goto done;
+    const double t0 = clock_seconds();
+    const char *const *names = t.cyc ? CYC_NAMES : P2P_NAMES;
+    const int nl = t.cyc ? 8 : 4;
+    while (t.step < t.total) {
+        const double lr = opt->learning_rate * lr_factor(&t, t.step);
+        for (int i = 0; i < t.ng; i++) adam_set_learning_rate(t.aG[i], lr);
+        for (int i = 0; i < t.nd; i++) adam_set_learning_rate(t.aD[i], lr);
+        uint64_t rng = rng_stream(t.seed, STREAM_STEP, (uint64_t)t.step);
+        draw_step(&t, t.step, &rng);
+        s = t.cyc ? cyclegan_step(&t, &rng) : pix2pix_step(&t, &rng);
+        if (s == IMPASTO_ERR_NOT_FINITE) {
+            s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "step %ld: the gradients are not finite (learning rate too high?); "
+                         "stopped before updating, nothing written for it", t.step + 1);
+            goto done;
+        }
+        if (s) goto done;
+        int bad = 0;
+        for (int i = 0; i < nl; i++) bad |= !isfinite(t.losses[i]);
+        if (bad) {
+            s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "step %ld: a loss is not finite", t.step + 1);
+            goto done;
+        }
+        t.step++;
+        char ckpt[4096];
+        const char *written = NULL;
+        const int last = t.step == t.total;
+        if (opt->checkpoint_dir && opt->checkpoint_every > 0 && (t.step % opt->checkpoint_every == 0 || last)) {
+            if ((s = checkpoint(&t, ckpt, sizeof ckpt))) goto done;
+            written = ckpt;
+        }
+        const impasto_image *preview = NULL;
+        if (opt->preview_every > 0 && (t.step % opt->preview_every == 0 || last)) {
+            if ((s = make_preview(&t))) goto done;
+            preview = t.preview;
+        }
+        if (opt->progress) {
+            impasto_gan_progress p = {t.step, t.total, (int)((t.step - 1) / t.per_epoch), lr, nl, names, t.losses,
+                                      clock_seconds() - t0, written, preview};
+            if (opt->progress(&p, opt->progress_user)) {
+                if (opt->checkpoint_dir && !written) {
+                    if ((s = checkpoint(&t, ckpt, sizeof ckpt))) goto done;
+                    written = ckpt;
+                }
+                if (written) s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld; checkpoint %s", t.step, written);
+                else s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld (no checkpoint folder given)", t.step);
+                goto done;
+            }
+        }
+    }
+    s = write_file(&t, out_path, 0);
+done:
+    trainer_free(&t);
+    return s;
+}
