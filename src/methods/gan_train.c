@@ -28,6 +28,7 @@
 #include "loss/loss.h"
 #include "methods/gan_data.h"
 #include "methods/gan_model.h"
+#include "methods/gan_train.h"
 #include "optim/optim.h"
 
 #include <inttypes.h>
@@ -63,7 +64,7 @@ void impasto_gan_train_options_init(impasto_gan_train_options *o) {
     o->epochs_decay = 100;
 }
 
-typedef struct trainer {
+struct gan_trainer {
     impasto_ctx *ctx;
     const impasto_gan_train_options *opt;
     int cyc;                  /* CycleGAN, else pix2pix */
@@ -89,7 +90,8 @@ typedef struct trainer {
     double losses[8];
     impasto_image *preview;   /* the last preview made */
     impasto_image *preview_src;  /* the preview picture at crop size x aspect */
-} trainer;
+};
+typedef struct gan_trainer trainer;
 
 static const char *const CYC_NAMES[8] = {"D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"};
 static const char *const P2P_NAMES[4] = {"G_GAN", "G_L1", "D_real", "D_fake"};
@@ -528,6 +530,45 @@ static impasto_status preview_source(trainer *t, const char *first_a) {
     impasto_image_free(img);
     if (!s) t->preview_src = r;
     else impasto_image_free(r);
+    return s;
+}
+
+/* ---- the step alone (gan_train.h) --------------------------------------------------------- */
+
+impasto_status gan_trainer_create(impasto_ctx *ctx, const impasto_gan_train_options *opt, gan_trainer **out) {
+    *out = NULL;
+    trainer *t = calloc(1, sizeof *t);
+    if (!t) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    t->ctx = ctx;
+    t->opt = opt;
+    t->seed = opt->seed;
+    impasto_status s = resolve_options(t);
+    if (!s) s = make_nets(t);
+    if (s) {
+        gan_trainer_free(t);
+        return s;
+    }
+    *out = t;
+    return IMPASTO_OK;
+}
+
+void gan_trainer_free(gan_trainer *t) {
+    if (!t) return;
+    trainer_free(t);
+    free(t);
+}
+
+net *gan_trainer_net(gan_trainer *t, int which) {
+    if (which < 0 || which > 3) return NULL;
+    return which < 2 ? (which < t->ng ? t->G[which] : NULL) : (which - 2 < t->nd ? t->D[which - 2] : NULL);
+}
+
+float *gan_trainer_real(gan_trainer *t, int b) { return b ? t->realB : t->realA; }
+
+impasto_status gan_trainer_step(gan_trainer *t, uint64_t *rng, double *losses) {
+    impasto_status s = t->cyc ? cyclegan_step(t, rng) : pix2pix_step(t, rng);
+    if (s == IMPASTO_ERR_NOT_FINITE) s = ctx_fail(t->ctx, s, "the gradients are not finite");
+    memcpy(losses, t->losses, 8 * sizeof(double));
     return s;
 }
 
