@@ -27,6 +27,21 @@ Valid (tests/data/pth/):
   proto4.pth        zip, pickle protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL): a (2,2) arange(4)
   ckpt.pth          zip; {'epoch': 3, 'model': {'w': arange(3), 'b': [0.5]}, 'optimizer': Adam's state_dict}
   dataparallel.pth  zip; module.w arange(3), module.b [0.5] (nn.DataParallel's names)
+  resnet_tiny.pth   zip; the state_dict of a CycleGAN ResnetGenerator(3, 3, ngf 4, norm instance, 2 blocks)
+                    as junyanz/pytorch-CycleGAN-and-pix2pix builds it (tools/gan_ref.py): model.1.weight ...
+                    model.19.bias, 20 float32 tensors, no InstanceNorm entries; its tensors are also in
+                    resnet_tiny.safetensors (same names, F32) for comparison
+  resnet_tiny_old.pth  legacy (tensors rebuilt by _rebuild_tensor, as PyTorch 0.3 saved them), the same
+                    state_dict plus running_mean and running_var (random) for each of the 9 InstanceNorms
+                    (model.2, model.5, model.8, model.1x.conv_block.2 and .6, model.13, model.16), in module
+                    order, as the pretrained CycleGAN files of 2017 hold them; the reference's loader drops
+                    them (its __patch_instance_norm_state_dict), so the expected tensors are
+                    resnet_tiny.safetensors'
+  unet_tiny.pth     zip; the state_dict of a pix2pix UnetGenerator(3, 3, num_downs 5, ngf 1, norm batch),
+                    weights, BatchNorm running statistics (random) and num_batches_tracked (int64 scalar 3):
+                    46 entries, from model.model.0.weight to model.model.3.bias; the 39 float ones also in
+                    unet_tiny.safetensors. (ngf 1 keeps it at 16 KB: ngf 4 would be 260 KB; every key is
+                    the same at any width.)
 
 Hostile (fuzz/regressions/pth/hostile-*.pth): each is refused; tests/test_pth.c lists the status
 and the words of the message expected for each.
@@ -40,6 +55,10 @@ import sys
 import zipfile
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gan_ref import ResnetGenerator, UnetGenerator, init_normal  # noqa: E402
+from safetensors_np import write_safetensors  # noqa: E402
 
 
 def save(obj, path, **kw):
@@ -118,6 +137,49 @@ def write_valid(d):
          os.path.join(d, "ckpt.pth"))
     save(collections.OrderedDict([("module.w", torch.arange(3.0)), ("module.b", torch.tensor([0.5]))]),
          os.path.join(d, "dataparallel.pth"))
+
+
+def gan_weights(net, seed):
+    """init_weights('normal', 0.02) as the reference does it, then N(0, 0.05) on every bias and beta and
+    random BatchNorm running statistics (mean N(0, 0.1), var U(0.5, 1.5)), num_batches_tracked 3."""
+    torch.manual_seed(seed)
+    init_normal(net)
+    with torch.no_grad():
+        for m in net.modules():
+            if getattr(m, "bias", None) is not None:
+                m.bias.add_(torch.randn(m.bias.shape) * 0.05)
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape) + 0.5)
+                m.num_batches_tracked.fill_(3)
+    return net
+
+
+def write_gan(d):
+    res = gan_weights(ResnetGenerator(3, 3, 4, "instance", False, 2), 7)
+    sd = res.state_dict()
+    save(sd, os.path.join(d, "resnet_tiny.pth"))
+    floats = lambda sd: [(k, v.numpy()) for k, v in sd.items() if v.is_floating_point()]
+    write_safetensors(os.path.join(d, "resnet_tiny.safetensors"), floats(sd),
+                      {"generator": "tools/gen_pth_tests.py", "expected": "resnet_tiny.pth, resnet_tiny_old.pth"})
+    # A 2017 file: the instance norms' running statistics in module order, legacy serialisation.
+    old = collections.OrderedDict()
+    g = torch.Generator().manual_seed(8)
+    for path, m in res.named_modules():
+        if isinstance(m, torch.nn.InstanceNorm2d):
+            old[path + ".running_mean"] = torch.randn(m.num_features, generator=g) * 0.1
+            old[path + ".running_var"] = torch.rand(m.num_features, generator=g) + 0.5
+        for name, p in m.named_parameters(recurse=False):
+            old[path + "." + name] = sd[path + "." + name]
+    assert len(old) == len(sd) + 18 and all(k in old for k in sd)
+    save(collections.OrderedDict((k, V1Tensor(v)) for k, v in old.items()), os.path.join(d, "resnet_tiny_old.pth"),
+         _use_new_zipfile_serialization=False)
+    unet = gan_weights(UnetGenerator(3, 3, 5, 1, "batch", False), 9)
+    sd = unet.state_dict()
+    assert sd["model.model.1.model.2.num_batches_tracked"].dtype == torch.int64
+    save(sd, os.path.join(d, "unet_tiny.pth"))
+    write_safetensors(os.path.join(d, "unet_tiny.safetensors"), floats(sd),
+                      {"generator": "tools/gen_pth_tests.py", "expected": "unet_tiny.pth (num_batches_tracked left out)"})
 
 
 # ---- hostile files: pickle bytes made by hand --------------------------------------------------
@@ -259,5 +321,6 @@ if __name__ == "__main__":
     valid = sys.argv[1] if len(sys.argv) > 1 else "tests/data/pth"
     hostile = sys.argv[2] if len(sys.argv) > 2 else "fuzz/regressions/pth"
     write_valid(valid)
+    write_gan(valid)
     write_hostile(hostile, valid)
     print("wrote %s and %s" % (valid, hostile))
