@@ -34,6 +34,19 @@ impasto_status gan_gen_from_meta(impasto_ctx *ctx, const safetensors *st, const 
 impasto_status gan_nets_write(impasto_ctx *ctx, const char *path, const gan_named_net *nets, size_t nnets,
                               const st_write_tensor *extra, size_t nextra, const char *const *kv, size_t nkv);
 
+/* The model type behind impasto_gan_model (impasto.h). */
+struct impasto_gan_model {
+    char kind[32];
+    char gen_name[32];
+    gan_gen_spec spec;
+    net *g[2];     /* A->B, B->A (CycleGAN only) */
+};
+
+/* impasto_gan_load from an open file (`path` names it in messages): the kind, the generator's
+ * metadata, a size the file's tensors can fill, every tensor by name and shape. */
+impasto_status gan_model_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path,
+                                         impasto_gan_model **out);
+
 /* A decimal metadata value; 0, or -1 when missing or malformed. */
 int gan_meta_long(const safetensors *st, const char *key, long *out);
 

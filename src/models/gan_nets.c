@@ -5,6 +5,7 @@
 
 #include "core/ctx.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,11 @@ static int unet_block(net *n, const gan_gen_spec *s, int x, int level, const cha
 }
 
 impasto_status gan_generator_create(impasto_ctx *ctx, const gan_gen_spec *spec, net **out) {
+    return gan_generator_create_bounded(ctx, spec, SIZE_MAX, out);
+}
+
+impasto_status gan_generator_create_bounded(impasto_ctx *ctx, const gan_gen_spec *spec, size_t max_floats,
+                                            net **out) {
     *out = NULL;
     if (spec->in_c <= 0 || spec->out_c <= 0 || spec->ngf <= 0 || spec->ngf > 1024)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "generator: channels out of range");
@@ -147,6 +153,12 @@ impasto_status gan_generator_create(impasto_ctx *ctx, const gan_gen_spec *spec, 
     if (!n) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     if (spec->kind == GAN_G_RESNET) resnet_generator(n, spec);
     else unet_block(n, spec, NET_INPUT, 0, "model.model.");
+    const size_t need = net_count_floats(n);
+    if (need > max_floats) {
+        net_free(n);
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "a %s generator of width %d needs %zu weights, more than the file holds",
+                        name, spec->ngf, need);
+    }
     impasto_status s = net_finish(ctx, n);
     if (s) {
         net_free(n);

@@ -57,6 +57,11 @@ void gan_gen_name(const gan_gen_spec *spec, char *buf, size_t size);
 int gan_gen_multiple(const gan_gen_spec *spec);
 
 impasto_status gan_generator_create(impasto_ctx *ctx, const gan_gen_spec *spec, net **out);
+/* The same with at most max_floats floats of parameters and running statistics (net_count_floats),
+ * else IMPASTO_ERR_FORMAT before allocating them: a file's metadata cannot ask for more memory
+ * than its tensors could fill. */
+impasto_status gan_generator_create_bounded(impasto_ctx *ctx, const gan_gen_spec *spec, size_t max_floats,
+                                            net **out);
 impasto_status gan_discriminator_create(impasto_ctx *ctx, const gan_disc_spec *spec, net **out);
 
 #endif

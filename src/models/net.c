@@ -174,6 +174,15 @@ static size_t layer_bias_size(const net_layer *l) {
     }
 }
 
+size_t net_count_floats(const net *n) {
+    size_t total = 0;
+    for (int i = 0; n && i < n->n; i++) {
+        const net_layer *l = &n->layers[i];
+        total += layer_weight_size(l) + layer_bias_size(l) + (l->op == NET_BATCH_NORM ? 2 * (size_t)l->oc : 0);
+    }
+    return total;
+}
+
 impasto_status net_finish(impasto_ctx *ctx, net *n) {
     if (!n) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory declaring a network");
     if (n->bad) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "network %s: %s", n->kind, n->bad_msg);

@@ -88,6 +88,9 @@ int net_dropout(net *n, int in, float p);
 int net_upsample(net *n, int in, int scale);
 int net_add(net *n, int a, int b);
 int net_concat(net *n, int a, int b);
+/* The floats of parameters and running statistics the declaration will hold (before net_finish:
+ * a loader checks a file can hold them before allocating). */
+size_t net_count_floats(const net *n);
 /* Checks the declaration and allocates the slabs (parameters and gradients zero, running_mean 0,
  * running_var 1 as PyTorch's). */
 impasto_status net_finish(impasto_ctx *ctx, net *n);
