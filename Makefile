@@ -62,7 +62,7 @@ INSTALL      ?= install
 # The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
 OPENMP_LIBS  ?= -lgomp
 
-.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train fuzz train-data adain-examples
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
@@ -154,6 +154,13 @@ train-data:
 # bench-train's photos: made once by train-data (its README lists every photo's licence).
 $(TRAIN_DATA)/README.md:
 	bash tools/train-data.sh $(TRAIN_DATA)
+
+# CycleGAN's unpaired domains (photo <-> painting): monet/ and vangogh/ from $(IMAGES)/paintings (hard
+# links or copies), photos/ a link to train-data's photographs (made first when missing); README.md gives
+# the provenance and licences (tools/gan-data.sh).
+GAN_DATA ?= data/gan
+gan-data:
+	IMAGES=$(IMAGES) TRAIN_DATA=$(TRAIN_DATA) bash tools/gan-data.sh $(GAN_DATA)
 
 test: all models
 	IMPASTO_BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
