@@ -16,6 +16,7 @@
 #include "formats/ncnn.h"
 #include "formats/safetensors.h"
 #include "formats/vgg19_upstream.h"
+#include "methods/gan_model.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +78,27 @@ static inline impasto_status fuzz_run_safetensors(const uint8_t *data, size_t si
         free(out);
     }
     safetensors_meta(st, "kind");
+    safetensors_close(st);
+    impasto_ctx_free(ctx);
+    return s;
+}
+
+/* Parses the bytes as safetensors and reads them as a CycleGAN / pix2pix model (impasto_gan_load's
+ * path after the file is read): the kind and the generator's metadata, a network declared from
+ * them (no larger than the file's tensors can fill), then every tensor by name and shape. */
+static inline impasto_status fuzz_run_gan_model(const uint8_t *data, size_t size, int *well_formed) {
+    *well_formed = 1;
+    impasto_ctx *ctx = fuzz_ctx();
+    if (!ctx) return IMPASTO_ERR_NOMEM;
+    safetensors *st = NULL;
+    impasto_status s = safetensors_parse(ctx, data, size, "fuzz.safetensors", &st);
+    if (s == IMPASTO_OK) {
+        impasto_gan_model *m = NULL;
+        s = gan_model_from_safetensors(ctx, st, "fuzz.safetensors", &m);
+        if (s == IMPASTO_OK && (!m || !m->g[0])) *well_formed = 0;
+        impasto_gan_free(m);
+    }
+    *well_formed = *well_formed && fuzz_status_ok(ctx, s);
     safetensors_close(st);
     impasto_ctx_free(ctx);
     return s;
@@ -236,10 +258,10 @@ static inline impasto_status fuzz_run_ncnn(const uint8_t *data, size_t size, int
     if (!ctx) return IMPASTO_ERR_NOMEM;
     impasto_status s = IMPASTO_OK;
     if ((data[0] & 1) == 0) {
-        ncnn_net net;
-        s = ncnn_param_parse(ctx, data + 1, size - 1, "fuzz.param.bin", &net);
-        for (int i = 0; s == IMPASTO_OK && i < net.nlayers; i++) {
-            const ncnn_layer *l = &net.layers[i];
+        ncnn_net param;
+        s = ncnn_param_parse(ctx, data + 1, size - 1, "fuzz.param.bin", &param);
+        for (int i = 0; s == IMPASTO_OK && i < param.nlayers; i++) {
+            const ncnn_layer *l = &param.layers[i];
             long sum = 0;
             for (int k = 0; k < l->nbottom; k++) sum += l->bottom[k];
             for (int k = 0; k < l->ntop; k++) sum += l->top[k];
@@ -249,7 +271,7 @@ static inline impasto_status fuzz_run_ncnn(const uint8_t *data, size_t size, int
             }
             if (sum < 0) *well_formed = 0;  /* indices are never negative */
         }
-        ncnn_net_clear(&net);
+        ncnn_net_clear(&param);
     } else {
         ncnn_bin b = {data + 1, size - 1, 0, "fuzz.bin"};
         size_t n = data[0] >> 1;

@@ -1,6 +1,7 @@
 /* Writes the fuzz targets' seed corpora: small valid files of every kind each reader accepts, so
  * the fuzzer starts from inside the formats rather than having to discover their magic numbers.
- * Run by `make fuzz` as `gen_seeds OUTDIR`; writes OUTDIR/{png,jpeg,safetensors,vgg_manifest,ncnn,graphdef,pth}/.
+ * Run by `make fuzz` as `gen_seeds OUTDIR`; writes
+ * OUTDIR/{png,jpeg,safetensors,vgg_manifest,ncnn,graphdef,pth,gan_model}/.
  * Nothing here is committed: the seeds are regenerated on every run. */
 #include "fuzz_targets.h"
 #include "formats/md5.h"
@@ -326,14 +327,33 @@ static void pth_seeds(void) {
     }
 }
 
+/* ---- CycleGAN / pix2pix model files: a small generator of each kind, written by the library. */
+static void gan_seed(impasto_ctx *ctx, const char *arch, gan_norm norm, const char *name) {
+    gan_gen_spec g = {0};
+    gan_gen_parse(arch, &g);
+    g.in_c = g.out_c = 3, g.ngf = 2, g.norm = norm;
+    net *n = NULL;
+    char buf[5][32], path[1024];
+    const char *kv[14] = {"kind", "gan-generator"};
+    const size_t nkv = 1 + gan_gen_meta(&g, buf, kv + 2);
+    gan_named_net nn = {"", NULL};
+    snprintf(path, sizeof path, "%s/gan_model/%s", outdir, name);
+    if (gan_generator_create(ctx, &g, &n) != IMPASTO_OK || !(nn.n = n) ||
+        gan_nets_write(ctx, path, &nn, 1, NULL, 0, kv, nkv) != IMPASTO_OK) {
+        fprintf(stderr, "gen_seeds: %s\n", impasto_ctx_error(ctx));
+        failures++;
+    }
+    net_free(n);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_seeds OUTDIR\n");
         return 2;
     }
     outdir = argv[1];
-    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef", "/pth"};
-    for (int i = 0; i < 8; i++) {
+    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef", "/pth", "/gan_model"};
+    for (int i = 0; i < 9; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s%s", outdir, sub[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -357,6 +377,8 @@ int main(int argc, char **argv) {
     jpeg_variant("exif6.jpg", 12, 5, 0, 0, 6);
     jpeg_variant("exif3.jpg", 5, 4, 0, 1, 3);
     st_seeds(ctx);
+    gan_seed(ctx, "resnet_1blocks", GAN_NORM_INSTANCE, "resnet.safetensors");
+    gan_seed(ctx, "unet_32", GAN_NORM_BATCH, "unet.safetensors");
     manifest_seeds();
     ncnn_seeds();
     graphdef_seeds();

@@ -66,6 +66,7 @@ static void test_vgg_manifest(void) { replay("vgg_manifest", fuzz_run_manifest);
 static void test_ncnn(void) { CHECK(replay("ncnn", fuzz_run_ncnn) >= 5); }
 static void test_graphdef(void) { replay("graphdef", fuzz_run_graphdef); }
 static void test_pth(void) { CHECK(replay("pth", fuzz_run_pth) >= 30); }
+static void test_gan_model(void) { CHECK(replay("gan_model", fuzz_run_gan_model) >= 6); }
 
 /* The folder is where `make test` expects it: a run from elsewhere would silently replay nothing. */
 static void test_found_regressions(void) {
@@ -119,5 +120,6 @@ int main(void) {
     RUN(test_ncnn);
     RUN(test_graphdef);
     RUN(test_pth);
+    RUN(test_gan_model);
     return test_summary();
 }

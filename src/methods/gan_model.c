@@ -51,7 +51,10 @@ impasto_status gan_gen_from_meta(impasto_ctx *ctx, const safetensors *st, const 
     memset(out, 0, sizeof *out);
     const char *name = safetensors_meta(st, "netG");
     long ngf, drop, ic, oc;
-    if (!name || gan_gen_parse(name, out) || gan_meta_long(st, "ngf", &ngf) || gan_meta_long(st, "dropout", &drop) ||
+    if (name && gan_gen_parse(name, out))
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: unknown generator '%.40s' (resnet_<n>blocks or unet_<size>)", path,
+                        name);
+    if (!name || gan_meta_long(st, "ngf", &ngf) || gan_meta_long(st, "dropout", &drop) ||
         gan_meta_long(st, "in_channels", &ic) || gan_meta_long(st, "out_channels", &oc) ||
         gan_norm_parse(safetensors_meta(st, "norm"), &out->norm) || ngf < 1 || ngf > 1024 || ic < 1 || ic > 4 ||
         oc < 1 || oc > 4)

@@ -323,6 +323,11 @@ impasto_status net_load(impasto_ctx *ctx, net *n, const safetensors *st, const c
             return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: tensor %s is missing (not a %s model?)", path, full,
                             n->kind);
         impasto_status s = safetensors_get_f32(ctx, st, full, t.ndim, t.shape, t.data);
+        if (s && !strstr(ctx->error, path)) {
+            char msg[sizeof ctx->error];
+            memcpy(msg, ctx->error, sizeof msg);
+            return ctx_fail(ctx, s, "%s: %s", path, msg);
+        }
         if (s) return s;
     }
     for (size_t i = 0; i < safetensors_count(st); i++) {
