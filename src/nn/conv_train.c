@@ -62,7 +62,7 @@ static dw_geom dw_geometry(const conv2d_desc *d) {
     g.oh = conv2d_out_h(d);
     g.ow = conv2d_out_w(d);
     g.pw = (size_t)d->w + (size_t)g.k - 1 + 8;
-    /* Bands of about 16 rows, at least 4 per thread for the dynamic schedule. */
+    /* Bands of about 16 rows, at least 4 per thread. */
     int rows = (g.oh + 4 * nt - 1) / (4 * nt);
     if (rows > 16) rows = 16;
     if (rows < 1) rows = 1;
@@ -179,7 +179,10 @@ void conv2d_direct_backward_weights(const conv2d_desc *d, int up, const float *x
     {
         float *xp = ws + (size_t)omp_get_thread_num() * g.per_thread, *dwp = xp + g.xp_n;
         memset(dwp, 0, g.dw_n * sizeof *dwp);
-#pragma omp for schedule(dynamic, 1)
+        /* A static schedule: which bands a thread sums into its partial dw must not depend on
+         * timing, or the order of the float additions (and the last bits of dw) would change from
+         * run to run, and a resumed training run would drift from an unbroken one. */
+#pragma omp for schedule(static, 1)
         for (int bi = 0; bi < g.nbands; bi++) {
             const int oy0 = bi * g.band, rows = g.oh - oy0 < g.band ? g.oh - oy0 : g.band;
             conv_pad_band(d, up, x, oy0, g.xrows, (int)g.pw, xp);
