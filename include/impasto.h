@@ -526,7 +526,7 @@ void impasto_gan_train_options_init(impasto_gan_train_options *opt);
  * A|B pictures for IMPASTO_PAIRS_AB, or photos to pair with their grey or edge versions; b_paths
  * unused), batch 1, and writes the model to out_path (impasto_gan_load reads it). Pictures are
  * loaded once at the start; one that cannot be read stops the run naming it. Refused before any
- * work: fewer than 1 picture in a domain, an A|B picture of odd width, a crop_size that is not a
+ * work: fewer than 2 pictures in a domain, an A|B picture of odd width, a crop_size that is not a
  * multiple of what the generator needs. Checkpoints hold every network, both Adam states, the
  * history pools and the step, so a resumed run takes the same next steps as an unbroken one. */
 impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, size_t na,

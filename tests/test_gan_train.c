@@ -211,7 +211,9 @@ static void test_refusals(void) {
     tiny(&o, 1);
     const char *out = tpath("never.safetensors");
     CHECK(impasto_gan_train(ctx, A, 4, B, 0, &o, out) == IMPASTO_ERR_INVALID_ARG);
-    CHECK(strstr(impasto_ctx_error(ctx), "domain B") != NULL);
+    CHECK(strstr(impasto_ctx_error(ctx), "no pictures for domain B") != NULL);
+    CHECK(impasto_gan_train(ctx, A, 1, B, 3, &o, out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strstr(impasto_ctx_error(ctx), "only one picture for domain A") != NULL);
     o.crop_size = 30;  /* not a multiple of 4 */
     CHECK(impasto_gan_train(ctx, A, 4, B, 3, &o, out) == IMPASTO_ERR_INVALID_ARG);
     CHECK(strstr(impasto_ctx_error(ctx), "multiple of 4") != NULL);

@@ -41,6 +41,7 @@ enum { STREAM_INIT = 1, STREAM_ORDER, STREAM_STEP };
 #define GAN_INIT_GAIN 0.02f      /* init_weights('normal', 0.02) */
 #define GAN_LOAD_FOR_256 286     /* the reference's load_size for crop_size 256 */
 #define GAN_MAX_NETS 4
+#define GAN_MIN_PICTURES 2      /* per domain (pairs for pix2pix) */
 
 void impasto_gan_train_options_init(impasto_gan_train_options *o) {
     memset(o, 0, sizeof *o);
@@ -588,8 +589,13 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
     t.order_epoch = -1;
     impasto_status s = resolve_options(&t);
     if (s) return s;
-    if (na == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no pictures for domain A");
-    if (t.cyc && nb == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "no pictures for domain B");
+    /* a GAN learns what a whole set of pictures has in common: one is no set */
+    if (na < GAN_MIN_PICTURES)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s for domain A: a GAN needs at least %d",
+                        na ? "only one picture" : "no pictures", GAN_MIN_PICTURES);
+    if (t.cyc && nb < GAN_MIN_PICTURES)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s for domain B: a GAN needs at least %d",
+                        nb ? "only one picture" : "no pictures", GAN_MIN_PICTURES);
     if ((s = make_nets(&t))) goto done;
     if (opt->resume && (s = resume(&t, opt->resume))) goto done;
     if (t.cyc) {
