@@ -224,8 +224,8 @@ static void test_refusals(void) {
     o.generator = "vgg";
     CHECK(impasto_gan_train(ctx, A, 4, B, 3, &o, out) == IMPASTO_ERR_INVALID_ARG);
     tiny(&o, 1);
-    const char *missing[1] = {tpath("missing.png")};
-    CHECK(impasto_gan_train(ctx, missing, 1, B, 3, &o, out) == IMPASTO_ERR_IO);
+    const char *missing[2] = {A[0], tpath("missing.png")};
+    CHECK(impasto_gan_train(ctx, missing, 2, B, 3, &o, out) == IMPASTO_ERR_IO);
     CHECK(strstr(impasto_ctx_error(ctx), "missing.png") != NULL);
     CHECK(access(out, F_OK) != 0);
     impasto_gan_model *m = NULL;
