@@ -1,5 +1,5 @@
-/* Folders of photos, for every command that takes one (fast, adain, wct): one lister, one
- * naming rule, one way of skipping what cannot be read, one progress line (cli.h). */
+/* Folders of photos, for every command that takes one (fast, adain, wct, translate): one lister,
+ * one naming rule, one way of skipping what cannot be read, one progress line (cli.h). */
 #include "cli.h"
 
 #include <errno.h>
@@ -217,4 +217,35 @@ int cli_batch_run(impasto_ctx *ctx, const cli_batch *b) {
     cli_list_free(&r.cl);
     cli_list_free(&r.sl);
     return r.rc;
+}
+
+int cli_one_or_folder_check(const char *cmd, const char *content, const char **output) {
+    if (cli_is_dir(content)) {
+        if (!*output) {
+            cli_error(cmd, 1, "-c is a folder: give an output folder (-o DIR)");
+            return EXIT_USAGE;
+        }
+        return cli_batch_check(cmd, content, NULL, *output);
+    }
+    if (!*output) *output = "out.png";
+    return cli_output_format_ok(cmd, *output) ? 0 : EXIT_USAGE;
+}
+
+int cli_one_or_folder_run(impasto_ctx *ctx, const cli_batch *b) {
+    if (cli_is_dir(b->content)) return cli_batch_run(ctx, b);
+    cli_inputs in = {0};
+    int ok = cli_inputs_add(b->cmd, &in, b->content);
+    for (int k = 0; ok && b->inputs && k < b->inputs->n; k++) ok = cli_inputs_add(b->cmd, &in, b->inputs->path[k]);
+    int rc = !ok ? 1 : !cli_output_not_input(b->cmd, &in, b->outdir) ? EXIT_USAGE
+                 : !cli_output_folder_ok(b->cmd, b->outdir)          ? 1 : 0;
+    cli_inputs_free(&in);
+    if (rc) return rc;
+    impasto_image *img = NULL, *res = NULL;
+    impasto_status s = impasto_image_load(ctx, b->content, &img);
+    if (s == IMPASTO_OK && (s = b->fn(b->user, ctx, img, NULL, &res)) == IMPASTO_OK)
+        s = impasto_image_save(ctx, res, b->outdir, 0);
+    rc = cli_finish_one(b->cmd, ctx, b->progress, s, b->content, b->content, b->outdir, res);
+    impasto_image_free(img);
+    impasto_image_free(res);
+    return rc;
 }

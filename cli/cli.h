@@ -65,8 +65,13 @@ int cli_is_dir(const char *path);
  * cannot be written, is refused before any work (one line printed; returns 0). */
 int cli_output_format_ok(const char *cmd, const char *output);
 int cli_output_folder_ok(const char *cmd, const char *output);
-/* A model output (convert, train) must be named .safetensors (one line printed; returns 0). */
+/* A model output (convert, train, gan train) must be named .safetensors (one line printed; returns 0). */
 int cli_model_output_ok(const char *cmd, const char *output);
+/* The folder `path` is in ("." for a bare file name). */
+void cli_parent_dir(const char *path, char *buf, size_t n);
+/* A file beside `path` named after it: path without its extension, then `suffix`
+ * ("out/m.safetensors", "_preview_100.png" -> "out/m_preview_100.png"). */
+void cli_sibling_path(const char *path, const char *suffix, char *buf, size_t n);
 
 /* The files a run reads, by device and inode, so that no output is ever written over one of
  * them (not through another name, a link or a symlink either). */
@@ -125,6 +130,8 @@ void progress_update(cli_progress *p, const impasto_progress *st);
 void progress_pass(cli_progress *p, const impasto_pass_progress *st);
 /* A training step's log line and live line (first_step: where a resumed run started). */
 void progress_train(cli_progress *p, const impasto_train_progress *st, long first_step);
+/* The same for a CycleGAN or pix2pix step, whose losses are a list of named numbers. */
+void progress_gan(cli_progress *p, const impasto_gan_progress *st, long first_step);
 /* A folder run moved to item `item` of `items` (its output `name`). */
 void progress_item(cli_progress *p, size_t item, size_t items, const char *name);
 /* Clears the live line before other output. */
@@ -138,6 +145,8 @@ int cli_json_begin(cli_progress *p, const char *cmd);
 void cli_json_number(cli_progress *p, const char *key, double v);
 void cli_json_string(cli_progress *p, const char *key, const char *v);
 void cli_json_failed(cli_progress *p, const char *input, const char *message);
+/* Adds named numbers as one object under `key` ({"D_A": 0.25, ...}). */
+void cli_json_numbers(cli_progress *p, const char *key, const char *const *names, const double *v, int n);
 /* Prints the summary on stdout, with the exit code and the seconds taken, and frees it. */
 void cli_json_end(cli_progress *p, int exit_code);
 /* The end of a run with one output: on success "wrote" and its JSON entry; else one line (an
@@ -166,7 +175,8 @@ typedef struct cli_batch {
     const char *content;        /* a photo or a folder of them */
     const char *style;          /* a style image or a folder; NULL: one output per photo, under
                                    the photo's own file name (fast) */
-    const char *outdir;         /* the output folder, made when the first output is written */
+    const char *outdir;         /* the output folder, made when the first output is written
+                                   (cli_one_or_folder_run with one photo: the output file) */
     const cli_inputs *inputs;   /* other files the run reads (models): never written over */
     cli_batch_fn fn;
     void *user;
@@ -182,5 +192,59 @@ int cli_batch_check(const char *cmd, const char *content, const char *style, con
  * at Ctrl-C (the outputs written are kept). Returns 0 when every output was written, 1 when
  * some were not, EXIT_INTERRUPTED when interrupted. */
 int cli_batch_run(impasto_ctx *ctx, const cli_batch *b);
+
+/* -c and -o of the commands that take one photo or a folder and no style (fast, translate), before
+ * any work: for a folder, -o must be given and be a folder (cli_batch_check); for a photo it is
+ * an image name, out.png when not given (*output is set). Returns 0, or EXIT_USAGE after one line. */
+int cli_one_or_folder_check(const char *cmd, const char *content, const char **output);
+/* Runs b (no style): a folder through cli_batch_run; one photo (b->content a file) is read, made
+ * by b->fn and written to b->outdir, which is then the output file's name (never one of the
+ * inputs: EXIT_USAGE), ending as cli_finish_one. Returns the exit code. */
+int cli_one_or_folder_run(impasto_ctx *ctx, const cli_batch *b);
+
+/* ---- training runs: what train and gan train share (training.c) ---------------------------- */
+
+/* Where a training run writes besides its model: checkpoints and previews. */
+typedef struct cli_training {
+    const char *cmd;
+    const char *output;             /* the model (.safetensors) */
+    char checkpoint_dir[4096];      /* --checkpoint-dir, or the output's folder */
+    int made_checkpoint_dir;        /* made by this run (removed again if it stays empty) */
+    int preview_failed;             /* a preview could not be written: said once */
+} cli_training;
+
+/* Before any work: the output is none of the inputs (EXIT_USAGE) and its folder can be written
+ * (1); checkpoints go to checkpoint_dir, or beside the output when NULL (so Ctrl-C always has
+ * somewhere to write). Returns 0, or the exit code after one line. */
+int cli_training_begin(cli_training *t, const char *cmd, const char *output, const char *checkpoint_dir,
+                       const cli_inputs *in);
+/* Makes the checkpoint folder if it is missing; called just before training, so that a run
+ * refused earlier leaves no folder behind. Returns 1, or 0 after one line. */
+int cli_training_make_dirs(cli_training *t);
+/* After the run: the checkpoint folder this run made is removed again if nothing went into it. */
+void cli_training_end(cli_training *t);
+/* Writes OUT_preview_<step>.png; a failure is a warning, said once: training goes on. */
+void cli_training_preview(cli_training *t, impasto_ctx *ctx, cli_progress *p, long step, const impasto_image *img);
+/* The pictures of a training folder (every PNG/JPEG in it); `what` names the folder in messages
+ * ("photo folder"). Returns 0, or 1 after one line (missing, not a folder, no pictures). */
+int cli_training_folder(const char *cmd, const char *what, const char *dir, cli_list *out);
+
+/* ---- the losses of a GAN training run, as CSV (loss_log.c) ---------------------------------- */
+
+typedef struct cli_loss_log {
+    const char *cmd, *path;  /* path NULL: no log */
+    int resumed;             /* the run continues from a checkpoint */
+    FILE *f;                 /* opened at the first step, when the loss names are known */
+    double seconds0;         /* a resumed run's earlier training time, so the column is the whole run's */
+    int failed;              /* a write failed: said once, and the run goes on without the log */
+} cli_loss_log;
+
+void cli_loss_log_init(cli_loss_log *l, const char *cmd, const char *path, int resumed);
+/* One row "step,epoch,lr,<losses>,seconds", flushed. At the first step the log is opened: a
+ * fresh run writes the header (replacing an old file); a resumed one, starting after first_step,
+ * keeps the rows up to first_step under the same header and appends (rows a run wrote past its
+ * checkpoint are dropped: this run redoes those steps). */
+void cli_loss_log_step(cli_loss_log *l, cli_progress *pr, const impasto_gan_progress *p, long first_step);
+void cli_loss_log_close(cli_loss_log *l);
 
 #endif

@@ -47,28 +47,17 @@ static int run(void *p, int argc, char **argv) {
     const char *content = st->content, *output = st->output;
     if (!st->model) { cli_error(CMD, 1, "no model (-m NAME or FILE, e.g. -m candy)"); return EXIT_USAGE; }
     if (!content) { cli_error(CMD, 1, "no content image (-c FILE or folder)"); return EXIT_USAGE; }
-    const int folder = cli_is_dir(content);
-    if (!output && folder) { cli_error(CMD, 1, "-c is a folder: give an output folder (-o DIR)"); return EXIT_USAGE; }
-    if (!output) output = "out.png";
-    if (folder) {
-        int r = cli_batch_check(CMD, content, NULL, output);
-        if (r) return r;
-    } else if (!cli_output_format_ok(CMD, output)) {
-        return EXIT_USAGE;
-    }
+    int rc = cli_one_or_folder_check(CMD, content, &output);
+    if (rc) return rc;
     char model_path[4096];
     if (!cli_find_model(CMD, st->model, NULL, 1, model_path, sizeof model_path)) return 1;
     cli_inputs in = {0};
-    int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content);
-    if (ok && !folder && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
-    impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
+    impasto_ctx *ctx = cli_inputs_add(CMD, &in, model_path) ? cli_ctx_create(CMD, &st->common) : NULL;
     if (!ctx) {
         cli_inputs_free(&in);
-        return rc ? rc : 1;
+        return 1;
     }
-    rc = 1;
     impasto_fast_model *m = NULL;
-    impasto_image *img = NULL, *res = NULL;
     cli_progress progress;
     progress_init(&progress, st->common.quiet, 0);
     if (st->common.json && !cli_json_begin(&progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
@@ -76,22 +65,15 @@ static int run(void *p, int argc, char **argv) {
     impasto_status s = impasto_fast_load(ctx, model_path, &m);
     if (s != IMPASTO_OK) {
         rc = cli_fail(CMD, ctx, s, NULL);
-    } else if (folder) {
+    } else {
         fast_job job = {m, &st->opt};
         cli_batch b = {.cmd = CMD, .content = content, .outdir = output, .inputs = &in, .fn = run_one,
                        .user = &job, .progress = &progress};
-        rc = cli_batch_run(ctx, &b);
-    } else {
-        if ((s = impasto_image_load(ctx, content, &img)) == IMPASTO_OK &&
-            (s = impasto_fast_stylize(ctx, m, img, &st->opt, &res)) == IMPASTO_OK)
-            s = impasto_image_save(ctx, res, output, 0);
-        rc = cli_finish_one(CMD, ctx, &progress, s, content, content, output, res);
+        rc = cli_one_or_folder_run(ctx, &b);
     }
     cli_sigint_end();
     if (m) cli_json_string(&progress, "style", impasto_fast_style(m));
     cli_json_end(&progress, rc);
-    impasto_image_free(img);
-    impasto_image_free(res);
     impasto_fast_free(m);
     impasto_ctx_free(ctx);
     cli_inputs_free(&in);

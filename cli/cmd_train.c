@@ -3,10 +3,7 @@
  * writes a checkpoint and exits 130; --resume continues from one. */
 #include "opts.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *CMD = "train";
@@ -82,19 +79,11 @@ static void init(void *p) {
 
 typedef struct run_state {
     impasto_ctx *ctx;
-    const char *output;
+    cli_training files;
     cli_progress progress;
-    int preview_failed;
     long first_step;                /* the step the run started from (resumed runs start later) */
     impasto_train_progress last;    /* the last step's numbers, for --json */
 } run_state;
-
-/* "out/mystyle.safetensors" + 100 -> "out/mystyle_preview_100.png". */
-static void preview_path(const char *output, long step, char *buf, size_t n) {
-    const char *slash = strrchr(output, '/'), *dot = strrchr(output, '.');
-    if (!dot || (slash && dot < slash)) dot = output + strlen(output);
-    snprintf(buf, n, "%.*s_preview_%ld.png", (int)(dot - output), output, step);
-}
 
 static int on_progress(const impasto_train_progress *p, void *user) {
     run_state *rs = user;
@@ -102,15 +91,7 @@ static int on_progress(const impasto_train_progress *p, void *user) {
     rs->last = *p;
     rs->last.checkpoint = NULL;
     rs->last.preview = NULL;
-    if (p->preview) {
-        char path[PATH_MAX];
-        preview_path(rs->output, p->step, path, sizeof path);
-        if (impasto_image_save(rs->ctx, p->preview, path, 0) != IMPASTO_OK && !rs->preview_failed) {
-            progress_clear(&rs->progress);
-            cli_error(CMD, 0, "warning: %s", impasto_ctx_error(rs->ctx));
-            rs->preview_failed = 1;
-        }
-    }
+    if (p->preview) cli_training_preview(&rs->files, rs->ctx, &rs->progress, p->step, p->preview);
     if (p->checkpoint) cli_json_string(&rs->progress, "checkpoint", p->checkpoint);
     progress_train(&rs->progress, p, rs->first_step);
     return cli_interrupted();
@@ -119,46 +100,32 @@ static int on_progress(const impasto_train_progress *p, void *user) {
 static int run(void *p, int argc, char **argv) {
     train_settings *st = p;
     impasto_train_options *opt = &st->opt;
-    const char *output = st->output, *ckpt_dir = st->checkpoint_dir;
+    const char *output = st->output;
     if (!st->style) { cli_error(CMD, 1, "no style image (-s FILE)"); return EXIT_USAGE; }
     if (!st->data) { cli_error(CMD, 1, "no photo folder (-d DIR; `make train-data` makes one)"); return EXIT_USAGE; }
     if (!output) { cli_error(CMD, 1, "no output model (-o FILE.safetensors)"); return EXIT_USAGE; }
     if (!cli_model_output_ok(CMD, output)) return EXIT_USAGE;
     char model_path[4096];
     if (!cli_find_model(CMD, st->model, "vgg19", 0, model_path, sizeof model_path)) return 1;
+    run_state rs = {.first_step = -1};
     cli_inputs in = {0};
-    int ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, st->style) &&
-             cli_inputs_add(CMD, &in, st->preview_image) && cli_inputs_add(CMD, &in, opt->resume);
-    int not_input = ok && cli_output_not_input(CMD, &in, output);
+    int rc = 1;
+    if (cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, st->style) &&
+        cli_inputs_add(CMD, &in, st->preview_image) && cli_inputs_add(CMD, &in, opt->resume))
+        rc = cli_training_begin(&rs.files, CMD, output, st->checkpoint_dir, &in);
     cli_inputs_free(&in);
-    if (!ok) return 1;
-    if (!not_input) return EXIT_USAGE;
-    /* Checkpoints go beside the output unless told: Ctrl-C always has somewhere to write. */
-    char outdir[PATH_MAX];
-    const char *slash = strrchr(output, '/');
-    if (!slash) snprintf(outdir, sizeof outdir, ".");
-    else snprintf(outdir, sizeof outdir, "%.*s", slash == output ? 1 : (int)(slash - output), output);
-    if (!ckpt_dir) ckpt_dir = outdir;
-    if (access(outdir, W_OK) != 0) {
-        cli_error(CMD, 0, "cannot write %s: the folder %s is missing or not writable", output, outdir);
-        return 1;
-    }
-    opt->checkpoint_dir = ckpt_dir;
-    if (!cli_is_dir(st->data)) {
-        cli_error(CMD, 0, "cannot open the photo folder %s: %s", st->data,
-                  access(st->data, F_OK) ? "no such folder" : "not a folder");
-        return 1;
-    }
+    if (rc) return rc;
+    opt->checkpoint_dir = rs.files.checkpoint_dir;
     cli_list photos;
-    if (cli_list_images(CMD, st->data, &photos)) return 1;
+    if (cli_training_folder(CMD, "photo folder", st->data, &photos)) return 1;
     impasto_ctx *ctx = cli_ctx_create(CMD, &st->common);
     impasto_model *vgg = NULL;
     impasto_image *style = NULL, *preview = NULL;
-    run_state rs = {.ctx = ctx, .output = output, .first_step = -1};
+    rs.ctx = ctx;
     progress_init(&rs.progress, st->common.quiet,
                   st->print_every >= 0 ? st->print_every : (isatty(STDOUT_FILENO) ? 10 : 0));
     if (st->common.json && !cli_json_begin(&rs.progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
-    int rc = 1;
+    rc = 1;
     if (!ctx) goto cleanup;
     impasto_status s;
     if ((s = impasto_image_load(ctx, st->style, &style)) != IMPASTO_OK ||
@@ -176,11 +143,7 @@ static int run(void *p, int argc, char **argv) {
     opt->preview_image = preview;
     opt->progress = on_progress;
     opt->progress_user = &rs;
-    /* Made only now, so a run refused earlier leaves no folder behind. */
-    if (!cli_is_dir(ckpt_dir) && mkdir(ckpt_dir, 0777) != 0) {
-        cli_error(CMD, 0, "cannot make the checkpoint folder %s: %s", ckpt_dir, strerror(errno));
-        goto cleanup;
-    }
+    if (!cli_training_make_dirs(&rs.files)) goto cleanup;
     cli_sigint_begin();
     s = impasto_train(ctx, vgg, style, (const char *const *)photos.path, photos.n, opt, output);
     cli_sigint_end();
@@ -204,6 +167,7 @@ static int run(void *p, int argc, char **argv) {
     }
 
 cleanup:
+    cli_training_end(&rs.files);
     cli_json_end(&rs.progress, rc);
     cli_list_free(&photos);
     impasto_image_free(style);

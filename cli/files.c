@@ -60,11 +60,21 @@ int cli_output_format_ok(const char *cmd, const char *output) {
     return 0;
 }
 
+void cli_parent_dir(const char *path, char *buf, size_t n) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, n, ".");
+    else snprintf(buf, n, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+}
+
+void cli_sibling_path(const char *path, const char *suffix, char *buf, size_t n) {
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash)) dot = path + strlen(path);
+    snprintf(buf, n, "%.*s%s", (int)(dot - path), path, suffix);
+}
+
 int cli_output_folder_ok(const char *cmd, const char *output) {
-    const char *slash = strrchr(output, '/');
     char dir[PATH_MAX];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else snprintf(dir, sizeof dir, "%.*s", slash == output ? 1 : (int)(slash - output), output);
+    cli_parent_dir(output, dir, sizeof dir);
     if (access(dir, W_OK) == 0) return 1;
     cli_error(cmd, 0, "cannot write %s: the folder %s is missing or not writable", output, dir);
     return 0;

@@ -109,7 +109,8 @@ static int list_networks(const place *pl, int np, char found[][128]) {
             if (e->d_name[0] == '.' || len <= k || len - k >= 128 || strcmp(e->d_name + len - k, ".safetensors")) continue;
             char name[128];
             snprintf(name, sizeof name, "%.*s", (int)(len - k), e->d_name);
-            int skip = !strncmp(name, "ckpt_step_", 10);
+            /* training checkpoints (train's, gan train's) are not networks to pick */
+            int skip = !strncmp(name, "ckpt_step_", 10) || !strncmp(name, "gan_step_", 9);
             for (size_t j = 0; j < sizeof not_fast / sizeof not_fast[0]; j++) skip |= !strcmp(name, not_fast[j]);
             for (int j = 0; j < n && !skip; j++) skip = !strcmp(found[j], name);
             if (!skip) snprintf(found[n++], 128, "%s", name);
@@ -285,6 +286,15 @@ static void describe(impasto_ctx *ctx, const char *path, char *buf, size_t n) {
         impasto_fast_free(fm);
         return;
     }
+    impasto_gan_model *gm = NULL;
+    if (impasto_gan_load(ctx, path, &gm) == IMPASTO_OK) {
+        const char *kind = impasto_gan_kind(gm);
+        const char *what = !strcmp(kind, "cyclegan") ? "CycleGAN" : !strcmp(kind, "pix2pix") ? "pix2pix" : "generator";
+        snprintf(buf, n, "%s (%s, %s): impasto translate", what, impasto_gan_generator(gm),
+                 impasto_gan_has_reverse(gm) ? "A <-> B" : "A -> B");
+        impasto_gan_free(gm);
+        return;
+    }
     if (impasto_model_load(ctx, path, &m) != IMPASTO_OK) {
         snprintf(buf, n, "unusable: %s", impasto_ctx_error(ctx));
         return;
@@ -360,9 +370,10 @@ const cli_command CLI_MODELS = {
     .summary = "list the models -m NAME can use, where they are and what each is for",
     .synopsis = "[--names] [--fetch [--only M,...] [--into DIR]]",
     .description = "Lists every NAME.safetensors in the folders -m NAME searches, in search order, with what it\n"
-                   "is (VGG-19, AdaIN, relu3_1 pair, a fast network's style) and which commands use it. A name\n"
-                   "found in an earlier folder hides the same name further down. With --fetch, downloads the\n"
-                   "upstream weights, checks them and converts them into the user's data folder.",
+                   "is (VGG-19, AdaIN, relu3_1 pair, a fast network's style, a CycleGAN or pix2pix model) and\n"
+                   "which commands use it. A name found in an earlier folder hides the same name further down.\n"
+                   "With --fetch, downloads the upstream weights, checks them and converts them into the user's\n"
+                   "data folder.",
     .opts = OPTS,
     .settings_size = sizeof(models_settings),
     .init = models_init,

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,12 +65,16 @@ int cli_json_begin(cli_progress *p, const char *cmd) {
     return 1;
 }
 
+/* JSON has no NaN or infinity: such a value is null. */
+static void add_number(cJSON *o, const char *key, double v) {
+    if (v == v && v - v == 0) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
 void cli_json_number(cli_progress *p, const char *key, double v) {
     if (!p->json) return;
     cJSON_DeleteItemFromObject(p->json, key);
-    /* JSON has no NaN or infinity: such a value is null. */
-    if (v == v && v - v == 0) cJSON_AddNumberToObject(p->json, key, v);
-    else cJSON_AddNullToObject(p->json, key);
+    add_number(p->json, key, v);
 }
 
 void cli_json_string(cli_progress *p, const char *key, const char *v) {
@@ -85,6 +90,13 @@ void cli_json_failed(cli_progress *p, const char *input, const char *message) {
         cJSON_AddItemToArray(list, o);
     else
         cJSON_Delete(o);
+}
+
+void cli_json_numbers(cli_progress *p, const char *key, const char *const *names, const double *v, int n) {
+    if (!p->json) return;
+    cJSON_DeleteItemFromObject(p->json, key);
+    cJSON *o = cJSON_AddObjectToObject(p->json, key);
+    for (int i = 0; o && i < n; i++) add_number(o, names[i], v[i]);
 }
 
 void cli_json_end(cli_progress *p, int exit_code) {
@@ -165,6 +177,52 @@ void progress_train(cli_progress *p, const impasto_train_progress *st, long firs
     cli_format_duration(per_step * (double)(st->num_steps - st->step), eta, sizeof eta);
     fprintf(stderr, "\r\033[Kstep %ld/%ld  epoch %d  loss %.4g (content %.3g style %.3g)  %.2fs/step  %s  ETA %s",
             st->step, st->num_steps, st->epoch + 1, st->loss, st->content_loss, st->style_loss, per_step, el, eta);
+    fflush(stderr);
+    p->line_open = 1;
+    p->last_draw = t;
+}
+
+/* The terminal's width, for live lines that must not wrap (a wrapped line cannot be redrawn). */
+static int terminal_columns(void) {
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) return ws.ws_col;
+    return 80;
+}
+
+/* "D_A 0.251  G_A 0.312 ..." into buf. */
+static void format_losses(const impasto_gan_progress *st, int digits, char *buf, size_t n) {
+    size_t w = 0;
+    buf[0] = 0;
+    for (int i = 0; i < st->nlosses && w < n; i++)
+        w += (size_t)snprintf(buf + w, n - w, "%s%s %.*g", i ? "  " : "", st->loss_names[i], digits, st->losses[i]);
+}
+
+/* CycleGAN's eight losses make a long line: the live one puts the step, time and ETA first and is
+ * cut at the terminal's edge; log lines carry everything. */
+void progress_gan(cli_progress *p, const impasto_gan_progress *st, long first_step) {
+    const long done = st->step - first_step;
+    const double per_step = done > 0 ? st->seconds / (double)done : 0;
+    char losses[512];
+    if (p->print_every > 0 && (st->step % p->print_every == 0 || st->step == st->num_steps)) {
+        FILE *log = p->json ? stderr : stdout;
+        progress_clear(p);
+        format_losses(st, 6, losses, sizeof losses);
+        fprintf(log, "step %ld/%ld  epoch %d  lr %.6g  %s  %.2fs/step%s%s\n", st->step, st->num_steps, st->epoch + 1,
+                st->learning_rate, losses, per_step, st->checkpoint ? "  checkpoint " : "",
+                st->checkpoint ? st->checkpoint : "");
+        fflush(log);
+    }
+    double t = cli_now();
+    if (!p->live || (t - p->last_draw < 0.1 && st->step != st->num_steps)) return;
+    char el[32], eta[32], line[768];
+    cli_format_duration(st->seconds, el, sizeof el);
+    cli_format_duration(per_step * (double)(st->num_steps - st->step), eta, sizeof eta);
+    format_losses(st, 3, losses, sizeof losses);
+    int len = snprintf(line, sizeof line, "step %ld/%ld  epoch %d  %.2fs/step  %s  ETA %s  %s", st->step,
+                       st->num_steps, st->epoch + 1, per_step, el, eta, losses);
+    const int room = terminal_columns() - 1;
+    if (len > room) len = room;
+    fprintf(stderr, "\r\033[K%.*s", len, line);
     fflush(stderr);
     p->line_open = 1;
     p->last_draw = t;

@@ -8,11 +8,6 @@ MODEL=models/vgg19.safetensors
 C=examples/images/horses.jpg
 S=examples/images/scream.jpg
 
-# Width and height of a PNG from its IHDR chunk (bytes 16..23, big-endian).
-png_size() {
-    od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d\n", $1*16777216 + $2*65536 + $3*256 + $4, $5*16777216 + $6*65536 + $7*256 + $8 }'
-}
-
 # Two short runs with different style weights, and the photo itself at the same size.
 for sw in 10 1000; do
     "$B" transfer -m $MODEL -c $C -s $S -o "$T/sw$sw.png" --image-size 48 --num-iterations 4 --style-weight $sw \

@@ -8,7 +8,7 @@ C=examples/images/horses.jpg
 S=examples/images/scream.jpg
 
 # ---- help and version ----
-for c in transfer adain wct fast train convert eval compare grid; do
+for c in transfer adain wct fast train translate convert eval compare grid; do
     "$B" help $c >"$T/out" 2>"$T/err"; rc=$?
     if [ $rc -eq 0 ] && grep -q "^usage: impasto $c" "$T/out" && "$B" $c --help | cmp -s - "$T/out"; then ok "help $c"
     else bad "help $c"; fi
@@ -16,7 +16,7 @@ done
 expect "help of no command" 2 "no command 'nosuch'" -- "$B" help nosuch
 "$B" -V >"$T/out" 2>&1 && grep -q "^impasto [0-9]" "$T/out" && ok "-V" || bad "-V"
 "$B" help >"$T/out" && grep -q IMPASTO_MODEL_DIR "$T/out" && ok "help names IMPASTO_MODEL_DIR" || bad "help names IMPASTO_MODEL_DIR"
-for c in transfer adain wct fast train eval; do
+for c in transfer adain wct fast train translate eval; do
     "$B" $c --help | grep -q 'IMPASTO_MODEL_DIR' && ok "$c --help names IMPASTO_MODEL_DIR" || bad "$c --help names IMPASTO_MODEL_DIR"
 done
 

@@ -6,7 +6,6 @@
 . tests/cli_lib.sh
 C=examples/images/horses.jpg
 S=examples/images/scream.jpg
-PY=$(command -v /usr/bin/python3 || command -v python3)
 # json_get FILE EXPR: evaluates a Python expression over the parsed JSON `j`.
 json_get() { $PY -c "import json,sys; j = json.load(open(sys.argv[1])); print($2)" "$1"; }
 

@@ -7,7 +7,6 @@
 . tests/cli_lib.sh
 C=examples/images/horses.jpg
 S=examples/images/scream.jpg
-PY=$(command -v /usr/bin/python3 || command -v python3)
 cp $C "$T/horses.jpg"; cp $S "$T/scream.jpg"
 same() { cmp -s "$1" "$2"; }
 
@@ -83,13 +82,7 @@ else
 fi
 
 # ---- 6. images VGG cannot use, and empty layer lists ----
-$PY -c "
-import zlib, struct
-def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
-w, h = 2000, 1
-raw = b''.join(b'\x00' + b'\x80' * (w * 3) for _ in range(h))
-open('$T/line.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
-"
+png_make "$T/line.png" 2000 1 3
 expect "transfer: a 2000x1 photo" 2 "at least 16 pixels" -- "$B" transfer -c "$T/line.png" -s $S -o "$T/o.png" --image-size 32 --num-iterations 2
 expect "train: a 2000x1 style" 2 "at least" -- "$B" train -s "$T/line.png" -d "$T/train-in" -o "$T/l.safetensors" --image-size 32 --steps 1
 expect "empty --style-layers" 2 "--style-layers names no layer" -- "$B" transfer -c $C -s $S --style-layers ""
