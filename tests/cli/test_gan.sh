@@ -20,10 +20,12 @@ mkdir -p "$T/A" "$T/B" "$T/P" "$T/one" "$T/empty" "$T/odd" "$T/mixed"
 "$B" grid -o "$T/A/horses.png" --cell 40 --gap 0 --crop $C 2>/dev/null
 "$B" grid -o "$T/A/scream.png" --cell 40 --gap 0 $S 2>/dev/null
 "$B" grid -o "$T/B/scream.png" --cell 40 --gap 0 --crop $S 2>/dev/null
+"$B" grid -o "$T/B/scream2.png" --cell 44 --gap 0 $S 2>/dev/null
 "$B" grid -o "$T/P/pair1.png" --cell 40 --gap 0 --crop $C $S 2>/dev/null   # A|B, 80x40
 "$B" grid -o "$T/P/pair2.png" --cell 40 --gap 0 --crop $S $C 2>/dev/null
 "$B" grid -o "$T/odd/odd.png" --cell 27 --gap 0 --crop $C $C $C 2>/dev/null  # 81 pixels wide
 cp "$T/A/horses.png" "$T/one/"
+cp "$T/P/pair1.png" "$T/odd/"
 [ "$(png_size "$T/P/pair1.png")" = 80x40 ] && ok "gan: test pictures" || bad "gan: test pictures"
 
 # rows FILE: the first column of a CSV after its header, on one line ("1 2 3").
@@ -122,10 +124,10 @@ if [ $? -eq 0 ] && [ -n "$PY" ] && [ "$($PY -c "import json,sys; j = json.load(o
 print(j['command'], j['steps'], sorted(j['losses']), j['pictures_a'], j['outputs'][0]['path'].endswith('j.safetensors'))" "$T/j")" = \
     "gan train 2 ['D_fake', 'D_real', 'G_GAN', 'G_L1'] 2 True" ]; then ok "gan: --json"; else bad "gan: --json"; cat "$T/j"; fi
 
-# ---- grey and RGBA pictures are converted; one picture a folder is enough ----
+# ---- grey and RGBA pictures are converted; one picture a folder is not enough ----
 if [ -n "$PY" ]; then
     png_make "$T/mixed/grey.png" 40 36 1; png_make "$T/mixed/rgba.png" 36 40 4; png_make "$T/mixed/ga.png" 40 40 2
-    "$B" gan train -a "$T/mixed" -b "$T/one" -o "$T/g.safetensors" $CYC --steps 3 >/dev/null 2>"$T/err" &&
+    "$B" gan train -a "$T/mixed" -b "$T/B" -o "$T/g.safetensors" $CYC --steps 3 >/dev/null 2>"$T/err" &&
         [ -s "$T/g.safetensors" ] && ok "gan: grey and RGBA pictures" || bad "gan: grey and RGBA pictures"
     "$B" gan train --model pix2pix --task colorize -a "$T/mixed" -o "$T/g2.safetensors" $P2P --steps 3 >/dev/null 2>"$T/err" &&
         ok "gan: colorize grey and RGBA pictures" || bad "gan: colorize grey and RGBA pictures"
@@ -135,8 +137,8 @@ if [ -n "$PY" ]; then
 else
     skip "gan: grey and RGBA pictures" "no python3 to write them"
 fi
-"$B" gan train -a "$T/one" -b "$T/one" -o "$T/one.safetensors" $CYC --steps 2 >/dev/null 2>"$T/err" &&
-    ok "gan: one picture a folder" || bad "gan: one picture a folder"
+expect "gan: one picture a folder" 2 "only one picture for domain A: a GAN needs at least 2" -- \
+    "$B" gan train -a "$T/one" -b "$T/B" -o "$T/one.safetensors" $CYC --steps 2
 
 # ---- Ctrl-C: a checkpoint, exit 130, no model, the CSV up to that step; --resume appends ----
 "$B" gan train -a "$T/A" -b "$T/B" -o "$T/int.safetensors" $CYC --steps 100000 --print-every 1 --checkpoint-dir "$T/ick" \
