@@ -230,7 +230,7 @@ static void test_refusals(void) {
     CHECK(access(out, F_OK) != 0);
     impasto_gan_model *m = NULL;
     CHECK(impasto_gan_load(ctx, "models/candy.safetensors", &m) == IMPASTO_ERR_FORMAT);
-    CHECK(m == NULL && strstr(impasto_ctx_error(ctx), "not a CycleGAN or pix2pix model"));
+    CHECK(m == NULL && strstr(impasto_ctx_error(ctx), "is a transformernet model, not a CycleGAN or pix2pix one"));
 }
 
 int main(void) {

@@ -115,10 +115,13 @@ impasto_status gan_model_from_safetensors(impasto_ctx *ctx, const safetensors *s
     if (kind && !strcmp(kind, "cyclegan")) prefix[0] = "G_A.", prefix[1] = "G_B.";
     else if (kind && !strcmp(kind, "pix2pix")) prefix[0] = "G.";
     else if (kind && !strcmp(kind, "gan-generator")) prefix[0] = "";
-    else {
-        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a CycleGAN or pix2pix model (kind %s%s%s; convert a reference "
-                     "latest_net_G.pth with impasto convert pth --arch resnet_9blocks|unet_256|...)", path,
-                     kind ? "\"" : "", kind ? kind : "missing", kind ? "\"" : "");
+    else if (kind) {
+        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s is a %.40s model, not a CycleGAN or pix2pix one (impasto gan train "
+                     "makes those; impasto convert pth converts the reference's)", path, kind);
+        goto done;
+    } else {
+        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a CycleGAN or pix2pix model (no kind in its metadata; impasto "
+                     "gan train makes those, impasto convert pth converts the reference's latest_net_G.pth)", path);
         goto done;
     }
     snprintf(m->kind, sizeof m->kind, "%s", kind);

@@ -81,7 +81,7 @@ IMPASTO_MODEL_DIR="$T/models" "$B" models | grep -q "h2s .*CycleGAN (resnet_1blo
 expect "translate: no model" 2 "no model" -- "$B" translate -c $C -o "$T/t.png"
 expect "translate: -o onto the input" 2 "is also an input" -- "$B" translate -m "$T/u.safetensors" -c "$T/ab.png" -o "$T/ab.png"
 if [ -f models/candy.safetensors ]; then
-    expect "translate: a fast network" 1 "not a CycleGAN or pix2pix model (kind \"transformernet\"" -- \
+    expect "translate: a fast network" 1 "is a transformernet model, not a CycleGAN or pix2pix one" -- \
         "$B" translate -m models/candy.safetensors -c $C -o "$T/t.png"
 else skip "translate: a fast network" "no models/candy.safetensors (make models)"; fi
 
