@@ -185,6 +185,16 @@ static void test_pairs_and_pool(void) {
     for (size_t i = 0; i < 400; i++) grey &= a.pics[0].rgb[3 * i] == a.pics[0].rgb[3 * i + 2];
     CHECK(grey);
     gan_domain_free(&a), gan_domain_free(&b);
+    /* the A side a preview gives the generator */
+    impasto_image *img = NULL, *side = NULL;
+    CHECK(impasto_image_load(ctx, ab, &img) == IMPASTO_OK);
+    CHECK(gan_a_side(ctx, img, IMPASTO_PAIRS_AB, &side) == IMPASTO_OK);
+    CHECK(side && impasto_image_width(side) == 32 && impasto_image_height(side) == 30);
+    impasto_image_free(side);
+    CHECK(gan_a_side(ctx, img, IMPASTO_PAIRS_COLORIZE, &side) == IMPASTO_OK);
+    CHECK(side && impasto_image_width(side) == 64 && impasto_image_cdata(side)[0] == impasto_image_cdata(side)[2]);
+    impasto_image_free(side);
+    impasto_image_free(img);
     /* edges: a dark line on white where a vertical step is */
     unsigned char step[16 * 16 * 3];
     for (int y = 0; y < 16; y++)

@@ -157,6 +157,36 @@ impasto_status gan_domain_load(impasto_ctx *ctx, const char *const *paths, size_
     return IMPASTO_OK;
 }
 
+impasto_status gan_a_side(impasto_ctx *ctx, const impasto_image *img, impasto_pairs pairs, impasto_image **out) {
+    *out = NULL;
+    impasto_image *h = NULL;
+    impasto_status s = IMPASTO_OK;
+    if (pairs == IMPASTO_PAIRS_AB) {
+        if (img->width < 2) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "an A|B picture must be at least 2 pixels wide");
+        if ((s = half(ctx, img, 0, &h))) return s;
+        img = h;
+    }
+    const int w = img->width, ht = img->height, ch = img->channels;
+    const size_t n = (size_t)w * (size_t)ht;
+    unsigned char *rgb = malloc(n * 3);
+    if (!rgb) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (!s) {
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++) {
+                float v = img->data[i * (size_t)ch + (size_t)(ch >= 3 ? c : 0)];
+                rgb[3 * i + (size_t)c] = (unsigned char)((v < 0 ? 0 : v > 1 ? 1 : v) * 255.0f + 0.5f);
+            }
+        if (pairs == IMPASTO_PAIRS_COLORIZE) grey(rgb, n);
+        else if (pairs == IMPASTO_PAIRS_EDGES) gan_edges(rgb, w, ht);
+        s = impasto_image_create(ctx, w, ht, 3, out);
+    }
+    if (!s)
+        for (size_t i = 0; i < 3 * n; i++) (*out)->data[i] = (float)rgb[i] / 255.0f;
+    free(rgb);
+    impasto_image_free(h);
+    return s;
+}
+
 gan_aug gan_aug_draw(int load, int crop, int no_flip, uint64_t *rng) {
     gan_aug a;
     a.x = (int)rng_below(rng, (size_t)(load - crop + 1));

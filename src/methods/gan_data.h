@@ -43,6 +43,11 @@ gan_aug gan_aug_draw(int load, int crop, int no_flip, uint64_t *rng);
 /* Picture p cropped and flipped by a into x (3, crop, crop), in [-1, 1]. */
 void gan_aug_apply(const gan_picture *p, int load, int crop, gan_aug a, float *x);
 
+/* What pix2pix's generator is given for a picture (previews, the A side the training pairs make):
+ * the left half of an A|B picture, the grey version (COLORIZE), the edge drawing (EDGES), as a new
+ * 3-channel image. */
+impasto_status gan_a_side(impasto_ctx *ctx, const impasto_image *img, impasto_pairs pairs, impasto_image **out);
+
 /* The edge drawing of an RGB picture (w x h x 3, 8-bit) in place of its pixels: exposed for tests. */
 void gan_edges(unsigned char *rgb, int w, int h);
 

@@ -511,8 +511,8 @@ static impasto_status make_preview(trainer *t) {
     return s;
 }
 
-/* The preview source: the given picture or A's first, resized so its longer side is the crop
- * size, both sides rounded to the generator's multiple. */
+/* The preview source: the given picture or A's first (for pix2pix its A side), resized so its
+ * longer side is the crop size, both sides rounded to the generator's multiple. */
 static impasto_status preview_source(trainer *t, const char *first_a) {
     impasto_image *img = NULL, *r = NULL;
     impasto_status s = IMPASTO_OK;
@@ -520,6 +520,15 @@ static impasto_status preview_source(trainer *t, const char *first_a) {
     if (!src) {
         if ((s = impasto_image_load(t->ctx, first_a, &img))) return s;
         src = img;
+    }
+    /* pix2pix: what the generator is given, the A side (a given preview picture of an A|B set is
+     * taken to be an A picture already) */
+    if (!t->cyc && (t->opt->pairs != IMPASTO_PAIRS_AB || img)) {
+        impasto_image *a = NULL;
+        s = gan_a_side(t->ctx, src, t->opt->pairs, &a);
+        impasto_image_free(img);
+        if (s) return s;
+        src = img = a;
     }
     const int mult = gan_gen_multiple(&t->gs);
     double k = (double)t->crop / (double)(src->width > src->height ? src->width : src->height);
