@@ -211,7 +211,7 @@ FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/core/image.c \
                 src/formats/safetensors.c src/formats/vgg19_upstream.c src/formats/md5.c src/formats/ncnn.c \
                 src/formats/protobuf.c src/formats/graphdef.c \
                 src/formats/zip.c src/formats/pickle.c src/formats/pth.c \
-                src/core/rng.c src/models/net.c src/models/gan_nets.c src/methods/gan_model.c
+                src/core/rng.c src/models/net.c src/models/gan_nets.c src/models/gan_file.c src/formats/convert_gan.c src/methods/gan_model.c
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude -Isrc \
                 -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer-no-link $(FUZZ_SAN)

@@ -12,9 +12,12 @@ typedef struct convert_settings {
     int arch;  /* index into ARCHS */
 } convert_settings;
 
-/* --arch of `convert pth` (impasto_convert_pth's names; adain-decoder is adain). */
-#define ARCHS "transformernet|adain|adain-decoder"
-static const char *const ARCH_NAMES[] = {"transformernet", "adain", "adain-decoder"};
+/* --arch of `convert pth` (impasto_convert_pth's names; adain-decoder is adain). The generators
+ * are the reference's four netG choices and auto, which reads any of its depths from the names. */
+#define ARCHS "transformernet|adain|adain-decoder|resnet_9blocks|resnet_6blocks|unet_256|unet_128|auto"
+static const char *const ARCH_NAMES[] = {"transformernet", "adain",    "adain-decoder", "resnet_9blocks",
+                                         "resnet_6blocks", "unet_256", "unet_128",      "auto"};
+enum { ARCH_ADAIN = 1, ARCH_ADAIN_DECODER = 2 };
 
 #define S convert_settings
 static const cli_opt OPTS[] = {
@@ -23,7 +26,8 @@ static const cli_opt OPTS[] = {
     {"Options", "param", 0, CLI_STRING, offsetof(S, param), "FILE", 0, 0, NULL, NULL,
      "ncnn-transformernet: the binary param file (transformernet.param.bin)", CLI_COMPLETE_FILE, NULL},
     {"Options", "arch", 0, CLI_CHOICE, offsetof(S, arch), NULL, 0, 0, ARCHS, "",
-     "pth: the network the checkpoint holds", 0, NULL},
+     "pth: the network the checkpoint holds (auto: a CycleGAN/pix2pix generator, read from its tensors)", 0,
+     NULL},
     {CLI_G_COMMON, "quiet", 'q', CLI_FLAG, offsetof(S, common.quiet), NULL, 0, 0, NULL, NULL, "no \"wrote\" line", 0,
      NULL},
     CLI_OPTS_END};
@@ -48,7 +52,8 @@ static int run(void *p, int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (pth && !arch_given) {
-        cli_error(CMD, 1, "pth needs the checkpoint's network (--arch transformernet or --arch adain)");
+        cli_error(CMD, 1, "pth needs the checkpoint's network (--arch transformernet, adain, or a CycleGAN/pix2pix "
+                          "generator: resnet_9blocks, resnet_6blocks, unet_256, unet_128, auto)");
         return EXIT_USAGE;
     }
     if (!pth && arch_given) {
@@ -71,7 +76,8 @@ static int run(void *p, int argc, char **argv) {
         cli_error(CMD, 1, "one weights file at a time, got %d", argc - next);
         return EXIT_USAGE;
     }
-    const int two = pth && st->arch != 0;  /* adain: vgg_normalised.pth and decoder.pth */
+    /* adain: vgg_normalised.pth and decoder.pth */
+    const int two = pth && (st->arch == ARCH_ADAIN || st->arch == ARCH_ADAIN_DECODER);
     if (pth && argc - next != (two ? 2 : 1)) {
         cli_error(CMD, 1, two ? "--arch %s takes two checkpoints, vgg_normalised.pth and decoder.pth, got %d"
                               : "--arch %s takes one checkpoint, got %d", ARCH_NAMES[st->arch], argc - next);
@@ -131,7 +137,12 @@ const cli_command CLI_CONVERT = {
                    "  pth     PyTorch checkpoints (torch.save's zip or legacy files), read by a restricted\n"
                    "          unpickler that refuses anything but tensors (nothing in the file is run):\n"
                    "          --arch transformernet: one fast-neural-style .pth (candy.pth, ...), for `impasto fast`;\n"
-                   "          --arch adain: pytorch-AdaIN's vgg_normalised.pth and decoder.pth, for `impasto adain`.",
+                   "          --arch adain: pytorch-AdaIN's vgg_normalised.pth and decoder.pth, for `impasto adain`;\n"
+                   "          --arch resnet_9blocks, resnet_6blocks, unet_256, unet_128: a generator of\n"
+                   "          junyanz/pytorch-CycleGAN-and-pix2pix (latest_net_G.pth, latest_net_G_A.pth, ...), its\n"
+                   "          width, norm and channels read from the tensors; --arch auto also tells the family and\n"
+                   "          depth from the names (any resnet_<n>blocks, unet_<2^k>). For CycleGAN/pix2pix\n"
+                   "          translation.",
     .opts = OPTS,
     .settings_size = sizeof(convert_settings),
     .init = init,

@@ -75,9 +75,10 @@ static int store(const cli_command *c, void *settings, const cli_opt *o, const c
     case CLI_CHOICE: {
         int k = choice_index(o->choices, val);
         if (k < 0) {
-            char list[128];
+            /* 'a' or 'b' or 'c': each '|' grows by 5 characters, in place while there is room */
+            char list[512];
             snprintf(list, sizeof list, "'%s'", o->choices);
-            for (char *p = list; (p = strchr(p, '|')) != NULL;) {
+            for (char *p = list; (p = strchr(p, '|')) != NULL && strlen(list) + 6 <= sizeof list;) {
                 memmove(p + 6, p + 1, strlen(p + 1) + 1);
                 memcpy(p, "' or '", 6);
                 p += 6;

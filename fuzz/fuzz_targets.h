@@ -10,6 +10,7 @@
 #define IMPASTO_FUZZ_TARGETS_H
 
 #include "core/ctx.h"
+#include "formats/convert_gan.h"
 #include "formats/pth.h"
 #include "io/codec.h"
 #include "formats/graphdef.h"
@@ -131,7 +132,9 @@ static inline impasto_status fuzz_run_graphdef(const uint8_t *data, size_t size,
 /* Parses the bytes as a PyTorch checkpoint (zip or legacy; the restricted unpickler runs on
  * every pickle in it), then reads every floating-point tensor as float32 through its strides.
  * Each tensor has at most as many elements as its storage, whose bytes are inside the input, so
- * the buffers stay within a few times the input's size. */
+ * the buffers stay within a few times the input's size. Then the CycleGAN / pix2pix converter
+ * reads it as a generator (arch auto), without writing: the net it allocates is at most a few
+ * hundred times a convolution whose shape it first finds among the input's tensors. */
 static inline impasto_status fuzz_run_pth(const uint8_t *data, size_t size, int *well_formed) {
     *well_formed = 1;
     impasto_ctx *ctx = fuzz_ctx();
@@ -146,6 +149,13 @@ static inline impasto_status fuzz_run_pth(const uint8_t *data, size_t size, int 
         if (!out) continue;
         if (!fuzz_status_ok(ctx, pth_get_f32(ctx, f, t, out))) *well_formed = 0;
         free(out);
+    }
+    if (s == IMPASTO_OK) {
+        gan_gen_spec spec;
+        net *g = NULL;
+        size_t dropped;
+        if (!fuzz_status_ok(ctx, convert_gan_read(ctx, f, "fuzz.pth", "auto", &spec, &g, &dropped))) *well_formed = 0;
+        net_free(g);
     }
     pth_close(f);
     impasto_ctx_free(ctx);

@@ -310,7 +310,8 @@ static void graphdef_seeds(void) {
  * (make fuzz runs from the repository root). */
 static void pth_seeds(void) {
     static const char *const names[] = {"tiny.pth", "mixed.pth", "mixed_legacy.pth", "v1_legacy.pth", "proto4.pth",
-                                        "ckpt.pth", "dataparallel.pth"};
+                                        "ckpt.pth", "dataparallel.pth", "resnet_tiny.pth", "resnet_tiny_old.pth",
+                                        "unet_tiny.pth"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[256];
         snprintf(path, sizeof path, "tests/data/pth/%s", names[i]);

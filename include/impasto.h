@@ -180,7 +180,9 @@ impasto_status impasto_convert_ncnn_transformernet(impasto_ctx *ctx, const char 
  *                     a generator of junyanz/pytorch-CycleGAN-and-pix2pix (latest_net_G.pth, its
  *                     G_A/G_B, or a pix2pix G), its width (ngf), norm and dropout read from the
  *                     tensors -> kind "gan-generator", for impasto_gan_load (running statistics of
- *                     instance norms in old files are dropped, as the reference's loader does).
+ *                     instance norms in old files are dropped, as the reference's loader does; a
+ *                     U-Net's dropout, which no tensor shows, is recorded as on, as pix2pix runs it);
+ *   "auto"            one such generator, its family and depth read from the tensor names too.
  * A checkpoint that keeps its state_dict under 'state_dict' or 'model' is read too. */
 impasto_status impasto_convert_pth(impasto_ctx *ctx, const char *const *paths, size_t npaths,
                                    const char *arch, const char *out_path);

@@ -29,7 +29,7 @@ static int load_prefixed(net *n, const char *prefix, float *into_params) {
     for (size_t i = 0; i < net_tensor_count(n); i++) {
         net_tensor t;
         net_tensor_at(n, i, &t);
-        char name[160];
+        char name[NET_MAX_NAME + 160];
         snprintf(name, sizeof name, "%s%s", prefix, t.name);
         float *dst = t.data;
         if (into_params) dst = (t.is_buffer ? n->buffers : into_params) + (t.data - (t.is_buffer ? n->buffers : n->params));
@@ -153,7 +153,7 @@ static void check_net_after(net *n, const char *kase, const char *netname) {
         net_tensor t;
         net_tensor_at(n, i, &t);
         if (t.is_buffer) continue;
-        char name[160];
+        char name[NET_MAX_NAME + 160];
         snprintf(name, sizeof name, "%s%s", prefix, t.name);
         CHECK(safetensors_get_f32(ctx, st, name, t.ndim, t.shape, want_g + (t.data - n->params)) == IMPASTO_OK);
     }

@@ -262,6 +262,21 @@ static void test_names(void) {
     CHECK(!strcmp(t.name, "model.model.1.model.2.weight"));
     net_tensor_at(n, 4, &t);
     CHECK(!strcmp(t.name, "model.model.1.model.2.running_mean"));
+    /* the innermost names are 69 characters: every name whole and distinct */
+    const size_t count = net_tensor_count(n);
+    int dup = 0;
+    for (size_t i = 0; i < count; i++) {
+        net_tensor a, b;
+        net_tensor_at(n, i, &a);
+        for (size_t j = i + 1; j < count; j++) {
+            net_tensor_at(n, j, &b);
+            dup += !strcmp(a.name, b.name);
+        }
+    }
+    CHECK(dup == 0);
+    net_tensor_at(n, 31, &t);  /* the innermost block's downconv (no bias: batch norm) */
+    CHECK(!strcmp(t.name, "model.model.1.model.3.model.3.model.3.model.3.model.3.model.3.model.1.weight"));
+    CHECK(t.shape[0] == 512 && t.shape[1] == 512 && t.shape[2] == 4);
     net_free(n);
     n = make_disc(GAN_D_BASIC, 3, 64, 3, GAN_NORM_INSTANCE);
     if (!n) return;

@@ -3,7 +3,8 @@
  * tensors and Python 2's OrderedDict, float16/bfloat16/float64, transposed and offset views, a
  * training checkpoint, DataParallel names); every hostile file in fuzz/regressions/pth refused
  * with the expected status and one line; every truncation and every single-byte change of two
- * valid files handled without a crash; impasto_convert_pth's refusals. Run from the repository
+ * valid files handled without a crash; impasto_convert_pth's refusals (its CycleGAN / pix2pix
+ * generators': tests/test_convert_gan.c, and the hostile-gan-* files here). Run from the repository
  * root (as `make test` does). */
 #include "core/ctx.h"
 #include "core/fileio.h"
@@ -188,6 +189,20 @@ static const struct {
     {"zip64-offset-past-end", IMPASTO_ERR_FORMAT, "zip64 directory record is missing or damaged", 0},
 };
 
+/* Well-formed checkpoints of broken CycleGAN / pix2pix generators: read, then refused by
+ * impasto_convert_pth --arch auto (src/formats/convert_gan.c). */
+static const struct {
+    const char *file;
+    const char *words;
+} hostile_gan[] = {
+    {"gan-ngf-mismatch", "tensor 'model.10.conv_block.1.weight' has shape (4, 4, 3, 3), expected (8, 8, 3, 3) for a "
+                         "residual block (4 ngf channels; model.1.weight gives ngf 2)"},
+    {"gan-missing", "no tensor 'model.14.weight' (resnet_1blocks with ngf 1 and instance norm has one)"},
+    {"gan-extra", "tensor 'model.2.weight' is not part of resnet_1blocks"},
+    {"gan-inf", "tensor 'model.model.1.model.3.model.5.weight' holds NaN or infinite values"},
+    {"gan-unet-11-levels", "the U-Net nests more than 10 blocks"},
+};
+
 /* A refusal is one line in plain words: no newline, no library function name. */
 static void check_message(const char *what) {
     const char *e = impasto_ctx_error(ctx);
@@ -216,13 +231,35 @@ static void test_hostile(void) {
     }
 }
 
+static void test_hostile_gan(void) {
+    char out[256];
+    snprintf(out, sizeof out, "/tmp/impasto-test-pth-gan-%d.safetensors", (int)getpid());
+    for (size_t i = 0; i < sizeof hostile_gan / sizeof hostile_gan[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, HOSTILE "hostile-%s.pth", hostile_gan[i].file);
+        pth_file *f = NULL;
+        CHECK_MSG(pth_open(ctx, path, &f) == IMPASTO_OK, "%s: %s", path, impasto_ctx_error(ctx));
+        pth_close(f);
+        const char *paths[1] = {path};
+        impasto_status s = impasto_convert_pth(ctx, paths, 1, "auto", out);
+        CHECK_MSG(s == IMPASTO_ERR_FORMAT, "%s: status %d (%s)", path, (int)s, impasto_ctx_error(ctx));
+        CHECK_MSG(strstr(impasto_ctx_error(ctx), hostile_gan[i].words) != NULL, "%s: '%s' lacks '%s'", path,
+                  impasto_ctx_error(ctx), hostile_gan[i].words);
+        CHECK_MSG(strstr(impasto_ctx_error(ctx), path) != NULL, "%s: the message does not name the file", path);
+        check_message(path);
+        struct stat sb;
+        CHECK_MSG(stat(out, &sb) != 0, "%s written by a refused conversion", out);
+        unlink(out);
+    }
+}
+
 /* Every hostile file the generator writes is in the table (a new one must say what it expects). */
 static void test_hostile_listed(void) {
-    size_t n = sizeof hostile / sizeof hostile[0];
+    const size_t nh = sizeof hostile / sizeof hostile[0], n = nh + sizeof hostile_gan / sizeof hostile_gan[0];
     for (size_t i = 0; i < n; i++) {
         char path[256];
         struct stat sb;
-        snprintf(path, sizeof path, HOSTILE "hostile-%s.pth", hostile[i].file);
+        snprintf(path, sizeof path, HOSTILE "hostile-%s.pth", i < nh ? hostile[i].file : hostile_gan[i - nh].file);
         CHECK_MSG(stat(path, &sb) == 0, "%s missing", path);
     }
     FILE *p = popen("ls " HOSTILE " | wc -l", "r");
@@ -276,8 +313,10 @@ static void test_convert_refusals(void) {
     char out[256];
     snprintf(out, sizeof out, "/tmp/impasto-test-pth-%d.safetensors", (int)getpid());
     const char *one[1] = {DATA "tiny.pth"}, *two[2] = {DATA "tiny.pth", DATA "mixed.pth"};
-    CHECK(impasto_convert_pth(ctx, one, 1, "resnet_9blocks", out) == IMPASTO_ERR_INVALID_ARG);
-    CHECK(strstr(impasto_ctx_error(ctx), "unknown architecture 'resnet_9blocks'") != NULL);
+    CHECK(impasto_convert_pth(ctx, one, 1, "vgg16", out) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(strstr(impasto_ctx_error(ctx), "unknown architecture 'vgg16'") != NULL);
+    CHECK(impasto_convert_pth(ctx, one, 1, "resnet_9blocks", out) == IMPASTO_ERR_FORMAT);
+    CHECK(strstr(impasto_ctx_error(ctx), "not a generator of pytorch-CycleGAN-and-pix2pix") != NULL);
     CHECK(impasto_convert_pth(ctx, two, 2, "transformernet", out) == IMPASTO_ERR_INVALID_ARG);
     CHECK(impasto_convert_pth(ctx, one, 1, "adain", out) == IMPASTO_ERR_INVALID_ARG);
     CHECK(impasto_convert_pth(ctx, one, 1, NULL, out) == IMPASTO_ERR_INVALID_ARG);
@@ -303,6 +342,7 @@ int main(void) {
     RUN(test_proto4);
     RUN(test_checkpoint_and_prefix);
     RUN(test_hostile);
+    RUN(test_hostile_gan);
     RUN(test_hostile_listed);
     RUN(test_truncations_and_flips);
     RUN(test_convert_refusals);

@@ -42,9 +42,21 @@ Valid (tests/data/pth/):
                     46 entries, from model.model.0.weight to model.model.3.bias; the 39 float ones also in
                     unet_tiny.safetensors. (ngf 1 keeps it at 16 KB: ngf 4 would be 260 KB; every key is
                     the same at any width.)
+  gan_tiny_forward.safetensors  what those two generators make of a fixed picture, by PyTorch in float64
+                    (the weights as stored, widened), stored float32, for the converter's end-to-end test:
+                    resnet_tiny.input (12, 16, 3) and unet_tiny.input (32, 64, 3), HWC pictures in [0, 1];
+                    resnet_tiny.output, unet_tiny.output (train(): batch norm from the picture's own
+                    statistics, as the reference's test.py runs by default) and unet_tiny.output_eval
+                    (eval(): running statistics), each (G(2 x - 1) + 1) / 2 in the same HWC layout.
+                    unet_tiny (num_downs 5) has no dropout layer, so train() is deterministic.
 
 Hostile (fuzz/regressions/pth/hostile-*.pth): each is refused; tests/test_pth.c lists the status
-and the words of the message expected for each.
+and the words of the message expected for each. The hostile-gan-*.pth ones are well-formed
+checkpoints (torch.save) of broken CycleGAN / pix2pix generators, refused by the converter
+(impasto_convert_pth --arch auto), not by the reader: a first convolution wider than the rest, a
+tensor missing, one too many, an infinite weight, a U-Net nested 11 deep.
+
+    /usr/bin/python3 tools/gen_pth_tests.py --gan-only   # only gan_tiny_forward and hostile-gan-*
 """
 import collections
 import io
@@ -180,6 +192,54 @@ def write_gan(d):
     save(sd, os.path.join(d, "unet_tiny.pth"))
     write_safetensors(os.path.join(d, "unet_tiny.safetensors"), floats(sd),
                       {"generator": "tools/gen_pth_tests.py", "expected": "unet_tiny.pth (num_batches_tracked left out)"})
+
+
+def gan_forward(d):
+    """gan_tiny_forward.safetensors: the generators of resnet_tiny.pth and unet_tiny.pth, loaded from those
+    files, on fixed pictures, in float64."""
+    def run(path, net, h, w, seed, train):
+        net.load_state_dict(torch.load(path))
+        net = net.double().train(train)
+        g = torch.Generator().manual_seed(seed)
+        pic = torch.rand(h, w, 3, generator=g)  # float32 in [0, 1)
+        with torch.no_grad():
+            y = net(pic.double().permute(2, 0, 1)[None] * 2 - 1)[0]
+        return pic.numpy(), ((y + 1) / 2).permute(1, 2, 0).float().numpy()
+
+    res_in, res_out = run(os.path.join(d, "resnet_tiny.pth"), ResnetGenerator(3, 3, 4, "instance", False, 2),
+                          12, 16, 11, True)
+    unet = lambda: UnetGenerator(3, 3, 5, 1, "batch", False)
+    un_in, un_out = run(os.path.join(d, "unet_tiny.pth"), unet(), 32, 64, 12, True)
+    un_in2, un_eval = run(os.path.join(d, "unet_tiny.pth"), unet(), 32, 64, 12, False)
+    assert (un_in == un_in2).all() and abs(un_out - un_eval).max() > 1e-3
+    write_safetensors(os.path.join(d, "gan_tiny_forward.safetensors"),
+                      [("resnet_tiny.input", res_in), ("resnet_tiny.output", res_out), ("unet_tiny.input", un_in),
+                       ("unet_tiny.output", un_out), ("unet_tiny.output_eval", un_eval)],
+                      {"generator": "tools/gen_pth_tests.py",
+                       "note": "outputs (G(2x-1)+1)/2 by PyTorch in float64, HWC; unet_tiny.output in train() "
+                               "(batch statistics), unet_tiny.output_eval in eval()"})
+
+
+def write_hostile_gan(d):
+    """Checkpoints torch.save writes of generators the converter must refuse."""
+    os.makedirs(d, exist_ok=True)
+    small = lambda: gan_weights(ResnetGenerator(3, 3, 1, "instance", False, 1), 5).state_dict()
+    files = {}
+    sd = small()
+    sd["model.1.weight"] = torch.zeros(2, 3, 7, 7)  # ngf 2 here, 1 everywhere else
+    files["ngf-mismatch"] = sd
+    sd = small()
+    del sd["model.14.weight"]  # the second transposed convolution (1 block: 11 and 14)
+    files["missing"] = sd
+    sd = small()
+    sd["model.2.weight"] = torch.ones(1)  # an affine instance norm: not the reference's
+    files["extra"] = sd
+    sd = gan_weights(UnetGenerator(3, 3, 5, 1, "batch", False), 6).state_dict()
+    sd["model.model.1.model.3.model.5.weight"][0, 0, 1, 2] = float("inf")
+    files["inf"] = sd
+    files["unet-11-levels"] = gan_weights(UnetGenerator(1, 1, 11, 1, "instance", False), 6).state_dict()
+    for name, sd in files.items():
+        save(sd, os.path.join(d, "hostile-gan-%s.pth" % name))
 
 
 # ---- hostile files: pickle bytes made by hand --------------------------------------------------
@@ -318,9 +378,14 @@ def write_hostile(d, valid):
 
 
 if __name__ == "__main__":
-    valid = sys.argv[1] if len(sys.argv) > 1 else "tests/data/pth"
-    hostile = sys.argv[2] if len(sys.argv) > 2 else "fuzz/regressions/pth"
-    write_valid(valid)
-    write_gan(valid)
-    write_hostile(hostile, valid)
+    gan_only = "--gan-only" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--gan-only"]
+    valid = args[0] if len(args) > 0 else "tests/data/pth"
+    hostile = args[1] if len(args) > 1 else "fuzz/regressions/pth"
+    if not gan_only:
+        write_valid(valid)
+        write_gan(valid)
+        write_hostile(hostile, valid)
+    gan_forward(valid)
+    write_hostile_gan(hostile)
     print("wrote %s and %s" % (valid, hostile))

@@ -12,8 +12,11 @@
  *                   conv5_4 are dropped), the decoder is kept whole (decoder.1 .. decoder.28).
  *                   encoder.0 is the 1x1 convolution from RGB 0..1 to Caffe's BGR 0..255 minus
  *                   the mean, exactly what io/convert_adain.c writes under that name.
+ *   resnet_<n>blocks, unet_<2^k>, auto   junyanz/pytorch-CycleGAN-and-pix2pix's generators
+ *                   (latest_net_G.pth ...): convert_gan.c.
  * Every other tensor is refused, so a checkpoint of another network is not taken for one. */
 #include "core/ctx.h"
+#include "formats/convert_gan.h"
 #include "formats/pth.h"
 #include "formats/safetensors.h"
 #include "models/transformer_net.h"
@@ -291,5 +294,12 @@ impasto_status impasto_convert_pth(impasto_ctx *ctx, const char *const *paths, s
                             "decoder.pth, got %zu", npaths);
         return convert_adain(ctx, paths, out_path);
     }
-    return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown architecture '%.64s' (known: transformernet, adain)", arch);
+    if (convert_gan_arch(arch)) {
+        if (npaths != 1)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%.64s takes one checkpoint (a generator's), got %zu", arch,
+                            npaths);
+        return convert_gan(ctx, paths[0], arch, out_path);
+    }
+    return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown architecture '%.64s' (known: transformernet, adain, "
+                    "resnet_9blocks, resnet_6blocks, unet_256, unet_128, resnet_<n>blocks, unet_<2^k>, auto)", arch);
 }

@@ -11,28 +11,12 @@
 
 #include "impasto.h"
 #include "formats/safetensors.h"
+#include "models/gan_file.h"   /* gan_gen_meta, gan_nets_write, gan_norm_name: the writing side */
 #include "models/gan_nets.h"
 
-
-typedef struct gan_named_net {
-    const char *prefix;
-    const net *n;
-} gan_named_net;
-
-const char *gan_norm_name(gan_norm norm);
-int gan_norm_parse(const char *s, gan_norm *out);  /* 0 or -1 */
-
-/* The generator's metadata: 6 pairs (key, value) into kv (12 strings), the values kept in buf;
- * returns 6. */
-size_t gan_gen_meta(const gan_gen_spec *g, char buf[5][32], const char **kv);
 /* The generator spec recorded in a file's metadata. */
 impasto_status gan_gen_from_meta(impasto_ctx *ctx, const safetensors *st, const char *path,
                                  gan_gen_spec *out);
-
-/* Writes the networks' tensors under their prefixes, then `extra` tensors, with the metadata
- * (nkv pairs), atomically to path. */
-impasto_status gan_nets_write(impasto_ctx *ctx, const char *path, const gan_named_net *nets, size_t nnets,
-                              const st_write_tensor *extra, size_t nextra, const char *const *kv, size_t nkv);
 
 /* The model type behind impasto_gan_model (impasto.h). */
 struct impasto_gan_model {

@@ -27,7 +27,9 @@
 #include <stdint.h>
 
 #define NET_INPUT (-1)
-#define NET_MAX_NAME 64
+/* Longest layer name: the reference's U-Net nests a block per downsampling, so unet_256's innermost
+ * layers are "model.model.1.model." + 6 x "3.model." + "3" (69 characters) and unet_1024's 85. */
+#define NET_MAX_NAME 128
 #define NET_NORM_EPS 1e-5f       /* PyTorch's InstanceNorm2d and BatchNorm2d default */
 #define NET_BN_MOMENTUM 0.1f     /* PyTorch's BatchNorm2d default */
 

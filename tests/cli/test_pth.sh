@@ -1,12 +1,13 @@
 #!/bin/sh
 # `impasto convert pth` as a user meets it: usage mistakes exit 2 with one line, refused and broken
-# checkpoints exit 1 naming the file and write nothing; and, when /usr/bin/python3 has torch, the
-# real networks round-trip: models/candy.safetensors written as TransformerNet .pth files (zip,
-# and legacy with the InstanceNorm running_mean/var entries old checkpoints carry) and
-# models/adain.safetensors as pytorch-AdaIN's vgg_normalised.pth (legacy, whole, to relu5_4) and
-# decoder.pth (zip) convert back to the same tensors, and `impasto fast` / `impasto adain` with the
-# converted files paint exactly what they paint with the originals (SSIM 1.0000). Run from the
-# repository root (as `make test` does).
+# checkpoints exit 1 naming the file and write nothing; the CycleGAN / pix2pix generators of
+# tests/data/pth convert (and translate, when the build has `impasto translate`); and, when
+# /usr/bin/python3 has torch, the real networks round-trip: models/candy.safetensors written as
+# TransformerNet .pth files (zip, and legacy with the InstanceNorm running_mean/var entries old
+# checkpoints carry) and models/adain.safetensors as pytorch-AdaIN's vgg_normalised.pth (legacy,
+# whole, to relu5_4) and decoder.pth (zip) convert back to the same tensors, and `impasto fast` /
+# `impasto adain` with the converted files paint exactly what they paint with the originals (SSIM
+# 1.0000). Run from the repository root (as `make test` does).
 . tests/cli_lib.sh
 D=tests/data/pth
 H=fuzz/regressions/pth
@@ -15,7 +16,7 @@ S=examples/images/scream.jpg
 O=$T/x.safetensors
 
 expect "pth: no --arch" 2 "needs the checkpoint's network" -- "$B" convert pth $D/tiny.pth -o "$O"
-expect "pth: unknown --arch" 2 "got 'resnet_9blocks'" -- "$B" convert pth $D/tiny.pth --arch resnet_9blocks -o "$O"
+expect "pth: unknown --arch" 2 "got 'vgg16'" -- "$B" convert pth $D/tiny.pth --arch vgg16 -o "$O"
 expect "pth: transformernet takes one file" 2 "takes one checkpoint, got 2" -- "$B" convert pth $D/tiny.pth $D/mixed.pth --arch transformernet -o "$O"
 expect "pth: adain takes two files" 2 "takes two checkpoints" -- "$B" convert pth $D/tiny.pth --arch adain -o "$O"
 expect "pth: no file" 2 "no weights file given" -- "$B" convert pth --arch adain -o "$O"
@@ -28,7 +29,30 @@ expect "pth: truncated" 1 "hostile-truncated-zip.pth: no zip directory" -- "$B" 
 expect "pth: another network" 1 "not part of the fast-neural-style TransformerNet" -- "$B" convert pth $D/tiny.pth --arch transformernet -o "$O"
 expect "pth: missing file" 1 "$T/none.pth" -- "$B" convert pth "$T/none.pth" --arch transformernet -o "$O"
 expect "pth: an image" 1 "is a JPEG image, not a model" -- "$B" convert pth $C --arch transformernet -o "$O"
+expect "pth: a generator takes one file" 2 "takes one checkpoint, got 2" -- "$B" convert pth $D/resnet_tiny.pth $D/unet_tiny.pth --arch auto -o "$O"
+expect "pth: a ResNet as a U-Net" 1 "resnet_tiny.pth: the checkpoint of a resnet_2blocks generator (ResNet, 2 residual blocks), not of unet_256" -- "$B" convert pth $D/resnet_tiny.pth --arch unet_256 -o "$O"
+expect "pth: 2 residual blocks as 9" 1 "not of resnet_9blocks: convert it as resnet_2blocks or auto" -- "$B" convert pth $D/resnet_tiny.pth --arch resnet_9blocks -o "$O"
+expect "pth: a generator of the wrong width" 1 "hostile-gan-ngf-mismatch.pth: tensor 'model.10.conv_block.1.weight' has shape (4, 4, 3, 3)" -- "$B" convert pth $H/hostile-gan-ngf-mismatch.pth --arch auto -o "$O"
+expect "pth: not a generator" 1 "tiny.pth: not a generator of pytorch-CycleGAN-and-pix2pix" -- "$B" convert pth $D/tiny.pth --arch auto -o "$O"
 [ ! -e "$O" ] && ok "refused conversions write nothing" || bad "refused conversions write nothing"
+
+# The reference's generators (tests/test_convert_gan.c checks every tensor and the translations
+# against PyTorch's; here the command line's side).
+for g in resnet_tiny:resnet_2blocks resnet_tiny_old:resnet_2blocks unet_tiny:unet_32; do
+    f=${g%%:*} arch=${g#*:}
+    "$B" convert pth $D/$f.pth --arch auto -o "$T/$f.safetensors" >"$T/out" 2>"$T/err"
+    if [ $? -eq 0 ] && [ ! -s "$T/err" ] && grep -q '"kind":"gan-generator"' "$T/$f.safetensors" &&
+        grep -q "\"netG\":\"$arch\"" "$T/$f.safetensors"; then ok "convert pth $f.pth --arch auto: $arch"
+    else bad "convert pth $f.pth --arch auto: $arch"; fi
+done
+# `impasto translate` (when this build has it) runs the converted generator.
+if "$B" help 2>&1 | grep -q "^ *translate"; then
+    "$B" translate -m "$T/resnet_tiny.safetensors" -c $C -o "$T/translated.png" >"$T/out" 2>"$T/err" &&
+        [ -s "$T/translated.png" ] && ok "translate with the converted resnet_tiny.pth" ||
+        bad "translate with the converted resnet_tiny.pth"
+else
+    skip "translate with the converted resnet_tiny.pth" "no impasto translate in this build"
+fi
 
 PY=/usr/bin/python3
 if ! $PY -c "import torch" >/dev/null 2>&1; then
