@@ -12,13 +12,17 @@
  * Prints one JSON line: every timed step's seconds and every step's losses.
  *
  * Profile mode (--profile): one image at --size through TransformerNet's training forward and
- * backward (per layer, tnet_train_set_timers) and through VGG-19 to relu4_3 forward and backward,
- * timed --runs times after --warmup; prints one JSON line of median seconds per part. --reference
- * runs TransformerNet's convolutions by im2col + GEMM (the path before the fast kernels). */
+ * backward (the declared network's NET_KEEP plan, as impasto_train runs it; per layer by
+ * net_plan_set_timers, each convolution's entry adding the layers after it up to the next: its
+ * norm, ReLU and residual add; the upsamplings run inside deconv1 and deconv2) and through VGG-19
+ * to relu4_3 forward and backward, timed --runs times after --warmup; prints one JSON line of
+ * median seconds per part. --reference runs TransformerNet's convolutions by im2col + GEMM (the
+ * path before the fast kernels). */
 #include "bench_util.h"
 #include "core/ctx.h"
 #include "core/gemm.h"
 #include "impasto.h"
+#include "models/net.h"
 #include "models/transformer_net.h"
 #include "models/vgg19.h"
 
@@ -171,14 +175,26 @@ static double uniform01(void *state) {
     return (double)(*s >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* The convolution (0 .. TNET_NUM_CONV - 1) each layer of the declared network is counted with:
+ * the last one at or before it. */
+static void conv_of_layers(const net *n, int *conv_of) {
+    int seen = -1;
+    for (int i = 0; i < n->n; i++) {
+        if (n->layers[i].op == NET_CONV) seen++;
+        conv_of[i] = seen < 0 ? 0 : seen;
+    }
+}
+
 static int run_profile(impasto_ctx *ctx, const options *o) {
     const int S = o->size, R = o->runs;
-    const size_t n3 = (size_t)3 * S * S, np = tnet_num_params();
+    const size_t n3 = (size_t)3 * S * S;
     vgg19 *vgg = NULL;
     vgg19_plan *vp = NULL;
-    tnet_train_plan *tp = NULL;
-    float *params = malloc(np * sizeof *params), *grads = calloc(np, sizeof *grads);
+    net *tn = NULL;
+    net_plan *tp = NULL;
     float *dy = malloc(n3 * sizeof *dy), *vin = malloc(n3 * sizeof *vin);
+    double *lf = NULL, *lb = NULL;
+    int *conv_of = NULL;
     const float *grad_at[VGG19_NUM_LAYERS] = {0};
     float *lg[VGG19_NUM_LAYERS] = {0};
     static double fwd[MAX_RUNS][TNET_NUM_CONV], bwd[MAX_RUNS][TNET_NUM_CONV];
@@ -192,20 +208,22 @@ static int run_profile(impasto_ctx *ctx, const options *o) {
         keep[l] = 1;
         if (l > last) last = l;
     }
-    if (!params || !grads || !dy || !vin) goto done;
+    if (!dy || !vin) goto done;
     if (vgg19_load(ctx, o->model, &vgg) != IMPASTO_OK ||
         vgg19_plan_create(ctx, vgg, S, S, last, POOL_MAX, keep, &vp) != IMPASTO_OK ||
-        tnet_train_plan_create(ctx, S, S, o->threads, &tp) != IMPASTO_OK) {
+        tnet_declare(ctx, &tn) != IMPASTO_OK ||
+        net_plan_create(ctx, tn, 3, S, S, NET_KEEP, o->threads, &tp) != IMPASTO_OK) {
         fprintf(stderr, "bench_train: %s\n", impasto_ctx_error(ctx));
         goto done;
     }
-    tnet_train_set_reference(tp, o->reference);
+    if (!(lf = calloc((size_t)tn->n, sizeof *lf)) || !(lb = calloc((size_t)tn->n, sizeof *lb)) ||
+        !(conv_of = malloc((size_t)tn->n * sizeof *conv_of)))
+        goto done;
+    conv_of_layers(tn, conv_of);
+    net_plan_set_reference(tp, o->reference);
     unsigned long long rng = 7;
-    tnet_init_params(params, uniform01, &rng);
-    transformer_net net, grad;
-    tnet_view(params, &net);
-    tnet_view(grads, &grad);
-    float *x = tnet_train_input(tp);
+    net_init_default(tn, uniform01, &rng);
+    float *x = net_plan_input(tp);
     for (size_t i = 0; i < n3; i++) x[i] = (float)(255.0 * uniform01(&rng));
     for (size_t i = 0; i < n3; i++) dy[i] = (float)(uniform01(&rng) - 0.5);
     for (int i = 0; i < 4; i++) {
@@ -218,12 +236,16 @@ static int run_profile(impasto_ctx *ctx, const options *o) {
     }
     for (int r = -o->warmup; r < R; r++) {
         double zf[TNET_NUM_CONV] = {0}, zb[TNET_NUM_CONV] = {0};
-        tnet_train_set_timers(tp, zf, zb);
+        memset(lf, 0, (size_t)tn->n * sizeof *lf);
+        memset(lb, 0, (size_t)tn->n * sizeof *lb);
+        net_plan_set_timers(tp, lf, lb);
+        const float *y;
         double t0 = now_seconds();
-        const float *y = tnet_train_forward(&net, tp);
+        if (net_forward(ctx, tn, tp, NULL, &y) != IMPASTO_OK) goto fail;
         double t1 = now_seconds();
-        tnet_train_backward(&net, tp, dy, &grad, NULL);
+        if (net_backward(ctx, tn, tp, dy, tn->grads, NULL) != IMPASTO_OK) goto fail;
         double t2 = now_seconds();
+        for (int i = 0; i < tn->n; i++) zf[conv_of[i]] += lf[i], zb[conv_of[i]] += lb[i];
         vgg19_preprocess_rgb255(y, (size_t)S * S, vin);
         double t3 = now_seconds();
         vgg19_forward(vgg, vp, vin);
@@ -238,7 +260,7 @@ static int run_profile(impasto_ctx *ctx, const options *o) {
         memcpy(fwd[r], zf, sizeof zf);
         memcpy(bwd[r], zb, sizeof zb);
     }
-    tnet_train_set_timers(tp, NULL, NULL);
+    net_plan_set_timers(tp, NULL, NULL);
     printf("{\"mode\": \"profile\", \"reference\": %d, \"size\": %d, \"threads\": %d, \"runs\": %d, \"tnet_forward\": %.6f, "
            "\"tnet_backward\": %.6f, \"vgg_forward\": %.6f, \"vgg_backward\": %.6f, \"layers\": [",
            o->reference, S, o->threads, R, median(tf, R), median(tb, R), median(vf, R), median(vb, R));
@@ -253,13 +275,18 @@ static int run_profile(impasto_ctx *ctx, const options *o) {
     }
     printf("]}\n");
     rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "bench_train: %s\n", impasto_ctx_error(ctx));
 done:
     for (int l = 0; l < VGG19_NUM_LAYERS; l++) free(lg[l]);
-    tnet_train_plan_free(tp);
+    net_plan_free(tp);
+    net_free(tn);
     vgg19_plan_free(vp);
     vgg19_free(vgg);
-    free(params);
-    free(grads);
+    free(lf);
+    free(lb);
+    free(conv_of);
     free(dy);
     free(vin);
     return rc;

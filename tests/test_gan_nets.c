@@ -161,42 +161,89 @@ static void test_gradients_discriminators(void) {
     net_free(n);
 }
 
-/* The Winograd, direct and conv_train.c paths against im2col + GEMM, forward and backward. */
-static void test_fast_paths(void) {
-    net *n = make_gen("resnet_2blocks", 4, GAN_NORM_INSTANCE, 0);
-    if (!n) return;
-    randomise(n, 7);
+/* The Winograd, direct and conv_train.c paths against im2col + GEMM, forward and backward, for
+ * inputs (3, H, W); out_tol bounds the outputs' largest difference. */
+static void compare_paths(net *n, int H, int W, double out_tol, const char *what) {
     net_plan *p[2] = {NULL, NULL};
-    const int H = 20, W = 28;
     const size_t nin = 3 * (size_t)H * (size_t)W;
-    float *out[2], *dx[2], *gr[2];
-    float *x = malloc(nin * sizeof *x), *r = malloc(nin * sizeof *r);
+    float *out[2] = {NULL, NULL}, *dx[2] = {NULL, NULL}, *gr[2] = {NULL, NULL};
+    float *x = malloc(nin * sizeof *x), *r = NULL;
+    size_t nout = 0;
     fill(x, nin, 8);
-    fill(r, nin, 9);
     for (int k = 0; k < 2; k++) {
         CHECK(net_plan_create(ctx, n, 3, H, W, NET_TRAIN, 2, &p[k]) == IMPASTO_OK);
         if (!p[k]) return;
+        int oc, oh, ow;
+        net_plan_out_shape(p[k], &oc, &oh, &ow);
+        nout = (size_t)oc * (size_t)oh * (size_t)ow;
+        if (!r) fill(r = malloc(nout * sizeof *r), nout, 9);
         net_plan_set_reference(p[k], k);
         memcpy(net_plan_input(p[k]), x, nin * sizeof *x);
         const float *y;
         CHECK(net_forward(ctx, n, p[k], NULL, &y) == IMPASTO_OK);
-        out[k] = malloc(nin * sizeof(float));
-        memcpy(out[k], y, nin * sizeof(float));
+        out[k] = malloc(nout * sizeof(float));
+        memcpy(out[k], y, nout * sizeof(float));
         dx[k] = malloc(nin * sizeof(float));
         gr[k] = calloc(n->nparams, sizeof(float));
         CHECK(net_backward(ctx, n, p[k], r, gr[k], dx[k]) == IMPASTO_OK);
     }
     double e = 0, ge = 0, gs = 0, xe = 0, xs = 0;
-    for (size_t i = 0; i < nin; i++) e = fmax(e, fabs(out[0][i] - out[1][i]));
+    for (size_t i = 0; i < nout; i++) e = fmax(e, fabs(out[0][i] - out[1][i]));
     for (size_t i = 0; i < n->nparams; i++) ge = fmax(ge, fabs(gr[0][i] - gr[1][i])), gs = fmax(gs, fabs(gr[1][i]));
     for (size_t i = 0; i < nin; i++) xe = fmax(xe, fabs(dx[0][i] - dx[1][i])), xs = fmax(xs, fabs(dx[1][i]));
-    /* float32 sums in another order (Winograd's transforms lose ~3 bits): tanh outputs agree to 1e-4,
-     * gradients to 1e-3 of their largest */
-    CHECK_MSG(e < 1e-4, "outputs differ by %g", e);
-    CHECK_MSG(ge < 1e-3 * gs, "parameter gradients differ by %g (largest %g)", ge, gs);
-    CHECK_MSG(xe < 1e-3 * xs, "input gradients differ by %g (largest %g)", xe, xs);
+    /* float32 sums in another order (Winograd's transforms lose ~3 bits): gradients agree to 1e-3
+     * of their largest */
+    CHECK_MSG(e < out_tol, "%s: outputs differ by %g", what, e);
+    CHECK_MSG(ge < 1e-3 * gs, "%s: parameter gradients differ by %g (largest %g)", what, ge, gs);
+    CHECK_MSG(xe < 1e-3 * xs, "%s: input gradients differ by %g (largest %g)", what, xe, xs);
     for (int k = 0; k < 2; k++) free(out[k]), free(dx[k]), free(gr[k]), net_plan_free(p[k]);
     free(x), free(r);
+}
+
+static void test_fast_paths(void) {
+    net *n = make_gen("resnet_2blocks", 4, GAN_NORM_INSTANCE, 0);
+    if (!n) return;
+    randomise(n, 7);
+    compare_paths(n, 20, 28, 1e-4, "resnet");  /* tanh outputs */
+    net_free(n);
+}
+
+/* What the plan fuses (net_plan.c) and what it must not: an upsampling read only by a 3x3 and by
+ * a 9x9 convolution runs inside them (Winograd's sub-pixel path, the direct kernels with
+ * upsampling, the data gradient summed back to the small map), one that an add also reads stays a
+ * layer of its own; a ReLU over an instance norm runs inside it, one over a convolution does not.
+ * Gradients against finite differences, the fast paths against im2col, and a lean plan (buffers
+ * reused after their last reader) giving the training plan's output. */
+static void test_fusions(void) {
+    net *n = net_create("fusions");
+    int x = net_conv(n, NET_INPUT, "c0", 3, 4, 3, 1, 1, PAD_REFLECT, 1);
+    x = net_relu(n, net_instance_norm(n, x, "n0", 4, 1));
+    x = net_conv(n, net_upsample(n, x, 2), "c1", 4, 4, 3, 1, 1, PAD_REFLECT, 1);
+    const int u = net_upsample(n, net_relu(n, x), 2);
+    x = net_add(n, u, net_conv(n, u, "c2", 4, 4, 3, 1, 1, PAD_ZERO, 0));
+    x = net_conv(n, net_upsample(n, x, 2), "c3", 4, 3, 9, 1, 4, PAD_REFLECT, 1);
+    CHECK(net_finish(ctx, n) == IMPASTO_OK);
+    if (n->params) {
+        randomise(n, 21);
+        check_gradients(n, 3, 5, 6, 0, "fusions");
+        compare_paths(n, 5, 6, 1e-4 * 4, "fusions");
+        net_plan *keep = NULL, *lean = NULL;
+        CHECK(net_plan_create(ctx, n, 3, 7, 5, NET_KEEP, 2, &keep) == IMPASTO_OK);
+        CHECK(net_plan_create(ctx, n, 3, 7, 5, 0, 2, &lean) == IMPASTO_OK);
+        if (keep && lean) {
+            fill(net_plan_input(keep), 3 * 7 * 5, 22);
+            memcpy(net_plan_input(lean), net_plan_input(keep), 3 * 7 * 5 * sizeof(float));
+            const float *a, *b;
+            CHECK(net_forward(ctx, n, keep, NULL, &a) == IMPASTO_OK);
+            CHECK(net_forward(ctx, n, lean, NULL, &b) == IMPASTO_OK);
+            int c, h, w;
+            net_plan_out_shape(lean, &c, &h, &w);
+            CHECK(c == 3 && h == 56 && w == 40);
+            CHECK(memcmp(a, b, (size_t)c * (size_t)h * (size_t)w * sizeof(float)) == 0);
+        }
+        net_plan_free(keep);
+        net_plan_free(lean);
+    }
     net_free(n);
 }
 
@@ -315,6 +362,7 @@ int main(void) {
     RUN(test_gradients_unet);
     RUN(test_gradients_discriminators);
     RUN(test_fast_paths);
+    RUN(test_fusions);
     RUN(test_inference_plan);
     RUN(test_names);
     RUN(test_refusals);

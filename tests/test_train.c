@@ -11,6 +11,7 @@
 #include "formats/safetensors.h"
 #include "model_patch.h"
 #include "models/model.h"
+#include "models/net.h"
 #include "models/transformer_net.h"
 
 #include <stdint.h>
@@ -25,34 +26,34 @@ static double uniform01(void *state) {
 
 /* L = sum r * net(x): its gradient is backward(dy = r). */
 /* Non-trivial affine norms, so gamma and beta's gradients are tested away from 1 and 0. */
-static void random_norms(transformer_net *net, unsigned long long *rng) {
+static void random_norms(transformer_net *v, unsigned long long *rng) {
     for (int i = 0; i < TNET_NUM_CONV; i++)
-        if (net->gamma[i])
+        if (v->gamma[i])
             for (int c = 0; c < tnet_convs()[i].oc; c++) {
-                net->gamma[i][c] = test_uniform(rng, 0.5f, 1.5f);
-                net->beta[i][c] = test_uniform(rng, -0.3f, 0.3f);
+                v->gamma[i][c] = test_uniform(rng, 0.5f, 1.5f);
+                v->beta[i][c] = test_uniform(rng, -0.3f, 0.3f);
             }
 }
 
-static double probe_loss(const transformer_net *net, tnet_train_plan *p, const float *x, const float *r, size_t nin,
-                         size_t nout) {
-    memcpy(tnet_train_input(p), x, nin * sizeof(float));
-    const float *y = tnet_train_forward(net, p);
+static double probe_loss(net *n, net_plan *p, const float *x, const float *r, size_t nin, size_t nout) {
+    memcpy(net_plan_input(p), x, nin * sizeof(float));
+    const float *y = NULL;
+    CHECK(net_forward(NULL, n, p, NULL, &y) == IMPASTO_OK);
     double l = 0.0;
     for (size_t i = 0; i < nout; i++) l += (double)r[i] * y[i];
     return l;
 }
 
 /* (L(v + h) - L(v - h)) / 2h for the float *v, restored after. */
-static double central_difference(const transformer_net *net, tnet_train_plan *p, const float *x, const float *r,
-                                 size_t nin, size_t nout, float *v, float h) {
+static double central_difference(net *n, net_plan *p, const float *x, const float *r, size_t nin, size_t nout,
+                                 float *v, float h) {
     const float keep = *v;
     *v = keep + h;
     const double up = *v;
-    const double lp = probe_loss(net, p, x, r, nin, nout);
+    const double lp = probe_loss(n, p, x, r, nin, nout);
     *v = keep - h;
     const double down = *v;
-    const double lm = probe_loss(net, p, x, r, nin, nout);
+    const double lm = probe_loss(n, p, x, r, nin, nout);
     *v = keep;
     return (lp - lm) / (up - down);
 }
@@ -62,26 +63,28 @@ static double central_difference(const transformer_net *net, tnet_train_plan *p,
  * parameters of every convolution and at sampled input pixels. */
 static void test_backward_finite_differences(void) {
     const int H = 16, W = 16;
-    const size_t nin = 3 * (size_t)H * W, nout = nin, np = tnet_num_params();
-    float *params = malloc(np * sizeof(float)), *grads = calloc(np, sizeof(float));
+    const size_t nin = 3 * (size_t)H * W, nout = nin;
     float *x = malloc(nin * sizeof(float)), *r = malloc(nout * sizeof(float)), *dx = malloc(nin * sizeof(float));
     unsigned long long rng = 0x1234567ull;
-    tnet_init_params(params, uniform01, &rng);
-    transformer_net net, grad;
-    tnet_view(params, &net);
-    tnet_view(grads, &grad);
-    random_norms(&net, &rng);
+    net *tn = NULL;
+    CHECK(tnet_declare(NULL, &tn) == IMPASTO_OK);
+    if (!tn) return;
+    net_init_default(tn, uniform01, &rng);
+    transformer_net v, grad;
+    tnet_view(tn, tn->params, &v);
+    tnet_view(tn, tn->grads, &grad);
+    random_norms(&v, &rng);
     for (size_t i = 0; i < nin; i++) x[i] = test_uniform(&rng, 0.0f, 255.0f);
     for (size_t i = 0; i < nout; i++) r[i] = test_uniform(&rng, -1.0f, 1.0f);
-    tnet_train_plan *p = NULL;
-    CHECK(tnet_train_plan_create(NULL, H, W, 1, &p) == IMPASTO_OK);
+    net_plan *p = NULL;
+    CHECK(net_plan_create(NULL, tn, 3, H, W, NET_KEEP, 1, &p) == IMPASTO_OK);
     if (!p) return;
     /* On the reference path (im2col + GEMM): the float32 loss must resolve differences of ~1e-4 of
      * it, which Winograd's extra roundings blur; test_fast_matches_reference ties the fast path to
      * this one. */
-    tnet_train_set_reference(p, 1);
-    probe_loss(&net, p, x, r, nin, nout);
-    tnet_train_backward(&net, p, r, &grad, dx);
+    net_plan_set_reference(p, 1);
+    probe_loss(tn, p, x, r, nin, nout);
+    CHECK(net_backward(NULL, tn, p, r, tn->grads, dx) == IMPASTO_OK);
 
     /* Central differences (in double, around float values) at two step sizes: the larger one
      * stays clear of float rounding in the forward pass, the smaller one is less likely to have a
@@ -93,7 +96,7 @@ static void test_backward_finite_differences(void) {
     double worst = 0.0;
     for (int i = 0; i < TNET_NUM_CONV; i++) {
         const tnet_conv_spec *c = &tnet_convs()[i];
-        float *arrays[4] = {net.w[i], net.b[i], net.gamma[i], net.beta[i]};
+        float *arrays[4] = {v.w[i], v.b[i], v.gamma[i], v.beta[i]};
         float *garrays[4] = {grad.w[i], grad.b[i], grad.gamma[i], grad.beta[i]};
         const size_t sizes[4] = {(size_t)c->oc * c->ic * c->k * c->k, (size_t)c->oc, (size_t)c->oc, (size_t)c->oc};
         for (int k = 0; k < 4; k++) {
@@ -105,7 +108,7 @@ static void test_backward_finite_differences(void) {
                 double an = garrays[k][j], err = 1e9;
                 for (int t = 0; t < 2; t++) {
                     const float h = (k == 0 ? 1e-3f : 5e-3f) / (t ? 4.0f : 1.0f);
-                    double fd = central_difference(&net, p, x, r, nin, nout, &arrays[k][j], h);
+                    double fd = central_difference(tn, p, x, r, nin, nout, &arrays[k][j], h);
                     err = fmin(err, fabs(fd - an) / fmax(fmax(fabs(fd), fabs(an)), 0.02));
                 }
                 worst = fmax(worst, err);
@@ -122,7 +125,7 @@ static void test_backward_finite_differences(void) {
         size_t j = (size_t)(test_uniform(&rng, 0.0f, 1.0f) * (float)nin) % nin;
         double an = dx[j], err = 1e9;
         for (int t = 0; t < 2; t++) {
-            double fd = central_difference(&net, p, x, r, nin, nout, &x[j], t ? 0.0625f : 0.25f);
+            double fd = central_difference(tn, p, x, r, nin, nout, &x[j], t ? 0.0625f : 0.25f);
             err = fmin(err, fabs(fd - an) / fmax(fmax(fabs(fd), fabs(an)), 2e-3));
         }
         worst = fmax(worst, err);
@@ -135,9 +138,8 @@ static void test_backward_finite_differences(void) {
     printf("  %d gradients checked, worst relative error %.3g\n", checked, worst);
     CHECK_MSG(bad * 20 <= checked, "%d of %d gradients off by more than 10%%", bad, checked);
     CHECK(worst < 0.3);
-    tnet_train_plan_free(p);
-    free(params);
-    free(grads);
+    net_plan_free(p);
+    net_free(tn);
     free(x);
     free(r);
     free(dx);
@@ -158,7 +160,7 @@ static double rel_l2(const float *a, const float *b, size_t n) {
  * PyTorch's state_dict names, "grad_ref.<name>" and "grad_fast.<name>" (each path's gradient), x and
  * r (1, 3, H, W) (L = sum r * net(x)), y_ref, dx_ref and dx_fast (1, 3, H, W), and the GEMM path in
  * force as metadata. Only that test runs then. */
-static void dump_case(const transformer_net *net, const transformer_net *gref, const transformer_net *gfast, int h,
+static void dump_case(const transformer_net *v, const transformer_net *gref, const transformer_net *gfast, int h,
                       int w, const float *x, const float *r, const float *yr, const float *dxr, const float *dxf) {
     const char *path = getenv("IMPASTO_TRAIN_DUMP");
     if (!path) return;
@@ -166,7 +168,7 @@ static void dump_case(const transformer_net *net, const transformer_net *gref, c
     st_write_tensor t[MAX_T];
     char names[MAX_T][64];
     size_t n = 0;
-    const transformer_net *sets[3] = {net, gref, gfast};
+    const transformer_net *sets[3] = {v, gref, gfast};
     const char *prefix[3] = {"", "grad_ref.", "grad_fast."};
     for (int s = 0; s < 3; s++)
         for (int i = 0; i < TNET_NUM_CONV; i++) {
@@ -209,43 +211,51 @@ static void dump_case(const transformer_net *net, const transformer_net *gref, c
  * layer's pre-ReLU values. Half of all seeds have an element within 1 rms. */
 static void test_fast_matches_reference(void) {
     const int H = 36, W = 44;
-    const size_t nin = 3 * (size_t)H * W, np = tnet_num_params();
-    float *params = malloc(np * sizeof(float)), *gf = calloc(np, sizeof(float)), *gr = calloc(np, sizeof(float));
+    const size_t nin = 3 * (size_t)H * W;
+    net *tn = NULL;
+    CHECK(tnet_declare(NULL, &tn) == IMPASTO_OK);
+    if (!tn) return;
+    const size_t np = tn->nparams;
+    float *gf = calloc(np, sizeof(float)), *gr = calloc(np, sizeof(float));
     float *x = malloc(nin * sizeof(float)), *r = malloc(nin * sizeof(float));
     float *dxf = malloc(nin * sizeof(float)), *dxr = malloc(nin * sizeof(float)), *yr = malloc(nin * sizeof(float));
     unsigned long long rng = 0x19d80f9b4e662afcull;
-    tnet_init_params(params, uniform01, &rng);
-    transformer_net net, gfast, gref;
-    tnet_view(params, &net);
-    tnet_view(gf, &gfast);
-    tnet_view(gr, &gref);
-    random_norms(&net, &rng);
+    net_init_default(tn, uniform01, &rng);
+    transformer_net v, gfast, gref;
+    tnet_view(tn, tn->params, &v);
+    tnet_view(tn, gf, &gfast);
+    tnet_view(tn, gr, &gref);
+    random_norms(&v, &rng);
     for (size_t i = 0; i < nin; i++) x[i] = test_uniform(&rng, 0.0f, 255.0f);
     for (size_t i = 0; i < nin; i++) r[i] = test_uniform(&rng, -1.0f, 1.0f);
     int oh, ow;
     tnet_out_size(H, W, &oh, &ow);
     CHECK(oh == H && ow == W);
-    tnet_train_plan *pf = NULL, *pr = NULL;
-    CHECK(tnet_train_plan_create(NULL, H, W, 2, &pf) == IMPASTO_OK);
-    CHECK(tnet_train_plan_create(NULL, H, W, 1, &pr) == IMPASTO_OK);
+    net_plan *pf = NULL, *pr = NULL;
+    CHECK(net_plan_create(NULL, tn, 3, H, W, NET_KEEP, 2, &pf) == IMPASTO_OK);
+    CHECK(net_plan_create(NULL, tn, 3, H, W, NET_KEEP, 1, &pr) == IMPASTO_OK);
     if (!pf || !pr) return;
-    tnet_train_set_reference(pr, 1);
-    memcpy(tnet_train_input(pr), x, nin * sizeof(float));
-    memcpy(yr, tnet_train_forward(&net, pr), nin * sizeof(float));
+    net_plan_set_reference(pr, 1);
+    const float *y = NULL;
+    memcpy(net_plan_input(pr), x, nin * sizeof(float));
+    CHECK(net_forward(NULL, tn, pr, NULL, &y) == IMPASTO_OK);
+    memcpy(yr, y, nin * sizeof(float));
     int kink_layer;
-    const double margin = tnet_train_relu_margin(&net, pr, &kink_layer);
-    tnet_train_backward(&net, pr, r, &gref, dxr);
-    memcpy(tnet_train_input(pf), x, nin * sizeof(float));
-    const double ey = rel_l2(tnet_train_forward(&net, pf), yr, nin);
-    tnet_train_backward(&net, pf, r, &gfast, dxf);
+    const double margin = net_relu_margin(tn, pr, &kink_layer);
+    CHECK(net_backward(NULL, tn, pr, r, gr, dxr) == IMPASTO_OK);
+    memcpy(net_plan_input(pf), x, nin * sizeof(float));
+    CHECK(net_forward(NULL, tn, pf, NULL, &y) == IMPASTO_OK);
+    const double ey = rel_l2(y, yr, nin);
+    CHECK(net_backward(NULL, tn, pf, r, gf, dxf) == IMPASTO_OK);
     const double edx = rel_l2(dxf, dxr, nin);
+    const char *kink = kink_layer >= 0 ? tn->layers[kink_layer].name : "-";
     printf("  output %.2e, input gradient %.2e (relative L2), smallest ReLU margin %.2e (%s)\n", ey, edx, margin,
-           kink_layer >= 0 ? tnet_convs()[kink_layer].norm : "-");
+           kink);
     /* 2e-5: more than twice the largest rms difference between the paths' pre-ReLU values of any layer
      * (7.4e-6, in5). This input has 4.2e-5. */
     CHECK_MSG(margin > 2e-5, "a ReLU input %.2e from the kink (after %s): the paths may disagree there by design",
-              margin, kink_layer >= 0 ? tnet_convs()[kink_layer].norm : "-");
-    dump_case(&net, &gref, &gfast, H, W, x, r, yr, dxr, dxf);
+              margin, kink);
+    dump_case(&v, &gref, &gfast, H, W, x, r, yr, dxr, dxf);
     /* Tolerance 1e-4. Measured worst array (input gradient included): 7.7e-6 on the normal build
      * (IMPASTO_GEMM auto = avx2), 7.9e-6 portable, 8.0e-6 openblas, 8.3e-6 unpacked, and 7.9e-6 / 8.0e-6
      * on the sanitizer build (auto / portable). Against PyTorch float64 the reference is at most 3.2e-6
@@ -280,9 +290,9 @@ static void test_fast_matches_reference(void) {
         }
     }
     printf("  worst parameter array %.2e\n", worst);
-    tnet_train_plan_free(pf);
-    tnet_train_plan_free(pr);
-    free(params);
+    net_plan_free(pf);
+    net_plan_free(pr);
+    net_free(tn);
     free(gf);
     free(gr);
     free(x);

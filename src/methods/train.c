@@ -19,6 +19,8 @@
  *    the seed and the step.
  *  - The photos are decoded once at the start and kept as 8-bit RGB, so the training loop
  *    allocates nothing.
+ * TransformerNet is the network declared on models/net.h (tnet_declare): its passes are a NET_KEEP
+ * plan's, its weights the declared network's parameter slab, which Adam updates as one array.
  * A batch is a loop over its images: each image's forward, losses and backward run in turn and
  * the parameter gradients accumulate (nn.h's convention), so memory is one image's activations —
  * per WORKER: with T threads and a batch of B, min(T, B) workers take the batch's images in turn
@@ -40,6 +42,7 @@
 #include "loss/loss.h"
 #include "methods/train_ckpt.h"
 #include "models/model.h"
+#include "models/net.h"
 #include "models/transformer_net.h"
 #include "models/vgg19.h"
 #include "optim/optim.h"
@@ -70,7 +73,7 @@ void impasto_train_options_init(impasto_train_options *opt) {
 /* The streams of rng_stream: the initial weights, each epoch's photo order, each photo's crop. */
 enum { RNG_INIT = 1, RNG_ORDER = 2, RNG_CROP = 3 };
 
-/* tnet_init_params' generator: uniform in [0, 1) from a splitmix64 state. */
+/* net_init_default's generator: uniform in [0, 1) from a splitmix64 state. */
 static double uniform_from(void *state) { return rng_uniform(state); }
 
 /* ---- the trainer ------------------------------------------------------------------------ */
@@ -83,9 +86,9 @@ typedef struct photo {
 #define TRAIN_MAX_WORKERS 16
 
 /* One image's buffers: plans, VGG input, gradients at the loss layers, and (but for worker 0,
- * which uses the trainer's) a gradient array. */
+ * which uses the network's own) a gradient array. */
 typedef struct worker {
-    tnet_train_plan *tp;
+    net_plan *tp;                        /* TransformerNet, (3, S, S), NET_KEEP */
     vgg19_plan *vp;                      /* (3, S, S) up to the deepest loss layer */
     vgg19_plan *vpc;                     /* (3, S, S) up to the deepest content layer */
     float *vin;                          /* (3, S, S) VGG input */
@@ -94,9 +97,9 @@ typedef struct worker {
     float *lgrad[VGG19_NUM_LAYERS];      /* (C, H, W) the loss's gradient at each loss layer */
     float *tmp;                          /* (largest loss layer C*H*W) */
     float *gram_ws;                      /* (C, C) of the widest style layer */
-    float *grads;                        /* (nparams); worker 0: the trainer's */
-    transformer_net grad;                /* a view of grads */
+    float *grads;                        /* (nparams); worker 0: the network's (st.net->grads) */
     double lc, ls;                       /* this batch's losses */
+    impasto_status status;               /* this batch's passes */
 } worker;
 
 typedef struct trainer {
@@ -105,9 +108,8 @@ typedef struct trainer {
     const impasto_train_options *opt;
     int size, threads;
     vgg19_layer_list content, style;
-    train_state st;                      /* params, Adam, step, seed */
-    transformer_net net;                 /* a view of st.params */
-    float *grads;                        /* (nparams) the batch's gradient */
+    train_state st;                      /* the network (weights), Adam, step, seed */
+    transformer_net view;                /* the weights as tnet_forward takes them (preview) */
     float *starget[IMPASTO_MAX_LAYERS];  /* (C, C) per style layer: the style's Gram matrix */
     worker w[TRAIN_MAX_WORKERS];
     int nworkers;
@@ -127,11 +129,9 @@ static impasto_status parse_layers(impasto_ctx *ctx, const char *what, const cha
 }
 
 static void trainer_free(trainer *t) {
-    train_state_free(&t->st);
-    free(t->grads);
     for (int k = 0; k < t->nworkers; k++) {
         worker *w = &t->w[k];
-        tnet_train_plan_free(w->tp);
+        net_plan_free(w->tp);
         vgg19_plan_free(w->vp);
         vgg19_plan_free(w->vpc);
         free(w->vin);
@@ -148,6 +148,7 @@ static void trainer_free(trainer *t) {
     free(t->order);
     tnet_plan_free(t->pplan);
     impasto_image_free(t->preview);
+    train_state_free(&t->st);
 }
 
 static float *falloc(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
@@ -241,7 +242,7 @@ static impasto_status make_worker(trainer *t, worker *w, int threads, const unsi
      * more workspace than needed, and a worker's nested parallel regions run on one thread anyway). */
     const int keep_threads = ctx ? ctx->nthreads : 0;
     if (ctx) ctx->nthreads = threads;
-    impasto_status s = tnet_train_plan_create(ctx, S, S, threads, &w->tp);
+    impasto_status s = net_plan_create(ctx, t->st.net, 3, S, S, NET_KEEP, threads, &w->tp);
     if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, last, POOL_MAX, keep, &w->vp);
     if (s == IMPASTO_OK) s = vgg19_plan_create(ctx, t->vgg, S, S, lastc, POOL_MAX, keepc, &w->vpc);
     if (ctx) ctx->nthreads = keep_threads;
@@ -268,10 +269,9 @@ static impasto_status make_worker(trainer *t, worker *w, int threads, const unsi
         if ((size_t)c * (size_t)c > widest) widest = (size_t)c * (size_t)c;
     }
     ok = ok && (w->tmp = falloc(largest)) && (w->gram_ws = falloc(widest));
-    if (ok && w != &t->w[0]) ok = (w->grads = falloc(t->st.nparams)) != NULL;
+    if (ok && w != &t->w[0]) ok = (w->grads = falloc(t->st.net->nparams)) != NULL;
     if (!ok) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (training buffers)");
-    if (w == &t->w[0]) w->grads = t->grads;
-    tnet_view(w->grads, &w->grad);
+    if (w == &t->w[0]) w->grads = t->st.net->grads;
     return IMPASTO_OK;
 }
 
@@ -286,7 +286,6 @@ static impasto_status make_plans(trainer *t) {
     for (int i = 0; i < t->style.n; i++) keep[t->style.index[i]] = 1;
     for (int l = 0; l < VGG19_NUM_LAYERS; l++)
         if (keep[l]) last = l;
-    if (!(t->grads = falloc(t->st.nparams))) return ctx_fail(t->ctx, IMPASTO_ERR_NOMEM, "out of memory");
     int nw = t->threads < t->opt->batch_size ? t->threads : t->opt->batch_size;
     if (nw > TRAIN_MAX_WORKERS) nw = TRAIN_MAX_WORKERS;
     if (nw < 1) nw = 1;
@@ -295,7 +294,7 @@ static impasto_status make_plans(trainer *t) {
         t->nworkers = k + 1;
         s = make_worker(t, &t->w[k], t->threads / nw, keep, last, keepc, lastc);
     }
-    if (s == IMPASTO_OK) tnet_view(t->st.params, &t->net);
+    if (s == IMPASTO_OK) tnet_view(t->st.net, t->st.net->params, &t->view);
     return s;
 }
 
@@ -321,7 +320,7 @@ static void render_preview(trainer *t) {
     const int w = t->preview->width, h = t->preview->height;
     int oh, ow;
     tnet_out_size(h, w, &oh, &ow);
-    const float *y = tnet_forward(&t->net, t->pplan);  /* (3, OH, OW) */
+    const float *y = tnet_forward(&t->view, t->pplan);  /* (3, OH, OW) */
     const size_t on = (size_t)oh * (size_t)ow;
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c++)
@@ -362,11 +361,12 @@ static void crop(const trainer *t, const photo *p, uint64_t *g, float *x) {
 
 /* One image of a batch, the crop already in the worker's plan: forward, losses (weights already
  * divided by the batch size), backward with the parameter gradients accumulated into the worker's.
- * Adds its losses to w->lc and w->ls. */
-static void train_image(const trainer *t, worker *w, double cw, double sw) {
+ * Adds its losses to w->lc and w->ls. Runs beside the other workers: no context (a failure is
+ * the status alone, which train_step words). */
+static impasto_status train_image(const trainer *t, worker *w, double cw, double sw) {
     const int S = t->size;
     const size_t hw = (size_t)S * (size_t)S;
-    float *x = tnet_train_input(w->tp);  /* (3, S, S) the crop, 0..255 */
+    float *x = net_plan_input(w->tp);  /* (3, S, S) the crop, 0..255 */
     vgg19_preprocess_rgb255(x, hw, w->vin);
     vgg19_forward(t->vgg, w->vpc, w->vin);
     for (int i = 0; i < t->content.n; i++) {
@@ -374,7 +374,9 @@ static void train_image(const trainer *t, worker *w, double cw, double sw) {
         const float *f = vgg19_plan_output(w->vpc, t->content.index[i], &c, &h, &wd);  /* (C, H, W) */
         memcpy(w->ctarget[i], f, (size_t)c * (size_t)h * (size_t)wd * sizeof(float));
     }
-    const float *y = tnet_train_forward(&t->net, w->tp);  /* (3, S, S): S is a multiple of 4 */
+    const float *y;  /* (3, S, S): S is a multiple of 4 */
+    impasto_status s = net_forward(NULL, t->st.net, w->tp, NULL, &y);
+    if (s != IMPASTO_OK) return s;
     vgg19_preprocess_rgb255(y, hw, w->vin);
     vgg19_forward(t->vgg, w->vp, w->vin);
     const float *grad_at[VGG19_NUM_LAYERS] = {0};  /* per layer (C, H, W) or NULL */
@@ -398,13 +400,14 @@ static void train_image(const trainer *t, worker *w, double cw, double sw) {
     }
     /* The preprocessing is a shift: the gradient at VGG's input is the one at the output y. */
     vgg19_backward(t->vgg, w->vp, grad_at, w->dy);
-    tnet_train_backward(&t->net, w->tp, w->dy, &w->grad, NULL);
+    return net_backward(NULL, t->st.net, w->tp, w->dy, w->grads, NULL);
 }
 
 /* Step t->st.step (0-based) over its batch; then, when both losses are finite, the Adam update
- * (returns 1). A NaN or infinite loss leaves the parameters and the step count as they were
- * (returns 0): its gradient would spread NaN through every weight and Adam's moments. */
-static int train_step(trainer *t, double *lc, double *ls) {
+ * (*finite = 1). A NaN or infinite loss leaves the parameters and the step count as they were
+ * (*finite = 0): its gradient would spread NaN through every weight and Adam's moments. Fails
+ * only when a pass does (out of memory). */
+static impasto_status train_step(trainer *t, double *lc, double *ls, int *finite) {
     const int B = t->opt->batch_size, nw = t->nworkers;
     const long spe = steps_per_epoch(t), step = t->st.step;
     epoch_order(t, step / spe);
@@ -415,14 +418,20 @@ static int train_step(trainer *t, double *lc, double *ls) {
 #pragma omp parallel for schedule(static, 1) num_threads(nw) if (nw > 1)
     for (int k = 0; k < nw; k++) {
         worker *w = &t->w[k];
-        memset(w->grads, 0, t->st.nparams * sizeof(float));
+        memset(w->grads, 0, t->st.net->nparams * sizeof(float));
         w->lc = w->ls = 0.0;
-        for (size_t b = (size_t)k; b < nb; b += (size_t)nw) {
+        w->status = IMPASTO_OK;
+        for (size_t b = (size_t)k; b < nb && w->status == IMPASTO_OK; b += (size_t)nw) {
             uint64_t g = rng_stream(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
-            crop(t, &t->photos[t->order[first + b]], &g, tnet_train_input(w->tp));
-            train_image(t, w, cw, sw);
+            crop(t, &t->photos[t->order[first + b]], &g, net_plan_input(w->tp));
+            w->status = train_image(t, w, cw, sw);
         }
     }
+    *finite = 0;
+    for (int k = 0; k < nw; k++)
+        if (t->w[k].status != IMPASTO_OK)
+            return ctx_fail(t->ctx, t->w[k].status, "training step %ld: out of memory in TransformerNet's passes",
+                            step + 1);
     /* The workers' gradients and losses, summed in worker order (repeatable for a thread count). */
     *lc = *ls = 0.0;
     for (int k = 0; k < nw; k++) {
@@ -430,14 +439,16 @@ static int train_step(trainer *t, double *lc, double *ls) {
         *ls += t->w[k].ls;
         if (k == 0) continue;
         const float *g = t->w[k].grads;
-        float *sum = t->grads;
+        float *sum = t->st.net->grads;
+        const size_t np = t->st.net->nparams;
 #pragma omp simd
-        for (size_t i = 0; i < t->st.nparams; i++) sum[i] += g[i];
+        for (size_t i = 0; i < np; i++) sum[i] += g[i];
     }
-    if (!isfinite(*lc) || !isfinite(*ls)) return 0;
-    adam_step(t->st.adam, t->st.params, t->grads);
+    if (!isfinite(*lc) || !isfinite(*ls)) return IMPASTO_OK;
+    adam_step(t->st.adam, t->st.net->params, t->st.net->grads);
     t->st.step++;
-    return 1;
+    *finite = 1;
+    return IMPASTO_OK;
 }
 
 static impasto_status check_options(impasto_ctx *ctx, const impasto_train_options *o) {
@@ -501,7 +512,7 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
         s = train_state_new(ctx, opt->seed, opt->learning_rate, &t.st);
         if (s == IMPASTO_OK) {
             uint64_t g = rng_stream(opt->seed, RNG_INIT, 0);
-            tnet_init_params(t.st.params, uniform_from, &g);
+            net_init_default(t.st.net, uniform_from, &g);
         }
     }
     if (s == IMPASTO_OK) s = load_photos(&t, photos, nphotos);
@@ -520,7 +531,9 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
     char ckpt[4096];
     while (s == IMPASTO_OK && t.st.step < total) {
         impasto_train_progress pr = {.num_steps = total, .epoch = (int)(t.st.step / steps_per_epoch(&t))};
-        if (!train_step(&t, &pr.content_loss, &pr.style_loss)) {
+        int finite;
+        if ((s = train_step(&t, &pr.content_loss, &pr.style_loss, &finite)) != IMPASTO_OK) break;
+        if (!finite) {
             /* Before anything is written for this step: earlier checkpoints and the model file
              * (which is only written at the end) stay as they are. */
             s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "training stopped: the loss became NaN or infinite at step %ld "

@@ -1,13 +1,15 @@
 /* Training checkpoints and trained models as safetensors (train_ckpt.h). A checkpoint holds
- *   the 62 weight tensors under PyTorch's TransformerNet state_dict names,
- *   "optimizer.exp_avg" (N) and "optimizer.exp_avg_sq" (N): Adam's moments over the flat
- *   parameters (tnet_view's order, N = tnet_num_params()),
+ *   the 62 weight tensors under PyTorch's TransformerNet state_dict names, in network order
+ *   (the declared network's named tensors, net_tensor_at),
+ *   "optimizer.exp_avg" (N) and "optimizer.exp_avg_sq" (N): Adam's moments over the parameter
+ *   slab (the same tensors' floats one after another, N = net->nparams),
  * and the metadata step, adam_steps and seed (decimal), so that every number the next step
  * depends on is restored exactly: float32 tensors are written bit for bit. */
 #include "methods/train_ckpt.h"
 
 #include "core/ctx.h"
 #include "formats/safetensors.h"
+#include "models/net.h"
 #include "models/transformer_net.h"
 
 #include <errno.h>
@@ -20,13 +22,12 @@
 
 static impasto_status state_alloc(impasto_ctx *ctx, double lr, train_state *st) {
     memset(st, 0, sizeof *st);
-    st->nparams = tnet_num_params();
+    impasto_status s = tnet_declare(ctx, &st->net);
+    if (s != IMPASTO_OK) return s;
     adam_params ap;
     adam_params_init(&ap);
     ap.learning_rate = lr;
-    st->params = calloc(st->nparams, sizeof(float));
-    st->adam = adam_create(st->nparams, &ap);
-    if (!st->params || !st->adam) {
+    if (!(st->adam = adam_create(st->net->nparams, &ap))) {
         train_state_free(st);
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (training state)");
     }
@@ -40,9 +41,9 @@ impasto_status train_state_new(impasto_ctx *ctx, uint64_t seed, double lr, train
 }
 
 void train_state_free(train_state *st) {
-    free(st->params);
+    net_free(st->net);
     adam_free(st->adam);
-    st->params = NULL;
+    st->net = NULL;
     st->adam = NULL;
 }
 
@@ -62,10 +63,16 @@ impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, t
     impasto_status s = state_alloc(ctx, lr, st);
     if (s != IMPASTO_OK) return s;
     safetensors *f = NULL;
-    transformer_net *net = NULL;
     if ((s = safetensors_open(ctx, path, &f)) != IMPASTO_OK) goto fail;
-    if ((s = transformer_net_from_safetensors(ctx, f, path, &net)) != IMPASTO_OK) goto fail;
-    tnet_flatten(net, st->params);
+    /* As transformer_net_from_safetensors reads a model: the kind, then each weight by name and
+     * shape (a missing one, NaN or Inf named by safetensors_get_f32). Not net_load, which refuses
+     * tensors it does not know: a checkpoint carries Adam's moments beside the weights. */
+    if ((s = transformer_net_check_kind(ctx, f, path)) != IMPASTO_OK) goto fail;
+    for (size_t i = 0; i < net_tensor_count(st->net); i++) {
+        net_tensor t;
+        net_tensor_at(st->net, i, &t);
+        if ((s = safetensors_get_f32(ctx, f, t.name, t.ndim, t.shape, t.data)) != IMPASTO_OK) goto fail;
+    }
     uint64_t step, adam_t, seed;
     if (meta_u64(f, "step", &step) || meta_u64(f, "adam_steps", &adam_t) || meta_u64(f, "seed", &seed) ||
         step > (uint64_t)1 << 40 || adam_t > (uint64_t)1 << 40) {
@@ -73,7 +80,7 @@ impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, t
                      "metadata; a trained model cannot be resumed)", path);
         goto fail;
     }
-    int64_t shape[1] = {(int64_t)st->nparams};
+    int64_t shape[1] = {(int64_t)st->net->nparams};
     static const char *const moments[2] = {"optimizer.exp_avg", "optimizer.exp_avg_sq"};
     for (int k = 0; k < 2; k++) {
         if (!safetensors_find(f, moments[k])) {
@@ -89,11 +96,9 @@ impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, t
     st->step = (long)step;
     st->seed = seed;
     adam_set_steps(st->adam, (long long)adam_t);
-    transformer_net_free(net);
     safetensors_close(f);
     return IMPASTO_OK;
 fail:
-    transformer_net_free(net);
     safetensors_close(f);
     train_state_free(st);
     return s;
@@ -102,27 +107,23 @@ fail:
 /* The weights (and with `state`, Adam's moments) with the metadata, to path. */
 static impasto_status write_file(impasto_ctx *ctx, const train_state *st, const train_meta *meta, const char *path,
                                  int state) {
-    transformer_net v;
-    tnet_view(st->params, &v);
+    /* The weights in network order (conv1.conv2d.weight, conv1.conv2d.bias, in1.weight, in1.bias,
+     * conv2...), as PyTorch's state_dict lists them. */
     st_write_tensor t[NUM_TENSORS];
-    char names[NUM_TENSORS][40];
+    net_tensor nt[NUM_TENSORS];
+    const size_t nw = net_tensor_count(st->net);
     size_t n = 0;
     memset(t, 0, sizeof t);
-    for (int i = 0; i < TNET_NUM_CONV; i++) {
-        const tnet_conv_spec *c = &tnet_convs()[i];
-        const char *pre[4] = {c->conv, c->conv, c->norm, c->norm};
-        const char *suf[4] = {".conv2d.weight", ".conv2d.bias", ".weight", ".bias"};
-        const float *data[4] = {v.w[i], v.b[i], v.gamma[i], v.beta[i]};
-        for (int k = 0; k < (c->norm ? 4 : 2); k++, n++) {
-            snprintf(names[n], sizeof names[n], "%s%s", pre[k], suf[k]);
-            t[n] = (st_write_tensor){.name = names[n], .ndim = k == 0 ? 4 : 1,
-                                     .shape = {c->oc, c->ic, c->k, c->k}, .data = data[k]};
-        }
+    for (; n < nw && n < NUM_TENSORS - 2; n++) {
+        net_tensor_at(st->net, n, &nt[n]);
+        t[n] = (st_write_tensor){.name = nt[n].name, .ndim = nt[n].ndim, .data = nt[n].data};
+        memcpy(t[n].shape, nt[n].shape, sizeof nt[n].shape);
     }
+    const int64_t total = (int64_t)st->net->nparams;
     if (state) {
-        t[n++] = (st_write_tensor){.name = "optimizer.exp_avg", .ndim = 1, .shape = {(int64_t)st->nparams},
+        t[n++] = (st_write_tensor){.name = "optimizer.exp_avg", .ndim = 1, .shape = {total},
                                    .data = adam_first_moment(st->adam)};
-        t[n++] = (st_write_tensor){.name = "optimizer.exp_avg_sq", .ndim = 1, .shape = {(int64_t)st->nparams},
+        t[n++] = (st_write_tensor){.name = "optimizer.exp_avg_sq", .ndim = 1, .shape = {total},
                                    .data = adam_second_moment(st->adam)};
     }
     char step[32], adam_t[32], seed[32], size[32], batch[32], nph[32], cw[40], sw[40];

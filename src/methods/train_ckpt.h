@@ -10,10 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct net;
+
 typedef struct train_state {
-    size_t nparams;
-    float *params;       /* (nparams) flat, tnet_view's order */
-    adam_state *adam;    /* over params */
+    struct net *net;     /* TransformerNet declared (tnet_declare): its params are the weights */
+    adam_state *adam;    /* over net->params */
     long step;           /* steps done */
     uint64_t seed;       /* with step, the whole generator state (train.c draws per epoch/step) */
 } train_state;
@@ -26,7 +27,7 @@ typedef struct train_meta {
     double content_weight, style_weight;
 } train_meta;
 
-/* A fresh state at step 0 (parameters zero: the caller initialises them). */
+/* A fresh state at step 0 (weights as tnet_declare leaves them: the caller initialises them). */
 impasto_status train_state_new(impasto_ctx *ctx, uint64_t seed, double lr, train_state *st);
 /* The state of a checkpoint; Adam continues with learning rate lr. */
 impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, train_state *st);

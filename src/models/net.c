@@ -248,6 +248,28 @@ void net_init_normal(net *n, float gain, uint64_t *rng_state) {
     }
 }
 
+void net_init_default(net *n, double (*next)(void *), void *rng) {
+    for (int i = 0; i < n->n; i++) {
+        const net_layer *l = &n->layers[i];
+        float *w = l->w_off != SIZE_MAX ? n->params + l->w_off : NULL;
+        float *b = l->b_off != SIZE_MAX ? n->params + l->b_off : NULL;
+        const size_t nw = layer_weight_size(l), nbias = layer_bias_size(l);
+        if (l->op == NET_CONV || l->op == NET_CONVT) {
+            const size_t fan_in = (size_t)(l->op == NET_CONV ? l->ic : l->oc) * (size_t)l->k * (size_t)l->k;
+            const double bound = 1.0 / sqrt((double)fan_in);
+            for (size_t j = 0; j < nw; j++) w[j] = (float)((2.0 * next(rng) - 1.0) * bound);
+            for (size_t j = 0; j < nbias; j++) b[j] = (float)((2.0 * next(rng) - 1.0) * bound);
+            continue;
+        }
+        for (size_t j = 0; j < nw; j++) w[j] = 1.0f;
+        if (b) memset(b, 0, nbias * sizeof *b);
+        if (l->rm_off != SIZE_MAX) {
+            for (int c = 0; c < l->oc; c++) n->buffers[l->rm_off + (size_t)c] = 0.0f;
+            for (int c = 0; c < l->oc; c++) n->buffers[l->rv_off + (size_t)c] = 1.0f;
+        }
+    }
+}
+
 /* ---- named tensors ---------------------------------------------------------------------- */
 
 /* The tensors of layer l in state_dict order: weight, bias, running_mean, running_var. */

@@ -16,7 +16,11 @@
  * Running: a plan holds every buffer of passes at one input size. A plan made with NET_KEEP keeps
  * what the backward pass needs; without it, buffers are reused as soon as their last reader has
  * run (inference at large sizes). The mode flags say how batch norm and dropout behave (PyTorch's
- * train() and eval()). */
+ * train() and eval()). The plan fuses what the declaration keeps apart, so a model reads as
+ * PyTorch's modules and runs as a hand-written pass would (net_plan.c): an upsampling read only by
+ * a convolution is done inside that convolution, which reads the small map (declare
+ * net_upsample then net_conv, as UpsampleConvLayer does), and a ReLU over an instance norm's
+ * output runs inside the norm. */
 #ifndef IMPASTO_MODELS_NET_H
 #define IMPASTO_MODELS_NET_H
 
@@ -101,6 +105,12 @@ impasto_status net_finish(impasto_ctx *ctx, net *n);
  * convolution's weight N(0, gain^2), biases 0, batch norms' weight N(1, gain^2) and bias 0, affine
  * instance norms 1 and 0; from the caller's core/rng.h state. */
 void net_init_normal(net *n, float gain, uint64_t *rng_state);
+/* PyTorch's default initialisation (the modules' reset_parameters): every convolution's weight,
+ * then its bias, uniform in +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5); fan_in = IC K K,
+ * for a transposed convolution OC K K as PyTorch reads its weight's shape), drawn in declaration
+ * order by `next` (uniform doubles in [0, 1) from the caller's generator); norms' weights 1,
+ * biases 0, running statistics 0 and 1. */
+void net_init_default(net *n, double (*next)(void *), void *rng);
 
 /* ---- the named tensors (checkpoints, conversion) ---------------------------------------- */
 typedef struct net_tensor {
@@ -147,6 +157,9 @@ float *net_plan_input(net_plan *p);
 /* on != 0: every convolution by im2col + GEMM (conv2d.c), the reference the fast paths are tested
  * against. */
 void net_plan_set_reference(net_plan *p, int on);
+/* For profiling: the seconds each layer's forward and backward take are ADDED to fwd[i] and bwd[i]
+ * (one per layer; a fused layer's time counts in the layer it runs inside); NULL, NULL stops. */
+void net_plan_set_timers(net_plan *p, double *fwd, double *bwd);
 
 /* Runs the network on the plan's input; *out (C', H', W') is owned by the plan, valid until the
  * next forward. rng_state draws the dropout masks (may be NULL when the flags have no
@@ -159,5 +172,12 @@ impasto_status net_forward(impasto_ctx *ctx, net *n, net_plan *p, uint64_t *rng_
  * (C, H, W) when dx is not NULL. */
 impasto_status net_backward(impasto_ctx *ctx, const net *n, net_plan *p, const float *dy, float *grads,
                             float *dx);
+
+/* For tests, after a forward of a NET_KEEP plan: the smallest |value| any ReLU that follows an
+ * instance norm receives (its distance from the kink), recomputed in double from the norm's input
+ * and statistics, and in *layer that norm's index (-1: no such ReLU). Two float32 paths can put a
+ * value that near 0 on opposite sides of the kink: its gradient passes in one and stops in the
+ * other, and every gradient below moves with it, which is no kernel's error. */
+double net_relu_margin(const net *n, const net_plan *p, int *layer);
 
 #endif

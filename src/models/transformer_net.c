@@ -87,16 +87,21 @@ static impasto_status load_tensor(impasto_ctx *ctx, const safetensors *st, const
     return safetensors_get_f32(ctx, st, name, ndim, shape, *dst);
 }
 
-impasto_status transformer_net_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path,
-                                                transformer_net **out) {
-    *out = NULL;
+impasto_status transformer_net_check_kind(impasto_ctx *ctx, const safetensors *st, const char *path) {
     const char *kind = safetensors_meta(st, "kind");
     if (kind && strcmp(kind, "transformernet") != 0)
         return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: holds a '%s' model, not a fast-style transformernet",
                         path, kind);
+    return IMPASTO_OK;
+}
+
+impasto_status transformer_net_from_safetensors(impasto_ctx *ctx, const safetensors *st, const char *path,
+                                                transformer_net **out) {
+    *out = NULL;
+    impasto_status s = transformer_net_check_kind(ctx, st, path);
+    if (s != IMPASTO_OK) return s;
     transformer_net *net = calloc(1, sizeof *net);
     if (!net) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory loading %s", path);
-    impasto_status s = IMPASTO_OK;
     for (int i = 0; i < TNET_NUM_CONV && s == IMPASTO_OK; i++) {
         const tnet_conv_spec *c = &tnet_table[i];
         char name[64];

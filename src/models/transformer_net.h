@@ -54,6 +54,9 @@ struct safetensors;
 impasto_status transformer_net_from_safetensors(impasto_ctx *ctx, const struct safetensors *st,
                                                 const char *path, transformer_net **out);
 impasto_status transformer_net_load(impasto_ctx *ctx, const char *path, transformer_net **out);
+/* IMPASTO_ERR_FORMAT naming `path` when st's metadata gives another kind than "transformernet"
+ * (a file without a kind passes). */
+impasto_status transformer_net_check_kind(impasto_ctx *ctx, const struct safetensors *st, const char *path);
 void transformer_net_free(transformer_net *net);
 
 /* Every buffer of a forward pass at one input size, allocated once: a stream of frames of that
@@ -75,50 +78,19 @@ float *tnet_plan_input(tnet_plan *p);
  * the plan, valid until the next forward. */
 const float *tnet_forward(const transformer_net *net, tnet_plan *p);
 
-/* ---- training (transformer_net_train.c) ------------------------------------------------ */
+/* ---- training (transformer_net_decl.c) ------------------------------------------------- */
 
-/* The parameters as one flat array (so one Adam state covers them all), in network order: for
- * each convolution w (OC, IC, K, K), b (OC), then gamma (OC), beta (OC) when it has a norm. */
-size_t tnet_num_params(void);
-/* Points a transformer_net's arrays into a flat array of tnet_num_params() floats (a view: free
- * the flat array, never the view with transformer_net_free). */
-void tnet_view(float *flat, transformer_net *view);
-/* Copies a network's weights into a flat array, and back. */
-void tnet_flatten(const transformer_net *net, float *flat);
-/* PyTorch's default initialisation for the flat array: each convolution's weight and bias
- * uniform in +-1/sqrt(IC*K*K) (kaiming_uniform with a = sqrt(5)); norms gamma 1, beta 0.
- * `next` draws uniform doubles in [0, 1) from the caller's generator. */
-void tnet_init_params(float *flat, double (*next)(void *), void *rng);
-
-/* Every buffer of a training forward and backward at one input size: each convolution's input,
- * its pre-norm output and statistics, the residual stream, and the gradient buffers. */
-typedef struct tnet_train_plan tnet_train_plan;
-
-impasto_status tnet_train_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_train_plan **out);
-void tnet_train_plan_free(tnet_train_plan *p);
-size_t tnet_train_plan_bytes(const tnet_train_plan *p);
-/* The plan's input (3, H, W), RGB 0..255, for the caller to fill. */
-float *tnet_train_input(tnet_train_plan *p);
-/* The forward pass, keeping what the backward needs. Returns the output (3, OH, OW), owned by the
- * plan. */
-const float *tnet_train_forward(const transformer_net *net, tnet_train_plan *p);
-/* Backward from dy (3, OH, OW), the gradient at the last forward's output: the parameters'
- * gradients are ACCUMULATED into `grad` (a view, as tnet_view, of the gradient array), the
- * input's written into dx (3, H, W) when dx is not NULL. dy is left unchanged. */
-void tnet_train_backward(const transformer_net *net, tnet_train_plan *p, const float *dy,
-                         const transformer_net *grad, float *dx);
-/* on != 0: every convolution by im2col + GEMM (conv2d.c), the slower reference path the fast
- * one is tested against; 0 (the default): Winograd, direct and conv_train.c kernels. */
-void tnet_train_set_reference(tnet_train_plan *p, int on);
-/* For profiling: seconds spent in each convolution's forward (with its norm) and backward are
- * ADDED to fwd[i] and bwd[i] (TNET_NUM_CONV each) from now on; NULL, NULL stops. */
-void tnet_train_set_timers(tnet_train_plan *p, double *fwd, double *bwd);
-/* For tests: after a forward, the smallest |gamma * xhat + beta| over every value a ReLU receives
- * (the distance of the nearest activation from a ReLU's kink), in double from the stored pre-norm
- * maps and statistics, and in *layer the convolution (0..TNET_NUM_CONV-1) whose norm it follows.
- * Two float32 paths can put a value that near 0 on opposite sides of the kink: its gradient passes
- * in one and stops in the other, and every gradient below moves by ~1e-3, which is no kernel's
- * error. */
-double tnet_train_relu_margin(const transformer_net *net, const tnet_train_plan *p, int *layer);
+struct net;
+/* The network declared on models/net.h (finished: slabs allocated, weights zero, norms 1 and 0;
+ * initialise with net_init_default, PyTorch's default), for net_plan_create with NET_KEEP and
+ * inputs (3, H, W), RGB 0..255. Layers are named as the state_dict ("conv1.conv2d", "in1", ...),
+ * so its tensors (net_tensor_at) are the checkpoints' in their order, and its slabs hold, for each
+ * convolution in network order, w (OC, IC, K, K), b (OC), then gamma (OC), beta (OC) when it has a
+ * norm: the layout of Adam's moments in a checkpoint. */
+impasto_status tnet_declare(impasto_ctx *ctx, struct net **out);
+/* A transformer_net whose arrays point into `slab`, an array of n's parameter layout (n->params,
+ * n->grads, or another): the weights for tnet_forward, or a gradient by array. A view: never
+ * transformer_net_free it. */
+void tnet_view(const struct net *n, float *slab, transformer_net *view);
 
 #endif
