@@ -10,7 +10,7 @@ static const char *CMD = "train";
 
 typedef struct train_settings {
     cli_common common;
-    const char *style, *data, *output, *model, *checkpoint_dir, *preview_image;
+    const char *style, *data, *output, *model, *checkpoint_dir, *preview_image, *paintings;
     int print_every;  /* -1: 10 on a terminal, 0 piped */
     impasto_train_options opt;
 } train_settings;
@@ -53,6 +53,11 @@ static const cli_opt OPTS[] = {
      "VGG-19 layers of the content loss", 0, cli_check_layers},
     {G_LOSS, "style-layers", 0, CLI_STRING, offsetof(S, opt.style_layers), "L,...", 0, 0, NULL, NULL,
      "VGG-19 layers of the style loss", 0, cli_check_layers},
+    {G_LOSS, "adversarial-weight", 0, CLI_DOUBLE, offsetof(S, opt.adversarial_weight), "W", 0, 1e20, NULL, "0 (off)",
+     "add a PatchGAN discriminator's loss (Li & Wand's Markovian GAN on pixels), judging the outputs "
+     "against crops of the style image or of --paintings; start near 1e-3 of the step's loss", 0, NULL},
+    {G_LOSS, "paintings", 0, CLI_STRING, offsetof(S, paintings), "DIR", 0, 0, NULL, "the style image",
+     "what the discriminator calls real: every PNG/JPEG in DIR (with --adversarial-weight)", CLI_COMPLETE_DIR, NULL},
     {G_RUN, "lr", 0, CLI_DOUBLE, offsetof(S, opt.learning_rate), "R", 1e-12, 100, NULL, NULL, "Adam's learning rate",
      0, NULL},
     {G_RUN, "batch-size", 0, CLI_INT, offsetof(S, opt.batch_size), "N", 1, 1024, NULL, NULL, "photos per step", 0,
@@ -116,8 +121,18 @@ static int run(void *p, int argc, char **argv) {
     cli_inputs_free(&in);
     if (rc) return rc;
     opt->checkpoint_dir = rs.files.checkpoint_dir;
-    cli_list photos;
+    if (st->paintings && !(opt->adversarial_weight > 0)) {
+        cli_error(CMD, 1, "--paintings is for --adversarial-weight W (W > 0)");
+        return EXIT_USAGE;
+    }
+    cli_list photos, paintings = {0};
     if (cli_training_folder(CMD, "photo folder", st->data, &photos)) return 1;
+    if (st->paintings && cli_training_folder(CMD, "paintings folder", st->paintings, &paintings)) {
+        cli_list_free(&photos);
+        return 1;
+    }
+    opt->paintings = (const char *const *)paintings.path;
+    opt->npaintings = paintings.n;
     impasto_ctx *ctx = cli_ctx_create(CMD, &st->common);
     impasto_model *vgg = NULL;
     impasto_image *style = NULL, *preview = NULL;
@@ -154,6 +169,10 @@ static int run(void *p, int argc, char **argv) {
         cli_json_number(&rs.progress, "loss", rs.last.loss);
         cli_json_number(&rs.progress, "content_loss", rs.last.content_loss);
         cli_json_number(&rs.progress, "style_loss", rs.last.style_loss);
+        if (opt->adversarial_weight > 0) {
+            cli_json_number(&rs.progress, "adversarial_loss", rs.last.adversarial_loss);
+            cli_json_number(&rs.progress, "discriminator_loss", rs.last.discriminator_loss);
+        }
     }
     if (s == IMPASTO_ERR_CANCELLED) {
         cli_error(CMD, 0, "interrupted: %s", impasto_ctx_error(ctx));
@@ -170,6 +189,7 @@ cleanup:
     cli_training_end(&rs.files);
     cli_json_end(&rs.progress, rc);
     cli_list_free(&photos);
+    cli_list_free(&paintings);
     impasto_image_free(style);
     impasto_image_free(preview);
     impasto_model_free(vgg);

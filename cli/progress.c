@@ -165,8 +165,11 @@ void progress_train(cli_progress *p, const impasto_train_progress *st, long firs
     if (p->print_every > 0 && (st->step % p->print_every == 0 || st->step == st->num_steps)) {
         FILE *log = p->json ? stderr : stdout;
         progress_clear(p);
-        fprintf(log, "step %ld/%ld  epoch %d  loss %.6g  content %.6g  style %.6g  %.2fs/step%s%s\n", st->step,
-                st->num_steps, st->epoch + 1, st->loss, st->content_loss, st->style_loss, per_step,
+        char adv[80] = "";
+        if (st->adversarial_loss != 0 || st->discriminator_loss != 0)
+            snprintf(adv, sizeof adv, "  adversarial %.6g  D %.4g", st->adversarial_loss, st->discriminator_loss);
+        fprintf(log, "step %ld/%ld  epoch %d  loss %.6g  content %.6g  style %.6g%s  %.2fs/step%s%s\n", st->step,
+                st->num_steps, st->epoch + 1, st->loss, st->content_loss, st->style_loss, adv, per_step,
                 st->checkpoint ? "  checkpoint " : "", st->checkpoint ? st->checkpoint : "");
         fflush(log);
     }

@@ -373,12 +373,16 @@ impasto_status impasto_adain(impasto_ctx *ctx, const impasto_model *adain, const
 typedef struct impasto_train_progress {
     long step, num_steps;         /* steps done (after this one), steps in the run */
     int epoch;                    /* 0-based epoch of this step */
-    double loss, content_loss, style_loss;  /* this step's batch, weighted */
+    double loss, content_loss, style_loss;  /* this step's batch, weighted (loss includes the
+                                                adversarial term) */
     double seconds;               /* since this run started */
     const char *checkpoint;       /* the checkpoint written after this step, else NULL */
     /* Every preview_every steps: the preview photo repainted by the network as it is now (valid
      * only during the callback), else NULL. */
     const impasto_image *preview;
+    /* With adversarial_weight: the generator's adversarial loss (weighted) and the
+     * discriminator's (0.5 (real + fake), mean over the batch); else 0. */
+    double adversarial_loss, discriminator_loss;
 } impasto_train_progress;
 
 /* Called after every step; non-zero cancels: a checkpoint is written (when checkpoint_dir is
@@ -406,6 +410,15 @@ typedef struct impasto_train_options {
     const char *style_name;       /* recorded in the model file ("style" metadata), or NULL */
     impasto_train_progress_fn progress;
     void *progress_user;
+    /* 0: off. Else a PatchGAN discriminator (the 70x70 "basic" of pix2pix/CycleGAN, instance norm,
+     * LSGAN; the Markovian GAN of Li & Wand 2016, on pixels) judges the network's outputs against
+     * crops of real paintings, and weight * its least-squares loss joins the perceptual losses; it
+     * learns with Adam 2e-4 (0.5, 0.999) after each step. The loss is of order 1: a weight of about
+     * 1e-3 of the step's perceptual loss is a place to start. */
+    double adversarial_weight;
+    const char *const *paintings; /* the pictures it calls real (npaintings files, shorter side
+                                     resized to image_size), or NULL: crops of the style image */
+    size_t npaintings;
 } impasto_train_options;
 
 void impasto_train_options_init(impasto_train_options *opt);

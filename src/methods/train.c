@@ -40,6 +40,7 @@
 #include "core/threads.h"
 #include "io/resample.h"
 #include "loss/loss.h"
+#include "methods/train_adv.h"
 #include "methods/train_ckpt.h"
 #include "models/model.h"
 #include "models/net.h"
@@ -71,7 +72,7 @@ void impasto_train_options_init(impasto_train_options *opt) {
 /* ---- counter-based random numbers (core/rng.h) ------------------------------------------ */
 
 /* The streams of rng_stream: the initial weights, each epoch's photo order, each photo's crop. */
-enum { RNG_INIT = 1, RNG_ORDER = 2, RNG_CROP = 3 };
+enum { RNG_INIT = 1, RNG_ORDER = 2, RNG_CROP = 3, RNG_ADV_INIT = 4, RNG_ADV_REAL = 5 };
 
 /* net_init_default's generator: uniform in [0, 1) from a splitmix64 state. */
 static double uniform_from(void *state) { return rng_uniform(state); }
@@ -98,7 +99,7 @@ typedef struct worker {
     float *tmp;                          /* (largest loss layer C*H*W) */
     float *gram_ws;                      /* (C, C) of the widest style layer */
     float *grads;                        /* (nparams); worker 0: the network's (st.net->grads) */
-    double lc, ls;                       /* this batch's losses */
+    double lc, ls, la;                   /* this batch's losses: content, style, adversarial */
     impasto_status status;               /* this batch's passes */
 } worker;
 
@@ -119,6 +120,7 @@ typedef struct trainer {
     long order_epoch;
     tnet_plan *pplan;                    /* preview */
     impasto_image *preview;              /* (H, W, 3) */
+    train_adv *adv;                      /* the adversarial term, or NULL */
 } trainer;
 
 /* Training needs both losses: an empty list is an error here. */
@@ -148,6 +150,7 @@ static void trainer_free(trainer *t) {
     free(t->order);
     tnet_plan_free(t->pplan);
     impasto_image_free(t->preview);
+    train_adv_free(t->adv);
     train_state_free(&t->st);
 }
 
@@ -361,9 +364,10 @@ static void crop(const trainer *t, const photo *p, uint64_t *g, float *x) {
 
 /* One image of a batch, the crop already in the worker's plan: forward, losses (weights already
  * divided by the batch size), backward with the parameter gradients accumulated into the worker's.
- * Adds its losses to w->lc and w->ls. Runs beside the other workers: no context (a failure is
- * the status alone, which train_step words). */
-static impasto_status train_image(const trainer *t, worker *w, double cw, double sw) {
+ * wk is the worker's index, b the image's slot in the batch (the adversarial term keeps its output
+ * there for the discriminator's step). Adds its losses to w->lc, w->ls and w->la. Runs beside the
+ * other workers: no context (a failure is the status alone, which train_step words). */
+static impasto_status train_image(const trainer *t, worker *w, int wk, int b, double cw, double sw, double aw) {
     const int S = t->size;
     const size_t hw = (size_t)S * (size_t)S;
     float *x = net_plan_input(w->tp);  /* (3, S, S) the crop, 0..255 */
@@ -400,6 +404,11 @@ static impasto_status train_image(const trainer *t, worker *w, double cw, double
     }
     /* The preprocessing is a shift: the gradient at VGG's input is the one at the output y. */
     vgg19_backward(t->vgg, w->vp, grad_at, w->dy);
+    if (t->adv) {
+        double la;
+        if ((s = train_adv_generator(t->adv, wk, b, y, aw, w->dy, &la)) != IMPASTO_OK) return s;
+        w->la += la;
+    }
     return net_backward(NULL, t->st.net, w->tp, w->dy, w->grads, NULL);
 }
 
@@ -407,7 +416,7 @@ static impasto_status train_image(const trainer *t, worker *w, double cw, double
  * (*finite = 1). A NaN or infinite loss leaves the parameters and the step count as they were
  * (*finite = 0): its gradient would spread NaN through every weight and Adam's moments. Fails
  * only when a pass does (out of memory). */
-static impasto_status train_step(trainer *t, double *lc, double *ls, int *finite) {
+static impasto_status train_step(trainer *t, double *lc, double *ls, double *la, double *ld, int *finite) {
     const int B = t->opt->batch_size, nw = t->nworkers;
     const long spe = steps_per_epoch(t), step = t->st.step;
     epoch_order(t, step / spe);
@@ -415,16 +424,17 @@ static impasto_status train_step(trainer *t, double *lc, double *ls, int *finite
     const size_t nb = t->nphotos - first < (size_t)B ? t->nphotos - first : (size_t)B;
     const double s2 = FEATURE_SCALE * FEATURE_SCALE;
     const double cw = t->opt->content_weight / (s2 * (double)nb), sw = t->opt->style_weight / (s2 * s2 * (double)nb);
+    const double aw = t->opt->adversarial_weight / (double)nb;
 #pragma omp parallel for schedule(static, 1) num_threads(nw) if (nw > 1)
     for (int k = 0; k < nw; k++) {
         worker *w = &t->w[k];
         memset(w->grads, 0, t->st.net->nparams * sizeof(float));
-        w->lc = w->ls = 0.0;
+        w->lc = w->ls = w->la = 0.0;
         w->status = IMPASTO_OK;
         for (size_t b = (size_t)k; b < nb && w->status == IMPASTO_OK; b += (size_t)nw) {
             uint64_t g = rng_stream(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
             crop(t, &t->photos[t->order[first + b]], &g, net_plan_input(w->tp));
-            w->status = train_image(t, w, cw, sw);
+            w->status = train_image(t, w, k, (int)b, cw, sw, aw);
         }
     }
     *finite = 0;
@@ -433,10 +443,11 @@ static impasto_status train_step(trainer *t, double *lc, double *ls, int *finite
             return ctx_fail(t->ctx, t->w[k].status, "training step %ld: out of memory in TransformerNet's passes",
                             step + 1);
     /* The workers' gradients and losses, summed in worker order (repeatable for a thread count). */
-    *lc = *ls = 0.0;
+    *lc = *ls = *la = *ld = 0.0;
     for (int k = 0; k < nw; k++) {
         *lc += t->w[k].lc;
         *ls += t->w[k].ls;
+        *la += t->w[k].la;
         if (k == 0) continue;
         const float *g = t->w[k].grads;
         float *sum = t->st.net->grads;
@@ -444,8 +455,14 @@ static impasto_status train_step(trainer *t, double *lc, double *ls, int *finite
 #pragma omp simd
         for (size_t i = 0; i < np; i++) sum[i] += g[i];
     }
-    if (!isfinite(*lc) || !isfinite(*ls)) return IMPASTO_OK;
+    if (!isfinite(*lc) || !isfinite(*ls) || !isfinite(*la)) return IMPASTO_OK;
     adam_step(t->st.adam, t->st.net->params, t->st.net->grads);
+    /* then the discriminator, on this step's outputs (made before the update), as CycleGAN orders it */
+    if (t->adv) {
+        impasto_status s = train_adv_discriminator_step(t->ctx, t->adv, (int)nb,
+                                                        rng_stream(t->st.seed, RNG_ADV_REAL, (uint64_t)step), ld);
+        if (s != IMPASTO_OK) return s;
+    }
     t->st.step++;
     *finite = 1;
     return IMPASTO_OK;
@@ -465,6 +482,10 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_train_option
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: style size %d is not in 0..8192", o->style_size);
     if (o->steps < 0 || o->epochs < 0 || (o->steps == 0 && o->epochs == 0))
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: give a number of steps or epochs above 0");
+    if (!(o->adversarial_weight >= 0 && o->adversarial_weight < 1e20))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: the adversarial weight must be >= 0");
+    if (o->npaintings && !o->paintings)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: npaintings without paintings");
     if (o->checkpoint_every < 0 || o->preview_every < 0)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: checkpoint and preview intervals must be >= 0");
     return IMPASTO_OK;
@@ -518,6 +539,19 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
     if (s == IMPASTO_OK) s = load_photos(&t, photos, nphotos);
     if (s == IMPASTO_OK) s = style_targets(&t, style);
     if (s == IMPASTO_OK) s = make_plans(&t);
+    if (s == IMPASTO_OK && opt->adversarial_weight > 0) {
+        s = train_adv_create(ctx, style, opt->paintings, opt->npaintings, t.size, opt->batch_size, t.nworkers,
+                             t.threads / t.nworkers, t.threads, &t.adv);
+        if (s == IMPASTO_OK) {
+            t.st.adv = train_adv_net(t.adv);
+            t.st.adv_adam = train_adv_adam(t.adv);
+            if (opt->resume) s = train_state_load_adversary(ctx, opt->resume, &t.st);
+            else train_adv_init(t.adv, rng_stream(opt->seed, RNG_ADV_INIT, 0));
+        }
+    } else if (s == IMPASTO_OK && t.st.had_adversary) {
+        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s was trained with an adversarial term: resume it with the same "
+                     "--adversarial-weight", opt->resume);
+    }
     if (s == IMPASTO_OK && opt->preview_every > 0) {
         impasto_image *first = NULL;
         const impasto_image *pi = opt->preview_image;
@@ -532,7 +566,9 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
     while (s == IMPASTO_OK && t.st.step < total) {
         impasto_train_progress pr = {.num_steps = total, .epoch = (int)(t.st.step / steps_per_epoch(&t))};
         int finite;
-        if ((s = train_step(&t, &pr.content_loss, &pr.style_loss, &finite)) != IMPASTO_OK) break;
+        if ((s = train_step(&t, &pr.content_loss, &pr.style_loss, &pr.adversarial_loss, &pr.discriminator_loss,
+                            &finite)) != IMPASTO_OK)
+            break;
         if (!finite) {
             /* Before anything is written for this step: earlier checkpoints and the model file
              * (which is only written at the end) stay as they are. */
@@ -542,7 +578,7 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
             break;
         }
         pr.step = t.st.step;
-        pr.loss = pr.content_loss + pr.style_loss;
+        pr.loss = pr.content_loss + pr.style_loss + pr.adversarial_loss;
         pr.seconds = clock_seconds() - t0;
         if (opt->checkpoint_dir && opt->checkpoint_every > 0 && t.st.step % opt->checkpoint_every == 0) {
             if ((s = train_state_save(ctx, &t.st, &meta, opt->checkpoint_dir, ckpt, sizeof ckpt)) != IMPASTO_OK) break;

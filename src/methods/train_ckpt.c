@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NUM_TENSORS (4 * TNET_NUM_CONV + 2)
 
 static impasto_status state_alloc(impasto_ctx *ctx, double lr, train_state *st) {
     memset(st, 0, sizeof *st);
@@ -95,6 +94,7 @@ impasto_status train_state_load(impasto_ctx *ctx, const char *path, double lr, t
     }
     st->step = (long)step;
     st->seed = seed;
+    st->had_adversary = safetensors_find(f, "optimizer.adversary.exp_avg") != NULL;
     adam_set_steps(st->adam, (long long)adam_t);
     safetensors_close(f);
     return IMPASTO_OK;
@@ -104,17 +104,43 @@ fail:
     return s;
 }
 
+impasto_status train_state_load_adversary(impasto_ctx *ctx, const char *path, train_state *st) {
+    safetensors *f = NULL;
+    impasto_status s = safetensors_open(ctx, path, &f);
+    if (s) return s;
+    uint64_t adam_t;
+    if (!safetensors_find(f, "optimizer.adversary.exp_avg") || meta_u64(f, "adversary_adam_steps", &adam_t) ||
+        adam_t > (uint64_t)1 << 40) {
+        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s was written without an adversarial term: resume it without "
+                     "--adversarial-weight, or start a new run", path);
+        goto done;
+    }
+    if ((s = net_load(ctx, st->adv, f, "adversary.", path))) goto done;
+    const int64_t shape[1] = {(int64_t)st->adv->nparams};
+    if (!(s = safetensors_get_f32(ctx, f, "optimizer.adversary.exp_avg", 1, shape, adam_first_moment(st->adv_adam))))
+        s = safetensors_get_f32(ctx, f, "optimizer.adversary.exp_avg_sq", 1, shape, adam_second_moment(st->adv_adam));
+    if (!s) adam_set_steps(st->adv_adam, (long long)adam_t);
+done:
+    safetensors_close(f);
+    return s;
+}
+
 /* The weights (and with `state`, Adam's moments) with the metadata, to path. */
 static impasto_status write_file(impasto_ctx *ctx, const train_state *st, const train_meta *meta, const char *path,
                                  int state) {
     /* The weights in network order (conv1.conv2d.weight, conv1.conv2d.bias, in1.weight, in1.bias,
      * conv2...), as PyTorch's state_dict lists them. */
-    st_write_tensor t[NUM_TENSORS];
-    net_tensor nt[NUM_TENSORS];
-    const size_t nw = net_tensor_count(st->net);
+    const int adv = state && st->adv;
+    const size_t nw = net_tensor_count(st->net), na = adv ? net_tensor_count(st->adv) : 0;
+    const size_t cap = nw + na + 4;
+    st_write_tensor *t = calloc(cap, sizeof *t);
+    net_tensor *nt = calloc(cap, sizeof *nt);
+    if (!t || !nt) {
+        free(t), free(nt);
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory writing %s", path);
+    }
     size_t n = 0;
-    memset(t, 0, sizeof t);
-    for (; n < nw && n < NUM_TENSORS - 2; n++) {
+    for (; n < nw; n++) {
         net_tensor_at(st->net, n, &nt[n]);
         t[n] = (st_write_tensor){.name = nt[n].name, .ndim = nt[n].ndim, .data = nt[n].data};
         memcpy(t[n].shape, nt[n].shape, sizeof nt[n].shape);
@@ -126,7 +152,24 @@ static impasto_status write_file(impasto_ctx *ctx, const train_state *st, const 
         t[n++] = (st_write_tensor){.name = "optimizer.exp_avg_sq", .ndim = 1, .shape = {total},
                                    .data = adam_second_moment(st->adam)};
     }
-    char step[32], adam_t[32], seed[32], size[32], batch[32], nph[32], cw[40], sw[40];
+    /* the discriminator under "adversary.<its state_dict name>", its moments beside */
+    for (size_t i = 0; i < na; i++, n++) {
+        net_tensor_at(st->adv, i, &nt[n]);
+        char name[sizeof nt[n].name];
+        snprintf(name, sizeof name, "adversary.%s", nt[n].name);
+        memcpy(nt[n].name, name, sizeof name);
+        t[n] = (st_write_tensor){.name = nt[n].name, .ndim = nt[n].ndim, .data = nt[n].data};
+        memcpy(t[n].shape, nt[n].shape, sizeof nt[n].shape);
+    }
+    if (adv) {
+        const int64_t dn = (int64_t)st->adv->nparams;
+        t[n++] = (st_write_tensor){.name = "optimizer.adversary.exp_avg", .ndim = 1, .shape = {dn},
+                                   .data = adam_first_moment(st->adv_adam)};
+        t[n++] = (st_write_tensor){.name = "optimizer.adversary.exp_avg_sq", .ndim = 1, .shape = {dn},
+                                   .data = adam_second_moment(st->adv_adam)};
+    }
+    char step[32], adam_t[32], seed[32], size[32], batch[32], nph[32], cw[40], sw[40], adv_t[32];
+    snprintf(adv_t, sizeof adv_t, "%lld", adv ? adam_steps(st->adv_adam) : 0LL);
     snprintf(step, sizeof step, "%ld", st->step);
     snprintf(adam_t, sizeof adam_t, "%lld", adam_steps(st->adam));
     snprintf(seed, sizeof seed, "%" PRIu64, st->seed);
@@ -152,10 +195,14 @@ static impasto_status write_file(impasto_ctx *ctx, const train_state *st, const 
         "train_style_weight", sw,
         "adam_steps", adam_t,
         "seed", seed,
+        "adversary_adam_steps", adv_t,
     };
-    size_t nkv = sizeof kv / sizeof kv[0] / 2;
+    size_t nkv = sizeof kv / sizeof kv[0] / 2 - 1;
     if (!state) nkv -= 2;  /* adam_steps and seed are last: a model does not resume */
-    return safetensors_write(ctx, path, t, n, kv, nkv);
+    else if (adv) nkv++;   /* then the discriminator's Adam steps */
+    impasto_status s = safetensors_write(ctx, path, t, n, kv, nkv);
+    free(t), free(nt);
+    return s;
 }
 
 impasto_status train_state_save(impasto_ctx *ctx, const train_state *st, const train_meta *meta, const char *dir,
