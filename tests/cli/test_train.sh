@@ -36,6 +36,12 @@ expect "train: missing checkpoint" 1 "$T/ck.safetensors" -- "$B" train -s $S -d 
 if [ $? -eq 0 ] && [ ! -s "$T/out" ] && [ ! -s "$T/err" ] && [ -s "$O" ] && [ -s "$T/m_preview_2.png" ]; then ok "train: tiny run"; else bad "train: tiny run"; fi
 "$B" fast -m "$O" -c $C -o "$T/fast.png" --content-scale 8 --threads 1 >"$T/out" 2>"$T/err"
 if [ $? -eq 0 ] && [ -s "$T/fast.png" ]; then ok "train: fast loads the model"; else bad "train: fast loads the model"; fi
+# The adversarial term: its losses on the log line, --paintings only with it.
+"$B" train -s $S -d "$T/photos" -o "$T/adv.safetensors" --image-size 32 --batch-size 2 --steps 2 --threads 1 \
+    --adversarial-weight 1e5 --paintings "$T/photos" --print-every 1 >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && grep -q "^step 2/2 .* adversarial [0-9.e+-]*  D [0-9.e+-]*" "$T/out" && [ -s "$T/adv.safetensors" ]; then
+    ok "train: --adversarial-weight"; else bad "train: --adversarial-weight"; cat "$T/out" "$T/err"; fi
+expect "train: --paintings alone" 2 "--paintings is for --adversarial-weight" -- "$B" train -s $S -d "$T/photos" -o "$O" --paintings "$T/photos"
 expect "train: a model does not resume" 1 "not a training checkpoint" -- "$B" train -s $S -d "$T/photos" -o "$T/r.safetensors" --resume "$O" --image-size 32
 
 # Ctrl-C: a checkpoint of the steps done, exit 130, no model; --resume finishes the run.
