@@ -152,6 +152,7 @@ typedef struct impasto_train_progress {
     double seconds;
     const char *checkpoint;
     const impasto_image *preview;
+    double adversarial_loss, discriminator_loss;
 } impasto_train_progress;
 
 typedef int (*impasto_train_progress_fn)(const impasto_train_progress *p, void *user);
@@ -176,6 +177,9 @@ typedef struct impasto_train_options {
     const char *style_name;
     impasto_train_progress_fn progress;
     void *progress_user;
+    double adversarial_weight;
+    const char *const *paintings;
+    size_t npaintings;
 } impasto_train_options;
 
 void impasto_train_options_init(impasto_train_options *opt);
