@@ -8,10 +8,13 @@ Images go in as numpy arrays (H, W, C) float 0..1 (also uint8 0..255, 2-D gray),
 file paths or encoded bytes, and come out as float32 (H, W, C) numpy arrays (to_pil() makes a
 PIL image). Options are the command line's long options in snake_case. Models are names
 ("vgg19", "adain", "lst-r31", "candy", ...) looked up by find_model(), or paths.
+
+    impasto.gan_train("horses/", "h2z.safetensors", b="zebras/", steps=20000)   # CycleGAN
+    zebra = impasto.translate("horse.jpg", "h2z.safetensors")                  # A -> B
 """
 
-from ._api import (adain, encode_image, evaluate, fast, load_image, save_image, train, transfer,
-                   version, wct)
+from ._api import (adain, encode_image, evaluate, fast, gan_train, load_image, save_image, train,
+                   transfer, translate, version, wct)
 from ._errors import (Cancelled, ChecksumError, Error, FileError, FormatError, InvalidArgument,
                       LibraryNotFound, ModelNotFound, NotFinite, OutOfMemory, TooLarge, Unsupported)
 from ._images import to_pil
@@ -22,7 +25,7 @@ from ._run import Progress
 __version__ = "0.1.0"
 
 __all__ = [
-    "transfer", "adain", "wct", "fast", "train", "evaluate",
+    "transfer", "adain", "wct", "fast", "train", "translate", "gan_train", "evaluate",
     "load_image", "save_image", "encode_image", "to_pil", "version",
     "find_model", "model_search_dirs", "clear_model_cache", "library_path", "Progress",
     "Error", "InvalidArgument", "FileError", "FormatError", "TooLarge", "OutOfMemory",

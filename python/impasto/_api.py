@@ -1,4 +1,5 @@
-"""The public functions: transfer, adain, wct, fast, train, evaluate, and image helpers."""
+"""The public functions: transfer, adain, wct, fast, train, translate, gan_train, evaluate, and
+image helpers."""
 
 import math
 import operator
@@ -10,8 +11,8 @@ from ._models import get_model
 from ._native import Context, ffi, func, lib, text
 from ._run import Progress, Runner
 
-__all__ = ["transfer", "adain", "wct", "fast", "train", "evaluate", "load_image", "save_image",
-           "encode_image", "version"]
+__all__ = ["transfer", "adain", "wct", "fast", "train", "translate", "gan_train", "evaluate",
+           "load_image", "save_image", "encode_image", "version"]
 
 _AUTO = object()
 
@@ -459,31 +460,80 @@ def fast(photo, model="candy", content_scale=1, threads=0):
 _TRAIN_OPTIONS = ("content_weight", "style_weight", "content_layers", "style_layers", "lr",
                   "batch_size", "image_size", "style_size", "epochs", "steps", "checkpoint_every",
                   "checkpoint_dir", "resume", "preview_every", "preview_image", "seed", "threads",
-                  "style_name")
+                  "style_name", "adversarial_weight", "paintings")
 
 _PHOTO_EXTS = (".png", ".jpg", ".jpeg")
 
 
-def _photo_list(photos):
+def _photo_list(photos, name="photos", empty="no training photos"):
+    """Picture files from a folder (every PNG/JPEG in it, sorted) or a list of files. An empty
+    list is refused with `empty` (None: returned, for the library to refuse)."""
     if isinstance(photos, (str, bytes, os.PathLike)):
         d = os.fsdecode(photos)
         if not os.path.isdir(d):
-            raise InvalidArgument("photos is a folder or a list of image files; %s is not a folder" % d)
+            raise InvalidArgument("%s is a folder or a list of image files; %s is not a folder"
+                                  % (name, d))
         names = sorted(n for n in os.listdir(d)
                        if not n.startswith(".") and n.lower().endswith(_PHOTO_EXTS))
         if not names:
             raise InvalidArgument("no .png, .jpg or .jpeg files in %s" % d)
         return [os.path.join(d, n) for n in names]
+    if not hasattr(photos, "__iter__"):
+        raise TypeError("%s is a folder or a list of image files, got %r" % (name, photos))
     out = [os.fsdecode(p) for p in photos]
-    if not out:
-        raise InvalidArgument("no training photos")
+    if not out and empty is not None:
+        raise InvalidArgument(empty)
     return out
+
+
+def _model_output(output):
+    """A model file to write: FILE.safetensors in a writable folder. Returns (path, its folder)."""
+    output = os.fsdecode(output)
+    if not output.endswith(".safetensors"):
+        raise InvalidArgument("the output is a model: name it FILE.safetensors, got '%s'" % output)
+    outdir = os.path.dirname(os.path.abspath(output))
+    if not os.access(outdir, os.W_OK):
+        raise InvalidArgument("cannot write %s: the folder %s is missing or not writable"
+                              % (output, outdir))
+    return output, outdir
+
+
+def _checkpoint_dir(keep, o, outdir):
+    """checkpoint_dir: default (or None) the output's folder, False for none; made if missing."""
+    ckpt = o.get("checkpoint_dir", _AUTO)
+    if ckpt is _AUTO or ckpt is None:
+        ckpt = outdir
+    if ckpt is False:
+        return ffi.NULL
+    ckpt = os.fsdecode(ckpt)
+    os.makedirs(ckpt, exist_ok=True)
+    return keep.cstr(ckpt)
+
+
+def _seed(v):
+    seed = _int("seed", v)
+    if seed < 0:
+        raise InvalidArgument("seed must be >= 0, got %d" % seed)
+    if seed >= 1 << 64:
+        raise InvalidArgument("seed must be below 2**64, got %d" % seed)
+    return seed
+
+
+def _cstrs(keep, paths):
+    """A const char *[] of the paths (kept alive by keep), or NULL for none."""
+    if not paths:
+        return ffi.NULL
+    arr = ffi.new("const char *[]", [keep.cstr(p) for p in paths])
+    keep.items.append(arr)
+    return arr
 
 
 def _train_info(want_preview):
     def describe(p):
         return Progress(step=p.step, num_steps=p.num_steps, epoch=p.epoch, loss=p.loss,
-                        content_loss=p.content_loss, style_loss=p.style_loss, seconds=p.seconds,
+                        content_loss=p.content_loss, style_loss=p.style_loss,
+                        adversarial_loss=p.adversarial_loss,
+                        discriminator_loss=p.discriminator_loss, seconds=p.seconds,
                         checkpoint=text(p.checkpoint) if p.checkpoint != ffi.NULL else None,
                         preview=im.to_array(p.preview)
                         if want_preview and p.preview != ffi.NULL else None)
@@ -497,20 +547,27 @@ def train(style, photos, output, *, model=None, progress=None, **options):
     style_layers, lr=1e-3, batch_size=4, image_size=256 (a multiple of 4), style_size=0, epochs=2,
     steps, checkpoint_every=0, checkpoint_dir (default: the output's folder; False for none),
     resume, preview_every=0, preview_image, seed=42, threads=0, style_name (default: the style
-    file's name). progress(p) gets p.step, p.num_steps, p.epoch, p.loss, p.content_loss,
-    p.style_loss, p.seconds, p.checkpoint, p.preview after every step; returning True cancels
-    (a checkpoint is written, impasto.Cancelled names it). Returns the output path."""
+    file's name), adversarial_weight=0 (off; else a PatchGAN discriminator's loss joins the
+    perceptual ones, about 1e-3 of the step's loss to start), paintings (what the
+    discriminator calls real: a folder or a list of files; default: crops of the style image).
+    progress(p) gets p.step, p.num_steps, p.epoch, p.loss, p.content_loss, p.style_loss,
+    p.adversarial_loss, p.discriminator_loss (0 without adversarial_weight), p.seconds,
+    p.checkpoint, p.preview after every step; returning True cancels (a checkpoint is written,
+    impasto.Cancelled names it). Returns the output path."""
     _check_options("train", options, _TRAIN_OPTIONS)
     L = lib()
     o = options
-    output = os.fsdecode(output)
-    if not output.endswith(".safetensors"):
-        raise InvalidArgument("the output is a model: name it FILE.safetensors, got '%s'" % output)
-    outdir = os.path.dirname(os.path.abspath(output))
-    if not os.access(outdir, os.W_OK):
-        raise InvalidArgument("cannot write %s: the folder %s is missing or not writable"
-                              % (output, outdir))
+    output, outdir = _model_output(output)
     photo_list = _photo_list(photos)
+    adv = _float("adversarial_weight", o["adversarial_weight"]) \
+        if o.get("adversarial_weight") is not None else 0.0
+    if adv < 0:
+        raise InvalidArgument("adversarial_weight must be >= 0, got %r" % adv)
+    painting_list = None
+    if o.get("paintings") is not None:
+        if not adv > 0:
+            raise InvalidArgument("paintings is for adversarial_weight W (W > 0)")
+        painting_list = _photo_list(o["paintings"], "paintings", "no paintings")
     ctx = Context(o.get("threads", 0))
     keep = _Keep()
     opt = ffi.new("impasto_train_options *")
@@ -528,20 +585,15 @@ def train(style, photos, output, *, model=None, progress=None, **options):
         if "image_size" in o and opt.image_size % 4:
             raise InvalidArgument("image_size must be a multiple of 4, got %d" % opt.image_size)
         if "seed" in o:
-            seed = _int("seed", o["seed"])
-            if seed < 0:
-                raise InvalidArgument("seed must be >= 0, got %d" % seed)
-            opt.seed = seed
+            opt.seed = _seed(o["seed"])
         for k in ("content_layers", "style_layers"):
             if k in o:
                 setattr(opt, k, keep.cstr(_layers(o[k])))
-        ckpt = o.get("checkpoint_dir", _AUTO)
-        if ckpt is _AUTO or ckpt is None:
-            ckpt = outdir
-        if ckpt is not False:
-            ckpt = os.fsdecode(ckpt)
-            os.makedirs(ckpt, exist_ok=True)
-            opt.checkpoint_dir = keep.cstr(ckpt)
+        opt.adversarial_weight = adv
+        if painting_list:
+            opt.paintings = _cstrs(keep, painting_list)
+            opt.npaintings = len(painting_list)
+        opt.checkpoint_dir = _checkpoint_dir(keep, o, outdir)
         if o.get("resume") is not None:
             opt.resume = keep.cstr(o["resume"])
         name = o.get("style_name")
@@ -561,6 +613,159 @@ def train(style, photos, output, *, model=None, progress=None, **options):
         status, _ = _run(runner, lambda: L.impasto_train(ctx.ptr, vgg.ptr, c_style, photo_arr,
                                                            len(photo_list), opt,
                                                            os.fsencode(output)))
+        ctx.check(status)
+        return output
+    finally:
+        keep.release()
+
+
+# ---- CycleGAN and pix2pix ---------------------------------------------------------------------
+
+def translate(photo, model, *, direction="AtoB", size=0, eval=False, seed=0, threads=0):
+    """Translate `photo` with a CycleGAN or pix2pix generator (`impasto translate`): model is a
+    model of gan_train() (or a converted reference generator), a name found as find_model()
+    finds one, or a path. direction="AtoB", or "BtoA" (a CycleGAN's second generator); size=0
+    keeps the picture's size, else its longer side is resized to size first; eval=True runs
+    batch norm from its running statistics and no dropout (the reference's test.py --eval);
+    seed draws pix2pix's dropout. Returns a float32 (H, W, 3) array of the (resized) picture's
+    size (4 channels when it has alpha, which is carried over)."""
+    L = lib()
+    run = func("impasto_translate")
+    ctx = Context(threads)
+    opt = ffi.new("impasto_translate_options *")
+    L.impasto_translate_options_init(opt)
+    opt.direction = _choice("direction", direction,
+                            {"AtoB": L.IMPASTO_A_TO_B, "BtoA": L.IMPASTO_B_TO_A})
+    opt.size = _int("size", size)
+    opt.eval_mode = _bool(eval)
+    opt.seed = _seed(seed)
+    m = get_model(ctx, model, "gan")
+    with im.to_cimage(ctx, photo) as c:
+        out = ffi.new("impasto_image **")
+        with m.lock:  # impasto_translate is not promised thread-safe on one model
+            status = run(ctx.ptr, m.ptr, c.ptr, opt, out)
+        return _result(ctx, status, out)
+
+
+_GAN_OPTIONS = ("generator", "discriminator", "n_layers_d", "ngf", "ndf", "norm", "dropout",
+                "gan_mode", "size", "load_size", "no_flip", "pool_size", "lambda_a", "lambda_b",
+                "lambda_identity", "lambda_l1", "lr", "beta1", "epochs", "epochs_decay", "steps",
+                "checkpoint_every", "checkpoint_dir", "resume", "preview_every", "preview_image",
+                "seed", "threads")
+
+# Options of one model only, as the CLI (and the reference's train.py) has them: given with the
+# other model they are a mistake, not ignored.
+_GAN_ONE_MODEL_ONLY = {"lambda_a": "cyclegan", "lambda_b": "cyclegan",
+                       "lambda_identity": "cyclegan", "lambda_l1": "pix2pix"}
+
+
+def _gan_info(want_preview):
+    def describe(p):
+        return Progress(step=p.step, num_steps=p.num_steps, epoch=p.epoch,
+                        learning_rate=p.learning_rate,
+                        losses={text(p.loss_names[i]): p.losses[i] for i in range(p.nlosses)},
+                        seconds=p.seconds,
+                        checkpoint=text(p.checkpoint) if p.checkpoint != ffi.NULL else None,
+                        preview=im.to_array(p.preview)
+                        if want_preview and p.preview != ffi.NULL else None)
+    return describe
+
+
+def gan_train(a, output, *, b=None, model="cyclegan", task=None, progress=None, **options):
+    """Train a CycleGAN (model="cyclegan": the unpaired pictures of domains `a` and `b`,
+    translated both ways) or a pix2pix (model="pix2pix": pairs from `a`, A -> B) and write it to
+    `output` (.safetensors, which translate() loads) (`impasto gan train`). `a` and `b` are
+    folders (every PNG/JPEG in them) or lists of files, 2 pictures at least each. task, pix2pix
+    only: where the pairs come from: "ab" (the default: pictures of A and B side by side, A on
+    the left, an even width), "colorize" (photos from their grey), "edges" (photos from their
+    edges). Options as the CLI's, with junyanz/pytorch-CycleGAN-and-pix2pix's defaults:
+    generator ("resnet_9blocks" for cyclegan, "unet_256" for pix2pix; also "resnet_6blocks",
+    "unet_128", any "resnet_<n>blocks" or "unet_<2^k>"), discriminator="basic" ("n_layers",
+    "pixel"), n_layers_d=3, ngf=64, ndf=64, norm ("instance" for cyclegan, "batch" for
+    pix2pix; "none"), dropout (None: off for cyclegan, on for pix2pix; True, False),
+    gan_mode ("lsgan" for cyclegan, "vanilla" for pix2pix), size=256 (the training crops'
+    side: a multiple of 4 for resnet generators, of 2^k for unet_<2^k>), load_size (size *
+    286 / 256), no_flip=False, pool_size (50 for cyclegan, 0 for pix2pix), lambda_a=10,
+    lambda_b=10, lambda_identity=0.5 (cyclegan only), lambda_l1=100 (pix2pix only), lr=2e-4,
+    beta1=0.5, epochs=100, epochs_decay=100, steps (in all instead; the epochs split them),
+    checkpoint_every=0, checkpoint_dir (default: the output's folder; False for none), resume,
+    preview_every=0, preview_image (default: the first picture of a), seed=0, threads=0.
+    progress(p) gets p.step, p.num_steps, p.epoch, p.learning_rate, p.losses ({name: value} as
+    the reference prints them: D_A G_A cycle_A idt_A D_B G_B cycle_B idt_B, or G_GAN G_L1
+    D_real D_fake), p.seconds, p.checkpoint, p.preview (the preview translated A -> B every
+    preview_every steps, else None) after every step; returning True cancels (a checkpoint is
+    written, impasto.Cancelled names it). Returns the output path."""
+    _check_options("gan_train", options, _GAN_OPTIONS)
+    L = lib()
+    run = func("impasto_gan_train")
+    o = options
+    kind = _choice("model", model, {"cyclegan": L.IMPASTO_GAN_CYCLEGAN,
+                                    "pix2pix": L.IMPASTO_GAN_PIX2PIX})
+    other = "pix2pix" if model == "cyclegan" else "cyclegan"
+    given = [k for k, only in _GAN_ONE_MODEL_ONLY.items() if only == other and o.get(k) is not None]
+    if b is not None and model == "pix2pix":
+        raise InvalidArgument("b is for model='cyclegan' only (pix2pix learns from pairs, all in "
+                              "a: see task)")
+    if task is not None and model == "cyclegan":
+        raise InvalidArgument("task is for model='pix2pix' only")
+    if given:
+        raise InvalidArgument("%s is for model='%s' only" % (given[0], other))
+    if model == "cyclegan" and b is None:
+        raise InvalidArgument("a CycleGAN learns from two domains: give B's pictures too (b=...)")
+    pairs = _choice("task", "ab" if task is None else task,
+                    {"ab": L.IMPASTO_PAIRS_AB, "colorize": L.IMPASTO_PAIRS_COLORIZE,
+                     "edges": L.IMPASTO_PAIRS_EDGES})
+    output, outdir = _model_output(output)
+    a_list = _photo_list(a, "a", None)
+    b_list = _photo_list(b, "b", None) if b is not None else []
+    ctx = Context(o.get("threads", 0))
+    keep = _Keep()
+    opt = ffi.new("impasto_gan_train_options *")
+    L.impasto_gan_train_options_init(opt)
+    try:
+        opt.model = kind
+        opt.pairs = pairs
+        for k in ("generator", "discriminator"):
+            if o.get(k) is not None:
+                if not isinstance(o[k], str):
+                    raise TypeError("%s takes a name, got %r" % (k, o[k]))
+                setattr(opt, k, keep.cstr(o[k]))
+        for k, field in (("n_layers_d", "n_layers_d"), ("ngf", "ngf"), ("ndf", "ndf"),
+                         ("size", "crop_size"), ("load_size", "load_size"),
+                         ("pool_size", "pool_size"), ("epochs", "epochs"),
+                         ("epochs_decay", "epochs_decay"), ("steps", "steps"),
+                         ("checkpoint_every", "checkpoint_every"),
+                         ("preview_every", "preview_every")):
+            if o.get(k) is not None:
+                v = _int(k, o[k])
+                if v < 0:
+                    raise InvalidArgument("%s must be >= 0, got %d" % (k, v))
+                setattr(opt, field, v)
+        for k, field in (("lambda_a", "lambda_a"), ("lambda_b", "lambda_b"),
+                         ("lambda_identity", "lambda_identity"), ("lambda_l1", "lambda_l1"),
+                         ("lr", "learning_rate"), ("beta1", "beta1")):
+            if o.get(k) is not None:
+                setattr(opt, field, _float(k, o[k]))
+        if o.get("norm") is not None:
+            opt.norm = _choice("norm", o["norm"], {"instance": 0, "batch": 1, "none": 2})
+        if o.get("dropout") is not None:
+            opt.dropout = _bool(o["dropout"])
+        if o.get("gan_mode") is not None:
+            opt.gan_mode = _choice("gan_mode", o["gan_mode"], {"lsgan": 0, "vanilla": 1})
+        if "no_flip" in o:
+            opt.no_flip = _bool(o["no_flip"])
+        if "seed" in o:
+            opt.seed = _seed(o["seed"])
+        opt.checkpoint_dir = _checkpoint_dir(keep, o, outdir)
+        if o.get("resume") is not None:
+            opt.resume = keep.cstr(o["resume"])
+        if o.get("preview_image") is not None:
+            opt.preview_image = keep.image(ctx, o["preview_image"])
+        a_arr, b_arr = _cstrs(keep, a_list), _cstrs(keep, b_list)
+        runner = Runner("impasto_gan_progress_fn", progress, _gan_info(progress is not None))
+        opt.progress = runner.callback
+        status, _ = _run(runner, lambda: run(ctx.ptr, a_arr, len(a_list), b_arr, len(b_list), opt,
+                                             os.fsencode(output)))
         ctx.check(status)
         return output
     finally:

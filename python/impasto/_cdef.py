@@ -187,6 +187,81 @@ impasto_status impasto_train(impasto_ctx *ctx, const impasto_model *vgg, const i
                              const char *const *photos, size_t nphotos,
                              const impasto_train_options *opt, const char *out_path);
 
+typedef struct impasto_gan_model impasto_gan_model;
+
+impasto_status impasto_gan_load(impasto_ctx *ctx, const char *path, impasto_gan_model **out);
+void impasto_gan_free(impasto_gan_model *model);
+const char *impasto_gan_kind(const impasto_gan_model *model);
+const char *impasto_gan_generator(const impasto_gan_model *model);
+int impasto_gan_has_reverse(const impasto_gan_model *model);
+
+typedef enum { IMPASTO_A_TO_B = 0, IMPASTO_B_TO_A = 1 } impasto_direction;
+
+typedef struct impasto_translate_options {
+    impasto_direction direction;
+    int size;
+    int eval_mode;
+    uint64_t seed;
+} impasto_translate_options;
+
+void impasto_translate_options_init(impasto_translate_options *opt);
+impasto_status impasto_translate(impasto_ctx *ctx, impasto_gan_model *model, const impasto_image *in,
+                                 const impasto_translate_options *opt, impasto_image **out);
+
+typedef enum { IMPASTO_GAN_CYCLEGAN = 0, IMPASTO_GAN_PIX2PIX = 1 } impasto_gan_kind_t;
+typedef enum { IMPASTO_PAIRS_AB = 0, IMPASTO_PAIRS_COLORIZE, IMPASTO_PAIRS_EDGES } impasto_pairs;
+
+typedef struct impasto_gan_progress {
+    long step, num_steps;
+    int epoch;
+    double learning_rate;
+    int nlosses;
+    const char *const *loss_names;
+    const double *losses;
+    double seconds;
+    const char *checkpoint;
+    const impasto_image *preview;
+} impasto_gan_progress;
+
+typedef int (*impasto_gan_progress_fn)(const impasto_gan_progress *p, void *user);
+
+typedef struct impasto_gan_train_options {
+    impasto_gan_kind_t model;
+    impasto_pairs pairs;
+    const char *generator;
+    const char *discriminator;
+    int n_layers_d;
+    int ngf, ndf;
+    int norm;
+    int dropout;
+    int gan_mode;
+    int crop_size;
+    int load_size;
+    int no_flip;
+    int pool_size;
+    double lambda_a, lambda_b;
+    double lambda_identity;
+    double lambda_l1;
+    double learning_rate;
+    double beta1;
+    int epochs;
+    int epochs_decay;
+    long steps;
+    int checkpoint_every;
+    const char *checkpoint_dir;
+    const char *resume;
+    int preview_every;
+    const impasto_image *preview_image;
+    uint64_t seed;
+    impasto_gan_progress_fn progress;
+    void *progress_user;
+} impasto_gan_train_options;
+
+void impasto_gan_train_options_init(impasto_gan_train_options *opt);
+impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, size_t na,
+                                 const char *const *b_paths, size_t nb, const impasto_gan_train_options *opt,
+                                 const char *out_path);
+
 typedef struct impasto_wct_options {
     double alpha;
     int content_size;

@@ -5,7 +5,7 @@ import sys
 import threading
 
 from ._errors import ModelNotFound
-from ._native import ffi, lib
+from ._native import ffi, func, lib
 
 SUFFIX = ".safetensors"
 
@@ -78,7 +78,8 @@ _cache_lock = threading.Lock()
 
 def get_model(ctx, name, kind):
     """A loaded model for `name` (a name or path), kind "model" (impasto_model_load: vgg19,
-    adain, lst-r31) or "fast" (impasto_fast_load), cached per (real path, kind)."""
+    adain, lst-r31), "fast" (impasto_fast_load) or "gan" (impasto_gan_load: CycleGAN, pix2pix),
+    cached per (real path, kind)."""
     path = os.path.realpath(find_model(name))
     key = (path, kind)
     with _cache_lock:
@@ -86,7 +87,11 @@ def get_model(ctx, name, kind):
     if m is not None:
         return m
     L = lib()
-    if kind == "fast":
+    if kind == "gan":
+        out = ffi.new("impasto_gan_model **")
+        ctx.check(func("impasto_gan_load")(ctx.ptr, os.fsencode(path), out))
+        m = _Cached(ffi.gc(out[0], L.impasto_gan_free), path, kind)
+    elif kind == "fast":
         out = ffi.new("impasto_fast_model **")
         ctx.check(L.impasto_fast_load(ctx.ptr, os.fsencode(path), out))
         m = _Cached(ffi.gc(out[0], L.impasto_fast_free), path, kind)

@@ -147,12 +147,36 @@ def test_train_then_fast(tmp_path, style, content):
     steps = []
     out = impasto.train(style, photos, tmp_path / "net.safetensors", image_size=32, batch_size=1,
                         steps=2, threads=2, checkpoint_dir=False,
-                        progress=lambda p: steps.append((p.step, p.num_steps, p.loss)))
+                        progress=lambda p: steps.append((p.step, p.num_steps, p.loss,
+                                                         p.adversarial_loss, p.discriminator_loss)))
     assert out == str(tmp_path / "net.safetensors") and os.path.isfile(out)
     assert [s[:2] for s in steps] == [(1, 2), (2, 2)]
     assert all(np.isfinite(s[2]) for s in steps)
+    assert all(s[3:] == (0, 0) for s in steps)  # no adversarial_weight: no adversarial losses
     check_image(impasto.fast(content, model=out), content.shape[:2])
     with pytest.raises(impasto.InvalidArgument, match="multiple of 4"):
         impasto.train(style, photos, tmp_path / "x.safetensors", image_size=30)
     with pytest.raises(impasto.InvalidArgument, match="safetensors"):
         impasto.train(style, photos, tmp_path / "x.png")
+
+
+def test_train_adversarial(tmp_path, style):
+    need_model("vgg19")
+    photos = _photos(tmp_path / "photos")
+    paintings = _photos(tmp_path / "paintings", size=(40, 36))
+    seen = []
+    impasto.train(style, photos, tmp_path / "adv.safetensors", image_size=32, batch_size=1,
+                  steps=2, threads=2, checkpoint_dir=False, adversarial_weight=0.5,
+                  paintings=paintings, progress=seen.append)
+    assert [p.step for p in seen] == [1, 2]
+    for p in seen:
+        assert p.adversarial_loss > 0 and p.discriminator_loss > 0
+        # the step's loss includes the (weighted) adversarial term
+        assert p.loss == pytest.approx(p.content_loss + p.style_loss + p.adversarial_loss, rel=1e-6)
+    with pytest.raises(impasto.InvalidArgument, match="paintings is for adversarial_weight"):
+        impasto.train(style, photos, tmp_path / "x.safetensors", paintings=paintings)
+    with pytest.raises(impasto.InvalidArgument, match="adversarial_weight must be >= 0"):
+        impasto.train(style, photos, tmp_path / "x.safetensors", adversarial_weight=-1)
+    with pytest.raises(impasto.InvalidArgument, match="no .png, .jpg or .jpeg files"):
+        impasto.train(style, photos, tmp_path / "x.safetensors", adversarial_weight=1,
+                      paintings=tmp_path)
