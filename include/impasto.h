@@ -473,7 +473,9 @@ typedef struct impasto_translate_options {
 void impasto_translate_options_init(impasto_translate_options *opt);
 
 /* Translates `in` into a new image *out of the same size (the picture is padded by reflection, or
- * for a U-Net resized, to what the generator needs, and brought back). Alpha, if any, is kept. */
+ * for a U-Net resized, to what the generator needs, and brought back). Alpha, if any, is kept.
+ * Each call has its own buffers and leaves the model as it was, so one model may serve several
+ * threads at once (each with its own context). */
 impasto_status impasto_translate(impasto_ctx *ctx, impasto_gan_model *model, const impasto_image *in,
                                  const impasto_translate_options *opt, impasto_image **out);
 
