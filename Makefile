@@ -199,6 +199,9 @@ bench-train: all models $(TRAIN_DATA)/README.md
 bench-adain: all models
 	/usr/bin/python3 bench/adain_bench.py --driver $(BUILD)/bench/bench_adain --model models/adain.safetensors $(BENCH_ARGS)
 
+bench-gan: all
+	/usr/bin/python3 bench/gan_bench.py --driver $(BUILD)/bench/bench_gan $(BENCH_ARGS)
+
 # Fuzzing (docs/robustness.md): libFuzzer targets over the file readers, built with clang under
 # ASan+UBSan (`bash tools/install-deps.sh --fuzz`), each run for FUZZ_SECONDS from freshly generated
 # seeds; crashes are minimised into fuzz/regressions/<target>/, which `make test` replays.
