@@ -62,7 +62,7 @@ INSTALL      ?= install
 # The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
 OPENMP_LIBS  ?= -lgomp
 
-.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train fuzz train-data gan-data adain-examples
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
