@@ -95,7 +95,7 @@ def main():
             out.append('<text x="%.1f" y="%d" text-anchor="middle">%d</text>' % (x, top + PH + 13, t))
         for ci, (h, c) in enumerate(zip(g, curves)):
             colour = COLOURS[ci % len(COLOURS)]
-            stride = max(1, len(c) // 1500)
+            stride = max(1, len(c) // 500)
             pts = " ".join("%.1f,%.1f" % (L + (steps[i] - x0) / (x1 - x0) * pw, top + PH - (c[i] - lo) / (hi - lo) * PH)
                            for i in range(0, len(c), stride))
             out.append('<polyline fill="none" stroke="%s" stroke-width="1.3" points="%s"/>' % (colour, pts))
