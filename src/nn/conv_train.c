@@ -18,14 +18,16 @@
  * over the PADDED input positions (i, j) of (H + 2P, W + 2P), P = K/2. That is a "same" zero-padded
  * convolution of dy embedded with a zero border of P (H + 2P square maps) by
  *   wt[c][o][ki][kj] = w[o][c][K-1-ki][K-1-kj],
- * run by Winograd's F(4x4, 3x3) for 3x3 (conv_winograd.c) or directly (conv_direct.c) otherwise.
+ * run by Winograd's F(4x4, 3x3) for 3x3 (as conv_winograd.c's backward-data of the zero-padded
+ * convolution on the embedded map, whose kernel transform reads w so turned: wt is not built) or
+ * directly (conv_direct.c) otherwise.
  * Then the padding's adjoint: each padded position's gradient goes to the pixel it copied (its
  * mirror for reflection, nowhere for zeros), as conv2d.c's col2im does.
  *
  * ws layouts (floats):
  *   weights: per thread, the band xp (C, R + K - 1, PW), PW = W + K - 1 (+ 8 spare), then the
  *            private dw (OC, C, K, K)
- *   data:    wt (C, OC, K, K) | dye (OC, H + 2P, W + 2P) | dxp (C, H + 2P, W + 2P) | the inner
+ *   data:    wt (C, OC, K, K) (direct only) | dye (OC, H + 2P, W + 2P) | dxp (C, H + 2P, W + 2P) | the inner
  *            convolution's workspace */
 #include "nn/conv_train.h"
 
@@ -212,12 +214,16 @@ static conv2d_desc bd_inner(const conv2d_desc *d) {
 
 static int bd_winograd(const conv2d_desc *e) { return conv2d_winograd_supported(e); }
 
+/* The turned kernels wt, for the direct path only. */
+static size_t bd_wt_floats(const conv2d_desc *d, const conv2d_desc *e) {
+    return bd_winograd(e) ? 0 : up16((size_t)d->c * (size_t)d->oc * (size_t)d->kh * (size_t)d->kw);
+}
+
 size_t conv2d_backward_data_same_workspace(const conv2d_desc *d) {
     const conv2d_desc e = bd_inner(d);
     const size_t ehw = (size_t)e.h * (size_t)e.w;
     const size_t inner = bd_winograd(&e) ? conv2d_winograd_workspace(&e, 1) : conv2d_direct_workspace(&e);
-    return up16((size_t)d->c * (size_t)d->oc * (size_t)d->kh * (size_t)d->kw) + up16((size_t)d->oc * ehw) +
-           up16((size_t)d->c * ehw) + inner;
+    return bd_wt_floats(d, &e) + up16((size_t)d->oc * ehw) + up16((size_t)d->c * ehw) + inner;
 }
 
 /* Mirror of padded coordinate i - p into 0..n-1 (reflection without repeating the edge). */
@@ -230,21 +236,24 @@ static int bd_reflect(int i, int n) {
 
 void conv2d_backward_data_same(const conv2d_desc *d, const float *w, const float *dy, float *dx, float *ws) {
     const conv2d_desc e = bd_inner(d);
-    const int p = d->pad, k = d->kw, H = d->h, W = d->w, EH = e.h, EW = e.w;
+    const int p = d->pad, k = d->kw, H = d->h, W = d->w, EH = e.h, EW = e.w, wino = bd_winograd(&e);
     const size_t kk = (size_t)k * (size_t)k, ehw = (size_t)EH * (size_t)EW, hw = (size_t)H * (size_t)W;
     float *wt = ws;                                                   /* (C, OC, K, K) */
-    float *dye = wt + up16((size_t)d->c * (size_t)d->oc * kk);         /* (OC, EH, EW) */
+    float *dye = wt + bd_wt_floats(d, &e);                             /* (OC, EH, EW) */
     float *dxp = dye + up16((size_t)d->oc * ehw);                      /* (C, EH, EW) */
     float *inner = dxp + up16((size_t)d->c * ehw);
     const int nthreads = ct_threads(d);
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
+        /* Winograd's kernel transform reads w turned and transposed itself (WINO_W_FLIP). */
+        if (!wino) {
 #pragma omp for schedule(static)
-        for (int c = 0; c < d->c; c++)
-            for (int o = 0; o < d->oc; o++)
-                for (size_t t = 0; t < kk; t++)
-                    wt[((size_t)c * (size_t)d->oc + (size_t)o) * kk + t] =
-                        w[((size_t)o * (size_t)d->c + (size_t)c) * kk + (kk - 1 - t)];
+            for (int c = 0; c < d->c; c++)
+                for (int o = 0; o < d->oc; o++)
+                    for (size_t t = 0; t < kk; t++)
+                        wt[((size_t)c * (size_t)d->oc + (size_t)o) * kk + t] =
+                            w[((size_t)o * (size_t)d->c + (size_t)c) * kk + (kk - 1 - t)];
+        }
 #pragma omp for schedule(static)
         for (int o = 0; o < d->oc; o++) {
             float *eo = dye + (size_t)o * ehw;
@@ -258,8 +267,14 @@ void conv2d_backward_data_same(const conv2d_desc *d, const float *w, const float
             memset(eo + (size_t)(H + p) * (size_t)EW, 0, (size_t)p * (size_t)EW * sizeof *eo);
         }
     }
-    if (bd_winograd(&e)) conv2d_winograd_forward(&e, 1, dye, wt, NULL, dxp, inner);
-    else conv2d_direct_forward(&e, 1, dye, wt, NULL, dxp, inner);
+    if (wino) {
+        /* The forward convolution of dye by the flipped kernels, as the backward-data of the
+         * zero-padded convolution (C -> OC) on the embedded map. */
+        const conv2d_desc z = {d->c, EH, EW, d->oc, 3, 3, 1, 1, PAD_ZERO, d->threads};
+        conv2d_winograd_backward_data(&z, w, dye, NULL, dxp, inner);
+    } else {
+        conv2d_direct_forward(&e, 1, dye, wt, NULL, dxp, inner);
+    }
     /* The padding's adjoint, per channel: interior rows and columns copied, the border added to
      * the pixels it mirrors (reflection) or dropped (zeros). */
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)

@@ -16,6 +16,14 @@ size_t conv2d_direct_backward_weights_workspace(const conv2d_desc *d);
 void conv2d_direct_backward_weights(const conv2d_desc *d, int up, const float *x, const float *dy, float *dw,
                                     float *ws);
 
+/* The weight gradient of a 3x3 stride-1 pad-1 convolution (zero or reflection padding) by
+ * Winograd's F(3x3, 4x4) (conv_winograd_dw.c): d on the x`up` nearest-upsampled input, x the SMALL
+ * map (C, H/up, W/up); dy (OC, H, W) -> dw (OC, C, 3, 3) +=. Any size from 1x1 (2x2 reflecting). */
+int conv2d_winograd_dw_supported(const conv2d_desc *d);
+size_t conv2d_winograd_dw_workspace(const conv2d_desc *d);
+void conv2d_winograd_backward_weights(const conv2d_desc *d, int up, const float *x, const float *dy, float *dw,
+                                      float *ws);
+
 /* w (OC, C, K, K), dy (OC, H, W) -> dx (C, H, W) overwritten (the gradient at the upsampled input
  * when the forward upsampled). */
 size_t conv2d_backward_data_same_workspace(const conv2d_desc *d);
