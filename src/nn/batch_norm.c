@@ -22,27 +22,19 @@
 
 #define BN_PAR_MIN ((size_t)1 << 16)
 
-/* Chunks of this many floats are summed in float (vectorised), the chunks' sums in double. */
+/* Chunks of this many floats are summed in float (vectorised), the chunks' sums in double, as
+ * norm_sums sums the forward's moments. */
 #define BN_CHUNK 512
 
 /* Threads for a layer of `work` values: one below BN_PAR_MIN, where forking costs more. */
 static int bn_threads(int threads, size_t work) { return threads > 1 && work >= BN_PAR_MIN ? threads : 1; }
 
-/* *s1 += sum of (x[i] - shift), *s2 += sum of (x[i] - shift)^2 over x (len). */
+/* *s1 += and *s2 += norm_sums of x (len): the moments of one image's channel, added over the batch. */
 static void bn_sums(const float *x, size_t len, float shift, double *s1, double *s2) {
-    for (size_t i0 = 0; i0 < len; i0 += BN_CHUNK) {
-        const size_t m = len - i0 < BN_CHUNK ? len - i0 : BN_CHUNK;
-        const float *p = x + i0;
-        float p1 = 0.0f, p2 = 0.0f;
-#pragma omp simd reduction(+ : p1, p2)
-        for (size_t i = 0; i < m; i++) {
-            const float t = p[i] - shift;
-            p1 += t;
-            p2 += t * t;
-        }
-        *s1 += p1;
-        *s2 += p2;
-    }
+    double t1, t2;
+    norm_sums(x, len, shift, &t1, &t2);
+    *s1 += t1;
+    *s2 += t2;
 }
 
 /* Mean and biased variance of channel ch of x (N, C, HW). */

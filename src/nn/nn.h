@@ -150,6 +150,9 @@ void pool_backward_route(const pool_desc *d, const uint64_t *route, const float 
  * pass needs (either may be NULL). y == x allowed. */
 void instance_norm_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta,
                            float eps, float *y, float *mean, float *invstd, int relu, int threads);
+/* The moments both norms start from: *s1 = sum of (x[i] - shift), *s2 = sum of (x[i] - shift)^2
+ * over n values, in float chunks of 512 (vectorised) summed in double. */
+void norm_sums(const float *x, size_t n, float shift, double *s1, double *s2);
 /* Forward only, for residual blocks: r (C, HW) += the instance norm of x (C, HW) (no ReLU), in
  * one pass over r; the statistics are not kept. */
 void instance_norm_add_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta, float eps,

@@ -19,8 +19,7 @@
 /* Chunks of this many floats are summed in float (vectorised), the chunks' sums in double. */
 #define NORM_CHUNK 512
 
-/* *s1 = sum of (x[i] - shift), *s2 = sum of (x[i] - shift)^2 over n values. */
-static void norm_sums(const float *x, size_t n, float shift, double *s1, double *s2) {
+void norm_sums(const float *x, size_t n, float shift, double *s1, double *s2) {
     double t1 = 0.0, t2 = 0.0;
     for (size_t i0 = 0; i0 < n; i0 += NORM_CHUNK) {
         const size_t len = n - i0 < NORM_CHUNK ? n - i0 : NORM_CHUNK;
