@@ -22,6 +22,11 @@ LIB_SRC  := $(wildcard src/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# Clusters (docs/cluster.md): build/impasto is one process and never needs MPI; with MPI=1
+# (the default where Open MPI's mpicc is installed; MPI=0 turns it off) build/impasto-mpi is
+# the same CLI joining mpirun/srun jobs through cluster/mpi.c.
+MPI      ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+MPI_BIN  := $(if $(filter 1,$(MPI)),$(BUILD)/impasto-mpi)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EX_SRC   := $(wildcard examples/*.c)
@@ -64,10 +69,10 @@ OPENMP_LIBS  ?= -lgomp
 
 .PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
-all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
+all: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h bench/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h bench/*.h cluster/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -99,8 +104,15 @@ $(BUILD)/$(SONAME): $(BUILD)/$(SO_FILE)
 $(BUILD)/libimpasto.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
-$(BUILD)/impasto: $(CLI_OBJ) $(BUILD)/libimpasto.a
+$(BUILD)/impasto: $(CLI_OBJ) $(BUILD)/cluster/single.o $(BUILD)/libimpasto.a
 	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cluster/mpi.o: cluster/mpi.c cluster/cluster.h include/impasto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell mpicc --showme:compile) -c $< -o $@
+
+$(BUILD)/impasto-mpi: $(CLI_OBJ) $(BUILD)/cluster/mpi.o $(BUILD)/libimpasto.a
+	$(CC) -o $@ $^ $(LDLIBS) $(shell mpicc --showme:link)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libimpasto_internal.a
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -248,11 +260,12 @@ $(BUILD)/impasto.bash-completion: $(BUILD)/impasto
 # Installs the CLI, the header, both libraries and impasto.pc (tests/cli/test_install.sh checks the
 # result); `make install-models` adds the converted models. The .pc file is made on every install
 # because it holds PREFIX, LIBDIR and INCLUDEDIR.
-install: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(BUILD)/impasto.1 \
+install: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(BUILD)/impasto.1 \
          $(BUILD)/impasto.bash-completion
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" \
 	    "$(DESTDIR)$(PKGCONFIGDIR)"
 	$(INSTALL) -m 755 $(BUILD)/impasto "$(DESTDIR)$(BINDIR)/impasto"
+	$(if $(MPI_BIN),$(INSTALL) -m 755 $(MPI_BIN) "$(DESTDIR)$(BINDIR)/impasto-mpi")
 	$(INSTALL) -m 644 include/impasto.h "$(DESTDIR)$(INCLUDEDIR)/impasto.h"
 	$(INSTALL) -m 755 $(BUILD)/$(SO_FILE) "$(DESTDIR)$(LIBDIR)/$(SO_FILE)"
 	ln -sf $(SO_FILE) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
@@ -279,7 +292,7 @@ install-models: $(MODEL_FILES)
 # Removes what install and install-models put in place, and the models' folders when that
 # leaves them empty (a file someone else put there is kept); shared folders (bin, lib, ...) stay.
 uninstall:
-	rm -f "$(DESTDIR)$(BINDIR)/impasto" "$(DESTDIR)$(INCLUDEDIR)/impasto.h" \
+	rm -f "$(DESTDIR)$(BINDIR)/impasto" "$(DESTDIR)$(BINDIR)/impasto-mpi" "$(DESTDIR)$(INCLUDEDIR)/impasto.h" \
 	    "$(DESTDIR)$(LIBDIR)/$(SO_FILE)" "$(DESTDIR)$(LIBDIR)/$(SONAME)" \
 	    "$(DESTDIR)$(LIBDIR)/libimpasto.so" "$(DESTDIR)$(LIBDIR)/libimpasto.a" \
 	    "$(DESTDIR)$(PKGCONFIGDIR)/impasto.pc" "$(DESTDIR)$(MANDIR)/man1/impasto.1" \

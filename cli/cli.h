@@ -4,6 +4,7 @@
 #ifndef IMPASTO_CLI_H
 #define IMPASTO_CLI_H
 
+#include "../cluster/cluster.h"
 #include "impasto.h"
 #include <stdio.h>
 #include <sys/types.h>
@@ -193,6 +194,9 @@ int cli_batch_check(const char *cmd, const char *content, const char *style, con
  * some were not, EXIT_INTERRUPTED when interrupted. */
 int cli_batch_run(impasto_ctx *ctx, const cli_batch *b);
 
+/* In a job of several processes (impasto-mpi under mpirun), a command given one picture refuses
+ * with one line from the first process and returns EXIT_USAGE; alone it returns 0. */
+int cli_one_process(const char *cmd);
 /* -c and -o of the commands that take one photo or a folder and no style (fast, translate), before
  * any work: for a folder, -o must be given and be a folder (cli_batch_check); for a photo it is
  * an image name, out.png when not given (*output is set). Returns 0, or EXIT_USAGE after one line. */

@@ -125,6 +125,7 @@ static int run(void *p, int argc, char **argv) {
         rc = cli_batch_run(ctx, &b);
         goto done;
     }
+    if ((rc = cli_one_process(CMD)) != 0) goto done;
     if ((s = impasto_image_load(ctx, content_path, &content)) != IMPASTO_OK) goto failed;
     for (int i = 0; i < nstyles; i++)
         if ((s = impasto_image_load(ctx, styles[i], &style_imgs[i])) != IMPASTO_OK) goto failed;
@@ -164,4 +165,5 @@ const cli_command CLI_ADAIN = {
     .settings_size = sizeof(adain_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

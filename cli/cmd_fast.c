@@ -93,4 +93,5 @@ const cli_command CLI_FAST = {
     .settings_size = sizeof(fast_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -110,6 +110,7 @@ static int run(void *p, int argc, char **argv) {
         rc = cli_batch_run(ctx, &b);
         goto done;
     }
+    if ((rc = cli_one_process(CMD)) != 0) goto done;
     if ((s = impasto_image_load(ctx, content_path, &content)) == IMPASTO_OK &&
         (s = impasto_image_load(ctx, style_path, &style)) == IMPASTO_OK &&
         (s = run_pair(&job, ctx, content, style, &result)) == IMPASTO_OK)
@@ -144,4 +145,5 @@ const cli_command CLI_WCT = {
     .settings_size = sizeof(wct_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -115,7 +115,7 @@ static int help(int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         cli_error(NULL, 1, "no command given (usage: impasto COMMAND [options]; 'impasto help' lists them)");
         return EXIT_USAGE;
@@ -138,4 +138,14 @@ int main(int argc, char **argv) {
     if (family_list(cmd, list, sizeof list)) return family_only(argc, argv);
     cli_error(NULL, 1, "unknown command '%s'", cmd);
     return EXIT_USAGE;
+}
+
+/* Under mpirun or srun (impasto-mpi), every process joins the job first and leaves it last. */
+int main(int argc, char **argv) {
+    char err[512];
+    if (cluster_start(&argc, &argv, err, sizeof err)) {
+        cli_error(NULL, 0, "%s", err);
+        return 1;
+    }
+    return cluster_finish(dispatch(argc, argv));
 }

@@ -74,6 +74,10 @@ typedef struct cli_command {
     int (*run)(void *settings, int argc, char **argv);
     const char *positional;   /* e.g. "IMAGE..." (NULL: none are taken) */
     int positional_complete;  /* CLI_COMPLETE_* for them */
+    /* 1: the processes of an MPI job share the work (training by data parallelism, folders by
+     * picture; docs/cluster.md); 0: under mpirun -np N > 1 the command refuses to run, since every
+     * process would do the same work. */
+    int processes;
 } cli_command;
 
 #define CLI_MAX_OPTS 96

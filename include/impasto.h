@@ -383,11 +383,33 @@ typedef struct impasto_train_progress {
     /* With adversarial_weight: the generator's adversarial loss (weighted) and the
      * discriminator's (0.5 (real + fake), mean over the batch); else 0. */
     double adversarial_loss, discriminator_loss;
+    /* This process's share (impasto_process_group; else the whole run): the photos it has trained
+     * on in this run, and the seconds it spent in the group's sums (0 alone). */
+    long images;
+    double sum_seconds;
 } impasto_train_progress;
 
 /* Called after every step; non-zero cancels: a checkpoint is written (when checkpoint_dir is
  * set) and impasto_train returns IMPASTO_ERR_CANCELLED, its message naming the checkpoint. */
 typedef int (*impasto_train_progress_fn)(const impasto_train_progress *p, void *user);
+
+/* Data-parallel training over several processes (the ranks of an MPI job, say). Every process
+ * calls impasto_train with the same photos and options; process `rank` of `size` trains on the
+ * batch slots b with b % size == rank of every global batch (batch_size photos), and before each
+ * update the gradients and losses are summed over the processes, so that every process takes the
+ * same step and holds the same weights. Photo order and crops are drawn per step and per slot from
+ * the seed, so the same seed and batch size give the same model for any number of processes, up
+ * to the order of float summation; a checkpoint resumes with any number. Only process 0 writes
+ * checkpoints and the model; every process's progress callback is called, and a cancel on any of
+ * them stops all of them after the same step. */
+typedef struct impasto_process_group {
+    int rank, size;               /* 0 <= rank < size; size <= batch_size */
+    /* Sums n values of buf (floats, or doubles when is_double) over the processes in place, the
+     * same result on each of them; called in the same order on every process. Returns 0, or
+     * non-zero when the group is broken (impasto_train then fails with IMPASTO_ERR_IO). */
+    int (*sum)(void *user, void *buf, size_t n, int is_double);
+    void *user;
+} impasto_process_group;
 
 typedef struct impasto_train_options {
     double content_weight;        /* 1e5 */
@@ -419,6 +441,7 @@ typedef struct impasto_train_options {
     const char *const *paintings; /* the pictures it calls real (npaintings files, shorter side
                                      resized to image_size), or NULL: crops of the style image */
     size_t npaintings;
+    const impasto_process_group *group;  /* NULL: this process alone */
 } impasto_train_options;
 
 void impasto_train_options_init(impasto_train_options *opt);
