@@ -15,7 +15,7 @@ static struct {
 /* Launched by a job starter (Open MPI, PMI/PMIx, Slurm)? A plain `impasto` does not initialise MPI at
  * all: a singleton MPI_Init can be slow or fail where no launcher runs. */
 static int launched(void) {
-    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_STEP_ID"};
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         if (getenv(vars[i])) return 1;
     return 0;
@@ -43,6 +43,15 @@ int cluster_start(int *argc, char ***argv, char *err, size_t errsize) {
     job.joined = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &job.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &job.size);
+    /* srun without an MPI plugin starts its tasks as separate jobs of one: each would do it all. */
+    const char *tasks = getenv("SLURM_STEP_NUM_TASKS");
+    if (job.size == 1 && tasks && atoi(tasks) > 1) {
+        snprintf(err, errsize, "srun started %s tasks but MPI sees each alone: run `srun --mpi=pmix` (or mpirun "
+                 "inside the allocation)", tasks);
+        MPI_Finalize();
+        job.joined = 0;
+        return 1;
+    }
     /* Errors come back as codes: the library turns a failed sum into a message. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     job.group = (impasto_process_group){.rank = job.rank, .size = job.size, .sum = sum};

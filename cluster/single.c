@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The job's size as the launchers tell their processes (Open MPI, PMI/PMIx, Slurm). */
+/* The job's size as the launchers tell each process they start (Open MPI's mpirun, PMI, Slurm's
+ * srun; not SLURM_NTASKS, which a batch script itself sees). */
 static int launched_size(void) {
-    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"};
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
         if (v && atoi(v) > 1) return atoi(v);
