@@ -152,6 +152,7 @@ function showProgress(job) {
 function follow(id) {
   if (events) events.close();
   current = id;
+  document.body.dataset.job = id;
   $('run').hidden = false;
   $('bar').value = 0;
   $('status').textContent = 'queued';

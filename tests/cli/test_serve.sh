@@ -1,7 +1,7 @@
 #!/bin/sh
 # impasto serve: the JSON API over real sockets (tests/serve/test_api.py: every method, events,
 # cancel, the queue, hostile requests, SIGTERM), then the page in a real browser
-# (tests/browser/test_page.mjs: Debian's chromium driven by playwright-core from build/node).
+# (tests/browser/test_page.js: Debian's chromium driven by playwright-core from build/node).
 # Each part is skipped, with its reason, when what it needs is missing. Run from the repository root.
 . tests/cli_lib.sh
 NODE_DIR=${IMPASTO_NODE_DIR:-build/node}
@@ -49,7 +49,7 @@ elif ! command -v chromium >/dev/null 2>&1; then
 elif [ ! -f models/candy.safetensors ] || [ ! -f models/adain.safetensors ] || [ ! -f models/vgg19.safetensors ]; then
     skip "serve: the page in a browser" "models/ lacks candy, adain or vgg19 (make models)"
 else
-    IMPASTO_MODEL_DIR=$PWD/models NODE_PATH=$NODE_DIR/node_modules node tests/browser/test_page.mjs "$B" "$T/browser" \
+    IMPASTO_MODEL_DIR=$PWD/models node tests/browser/test_page.js "$B" "$NODE_DIR/node_modules" "$T/browser" \
         "${IMPASTO_SCREENSHOTS:-$T/browser/shots}" >"$T/page" 2>&1
     sed 's/^/    /' "$T/page"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T/page" | tail -1)
