@@ -25,7 +25,7 @@ SERVE    ?= $(shell pkg-config --exists libmicrohttpd 2>/dev/null && echo 1 || e
 ifeq ($(SERVE),1)
   SERVE_SRC   := $(wildcard serve/*.c)
   SERVE_OBJ   := $(SERVE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/serve/page_files.o
-  SERVE_CFLAGS := -DIMPASTO_HAVE_MHD $(shell pkg-config --cflags libmicrohttpd)
+  SERVE_CFLAGS := -DIMPASTO_HAVE_MHD -Iserve $(shell pkg-config --cflags libmicrohttpd)
   SERVE_LIBS  := $(shell pkg-config --libs libmicrohttpd)
 endif
 # The page's files, linked in as they are (serve/page.c names their symbols).

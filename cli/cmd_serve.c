@@ -9,7 +9,7 @@
 #include <string.h>
 
 #ifdef IMPASTO_HAVE_MHD
-#include "../serve/serve.h"
+#include "serve.h"
 #endif
 
 static const char *CMD = "serve";
