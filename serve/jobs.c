@@ -230,7 +230,7 @@ void jobs_restore(server *s) {
         if (strlen(e->d_name) == SERVE_ID_LEN + 5 && is_id(e->d_name) && !strcmp(e->d_name + SERVE_ID_LEN, ".json"))
             restore_one(s, e->d_name);
     closedir(d);
-    qsort(s->jobs, s->njobs, sizeof *s->jobs, cmp_created);
+    if (s->njobs > 1) qsort(s->jobs, s->njobs, sizeof *s->jobs, cmp_created);
 }
 
 /* ---- running ---- */

@@ -153,6 +153,7 @@ function follow(id) {
   if (events) events.close();
   current = id;
   document.body.dataset.job = id;
+  $('result').hidden = true;
   $('run').hidden = false;
   $('bar').value = 0;
   $('status').textContent = 'queued';

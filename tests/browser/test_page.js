@@ -116,8 +116,8 @@ async function main() {
     const href = await page.getAttribute('#download-png', 'href');
     const dl = await page.evaluate(async (h) => { const r = await fetch(h); return [r.status, r.headers.get('content-type')]; }, href);
     check('result: the download link gives the PNG', dl[0] === 200 && dl[1] === 'image/png', dl);
-    await page.screenshot({ path: path.join(shots, 'serve-result.png'), fullPage: true });
-    await page.screenshot({ path: path.join(shots, 'serve-result.jpg'), type: 'jpeg', quality: 80, fullPage: false });
+    await page.screenshot({ path: path.join(shots, 'serve-page.png'), fullPage: true });
+    await page.screenshot({ path: path.join(shots, 'serve-page.jpg'), type: 'jpeg', quality: 75, fullPage: true });
 
     // ---- a long transfer, cancelled ----
     await page.selectOption('#method', 'transfer');
@@ -131,7 +131,8 @@ async function main() {
     await until(page, (b) => Number(document.getElementById('bar').value) > b, before, 60000);
     const after = Number(await page.$eval('#bar', (e) => e.value));
     check('transfer: and keeps moving', after > before, [before, after]);
-    await page.screenshot({ path: path.join(shots, 'serve-progress.jpg'), type: 'jpeg', quality: 80 });
+    check('transfer: the old result is put away while it runs', await page.isHidden('#result'));
+    await page.screenshot({ path: path.join(shots, 'serve-progress.jpg'), type: 'jpeg', quality: 75, clip: { x: 0, y: 0, width: 1100, height: 580 } });
     await page.click('#cancel');
     check('transfer: Cancel stops it', await until(page, () => document.getElementById('status').textContent.includes('cancelled'), null, 60000),
       await page.textContent('#status'));

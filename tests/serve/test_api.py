@@ -290,6 +290,22 @@ def main():
     status, out = s.raw(("POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Impasto-Token: %s\r\nContent-Type: %s\r\n"
                          "Content-Length: %d\r\nConnection: close\r\n\r\n" % (s.port, s.token, ctype, len(body) + 500)).encode() + cut, timeout=2)
     check("hostile: a body that stops short of its Content-Length gets no job", b" 201 " not in status, status)
+    # A chunked body (no Content-Length) that runs past --max-upload (8 MB here) is cut off.
+    k = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    k.sendall(("POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Impasto-Token: %s\r\nContent-Type: %s\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n" % (s.port, s.token, ctype)).encode())
+    chunk = b"%x\r\n" % (1 << 20) + b"\0" * (1 << 20) + b"\r\n"
+    sent = 0
+    try:
+        for _ in range(12):
+            k.sendall(chunk)
+            sent += 1
+        k.sendall(b"0\r\n\r\n")
+        answer = k.recv(4096)
+    except OSError:
+        answer = b""
+    k.close()
+    check("hostile: a chunked body past --max-upload is cut off", b" 201 " not in answer, (sent, answer[:100]))
     st, _, js = s.request("POST", "/api/jobs", body=b'{"method": "fast"}', headers={"X-Impasto-Token": s.token, "Content-Type": "application/json"})
     check("hostile: a body that is not multipart is 400", st == 400, (st, js))
     st, _, js = s.post_job([("method", "adain"), ("content", ("c.png", content)), ("style", ("s.jpg", style)), ("options", "{alpha: 1")])
@@ -302,6 +318,21 @@ def main():
     check("hostile: a network name that is a path is refused", st == 404, (st, js))
     st, _, js = s.post_job([("method", "fast"), ("network", "candy"), ("content", ("c.png", content[:100]))])
     check("hostile: a truncated picture is 400", st == 400 and "content" in js["error"], (st, js))
+    # Garbage where options go (a fixed seed): each is refused with a 400, never a crash.
+    import random
+    rng = random.Random(21)
+    codes = []
+    for i in range(60):
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80)))
+        if i % 3 == 0:
+            fields = [("options", junk.decode("latin-1"))]
+        elif i % 3 == 1:
+            fields = [("options", json.dumps({rng.choice(["alpha", "content-size", "style-weights", "x"]): junk.decode("latin-1")}))]
+        else:
+            fields = [(rng.choice(["alpha", "content-size", "style-weights", "crop"]), junk.decode("latin-1"))]
+        st, _, js = s.post_job([("method", "adain"), ("content", ("c.png", content)), ("style", ("s.jpg", style))] + fields)
+        codes.append(st)
+    check("hostile: 60 garbage option values are each a 400", set(codes) == {400}, sorted(set(codes)))
     still("hostile: malformed bodies")
     bomb = png(5000, 5000, 1, fill=0)
     check("hostile: the bomb is small", len(bomb) < 100000, len(bomb))
