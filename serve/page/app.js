@@ -139,7 +139,8 @@ function showProgress(job) {
   bar.value = job.progress || 0;
   let text = job.method + ': ' + job.state;
   if (job.state === 'running') {
-    text += ' — ' + Math.round(100 * (job.progress || 0)) + '%';
+    const pct = 100 * (job.progress || 0);
+    text += ' — ' + pct.toFixed(pct < 10 ? 1 : 0) + '%';
     if (job.iterations) text += ' (' + job.iteration + ' / ' + job.iterations + ')';
     if (job.eta != null) text += ', about ' + formatSeconds(job.eta) + ' left';
   }

@@ -132,7 +132,7 @@ async function main() {
     const after = Number(await page.$eval('#bar', (e) => e.value));
     check('transfer: and keeps moving', after > before, [before, after]);
     check('transfer: the old result is put away while it runs', await page.isHidden('#result'));
-    await page.screenshot({ path: path.join(shots, 'serve-progress.jpg'), type: 'jpeg', quality: 75, clip: { x: 0, y: 0, width: 1100, height: 580 } });
+    await page.screenshot({ path: path.join(shots, 'serve-progress.jpg'), type: 'jpeg', quality: 75, clip: { x: 0, y: 0, width: 1100, height: 565 } });
     await page.click('#cancel');
     check('transfer: Cancel stops it', await until(page, () => document.getElementById('status').textContent.includes('cancelled'), null, 60000),
       await page.textContent('#status'));
