@@ -313,8 +313,10 @@ static enum MHD_Result finish_upload(server *s, struct MHD_Connection *c, upload
     if (code) return send_error(c, code, "%s", err);
     char id[SERVE_ID_LEN + 1];
     memcpy(id, j->id, sizeof id);
-    if (!jobs_submit(s, j)) {
+    int queued = jobs_submit(s, j);
+    if (queued <= 0) {
         job_free(j);
+        if (queued < 0) return send_error(c, 503, "%d jobs are waiting already: try again later", SERVE_MAX_QUEUED);
         return send_error(c, 503, "the server is stopping");
     }
     cJSON *o = cJSON_CreateObject();

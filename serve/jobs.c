@@ -99,8 +99,13 @@ job *jobs_get(server *s, const char *id) {
 
 int jobs_submit(server *s, job *j) {
     pthread_mutex_lock(&s->lock);
+    if (s->nqueued >= SERVE_MAX_QUEUED) {
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+    }
     int ok = !s->stopping && table_add(s, j);
     if (ok) {
+        s->nqueued++;
         j->state = JOB_QUEUED;
         j->created = serve_now();
         j->eta = -1;
@@ -428,6 +433,7 @@ static void *worker(void *arg) {
         while (!s->stopping && !s->queue_head) pthread_cond_wait(&s->work, &s->lock);
         if (s->stopping) break;
         job *j = s->queue_head;
+        s->nqueued--;
         s->queue_head = j->next;
         if (!s->queue_head) s->queue_tail = NULL;
         j->next = NULL;
@@ -477,6 +483,7 @@ static int unqueue(server *s, job *j) {
     if (!*pp) return 0;
     *pp = j->next;
     if (s->queue_tail == j) s->queue_tail = prev;
+    s->nqueued--;
     j->next = NULL;
     return 1;
 }
@@ -493,6 +500,7 @@ void jobs_stop(server *s) {
     s->stopping = 1;
     job *queued = s->queue_head;
     s->queue_head = s->queue_tail = NULL;
+    s->nqueued = 0;
     for (size_t i = 0; i < s->njobs; i++)
         if (s->jobs[i]->state == JOB_RUNNING) s->jobs[i]->cancel = 1;
     pthread_cond_broadcast(&s->work);

@@ -23,6 +23,8 @@ struct cJSON;
 #define SERVE_MAX_KEY 64
 /* Text fields (method, network, options...) are small; only pictures are large. */
 #define SERVE_MAX_TEXT_FIELD ((size_t)64 << 10)
+/* Jobs waiting at once: each holds its decoded pictures, so the queue is bounded (503 beyond). */
+#define SERVE_MAX_QUEUED 32
 /* Connections at once (each has a thread), and how long an idle one is kept. */
 #define SERVE_MAX_CONNECTIONS 512
 #define SERVE_CONNECTION_TIMEOUT 30
@@ -105,6 +107,7 @@ typedef struct server {
     job **jobs;               /* every job, by creation */
     size_t njobs, capjobs;
     job *queue_head, *queue_tail;
+    int nqueued;
     int stopping;
     pthread_t *workers;
     int nworkers;
@@ -122,7 +125,7 @@ void jobs_free(server *s);
 void jobs_restore(server *s);
 /* 32 random hex digits (getrandom); 0 when the system has no randomness to give. */
 int serve_random_hex(char *out, size_t nbytes);
-/* Queues a job (the server takes its images); 0 when stopping. */
+/* Queues a job (the server then owns it): 1, or 0 when stopping, -1 when the queue is full. */
 int jobs_submit(server *s, job *j);
 /* The job with this id, with a reference taken (job_release), or NULL. The id must already
  * be checked to be SERVE_ID_LEN hex digits. */

@@ -227,6 +227,16 @@ def main():
         queued.append(js["id"])
     states = [s.get("/api/jobs/" + q)[2]["state"] for q in queued]
     check("queue: jobs wait behind the running one", states == ["queued"] * 3, states)
+    extra, full = [], None
+    for i in range(40):
+        st, _, js = s.post_job([("method", "fast"), ("network", "candy"), ("content", ("c.png", content))])
+        if st != 201:
+            full = (st, js)
+            break
+        extra.append(js["id"])
+    check("queue: bounded at 32 waiting jobs, then 503", len(extra) + 3 == 32 and full and full[0] == 503, (len(extra), full))
+    for e in extra:
+        s.delete(e)
     st, _, js = s.delete(queued[1])
     check("queue: DELETE cancels a queued job at once", st == 200 and js["state"] == "cancelled", (st, js))
     js = s.wait(long_id, states=("running",))
