@@ -395,6 +395,7 @@ static void run_job(server *s, job *j, impasto_ctx *ctx) {
     impasto_status st = run_method(s, j, ctx, &out);
     const char *msg = st == IMPASTO_OK ? "" : impasto_ctx_error(ctx);
     int saved = out ? save_result(s, j, ctx, out) : 0;
+    pthread_mutex_lock(&s->record_lock);
     pthread_mutex_lock(&s->lock);
     j->seconds = serve_now() - j->started;
     j->eta = 0;
@@ -419,6 +420,7 @@ static void run_job(server *s, job *j, impasto_ctx *ctx) {
     pthread_mutex_unlock(&s->lock);
     impasto_image_free(out);
     write_record(s, j);
+    pthread_mutex_unlock(&s->record_lock);
 }
 
 static void *worker(void *arg) {
@@ -508,10 +510,12 @@ void jobs_stop(server *s) {
     pthread_mutex_unlock(&s->lock);
     while (queued) {
         job *next = queued->next;
+        pthread_mutex_lock(&s->record_lock);
         pthread_mutex_lock(&s->lock);
         cancel_queued(s, queued);
         pthread_mutex_unlock(&s->lock);
         write_record(s, queued);
+        pthread_mutex_unlock(&s->record_lock);
         job_release(s, queued);
         queued = next;
     }
@@ -529,6 +533,7 @@ void jobs_free(server *s) {
 }
 
 int jobs_delete(server *s, job *j) {
+    pthread_mutex_lock(&s->record_lock);
     pthread_mutex_lock(&s->lock);
     int state = j->state;
     if (state == JOB_QUEUED) {
@@ -536,6 +541,7 @@ int jobs_delete(server *s, job *j) {
         cancel_queued(s, j);
         pthread_mutex_unlock(&s->lock);
         write_record(s, j);
+        pthread_mutex_unlock(&s->record_lock);
         if (was) job_release(s, j);
         return JOB_CANCELLED;
     }
@@ -544,6 +550,7 @@ int jobs_delete(server *s, job *j) {
         snprintf(j->stage, sizeof j->stage, "cancelling");
         touch(s, j);
         pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->record_lock);
         return JOB_RUNNING;
     }
     int in_table = 0;
@@ -562,13 +569,17 @@ int jobs_delete(server *s, job *j) {
         pthread_cond_broadcast(&s->changed);
     }
     pthread_mutex_unlock(&s->lock);
-    if (!in_table) return -1;
+    if (!in_table) {
+        pthread_mutex_unlock(&s->record_lock);
+        return -1;
+    }
     static const char *const suffixes[] = {".png", "-content.jpg", ".json"};
     for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
         char path[4096];
         if (job_file(s, j, suffixes[k], path, sizeof path) && unlink(path) != 0 && errno != ENOENT)
             fprintf(stderr, "impasto serve: warning: cannot delete %s: %s\n", path, strerror(errno));
     }
+    pthread_mutex_unlock(&s->record_lock);
     job_release(s, j);  /* the table's */
     return -1;
 }

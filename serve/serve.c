@@ -44,6 +44,7 @@ int serve_run(const serve_config *cfg, char *err, size_t nerr) {
     }
     pthread_mutex_init(&s.lock, NULL);
     pthread_mutex_init(&s.model_lock, NULL);
+    pthread_mutex_init(&s.record_lock, NULL);
     pthread_cond_init(&s.work, NULL);
     pthread_cond_init(&s.changed, NULL);
     /* SIGTERM and SIGINT are taken by sigwait below: blocked here, before any thread starts, so
@@ -76,6 +77,7 @@ int serve_run(const serve_config *cfg, char *err, size_t nerr) {
     pthread_cond_destroy(&s.changed);
     pthread_cond_destroy(&s.work);
     pthread_mutex_destroy(&s.model_lock);
+    pthread_mutex_destroy(&s.record_lock);
     pthread_mutex_destroy(&s.lock);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;

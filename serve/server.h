@@ -102,6 +102,9 @@ typedef struct server {
     char hostname[256];       /* this machine's name, accepted as Host on a non-loopback bind */
     int loopback;             /* bound to a loopback address */
     pthread_mutex_t lock;
+    /* Held from a job's final state being set until its record is written, and by a DELETE, so
+     * that a job deleted just as it finishes cannot leave its record behind (taken before lock). */
+    pthread_mutex_t record_lock;
     pthread_cond_t work;      /* a job was queued, or stopping */
     pthread_cond_t changed;   /* some job's version moved */
     job **jobs;               /* every job, by creation */
