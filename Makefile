@@ -18,6 +18,19 @@ ifeq ($(SANITIZE),1)
   LDLIBS += -fsanitize=address,undefined
 endif
 
+# impasto serve (serve/, docs/serve.md) needs libmicrohttpd: built when pkg-config finds it
+# (`bash tools/install-deps.sh --serve`), or as SERVE=1 / SERVE=0 says. Without it the command
+# still exists and says it was built without the server.
+SERVE    ?= $(shell pkg-config --exists libmicrohttpd 2>/dev/null && echo 1 || echo 0)
+ifeq ($(SERVE),1)
+  SERVE_SRC   := $(wildcard serve/*.c)
+  SERVE_OBJ   := $(SERVE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/serve/page_files.o
+  SERVE_CFLAGS := -DIMPASTO_HAVE_MHD -Iserve $(shell pkg-config --cflags libmicrohttpd)
+  SERVE_LIBS  := $(shell pkg-config --libs libmicrohttpd)
+endif
+# The page's files, linked in as they are (serve/page.c names their symbols).
+PAGE_FILES := serve/page/index.html serve/page/style.css serve/page/app.js
+
 LIB_SRC  := $(wildcard src/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard cli/*.c)
@@ -104,15 +117,27 @@ $(BUILD)/$(SONAME): $(BUILD)/$(SO_FILE)
 $(BUILD)/libimpasto.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
-$(BUILD)/impasto: $(CLI_OBJ) $(BUILD)/cluster/single.o $(BUILD)/libimpasto.a
-	$(CC) -o $@ $^ $(LDLIBS)
+$(BUILD)/impasto: $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/cluster/single.o $(BUILD)/libimpasto.a
+	$(CC) -o $@ $^ $(LDLIBS) $(SERVE_LIBS)
+
+# cmd_serve.o is remade when SERVE changes (the stamp's name changes with it).
+$(BUILD)/.serve-$(SERVE):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/.serve-* && touch $@
+$(BUILD)/cli/cmd_serve.o: $(BUILD)/.serve-$(SERVE)
+$(BUILD)/cli/cmd_serve.o $(SERVE_SRC:%.c=$(BUILD)/%.o): CFLAGS += $(SERVE_CFLAGS)
+$(BUILD)/serve/%.o: serve/%.c $(wildcard include/*.h serve/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/serve/page_files.o: $(PAGE_FILES)
+	@mkdir -p $(dir $@)
+	cd serve/page && $(LD) -r -b binary -z noexecstack -o $(CURDIR)/$@ $(notdir $(PAGE_FILES))
 
 $(BUILD)/cluster/mpi.o: cluster/mpi.c cluster/cluster.h include/impasto.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell mpicc --showme:compile) -c $< -o $@
 
-$(BUILD)/impasto-mpi: $(CLI_OBJ) $(BUILD)/cluster/mpi.o $(BUILD)/libimpasto.a
-	$(CC) -o $@ $^ $(LDLIBS) $(shell mpicc --showme:link)
+$(BUILD)/impasto-mpi: $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/cluster/mpi.o $(BUILD)/libimpasto.a
+	$(CC) -o $@ $^ $(LDLIBS) $(SERVE_LIBS) $(shell mpicc --showme:link)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libimpasto_internal.a
 	$(CC) -o $@ $^ $(LDLIBS)

@@ -51,6 +51,12 @@ int cli_layers_ok(const char *cmd, const char *opt, const char *s);
 int cli_find_model(const char *cmd, const char *arg, const char *default_name, int fast_network,
                    char *out, size_t n);
 
+/* The first NAME.safetensors in those folders, silently: 1 with its path, 0 when there is none. */
+int cli_model_path(const char *name, char *out, size_t n);
+/* The names of the fast networks found there (every model but vgg19, adain, lst-r31 and training
+ * checkpoints), sorted, at most max. */
+int cli_network_names(char names[][128], int max);
+
 /* ---- files and folders (files.c) ------------------------------------------------------------ */
 
 /* Style images on one command line. */
