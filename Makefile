@@ -4,7 +4,7 @@
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fopenmp \
-            -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
+            -Iinclude -Isrc -Icluster -I/usr/include/x86_64-linux-gnu/openblas-openmp
 # OpenBLAS's OpenMP build: it shares impasto's one OpenMP thread pool and is safe to call from
 # inside a parallel region (the pthread build races when called concurrently, and its own
 # workers spin against OpenMP's for the same cores).

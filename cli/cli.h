@@ -4,7 +4,7 @@
 #ifndef IMPASTO_CLI_H
 #define IMPASTO_CLI_H
 
-#include "../cluster/cluster.h"
+#include "cluster.h"
 #include "impasto.h"
 #include <stdio.h>
 #include <sys/types.h>

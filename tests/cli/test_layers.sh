@@ -34,16 +34,18 @@ else ok "src/ folders include only the folders below them"; fi
 
 # The CLI links the public archive (only impasto_* visible); its #includes say the same. The
 # server (serve/) is linked into the CLI the same way: it sees impasto.h and its own headers, and
-# the CLI sees the server through serve.h alone.
+# the CLI sees the server through serve.h alone. cluster/ (MPI, docs/cluster.md) likewise, seen
+# through cluster.h.
 : >"$T/cli"
-for f in cli/*.c cli/*.h serve/*.c serve/*.h; do
+for f in cli/*.c cli/*.h serve/*.c serve/*.h cluster/*.c cluster/*.h; do
     sed -n 's/^[ \t]*#[ \t]*include[ \t]*"\([^"]*\)".*/\1/p' "$f" | while read -r inc; do
-        case $f:$inc in *:impasto.h | cli/*:cli.h | cli/*:opts.h | cli/*:serve.h | serve/*:serve.h | serve/*:server.h) ;;
+        case $f:$inc in *:impasto.h | cli/*:cli.h | cli/*:opts.h | cli/*:serve.h | serve/*:serve.h | serve/*:server.h | \
+                        cli/*:cluster.h | cluster/*:cluster.h) ;;
         *) echo "    $f includes \"$inc\"" | tee -a "$T/cli" ;; esac
     done
 done
-if [ -s "$T/cli" ]; then bad "cli/ and serve/ include impasto.h and their own headers only"
-else ok "cli/ and serve/ include impasto.h and their own headers only"; fi
+if [ -s "$T/cli" ]; then bad "cli/, serve/ and cluster/ include impasto.h and their own headers only"
+else ok "cli/, serve/ and cluster/ include impasto.h and their own headers only"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
