@@ -153,9 +153,17 @@ typedef struct impasto_train_progress {
     const char *checkpoint;
     const impasto_image *preview;
     double adversarial_loss, discriminator_loss;
+    long images;
+    double sum_seconds;
 } impasto_train_progress;
 
 typedef int (*impasto_train_progress_fn)(const impasto_train_progress *p, void *user);
+
+typedef struct impasto_process_group {
+    int rank, size;
+    int (*sum)(void *user, void *buf, size_t n, int is_double);
+    void *user;
+} impasto_process_group;
 
 typedef struct impasto_train_options {
     double content_weight;
@@ -180,6 +188,7 @@ typedef struct impasto_train_options {
     double adversarial_weight;
     const char *const *paintings;
     size_t npaintings;
+    const impasto_process_group *group;
 } impasto_train_options;
 
 void impasto_train_options_init(impasto_train_options *opt);
