@@ -635,7 +635,8 @@ typedef struct impasto_dream_options {
                                     this side, the tile grid offset at random each step; 0 never */
     int tile_halo;               /* -1: exact (the layers' receptive field: tiled gradients equal
                                     untiled ones up to float rounding); else pixels, a multiple of
-                                    8 up to 512 (smaller is faster; the random offset hides seams) */
+                                    8 up to 512, rounded up to the deepest layer's stride (relu5_x:
+                                    16); smaller is faster, the random offset hides seams */
     int64_t seed;                /* -1 = from the clock: jitter and tile offsets */
     int zoom_frames;             /* 0: one picture; N: N frames, frame i+1 dreamt on frame i
                                     zoomed by `zoom` about its centre; *out is the last frame */

@@ -79,6 +79,18 @@ static void test_parse_layers(void) {
     }
     dream_parse_layers(ctx, "relu5_1:512", &s);
     CHECK(strstr(impasto_ctx_error(ctx), "0..511") != NULL);
+    /* The exact halos docs/dream.md gives, and a halo asked for rounded up onto the stride. */
+    int align = 0;
+    CHECK(dream_exact_halo(vgg19_layer_index("relu3_1"), &align) == 24 && align == 4);
+    CHECK(dream_exact_halo(vgg19_layer_index("relu4_1"), NULL) == 72);
+    CHECK(dream_exact_halo(vgg19_layer_index("relu4_2"), &align) == 88 && align == 8);
+    CHECK(dream_exact_halo(vgg19_layer_index("relu5_1"), NULL) == 160);
+    CHECK(dream_exact_halo(vgg19_layer_index("relu5_4"), &align) == 256 && align == 16);
+    dream_run r;
+    CHECK(dream_run_init(ctx, &r, model->vgg, "relu5_1", POOL_MAX, NULL, 64, 8) == IMPASTO_OK && r.halo == 16);
+    dream_run_free(&r);
+    CHECK(dream_run_init(ctx, &r, model->vgg, "relu5_1", POOL_MAX, NULL, 16, 8) == IMPASTO_ERR_INVALID_ARG);
+    dream_run_free(&r);
 }
 
 static void check_gradient(const char *spec, const impasto_image *guide, const char *gname, const char *oname) {

@@ -252,7 +252,8 @@ impasto_status dream_run_init(impasto_ctx *ctx, dream_run *r, const vgg19 *net, 
     for (int i = 0; i < r->spec.n; i++) r->used[r->spec.e[i].layer] = 1;
     const int exact = dream_exact_halo(r->spec.last, &r->align);
     r->tile = tile;
-    r->halo = halo < 0 ? exact : halo;
+    /* A halo off the stride would start tiles between pooling windows: rounded up onto it. */
+    r->halo = halo < 0 ? exact : (halo + r->align - 1) / r->align * r->align;
     if (tile > 0 && tile < 2 * r->align)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "tiles of %d pixels are too small for %s (at least %d)", tile,
                         vgg19_layers()[r->spec.last].name, 2 * r->align);

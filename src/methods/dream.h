@@ -55,7 +55,8 @@ typedef struct dream_run {
 } dream_run;
 
 /* Parses `layers`, and with a guide (RGB(A) in 0..1, used at its size) computes its features at
- * each used layer. tile: 0 or the tile side; halo: -1 exact or pixels. */
+ * each used layer. tile: 0 or the tile side; halo: -1 exact or pixels (rounded up to a multiple of
+ * the deepest layer's stride). */
 impasto_status dream_run_init(impasto_ctx *ctx, dream_run *r, const vgg19 *net, const char *layers,
                               pool_kind pooling, const impasto_image *guide, int tile, int halo);
 void dream_run_free(dream_run *r);
