@@ -611,6 +611,75 @@ impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const i
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
 
+/* ---- DeepDream ------------------------------------------------------------------------------ */
+
+/* Mordvintsev, Olah & Tyka, "Inceptionism: Going Deeper into Neural Networks" (Google Research
+ * blog, 2015) and their deepdream notebook, on VGG-19 (ProGamerGov/neural-dream's option set):
+ * gradient ascent on the picture itself to amplify what the network sees at chosen layers. Each
+ * step rolls the picture by a random jitter, takes the gradient of the objective (by default
+ * 0.5 ||a||^2 summed over the chosen layers' activations a, or over one channel of a layer), and
+ * moves the picture by learning_rate * g / mean|g|, then clips it to valid pixels. Octaves run
+ * from small to large: each octave is the photo shrunk by octave_scale from the next, and the
+ * detail dreamt at one octave (picture minus photo) is enlarged and carried up to the next. */
+typedef struct impasto_dream_progress {
+    int frame, num_frames;        /* zoom frames: 0-based frame being dreamt (0 of 1 without) */
+    int octave, num_octaves;      /* 0-based, 0 = the smallest */
+    int width, height;            /* this octave's size */
+    int iteration, num_iterations;/* steps done in this octave / per octave */
+    double objective;             /* the objective at the last step (before it moved the picture) */
+    double done;                  /* share of the whole call's work done, 0..1 (pixels x steps) */
+    double seconds;               /* since the call started */
+} impasto_dream_progress;
+/* Called after every step; non-zero cancels: impasto_dream returns IMPASTO_ERR_CANCELLED with
+ * *out the picture so far (the detail dreamt so far carried up to the full size). */
+typedef int (*impasto_dream_progress_fn)(const impasto_dream_progress *p, void *user);
+/* Zoom sequences: called with each finished frame (index 0-based; valid only during the call);
+ * non-zero stops the run (impasto_dream returns IMPASTO_ERR_CANCELLED, *out that frame). */
+typedef int (*impasto_dream_frame_fn)(const impasto_image *frame, int index, void *user);
+
+typedef struct impasto_dream_options {
+    const char *layers;          /* "relu4_2": comma-separated VGG-19 layers (conv1_1 ... pool5),
+                                    each optionally with one channel, "relu4_2,relu5_1:17"; the
+                                    objectives of the entries add up */
+    int image_size;              /* 512: the photo's longest side is resized to this (0 = keep) */
+    int octaves;                 /* 4 */
+    double octave_scale;         /* 1.4: each octave is the next one's size / octave_scale (> 1) */
+    int iterations;              /* 10 steps per octave */
+    double learning_rate;        /* 1.5: the step, in 0..255 pixel units, per mean |gradient| */
+    int jitter;                  /* 32: each step rolls the picture by up to this many pixels */
+    const impasto_image *guide;  /* NULL; else each position's features move towards the guide's
+                                    best-matching feature vector: the objective is the sum over
+                                    positions of the largest dot product with the guide's
+                                    features (the notebook's objective_guide) */
+    int guide_size;              /* 224: the guide's longest side (0 = keep) */
+    impasto_pooling pooling;     /* max */
+    int original_colors;         /* 0; 1: keep the photo's colours (luminance-only dream) */
+    int tile;                    /* 512: pictures with a side over this are run in tiles of at most
+                                    this side, the tile grid offset at random each step; 0 never */
+    int tile_halo;               /* -1: exact (the layers' receptive field: tiled gradients equal
+                                    untiled ones up to float rounding); else pixels, a multiple of
+                                    8 up to 512, rounded up to the deepest layer's stride (relu5_x:
+                                    16); smaller is faster, the random offset hides seams */
+    int64_t seed;                /* -1 = from the clock: jitter and tile offsets */
+    int zoom_frames;             /* 0: one picture; N: N frames, frame i+1 dreamt on frame i
+                                    zoomed by `zoom` about its centre; *out is the last frame */
+    double zoom;                 /* 1.05 */
+    impasto_dream_progress_fn progress;  /* NULL = none */
+    impasto_dream_frame_fn frame;        /* NULL = none */
+    void *progress_user;                 /* passed to both */
+} impasto_dream_options;
+
+void impasto_dream_options_init(impasto_dream_options *opt);
+
+/* Dreams on `content` with VGG-19 `vgg`. *out is a new RGB image of the (resized) content's
+ * size, with the content's alpha carried over (single pictures only). Refused before any work
+ * (IMPASTO_ERR_INVALID_ARG): a layer VGG-19 does not have, a channel past the layer's count, no
+ * layer, zero octaves or iterations, an octave scale not above 1, a smallest octave (or guide)
+ * smaller than the deepest layer's minimum side (vgg19: relu4_x 8, relu5_x 16 pixels). A
+ * gradient that becomes NaN or infinite is IMPASTO_ERR_NOT_FINITE, *out NULL. */
+impasto_status impasto_dream(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
+                             const impasto_dream_options *opt, impasto_image **out);
+
 /* ---- evaluating results ------------------------------------------------------------------ */
 
 /* The first three compare two images of the same size (IMPASTO_ERR_INVALID_ARG otherwise) on

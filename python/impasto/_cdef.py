@@ -320,4 +320,42 @@ impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
                                 const impasto_image *output, const impasto_image *content,
                                 const impasto_image *const *styles, size_t nstyles,
                                 const impasto_eval_options *opt, impasto_eval_result *result);
+
+typedef struct impasto_dream_progress {
+    int frame, num_frames;
+    int octave, num_octaves;
+    int width, height;
+    int iteration, num_iterations;
+    double objective;
+    double done;
+    double seconds;
+} impasto_dream_progress;
+typedef int (*impasto_dream_progress_fn)(const impasto_dream_progress *p, void *user);
+typedef int (*impasto_dream_frame_fn)(const impasto_image *frame, int index, void *user);
+
+typedef struct impasto_dream_options {
+    const char *layers;
+    int image_size;
+    int octaves;
+    double octave_scale;
+    int iterations;
+    double learning_rate;
+    int jitter;
+    const impasto_image *guide;
+    int guide_size;
+    impasto_pooling pooling;
+    int original_colors;
+    int tile;
+    int tile_halo;
+    int64_t seed;
+    int zoom_frames;
+    double zoom;
+    impasto_dream_progress_fn progress;
+    impasto_dream_frame_fn frame;
+    void *progress_user;
+} impasto_dream_options;
+
+void impasto_dream_options_init(impasto_dream_options *opt);
+impasto_status impasto_dream(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
+                             const impasto_dream_options *opt, impasto_image **out);
 """
