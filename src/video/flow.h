@@ -39,6 +39,8 @@ typedef struct flow_params {
     float var_delta;     /* colour(intensity)-constancy weight */
     int mean_normalize;  /* 1: patches compared after removing their mean (robust to brightness) */
     int propagate;       /* 1: spatial propagation of patch flows before the descent */
+    int portable;        /* 1: never the AVX2 kernels (the tests compare both paths); 0 (the
+                          * default): AVX2 + FMA where the CPU has them */
 } flow_params;
 
 /* Fills *p with the preset's values (an unknown preset gives FLOW_PRESET_MEDIUM). */
