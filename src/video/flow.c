@@ -157,7 +157,9 @@ flow_ctx *flow_create(size_t w, size_t h, const flow_params *p) {
         size_t n = f->lw[l] * f->lh[l];
         f->pw[l] = f->lw[l] + 2 * FLOW_BORDER;
         size_t np = f->pw[l] * (f->lh[l] + 2 * FLOW_BORDER);
-        if (!(f->i0[l] = malloc(n * sizeof(float))) || !(f->i1[l] = malloc(n * sizeof(float))))
+        /* level 0 is only kept when the search reaches it; level 1 is built from the input */
+        if ((l > 0 || fs == 0) &&
+            (!(f->i0[l] = malloc(n * sizeof(float))) || !(f->i1[l] = malloc(n * sizeof(float)))))
             goto fail;
         if (l >= fs) {
             if (!(f->i1p[l] = malloc(np * sizeof(float))) || !(f->gx[l] = malloc(n * sizeof(float))) ||
@@ -194,14 +196,15 @@ fail:
 
 /* ---- pyramid ------------------------------------------------------------------------------ */
 
-/* dst (H/2, W/2) = 2x2 box means of src (H, W) (floor sizes: a last odd row/column is dropped). */
-static void pyr_down(const float *src, size_t sw, float *dst, size_t dw, size_t dh) {
+/* dst (H/2, W/2) = 2x2 box sums of src (H, W) times k (k = 1/4: means; floor sizes: a last odd
+ * row/column is dropped). */
+static void pyr_down(const float *src, size_t sw, float *dst, size_t dw, size_t dh, float k) {
 #pragma omp parallel for schedule(static) if (dw * dh >= FLOW_PAR_MIN)
     for (size_t y = 0; y < dh; y++) {
         const float *a = src + 2 * y * sw, *b = a + sw;
         float *o = dst + y * dw;
         for (size_t x = 0; x < dw; x++)
-            o[x] = 0.25f * (a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1]);
+            o[x] = k * (a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1]);
     }
 }
 
@@ -581,11 +584,16 @@ impasto_status flow_compute(flow_ctx *f, impasto_ctx *ctx, const float *prev, co
     thread_scope ts;
     thread_scope_enter(&ts, ctx);
 
-    grey_to_255(prev, n, f->i0[0]);
-    grey_to_255(next, n, f->i1[0]);
+    if (f->fs == 0) {
+        grey_to_255(prev, n, f->i0[0]);
+        grey_to_255(next, n, f->i1[0]);
+    }
     for (int l = 1; l <= f->cs; l++) {
-        pyr_down(f->i0[l - 1], f->lw[l - 1], f->i0[l], f->lw[l], f->lh[l]);
-        pyr_down(f->i1[l - 1], f->lw[l - 1], f->i1[l], f->lw[l], f->lh[l]);
+        /* level 1 straight from the input, the 0..255 scaling folded in */
+        const float *a = l == 1 ? prev : f->i0[l - 1], *b = l == 1 ? next : f->i1[l - 1];
+        float k = l == 1 ? 0.25f * 255.0f : 0.25f;
+        pyr_down(a, f->lw[l - 1], f->i0[l], f->lw[l], f->lh[l], k);
+        pyr_down(b, f->lw[l - 1], f->i1[l], f->lw[l], f->lh[l], k);
     }
     int nothing = w < 2 || h < 2 || f->ps < 2;
     if (nothing) {
