@@ -8,6 +8,8 @@
 # (tests/cli/test_slurm.sh starts a one-node cluster; docs/cluster.md).
 # --serve adds libmicrohttpd (impasto serve), and for the page's browser test Debian's chromium, node.js
 # and npm, then playwright-core into build/node (tools/install-browser-node.sh, as the invoking user).
+# --video adds FFmpeg's libraries (`impasto video`) and, for the optical flow's golden-file generator
+# and benchmark only, OpenCV's Python module and opencv-doc (its example clips).
 set -euo pipefail
 # The library and CLI; then the tests' own needs: the Python package's (cffi in ABI mode, pytest,
 # numpy, PIL, venv, setuptools and wheel to build the wheel offline), man for the man page, pkg-config
@@ -22,6 +24,8 @@ for arg in "$@"; do
     --reference) pkgs+=(python3-torch python3-numpy python3-pil) ;;
     --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;
     --mpi) pkgs+=(libopenmpi-dev openmpi-bin slurm-wlm munge) ;;
+    --video) pkgs+=(libavformat-dev libavcodec-dev libswscale-dev libavutil-dev pkg-config
+                    python3-opencv opencv-doc python3-numpy) ;;
     --onnx)
         # node.js and npm only when missing: a node.js that brings its own npm (NodeSource's nodejs
         # package, or one installed by hand) conflicts with Debian's npm package.
@@ -33,7 +37,7 @@ for arg in "$@"; do
         command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
         command -v npm >/dev/null 2>&1 || pkgs+=(npm)
         serve=1 ;;
-    *) echo "install-deps.sh: unknown option $arg (--reference, --fuzz, --onnx, --serve, --mpi)" >&2; exit 2 ;;
+    *) echo "install-deps.sh: unknown option $arg (--reference, --fuzz, --onnx, --serve, --mpi, --video)" >&2; exit 2 ;;
     esac
 done
 missing=()
