@@ -384,20 +384,27 @@ static impasto_status attention_run(impasto_ctx *ctx, const impasto_model *adain
     /* The paintings first: their patches are a fixed part of the memory the tiles must share. */
     for (size_t k = 0; k < nstyles && s == IMPASTO_OK; k++)
         s = encode_style(ctx, net, styles[k], opt->style_size, k, &sf[k], &sfh[k], &sfw[k]);
+    /* The keys and values (2 x 4 d bytes a patch) before they are made: they must leave the
+     * tiles ATTN_MIN_TILE_MB of the budget. */
+    const int budget = opt->memory_mb > 0 ? opt->memory_mb : TILE_DEFAULT_MEMORY_MB;
+    size_t kv_mb = 0;
+    if (s == IMPASTO_OK) {
+        const int r = opt->patch / 2;
+        size_t nk = 0;
+        for (size_t k = 0; k < nstyles; k++)
+            if (sfh[k] >= opt->patch && sfw[k] >= opt->patch) nk += (size_t)(sfh[k] - 2 * r) * (size_t)(sfw[k] - 2 * r);
+        kv_mb = 2 * nk * (size_t)ADAIN_FEAT_C * (size_t)opt->patch * (size_t)opt->patch * sizeof(float) >> 20;
+        if ((size_t)budget < kv_mb + ATTN_MIN_TILE_MB)
+            s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the paintings' %dx%d patches would take %zu MB, too much of "
+                         "the %d MB memory budget; lower the style size or the patch, or raise the budget", opt->patch,
+                         opt->patch, kv_mb, budget);
+    }
     if (s == IMPASTO_OK)
         s = attn_keys_build(ctx, ADAIN_FEAT_C, opt->patch, (const float *const *)sf, sfh, sfw, nstyles,
                             opt->style_weights, &keys);
     for (size_t k = 0; k < nstyles && sf; k++) free(sf[k]), sf[k] = NULL;
-    if (s == IMPASTO_OK) {
-        const size_t kv_mb = 2 * keys->d * keys->nk * sizeof(float) >> 20;
-        const int budget = opt->memory_mb > 0 ? opt->memory_mb : TILE_DEFAULT_MEMORY_MB;
-        if ((size_t)budget < kv_mb + 256)
-            s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the paintings' %dx%d patches take %zu MB, too much of the "
-                         "%d MB memory budget; lower the style size or the patch, or raise the budget", opt->patch,
-                         opt->patch, kv_mb, budget);
-        else
-            s = tile_plan_make(ctx, TILE_NET_ADAIN, h, w, opt->tile, opt->tile_halo, budget - (int)kv_mb, &plan);
-    }
+    if (s == IMPASTO_OK)
+        s = tile_plan_make(ctx, TILE_NET_ADAIN, h, w, opt->tile, opt->tile_halo, budget - (int)kv_mb, &plan);
     /* The units: each painting (counted here, encoded above), then each tile of pass 1, then
      * each tile of pass 2 with its attention steps. */
     if (s == IMPASTO_OK) {

@@ -12,6 +12,8 @@
 #define ATTN_QUERY_BLOCK 256
 #define ATTN_KEY_BLOCK 1024
 #define ATTN_MAX_PATCH 9
+/* Of the memory budget, what the paintings' patches must leave to the tiles of the content. */
+#define ATTN_MIN_TILE_MB 256
 #define ATTN_MIN_TEMPERATURE 1e-4
 #define ATTN_MAX_TEMPERATURE 100.0
 
