@@ -8,7 +8,7 @@
 static const cli_command *const COMMANDS[] = {
     &CLI_TRANSFER, &CLI_ADAIN, &CLI_WCT,     &CLI_FAST, &CLI_TRAIN, &CLI_GAN_TRAIN, &CLI_TRANSLATE,
     &CLI_CONVERT,  &CLI_EVAL,  &CLI_COMPARE, &CLI_GRID, &CLI_MODELS,
-    &CLI_ATTENTION,
+    &CLI_ATTENTION, &CLI_BREED,
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -348,6 +348,9 @@ typedef struct impasto_adain_options {
                                      that side (pytorch-AdaIN's --crop) */
     impasto_pass_progress_fn progress;  /* NULL = none */
     void *progress_user;
+    const struct impasto_genes *const *style_genes;  /* NULL; else one per style: a non-NULL entry stands for
+                                                 styles[k] (which may then be NULL), its moments used
+                                                 as the painting's; no preserve_color with genes */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
@@ -573,6 +576,9 @@ typedef struct impasto_wct_options {
     int memory_mb;     /* 1536 */
     impasto_pass_progress_fn progress;  /* NULL = none */
     void *progress_user;
+    const struct impasto_genes *style_genes; /* NULL; else the style's relu4_1 mean and covariance (the
+                                           style image may then be NULL): one level only (lst NULL),
+                                           and the genes must hold a covariance */
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
@@ -641,6 +647,36 @@ void impasto_attention_options_init(impasto_attention_options *opt);
 impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
                                  const impasto_image *const *styles, size_t nstyles,
                                  const impasto_attention_options *opt, impasto_image **out);
+
+/* ---- breeding styles: a painting's genes ----------------------------------------------------- */
+
+/* A painting's genes: what the one-pass methods use of it — the mean and deviation of each channel
+ * of its relu4_1 features (AdaIN) and their covariance (WCT's relu4_1 level), read with the AdaIN
+ * model's encoder and tied to it. A child mixes its parents' genes with weights drawn from a flat
+ * Dirichlet and a small mutation (Artbreeder's way of working); genes stand in for a painting in
+ * impasto_adain_options.style_genes and impasto_wct_options.style_genes. Saved as safetensors
+ * ("mean" (512), "std" (512), "cov" (512, 512); metadata format "impasto-genes", the encoder and
+ * its weights' MD5, a child's parents' weights and seed). */
+typedef struct impasto_genes impasto_genes;
+#define IMPASTO_GENES_MAX_PARENTS 16
+
+/* The painting resized so its longest side is style_size (0 keeps it; 512 as adain), encoded. */
+impasto_status impasto_genes_from_image(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *painting,
+                                        int style_size, impasto_genes **out);
+/* Child number `child` of `seed`: the same (seed, child) always gives the same child, whatever
+ * other children are drawn. mutation 0 .. 1 (0.1 in impasto breed): the spread of the changes. */
+impasto_status impasto_genes_breed(impasto_ctx *ctx, const impasto_genes *const *parents, size_t n, uint64_t seed,
+                                   uint64_t child, double mutation, impasto_genes **out);
+/* A file of another kind (a model, any safetensors without the genes metadata), of another
+ * encoder, or with values genes cannot have is IMPASTO_ERR_FORMAT, the message naming the file. */
+impasto_status impasto_genes_load(impasto_ctx *ctx, const char *path, impasto_genes **out);
+/* Written atomically. */
+impasto_status impasto_genes_save(impasto_ctx *ctx, const impasto_genes *g, const char *path);
+int impasto_genes_has_covariance(const impasto_genes *g);
+/* A child's parents' weights (the number of parents; *weights valid while g lives); 0 for genes
+ * read from a painting. */
+size_t impasto_genes_weights(const impasto_genes *g, const double **weights);
+void impasto_genes_free(impasto_genes *g);
 
 /* ---- evaluating results ------------------------------------------------------------------ */
 
