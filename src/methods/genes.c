@@ -256,9 +256,11 @@ impasto_status genes_parse(impasto_ctx *ctx, const safetensors *st, const char *
                         "impasto breed", path, kind ? "a model of kind '" : "no \"format\": \"" GENES_FORMAT "\"",
                         kind ? kind : " in its metadata", kind ? "'" : "");
     }
-    if (!enc || strcmp(enc, GENES_ENCODER) != 0 || !is_md5(md5))
-        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: genes of encoder '%s', impasto reads those of '%s' (with the "
-                        "encoder's MD5)", path, enc ? enc : "(none)", GENES_ENCODER);
+    if (!enc || strcmp(enc, GENES_ENCODER) != 0)
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: genes of encoder '%s', impasto reads those of '%s'", path,
+                        enc ? enc : "(none)", GENES_ENCODER);
+    if (!is_md5(md5))
+        return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: its encoder_md5 is not the 32 hex digits of an MD5", path);
     const st_tensor *tc = safetensors_find(st, "cov");
     impasto_genes *g = genes_alloc(tc != NULL);
     const size_t cc = (size_t)ADAIN_FEAT_C * ADAIN_FEAT_C;
