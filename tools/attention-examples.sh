@@ -27,5 +27,5 @@ while [ $# -ge 2 ]; do
     cells="$cells $IMAGES/content/$c $IMAGES/style/$s $W/${n}_adain.png $W/${n}_wct.png $W/${n}_attention.png $W/${n}_swap.png"
 done
 # shellcheck disable=SC2086
-"$B" grid -o "$OUT" --cols 6 --cell 192 --labels $cells
+"$B" grid -o "$OUT" --cols 6 --cell 160 --labels $cells
 echo "$OUT"
