@@ -178,6 +178,7 @@ int cli_check_layers(const char *cmd, const cli_opt *o, void *field);
 #define CLI_OPTS_END {NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, NULL, 0, NULL}
 
 /* The commands, for `impasto help`, the man page and completion (main.c). */
+extern const cli_command CLI_ATTENTION, CLI_BREED;
 extern const cli_command CLI_TRANSFER, CLI_ADAIN, CLI_WCT, CLI_FAST, CLI_TRAIN, CLI_GAN_TRAIN, CLI_TRANSLATE,
     CLI_CONVERT, CLI_EVAL, CLI_COMPARE, CLI_GRID, CLI_MODELS, CLI_SERVE;
 extern const cli_command CLI_DREAM;

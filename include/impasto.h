@@ -348,6 +348,9 @@ typedef struct impasto_adain_options {
                                      that side (pytorch-AdaIN's --crop) */
     impasto_pass_progress_fn progress;  /* NULL = none */
     void *progress_user;
+    const struct impasto_genes *const *style_genes;  /* NULL; else one per style: a non-NULL entry stands for
+                                                 styles[k] (which may then be NULL), its moments used
+                                                 as the painting's; no preserve_color with genes */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
@@ -596,6 +599,9 @@ typedef struct impasto_wct_options {
     int memory_mb;     /* 1536 */
     impasto_pass_progress_fn progress;  /* NULL = none */
     void *progress_user;
+    const struct impasto_genes *style_genes; /* NULL; else the style's relu4_1 mean and covariance (the
+                                           style image may then be NULL): one level only (lst NULL),
+                                           and the genes must hold a covariance */
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
@@ -679,6 +685,90 @@ void impasto_dream_options_init(impasto_dream_options *opt);
  * gradient that becomes NaN or infinite is IMPASTO_ERR_NOT_FINITE, *out NULL. */
 impasto_status impasto_dream(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
                              const impasto_dream_options *opt, impasto_image **out);
+
+/* ---- attention fusion: content attends over the painting's features ------------------------ */
+
+/* Feature fusion by attention, in the family of SANet (Park & Lee, "Arbitrary Style Transfer
+ * with Style-Attentional Networks", CVPR 2019), Avatar-Net's style decorator (Sheng et al. 2018)
+ * and style swap (Chen & Schmidt, "Fast Patch-based Style Transfer of Arbitrary Style", 2016),
+ * decoded with the AdaIN model's relu4_1 decoder. Without learned projections: the content's and
+ * the paintings' relu4_1 features are normalised per channel (mean 0, deviation 1, as SANet's
+ * mean_variance_norm), each N x N patch of them is made unit length, and every content position
+ * i takes
+ *   fused_i = sum_j softmax_j(cos(c_i, s_j) / temperature + ln w_k(j)) S_j
+ * over all N x N patches j of all paintings, S_j the painting's un-normalised patch; overlapping
+ * patches are averaged (N = 1: a position's own feature vector). hard = 1 takes the best patch
+ * instead: N = 3 and hard is Chen & Schmidt's style swap. Then fused' = alpha fused + (1 - alpha) f.
+ * The score matrix is never held whole: blocks of content positions against blocks of painting
+ * patches with a streaming softmax (docs/attention.md gives the memory bound). */
+typedef struct impasto_attention_options {
+    double alpha;                 /* 1.0: 0 decodes the content's own features, 1 the fused ones */
+    double temperature;           /* 0.05: softmax temperature on cosine scores, 1e-4 .. 100 */
+    int patch;                    /* 1: N, odd, 1 .. 9; the paintings' feature maps must be at least
+                                     N x N */
+    int hard;                     /* 0; 1: the best-matching patch alone (arg max) */
+    const double *style_weights;  /* NULL = equal; else one per painting (>= 0, not all 0): each of
+                                     painting k's patches gets w_k times the attention (ln w_k added
+                                     to its scores) */
+    const impasto_image *mask;    /* NULL; else as impasto_adain_options.mask: content region k (the
+                                     k-th gray level, darkest first) attends over painting k alone */
+    int content_size;             /* 512: the content's longest side is resized to this (0 = keep) */
+    int style_size;               /* 512: the same for each painting (0 = keep) */
+    /* Tiling as impasto_adain_options: the content's moments are taken over the whole image and
+     * every tile attends over all of the paintings' patches, so tiles differ from the untiled
+     * run only where the halo is cut short. */
+    int tile;                     /* -1: automatic; 0: never tile; N > 0: N x N tiles */
+    int tile_halo;                /* -1: exact (64 pixels); else a multiple of 8 up to 256 */
+    int memory_mb;                /* 1536; the paintings' patches (2 x 4 N^2 x 512 bytes per
+                                     position) count against it */
+    impasto_pass_progress_fn progress;  /* NULL = none; units: each painting encoded, each tile of
+                                           the statistics pass, and per tile of the stylize pass
+                                           IMPASTO_ATTENTION_STEPS attention steps then the tile */
+    void *progress_user;
+} impasto_attention_options;
+
+/* Progress units of attention in each tile (stage "attention"). */
+#define IMPASTO_ATTENTION_STEPS 8
+
+void impasto_attention_options_init(impasto_attention_options *opt);
+
+/* Repaints `content` with the features of `styles` (nstyles >= 1) by attention, with a model of
+ * kind "adain". *out is a new RGB image of the (resized) content's size, the content's alpha
+ * carried over. A patch larger than a painting's relu4_1 map, a temperature out of range and
+ * the like are IMPASTO_ERR_INVALID_ARG; non-finite features IMPASTO_ERR_NOT_FINITE. */
+impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                                 const impasto_image *const *styles, size_t nstyles,
+                                 const impasto_attention_options *opt, impasto_image **out);
+
+/* ---- breeding styles: a painting's genes ----------------------------------------------------- */
+
+/* A painting's genes: what the one-pass methods use of it — the mean and deviation of each channel
+ * of its relu4_1 features (AdaIN) and their covariance (WCT's relu4_1 level), read with the AdaIN
+ * model's encoder and tied to it. A child mixes its parents' genes with weights drawn from a flat
+ * Dirichlet and a small mutation (Artbreeder's way of working); genes stand in for a painting in
+ * impasto_adain_options.style_genes and impasto_wct_options.style_genes. Saved as safetensors
+ * ("mean" (512), "std" (512), "cov" (512, 512); metadata format "impasto-genes", the encoder and
+ * its weights' MD5, a child's parents' weights and seed). */
+typedef struct impasto_genes impasto_genes;
+#define IMPASTO_GENES_MAX_PARENTS 16
+
+/* The painting resized so its longest side is style_size (0 keeps it; 512 as adain), encoded. */
+impasto_status impasto_genes_from_image(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *painting,
+                                        int style_size, impasto_genes **out);
+/* Child number `child` of `seed`: the same (seed, child) always gives the same child, whatever
+ * other children are drawn. mutation 0 .. 1 (0.1 in impasto breed): the spread of the changes. */
+impasto_status impasto_genes_breed(impasto_ctx *ctx, const impasto_genes *const *parents, size_t n, uint64_t seed,
+                                   uint64_t child, double mutation, impasto_genes **out);
+/* A file of another kind (a model, any safetensors without the genes metadata), of another
+ * encoder, or with values genes cannot have is IMPASTO_ERR_FORMAT, the message naming the file. */
+impasto_status impasto_genes_load(impasto_ctx *ctx, const char *path, impasto_genes **out);
+/* Written atomically. */
+impasto_status impasto_genes_save(impasto_ctx *ctx, const impasto_genes *g, const char *path);
+int impasto_genes_has_covariance(const impasto_genes *g);
+/* A child's parents' weights (the number of parents; *weights valid while g lives); 0 for genes
+ * read from a painting. */
+size_t impasto_genes_weights(const impasto_genes *g, const double **weights);
+void impasto_genes_free(impasto_genes *g);
 
 /* ---- evaluating results ------------------------------------------------------------------ */
 

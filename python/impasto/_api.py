@@ -377,6 +377,64 @@ def adain(content, styles, *, model=None, progress=None, **options):
         keep.release()
 
 
+_ATTENTION_OPTIONS = ("alpha", "temperature", "patch", "hard", "style_weights", "mask", "content_size",
+                      "style_size", "tile", "tile_halo", "memory", "threads")
+
+
+def attention(content, styles, *, model=None, progress=None, **options):
+    """Repaint `content` by attention over the features of `styles` (one image or a list)
+    (`impasto attention`): each photo position takes the softmax-weighted mix of the paintings'
+    relu4_1 patches. Options: temperature=0.05, patch=1 (odd, up to 9), hard=False (patch=3 with
+    hard=True is style swap), alpha=1, style_weights, mask, content_size=512, style_size=512,
+    tile=None, tile_halo=None, memory=1536, threads=0. progress as adain(). Returns a float32
+    (H, W, 3|4) array."""
+    _check_options("attention", options, _ATTENTION_OPTIONS)
+    L = lib()
+    styles = _style_list(styles)
+    ctx = Context(options.get("threads", 0))
+    keep = _Keep()
+    opt = ffi.new("impasto_attention_options *")
+    L.impasto_attention_options_init(opt)
+    try:
+        o = options
+        for k in ("alpha", "temperature"):
+            if k in o:
+                setattr(opt, k, _float(k, o[k]))
+        if "patch" in o:
+            opt.patch = _int("patch", o["patch"])
+        if "hard" in o:
+            opt.hard = _bool(o["hard"])
+        if o.get("style_weights") is not None:
+            w = _floats("style_weights", o["style_weights"])
+            if len(w) != len(styles):
+                raise InvalidArgument("style_weights has %d values for %d style images"
+                                      % (len(w), len(styles)))
+            opt.style_weights = keep.doubles(w)
+        for k in ("content_size", "style_size"):
+            if k in o:
+                setattr(opt, k, _int(k, o[k]))
+        if "tile" in o:
+            opt.tile = _tile("tile", o["tile"])
+        if "tile_halo" in o:
+            opt.tile_halo = _halo("tile_halo", o["tile_halo"])
+        if o.get("memory") is not None:
+            opt.memory_mb = _int("memory", o["memory"])
+        model_ = get_model(ctx, model if model is not None else "adain", "model")
+        if o.get("mask") is not None:
+            opt.mask = keep.image(ctx, o["mask"])
+        c_content = keep.image(ctx, content)
+        c_styles = ffi.new("const impasto_image *[]", [keep.image(ctx, s) for s in styles])
+        runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
+        opt.progress = runner.callback
+        out = ffi.new("impasto_image **")
+        status, result = _run(runner, lambda: L.impasto_attention(ctx.ptr, model_.ptr, c_content, c_styles,
+                                                                   len(styles), opt, out), out)
+        ctx.check(status)
+        return result
+    finally:
+        keep.release()
+
+
 def _result(ctx, status, out):
     r = im.CImage(out[0]) if out[0] != ffi.NULL else None
     try:

@@ -125,6 +125,8 @@ typedef struct impasto_pass_progress {
 
 typedef int (*impasto_pass_progress_fn)(const impasto_pass_progress *p, void *user);
 
+typedef struct impasto_genes impasto_genes;
+
 typedef struct impasto_adain_options {
     double alpha;
     const double *style_weights;
@@ -138,6 +140,7 @@ typedef struct impasto_adain_options {
     int crop;
     impasto_pass_progress_fn progress;
     void *progress_user;
+    const struct impasto_genes *const *style_genes;
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
@@ -280,12 +283,44 @@ typedef struct impasto_wct_options {
     int memory_mb;
     impasto_pass_progress_fn progress;
     void *progress_user;
+    const struct impasto_genes *style_genes;
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
+
+typedef struct impasto_attention_options {
+    double alpha;
+    double temperature;
+    int patch;
+    int hard;
+    const double *style_weights;
+    const impasto_image *mask;
+    int content_size;
+    int style_size;
+    int tile;
+    int tile_halo;
+    int memory_mb;
+    impasto_pass_progress_fn progress;
+    void *progress_user;
+} impasto_attention_options;
+
+void impasto_attention_options_init(impasto_attention_options *opt);
+impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                                 const impasto_image *const *styles, size_t nstyles,
+                                 const impasto_attention_options *opt, impasto_image **out);
+
+impasto_status impasto_genes_from_image(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *painting,
+                                        int style_size, impasto_genes **out);
+impasto_status impasto_genes_breed(impasto_ctx *ctx, const impasto_genes *const *parents, size_t n, uint64_t seed,
+                                   uint64_t child, double mutation, impasto_genes **out);
+impasto_status impasto_genes_load(impasto_ctx *ctx, const char *path, impasto_genes **out);
+impasto_status impasto_genes_save(impasto_ctx *ctx, const impasto_genes *g, const char *path);
+int impasto_genes_has_covariance(const impasto_genes *g);
+size_t impasto_genes_weights(const impasto_genes *g, const double **weights);
+void impasto_genes_free(impasto_genes *g);
 
 typedef struct impasto_eval_options {
     const char *content_layers;

@@ -19,6 +19,8 @@
 #include "core/image.h"
 #include "core/threads.h"
 #include "methods/color.h"
+#include "methods/genes.h"
+#include "methods/mask.h"
 #include "methods/planes.h"
 #include "methods/tile.h"
 #include "models/model.h"
@@ -58,41 +60,6 @@ static impasto_status check_options(impasto_ctx *ctx, size_t nstyles, const impa
         if (opt->mask)
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a mask gives each style its own region: no style weights");
     }
-    return IMPASTO_OK;
-}
-
-/* The mask's gray level (0..255) at mask pixel i: gray as stored, RGB averaged, alpha ignored. */
-static int mask_level(const impasto_image *m, size_t i) {
-    const int ch = m->channels;
-    const float *p = m->data + i * (size_t)ch;
-    float v = ch >= 3 ? (p[0] + p[1] + p[2]) / 3.0f : p[0];
-    return (int)lrintf(fminf(fmaxf(v, 0.0f), 1.0f) * 255.0f);
-}
-
-/* Spatial control: region[i] (n = FH x FW) = the rank, among the mask's distinct gray levels in
- * ascending order, of the level under relu4_1 position i. A position stands for the 8x8 pixels
- * of the (h, w) content it was pooled from and takes the mask pixel under their centre, the mask
- * stretched over the content; levels are counted on the mask itself, unresampled, so no
- * in-between levels appear at region borders. The count must equal nstyles. */
-static impasto_status mask_regions(impasto_ctx *ctx, const impasto_image *mask, int h, int w, int fh, int fw,
-                                   size_t nstyles, int *region) {
-    int rank[256];
-    for (int l = 0; l < 256; l++) rank[l] = 0;
-    const size_t mn = (size_t)mask->width * (size_t)mask->height;
-    for (size_t i = 0; i < mn; i++) rank[mask_level(mask, i)] = 1;
-    int levels = 0;
-    for (int l = 0; l < 256; l++) rank[l] = rank[l] ? levels++ : -1;
-    if ((size_t)levels != nstyles)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the mask has %d gray level%s for %zu style image%s (one style "
-                        "per level, darkest first; save masks as PNG, JPEG adds levels)", levels,
-                        levels == 1 ? "" : "s", nstyles, nstyles == 1 ? "" : "s");
-    for (int fy = 0; fy < fh; fy++)
-        for (int fx = 0; fx < fw; fx++) {
-            const int py = 8 * fy + 4 < h ? 8 * fy + 4 : h - 1, px = 8 * fx + 4 < w ? 8 * fx + 4 : w - 1;
-            const size_t my = (size_t)(((double)py + 0.5) * mask->height / h);
-            const size_t mx = (size_t)(((double)px + 0.5) * mask->width / w);
-            region[(size_t)fy * (size_t)fw + (size_t)fx] = rank[mask_level(mask, my * (size_t)mask->width + mx)];
-        }
     return IMPASTO_OK;
 }
 
@@ -245,8 +212,13 @@ static impasto_status adain_run(impasto_ctx *ctx, const impasto_model *adain, co
                         adain ? "this one is of kind '" : "none was given", adain ? adain->kind : "",
                         adain ? "'" : "");
     if (!content || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: no content or style image given");
-    for (size_t k = 0; k < nstyles; k++)
-        if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: style image %zu is missing", k + 1);
+    for (size_t k = 0; k < nstyles; k++) {
+        const int genes = opt && opt->style_genes && opt->style_genes[k];
+        if (!styles[k] && !genes) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: style image %zu is missing", k + 1);
+        if (genes && opt->preserve_color)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: preserve_color recolours the painting's pixels, and "
+                            "style %zu is genes (no pixels)", k + 1);
+    }
     impasto_status s = check_options(ctx, nstyles, opt);
     if (s != IMPASTO_OK) return s;
 
@@ -284,7 +256,7 @@ static impasto_status adain_run(impasto_ctx *ctx, const impasto_model *adain, co
         s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     if (s == IMPASTO_OK && opt->mask) {
         if (!(region = malloc((size_t)fh * (size_t)fw * sizeof *region))) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-        else s = mask_regions(ctx, opt->mask, h, w, fh, fw, nstyles, region);
+        else s = mask_regions(ctx, opt->mask, h, w, 8, fh, fw, nstyles, region);
     }
     /* Pass 1: the content's moments over the whole image (per region with a mask). */
     if (s == IMPASTO_OK) s = acc_init(ctx, &acc, nreg, region, fw);
@@ -298,7 +270,14 @@ static impasto_status adain_run(impasto_ctx *ctx, const impasto_model *adain, co
         double wk = (opt->style_weights ? opt->style_weights[k] : 1.0) / wsum;
         if (!(wk > 0 || region)) continue;
         double *mk = smean + k * ADAIN_FEAT_C, *sk = ssd + k * ADAIN_FEAT_C;  // (512), (512)
-        s = style_moments(ctx, net, styles[k], opt, xc, (size_t)h * (size_t)w, mk, sk);
+        const impasto_genes *g = opt->style_genes ? opt->style_genes[k] : NULL;
+        if (g) {
+            /* The painting's moments as genes.c read them. */
+            s = genes_check_encoder(ctx, g, net, k);
+            for (int c = 0; s == IMPASTO_OK && c < ADAIN_FEAT_C; c++) mk[c] = g->mean[c], sk[c] = g->std[c];
+        } else {
+            s = style_moments(ctx, net, styles[k], opt, xc, (size_t)h * (size_t)w, mk, sk);
+        }
         if (s == IMPASTO_OK && (!doubles_finite(mk, ADAIN_FEAT_C) || !doubles_finite(sk, ADAIN_FEAT_C)))
             s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "AdaIN: the relu4_1 features of style image %zu hold NaN or "
                          "infinite values (the model's weights overflow on this picture)", k + 1);

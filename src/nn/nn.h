@@ -223,6 +223,19 @@ int wct_build(int c, const double *mc, const double *cov_c, const double *ms, co
 /* x (C, n) -> y (C, n) = alpha (t x + b) + (1 - alpha) x; y must not alias x. */
 void wct_apply(int c, size_t n, const float *x, const float *t, const float *b, float alpha, float *y);
 
+/* ---- attention.c ------------------------------------------------------------------------ */
+/* Softmax attention of nq queries over nk keys, computed in blocks of kblock keys (0: all at
+ * once) with a streaming softmax (a running maximum and sum per query), so the nq x nk score
+ * matrix is never held whole (nq x kblock floats of it at a time):
+ *   out_i = sum_j softmax_j(inv_t <q_i, k_j> + bias_j) v_j
+ * q (d, nq) with row stride ldq (query i is column i), k (d, nk) with ldk, v (dv, nk) with ldv,
+ * bias (nk) or NULL (-INFINITY excludes a key; a query whose keys are all excluded gets 0),
+ * out (nq, dv) row-major. hard = 1: out_i = v_j of the largest score instead (the first of
+ * equals), the limit of inv_t -> infinity. Returns 0, or -1 when out of memory. */
+int attention_forward(size_t nq, size_t d, const float *q, size_t ldq, size_t nk, const float *k, size_t ldk,
+                      size_t dv, const float *v, size_t ldv, const float *bias, float inv_t, int hard, size_t kblock,
+                      float *out);
+
 /* ---- conv_transpose.c ------------------------------------------------------------------- */
 /* Transposed convolution (PyTorch's ConvTranspose2d, "fractionally strided"), as the gradient of
  * a convolution with respect to its input: x (C,H,W) -> y (OC,OH,OW) with
