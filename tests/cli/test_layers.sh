@@ -1,6 +1,6 @@
 #!/bin/sh
 # The folders of src/ depend on each other one way only (README, "Layout"):
-#   core  <-  io, nn, loss, optim, formats' readers  <-  models  <-  formats' converters, methods
+#   core  <-  io, nn, loss, optim, formats' readers  <-  models  <-  formats' converters, methods  <-  video
 # checked on every #include "folder/..." of src/, and the command line uses include/impasto.h
 # alone (plus its own headers). Run from the repository root (as `make test` does).
 . tests/cli_lib.sh
@@ -14,6 +14,7 @@ may_include() {
         formats) echo "core" ;;                             # readers
         models) echo "core nn formats" ;;
         methods) echo "core io nn loss optim formats models" ;;
+        video) echo "core io nn loss optim formats models methods" ;;  # flow, and video's methods
         *) echo "" ;;
     esac
 }
