@@ -175,6 +175,6 @@ int cli_check_layers(const char *cmd, const cli_opt *o, void *field);
 
 /* The commands, for `impasto help`, the man page and completion (main.c). */
 extern const cli_command CLI_TRANSFER, CLI_ADAIN, CLI_WCT, CLI_FAST, CLI_TRAIN, CLI_GAN_TRAIN, CLI_TRANSLATE,
-    CLI_CONVERT, CLI_EVAL, CLI_COMPARE, CLI_GRID, CLI_MODELS;
+    CLI_CONVERT, CLI_EVAL, CLI_COMPARE, CLI_GRID, CLI_MODELS, CLI_VIDEO;
 
 #endif
