@@ -4,8 +4,8 @@
 # install it too. --fuzz adds clang and libFuzzer for `make fuzz`.
 # --onnx adds node.js and npm, then onnxruntime-node into build/bench/node (tools/install-bench-node.sh,
 # run as the invoking user) for `make bench-fast`; CI does not use it.
-# --video adds FFmpeg's development libraries (the Makefile finds them with pkg-config and builds
-# `impasto video`), and python3-opencv and opencv-doc (its DIS flow as the test oracle, its clips).
+# --video adds FFmpeg's libraries (`impasto video`) and, for the optical flow's golden-file generator
+# and benchmark only, OpenCV's Python module and opencv-doc (its example clips).
 set -euo pipefail
 # The library and CLI; then the tests' own needs: the Python package's (cffi in ABI mode, pytest,
 # numpy, PIL, venv, setuptools and wheel to build the wheel offline), man for the man page, pkg-config
@@ -18,7 +18,8 @@ for arg in "$@"; do
     case "$arg" in
     --reference) pkgs+=(python3-torch python3-numpy python3-pil) ;;
     --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;
-    --video) pkgs+=(libavformat-dev libavcodec-dev libswscale-dev libavutil-dev pkg-config python3-opencv opencv-doc) ;;
+    --video) pkgs+=(libavformat-dev libavcodec-dev libswscale-dev libavutil-dev pkg-config
+                    python3-opencv opencv-doc python3-numpy) ;;
     --onnx)
         # node.js and npm only when missing: a node.js that brings its own npm (NodeSource's nodejs
         # package, or one installed by hand) conflicts with Debian's npm package.
