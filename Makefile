@@ -78,7 +78,7 @@ INSTALL      ?= install
 # The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
 OPENMP_LIBS  ?= -lgomp
 
-.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan fuzz train-data gan-data adain-examples
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan bench-video fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
@@ -220,6 +220,11 @@ bench-train: all models $(TRAIN_DATA)/README.md
 # One AdaIN transfer, 512 content and 512 style, impasto against PyTorch (bench/README.md).
 bench-adain: all models
 	/usr/bin/python3 bench/adain_bench.py --driver $(BUILD)/bench/bench_adain --model models/adain.safetensors $(BENCH_ARGS)
+
+# impasto video's frames per second at 640x360 and 1280x720, fast and AdaIN, with and without temporal
+# consistency (bench/README.md, "Video"); needs VIDEO=1 and `bash tools/install-deps.sh --video`.
+bench-video: all models
+	/usr/bin/python3 bench/video_bench.py --impasto $(BUILD)/impasto $(BENCH_ARGS)
 
 bench-gan: all
 	/usr/bin/python3 bench/gan_bench.py --driver $(BUILD)/bench/bench_gan $(BENCH_ARGS)

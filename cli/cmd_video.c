@@ -258,13 +258,13 @@ static int print_info(const video_settings *st) {
         const long n = impasto_video_frames_read(r);
         if (st->common.json)
             printf("{\"width\": %d, \"height\": %d, \"fps\": \"%d/%d\", \"frames\": %ld, \"frames_claimed\": %ld, "
-                   "\"sar\": \"%d:%d\", \"rotation\": %g, \"audio\": %s, \"codec\": \"%s\"}\n",
-                   i.width, i.height, i.fps_num, i.fps_den, n, i.frames, i.sar_num, i.sar_den, i.rotation,
+                   "\"sar\": \"%d:%d\", \"rotation\": %g, \"duration\": %.3f, \"audio\": %s, \"codec\": \"%s\"}\n",
+                   i.width, i.height, i.fps_num, i.fps_den, n, i.frames, i.sar_num, i.sar_den, i.rotation, i.duration,
                    i.has_audio ? "true" : "false", i.codec);
         else
-            printf("%s: %s %dx%d, %d/%d fps, %ld frames (the container says %ld), aspect %d:%d, rotation %g, %s\n",
-                   st->content, i.codec, i.width, i.height, i.fps_num, i.fps_den, n, i.frames, i.sar_num, i.sar_den,
-                   i.rotation, i.has_audio ? "audio" : "no audio");
+            printf("%s: %s %dx%d, %d/%d fps, %ld frames (the container says %ld), %.3f s, aspect %d:%d, rotation %g, "
+                   "%s\n", st->content, i.codec, i.width, i.height, i.fps_num, i.fps_den, n, i.frames, i.duration,
+                   i.sar_num, i.sar_den, i.rotation, i.has_audio ? "audio" : "no audio");
     }
     impasto_video_close(r);
     impasto_ctx_free(ctx);

@@ -606,6 +606,7 @@ typedef struct impasto_video_info {
                                  say; a hint only (it may lie): reading stops at the real end */
     int sar_num, sar_den;     /* sample (pixel) aspect ratio, 0/1 when unknown */
     double rotation;          /* degrees, counter-clockwise, from the display matrix (0: none) */
+    double duration;          /* seconds the file declares for the video (0: it does not say) */
     int has_audio;            /* the file has an audio stream (a writer copies the first) */
     int is_folder;
     char codec[32];           /* the video codec's name ("h264", ...; "images" for a folder) */
@@ -634,6 +635,7 @@ typedef struct impasto_video_writer_options {
     const char *codec;    /* NULL: H.264 (libx264); else an FFmpeg encoder name (libx265, mpeg4,
                              libvpx-vp9, ...) */
     int fps_num, fps_den; /* 0: the reader's rate (25/1 without a reader) */
+    int sar_num, sar_den; /* 0: the reader's sample aspect ratio (none without a reader) */
 } impasto_video_writer_options;
 
 void impasto_video_writer_options_init(impasto_video_writer_options *opt);
@@ -670,7 +672,7 @@ typedef struct impasto_temporal impasto_temporal;
 
 typedef struct impasto_temporal_options {
     double weight;        /* 0.7: how much of the warped previous frame is kept where trusted */
-    int flow_preset;      /* 1: DIS's preset (0 ultrafast, 1 fast, 2 medium) */
+    int flow_preset;      /* 2: DIS's preset (0 ultrafast, 1 fast, 2 medium) */
     int flow_max_side;    /* 640: the flow is found on frames shrunk to this longest side (0 = full
                              size) and scaled back up */
 } impasto_temporal_options;

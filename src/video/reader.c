@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,11 @@ static impasto_status setup_streams(impasto_ctx *ctx, const char *name, impasto_
     r->info.width = par->width;
     r->info.height = par->height;
     AVRational fr = vs->avg_frame_rate.num > 0 && vs->avg_frame_rate.den > 0 ? vs->avg_frame_rate : vs->r_frame_rate;
+    /* A constant rate stored with coarse stamps (Matroska's milliseconds) averages to 11.98 for 12:
+     * FFmpeg's guess of the base rate is taken when it is within 1% of the average. */
+    if (vs->r_frame_rate.num > 0 && vs->r_frame_rate.den > 0 && fr.num > 0 && fr.den > 0 &&
+        fabs(av_q2d(vs->r_frame_rate) / av_q2d(fr) - 1) < 0.01)
+        fr = vs->r_frame_rate;
     if (fr.num <= 0 || fr.den <= 0) fr = (AVRational){25, 1};
     r->info.fps_num = fr.num;
     r->info.fps_den = fr.den;
@@ -274,6 +280,8 @@ static impasto_status setup_streams(impasto_ctx *ctx, const char *name, impasto_
         r->info.rotation = rot == rot ? rot : 0;
     }
     r->info.has_audio = r->astream >= 0;
+    if (vs->duration > 0 && vs->duration != AV_NOPTS_VALUE) r->info.duration = (double)vs->duration * av_q2d(vs->time_base);
+    else if (r->fmt->duration > 0) r->info.duration = (double)r->fmt->duration / AV_TIME_BASE;
     r->frame_step = av_rescale_q(1, av_inv_q(fr), vs->time_base);
     if (r->frame_step <= 0) r->frame_step = 1;
     r->last_pts = AV_NOPTS_VALUE;

@@ -42,7 +42,7 @@ struct impasto_temporal {
 
 void impasto_temporal_options_init(impasto_temporal_options *opt) {
     opt->weight = 0.7;
-    opt->flow_preset = FLOW_PRESET_FAST;
+    opt->flow_preset = FLOW_PRESET_MEDIUM;
     opt->flow_max_side = 640;
 }
 

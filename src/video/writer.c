@@ -166,6 +166,7 @@ static impasto_status start_file(impasto_ctx *ctx, impasto_video_writer *w) {
         impasto_video_get_info(w->src, &info);
         if (info.sar_num > 0) c->sample_aspect_ratio = (AVRational){info.sar_num, info.sar_den};
     }
+    if (w->opt.sar_num > 0 && w->opt.sar_den > 0) c->sample_aspect_ratio = (AVRational){w->opt.sar_num, w->opt.sar_den};
     if (w->fmt->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if (av_opt_find(c->priv_data, "crf", NULL, 0, 0)) av_opt_set_int(c->priv_data, "crf", w->opt.crf, 0);
     if (c->time_base.den > 65535 && codec->id == AV_CODEC_ID_MPEG4) c->time_base = av_inv_q(fps);
