@@ -66,7 +66,7 @@ def run_child(cmd):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit("video_bench: %s failed (%d): %s" % (" ".join(cmd), code, err.decode().strip()))
-    return json.loads(out.decode()), ru.ru_maxrss
+    return json.loads(out.decode()), ru.ru_maxrss, ru.ru_utime + ru.ru_stime
 
 
 def main():
@@ -98,9 +98,10 @@ def main():
                     for temporal in (False, True):
                         cmd = [a.impasto, "video", "-c", clips[(w, h)], "-o", os.path.join(tmp, "out.mp4"),
                                "--threads", str(a.threads), "--json"] + margs + ([] if temporal else ["--no-temporal"])
-                        res, rss = run_child(cmd)
-                        r = results.setdefault((w, h, name, temporal), {"fps": [], "rss": 0})
+                        res, rss, cpu = run_child(cmd)
+                        r = results.setdefault((w, h, name, temporal), {"fps": [], "rss": 0, "cpu": []})
                         r["fps"].append(res["fps"])
+                        r["cpu"].append(cpu / res["frames"])
                         r["rss"] = max(r["rss"], rss)
         for (w, h) in sizes:
             for name, _ in methods:
@@ -110,6 +111,8 @@ def main():
                              "fps_per_frame": statistics.median(per["fps"]),
                              "fps_temporal": statistics.median(tc["fps"]),
                              "rss_per_frame_kib": per["rss"], "rss_temporal_kib": tc["rss"],
+                             "cpu_s_per_frame_per_frame": statistics.median(per["cpu"]),
+                             "cpu_s_per_frame_temporal": statistics.median(tc["cpu"]),
                              "runs_per_frame": per["fps"], "runs_temporal": tc["fps"]})
     meta = {"cpu": cpu_name(), "threads": a.threads, "frames": a.frames, "rounds": a.rounds,
             "loadavg_start": load0, "loadavg_end": os.getloadavg()[0], "style_size": a.style_size,
@@ -118,12 +121,17 @@ def main():
     print("  cpu %s, %d threads, %d frames a run, median of %d rounds; load average %.1f at start, %.1f at end"
           % (meta["cpu"], a.threads, a.frames, a.rounds, meta["loadavg_start"], meta["loadavg_end"]))
     print()
-    print("%-9s %-6s | %10s %9s | %10s %9s | %s" % ("size", "method", "per-frame", "peak RSS", "temporal",
-                                                   "peak RSS", "temporal/per-frame"))
+    print("CPU s/frame: the child's user + system time (whole process, model loading included) over its frames;")
+    print("2 / that is what 2 idle cores could reach at best.")
+    print()
+    print("%-9s %-6s | %10s %11s %9s | %10s %11s %9s | %s" % (
+        "size", "method", "per-frame", "CPU s/frame", "peak RSS", "temporal", "CPU s/frame", "peak RSS",
+        "temporal/per-frame fps"))
     for r in rows:
-        print("%-9s %-6s | %8.2f/s %9s | %8.2f/s %9s | %.2f" % (
-            r["size"], r["method"], r["fps_per_frame"], fmt_mib(r["rss_per_frame_kib"]), r["fps_temporal"],
-            fmt_mib(r["rss_temporal_kib"]), r["fps_temporal"] / r["fps_per_frame"]))
+        print("%-9s %-6s | %8.2f/s %11.3f %9s | %8.2f/s %11.3f %9s | %.2f" % (
+            r["size"], r["method"], r["fps_per_frame"], r["cpu_s_per_frame_per_frame"], fmt_mib(r["rss_per_frame_kib"]),
+            r["fps_temporal"], r["cpu_s_per_frame_temporal"], fmt_mib(r["rss_temporal_kib"]),
+            r["fps_temporal"] / r["fps_per_frame"]))
     if a.json:
         doc = json.dumps({"meta": meta, "rows": rows}, indent=1)
         if a.json == "-":
