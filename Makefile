@@ -78,7 +78,7 @@ INSTALL      ?= install
 # The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
 OPENMP_LIBS  ?= -lgomp
 
-.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan bench-video fuzz train-data gan-data adain-examples
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan bench-video bench-flow fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
 all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
@@ -225,6 +225,11 @@ bench-adain: all models
 # consistency (bench/README.md, "Video"); needs VIDEO=1 and `bash tools/install-deps.sh --video`.
 bench-video: all models
 	/usr/bin/python3 bench/video_bench.py --impasto $(BUILD)/impasto $(BENCH_ARGS)
+
+# impasto's DIS optical flow against OpenCV's cv2.DISOpticalFlow (fast and medium presets) on frames
+# of opencv-doc's vtest.avi at 640x360 and 1280x720 (`bash tools/install-deps.sh --video`; bench/README.md).
+bench-flow: all
+	/usr/bin/python3 bench/flow_bench.py --driver $(BUILD)/bench/bench_flow $(BENCH_ARGS)
 
 bench-gan: all
 	/usr/bin/python3 bench/gan_bench.py --driver $(BUILD)/bench/bench_gan $(BENCH_ARGS)

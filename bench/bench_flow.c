@@ -4,7 +4,9 @@
  * computed `runs` times after `warmup` untimed runs; the flow context is created once, as a video
  * would. One process per measurement, so the caller reads this process's peak RSS on its own.
  *
- * Prints one JSON line {"times": [seconds per pair, ...]}; --out writes the flows of the pairs
+ * Prints one JSON line {"times": [wall seconds per pair, ...], "cpu": [...]}: the median wall time
+ * and the median CPU time of the process (all threads, CLOCK_PROCESS_CPUTIME_ID) of each pair,
+ * the second less sensitive to other work on a shared machine; --out writes the flows of the pairs
  * in order, each (2, H, W), for the caller to score. */
 #include "bench_util.h"
 #include "video/flow.h"
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_RUNS 1000
 
@@ -67,8 +70,10 @@ int main(int argc, char **argv) {
     float *flows = malloc(2 * n * npairs * sizeof(float));
     double *times = malloc(npairs * sizeof(double));
     double *rt = malloc((size_t)runs * sizeof(double));
+    double *ct = malloc((size_t)runs * sizeof(double));
+    double *cpu = malloc(npairs * sizeof(double));
     int rc = 0;
-    if (!frames || !f || !flows || !times || !rt) {
+    if (!frames || !f || !flows || !times || !rt || !ct || !cpu) {
         fprintf(stderr, "bench_flow: out of memory or unreadable frames\n");
         rc = 1;
     }
@@ -76,14 +81,22 @@ int main(int argc, char **argv) {
         const float *a = frames + k * n, *b = frames + (k + 1) * n;
         float *fl = flows + 2 * n * k;
         for (int r = 0; !rc && r < warmup + runs; r++) {
+            struct timespec c0, c1;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
             double t0 = now_seconds();
             if (flow_compute(f, ctx, a, b, fl) != IMPASTO_OK) {
                 fprintf(stderr, "bench_flow: %s\n", impasto_ctx_error(ctx));
                 rc = 1;
             }
-            if (r >= warmup) rt[r - warmup] = now_seconds() - t0;
+            double t1 = now_seconds();
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+            if (r >= warmup) {
+                rt[r - warmup] = t1 - t0;
+                ct[r - warmup] = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
+            }
         }
         times[k] = median(rt, runs);
+        cpu[k] = median(ct, runs);
     }
     if (!rc && out && !write_floats(out, flows, 2 * n * npairs)) {
         fprintf(stderr, "bench_flow: cannot write %s\n", out);
@@ -92,9 +105,13 @@ int main(int argc, char **argv) {
     if (!rc) {
         printf("{\"times\": [");
         for (size_t k = 0; k < npairs; k++) printf("%s%.6f", k ? ", " : "", times[k]);
+        printf("], \"cpu\": [");
+        for (size_t k = 0; k < npairs; k++) printf("%s%.6f", k ? ", " : "", cpu[k]);
         printf("]}\n");
     }
     free(rt);
+    free(ct);
+    free(cpu);
     free(times);
     free(flows);
     flow_free(f);

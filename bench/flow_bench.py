@@ -4,7 +4,9 @@ and medium presets, on the same consecutive grey frames of a clip from Debian's 
 (vtest.avi by default), resized to each --sizes entry. Each side runs in its own child process
 with --threads threads (OpenCV: cv2.setNumThreads), creates its flow object once and times each
 pair `--runs` times after `--warmup` untimed runs; the median per pair, then the median over pairs,
-is reported, with each child's peak RSS (wait4's ru_maxrss).
+is reported, with each child's peak RSS (wait4's ru_maxrss), and the same for the CPU time the
+process spent per pair (all its threads: time.process_time / CLOCK_PROCESS_CPUTIME_ID), which
+says more than the wall time when other work shares the cores.
 
 Accuracy, computed here the same way for both: the warping error, the mean |prev(x) -
 next(x + flow(x))| on the 0..255 scale (next sampled bilinearly, border replicated), and the
@@ -53,18 +55,23 @@ def cv2_child(a):
     frames = np.load(a.frames_u8)
     preset = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[a.preset]
     dis = cv2.DISOpticalFlow_create(preset)
-    times, flows = [], []
+    times, cpu, flows = [], [], []
     for k in range(len(frames) - 1):
-        rt = []
+        rt, ct = [], []
         for r in range(a.warmup + a.runs):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             fl = dis.calc(frames[k], frames[k + 1], None)
+            t1 = time.perf_counter()
+            c1 = time.process_time()
             if r >= a.warmup:
-                rt.append(time.perf_counter() - t0)
+                rt.append(t1 - t0)
+                ct.append(c1 - c0)
         times.append(statistics.median(rt))
+        cpu.append(statistics.median(ct))
         flows.append(fl.transpose(2, 0, 1))  # (2, H, W) as ours
     np.save(a.out, np.stack(flows).astype(np.float32))
-    print(json.dumps({"times": times}))
+    print(json.dumps({"times": times, "cpu": cpu}))
 
 
 def warp_error(frames, flows):
@@ -105,6 +112,7 @@ def main():
     if not os.path.exists(a.clip):
         sys.exit("flow_bench.py: %s is missing (bash tools/install-deps.sh --video)" % a.clip)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    load0 = os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory() as wd:
         for s in a.sizes.split(","):
@@ -122,14 +130,16 @@ def main():
                                       str(a.runs), "--warmup", str(a.warmup)], env)
                 flows[("opencv", preset)] = np.load(out)
                 results.append({"size": [w, h], "side": "opencv", "preset": preset,
-                                "median_ms": 1000 * statistics.median(res["times"]), "peak_rss_kib": rss})
+                                "median_ms": 1000 * statistics.median(res["times"]),
+                                "cpu_ms": 1000 * statistics.median(res["cpu"]), "peak_rss_kib": rss})
                 out = os.path.join(wd, "ours_%s.f32" % preset)
                 res, rss = run_child([a.driver, "--frames", f32, "--count", str(a.pairs + 1), "--height", str(h),
                                       "--width", str(w), "--preset", preset, "--out", out, "--threads",
                                       str(a.threads), "--runs", str(a.runs), "--warmup", str(a.warmup)], env)
                 flows[("impasto", preset)] = np.fromfile(out, dtype=np.float32).reshape(a.pairs, 2, h, w)
                 results.append({"size": [w, h], "side": "impasto", "preset": preset,
-                                "median_ms": 1000 * statistics.median(res["times"]), "peak_rss_kib": rss})
+                                "median_ms": 1000 * statistics.median(res["times"]),
+                                "cpu_ms": 1000 * statistics.median(res["cpu"]), "peak_rss_kib": rss})
             ref = flows[("opencv", "medium")]
             for r in results:
                 if r["size"] == [w, h]:
@@ -139,7 +149,8 @@ def main():
             still = warp_error(frames, np.zeros((a.pairs, 2, h, w), np.float32))
             results.append({"size": [w, h], "side": "zero flow", "preset": "-", "warp_error": still})
     report = {"clip": os.path.basename(a.clip), "pairs": a.pairs, "threads": a.threads, "runs": a.runs,
-              "loadavg": os.getloadavg(), "results": results}
+              "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "results": results}
     if a.json:
         text = json.dumps(report, indent=1)
         if a.json == "-":
@@ -147,11 +158,12 @@ def main():
         else:
             with open(a.json, "w") as fp:
                 fp.write(text + "\n")
-    print("%s, %d pairs, %d threads, load average %.2f" % (report["clip"], a.pairs, a.threads, report["loadavg"][0]))
-    print("%-10s %-9s %-7s %10s %11s %10s %9s" % ("size", "side", "preset", "median ms", "warp error",
-                                                   "EPE vs cv", "peak RSS"))
+    print("%s, %d pairs, %d threads, load average %.2f -> %.2f, OMP_WAIT_POLICY=%s" % (
+        report["clip"], a.pairs, a.threads, load0[0], report["loadavg_end"][0], report["omp_wait_policy"] or "(unset)"))
+    print("%-10s %-9s %-7s %10s %8s %11s %10s %9s" % ("size", "side", "preset", "median ms", "CPU ms", "warp error",
+                                                       "EPE vs cv", "peak RSS"))
     for r in results:
-        ms = "%10.2f" % r["median_ms"] if "median_ms" in r else "%10s" % "-"
+        ms = "%10.2f %8.2f" % (r["median_ms"], r["cpu_ms"]) if "median_ms" in r else "%10s %8s" % ("-", "-")
         ep = "%10.3f" % r["epe_vs_opencv_medium"] if "epe_vs_opencv_medium" in r else "%10s" % "-"
         rss = "%5.0f MiB" % (r["peak_rss_kib"] / 1024) if "peak_rss_kib" in r else "%9s" % "-"
         print("%-10s %-9s %-7s %s %11.3f %s %s" % ("%dx%d" % tuple(r["size"]), r["side"], r["preset"], ms,

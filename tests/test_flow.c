@@ -189,6 +189,39 @@ static void test_threads_identical(void) {
     free(f2);
 }
 
+/* The AVX2 refinement kernels (used where the CPU has AVX2 and FMA) agree with the portable
+ * code up to rounding (FMA contraction, summation order). */
+static void test_portable_matches_simd(void) {
+    size_t w = 200, h = 150, n = w * h;
+    float *prev = malloc(n * sizeof(float)), *next = malloc(n * sizeof(float));
+    float *truth = malloc(2 * n * sizeof(float)), *f1 = malloc(2 * n * sizeof(float));
+    float *f2 = malloc(2 * n * sizeof(float));
+    make_pair(w, h, 3.3f, -2.1f, 1.0f, 1.01f, prev, next, truth);
+    impasto_ctx *ctx = impasto_ctx_create();
+    flow_params p;
+    flow_params_default(&p, FLOW_PRESET_MEDIUM);
+    flow_ctx *fa = flow_create(w, h, &p);
+    p.portable = 1;
+    flow_ctx *fb = flow_create(w, h, &p);
+    CHECK(fa && fb);
+    if (fa && fb) {
+        CHECK(flow_compute(fa, ctx, prev, next, f1) == IMPASTO_OK);
+        CHECK(flow_compute(fb, ctx, prev, next, f2) == IMPASTO_OK);
+        double d = epe(f1, f2, w, h, 0);
+        printf("  AVX2 %s on this CPU; mean difference to the portable path %.2g px\n",
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "used" : "not available", d);
+        CHECK(d < 1e-3);
+    }
+    flow_free(fa);
+    flow_free(fb);
+    impasto_ctx_free(ctx);
+    free(prev);
+    free(next);
+    free(truth);
+    free(f1);
+    free(f2);
+}
+
 /* flow_warp on an integer shift is an exact copy inside and clamps at the border. */
 static void test_warp_integer(void) {
     size_t w = 13, h = 9, c = 3, n = w * h;
@@ -337,6 +370,7 @@ int main(void) {
     RUN(test_still);
     RUN(test_opencv_oracle);
     RUN(test_threads_identical);
+    RUN(test_portable_matches_simd);
     RUN(test_warp_integer);
     RUN(test_consistency_exact);
     RUN(test_consistency_computed);

@@ -39,6 +39,8 @@ typedef struct flow_params {
     float var_delta;     /* colour(intensity)-constancy weight */
     int mean_normalize;  /* 1: patches compared after removing their mean (robust to brightness) */
     int propagate;       /* 1: spatial propagation of patch flows before the descent */
+    int portable;        /* 1: never the AVX2 kernels (the tests compare both paths); 0 (the
+                          * default): AVX2 + FMA where the CPU has them */
 } flow_params;
 
 /* Fills *p with the preset's values (an unknown preset gives FLOW_PRESET_MEDIUM). */
@@ -47,7 +49,9 @@ void flow_params_default(flow_params *p, int preset);
 /* Scratch buffers for one frame size (pyramids, patch flows, refinement), reused frame to frame. */
 typedef struct flow_ctx flow_ctx;
 
-/* NULL on allocation failure or on w or h of 0 (and then nothing is allocated). *p is copied. */
+/* NULL on allocation failure, on w or h of 0 or above IMPASTO_MAX_SIDE, or on parameters out of
+ * range (patch_size 2..16, patch_stride 1..patch_size, negative counts); then nothing is
+ * allocated. *p is copied. */
 flow_ctx *flow_create(size_t w, size_t h, const flow_params *p);
 /* flow_free(NULL) is a no-op. */
 void flow_free(flow_ctx *f);
@@ -60,6 +64,8 @@ void flow_free(flow_ctx *f);
 impasto_status flow_compute(flow_ctx *f, impasto_ctx *ctx, const float *prev, const float *next,
                             float *flow);
 
+/* flow_warp and flow_consistency run on the OpenMP team size in force (inside a method that
+ * entered a thread_scope, its context's). */
 /* out (C,H,W) = img (C,H,W) sampled at x + flow(x) (flow (2,H,W)), bilinear, coordinates clamped
  * to the picture. So flow_warp(next, flow_compute(prev, next)) ~= prev, and to carry a picture
  * of frame i to frame i+1, warp it by the flow computed from frame i+1 to frame i. */

@@ -5,10 +5,13 @@
 
 #include "video/flow_internal.h"
 
+/* Below this many pixels a pass runs on one thread (as FLOW_PAR_MIN in flow.c). */
+#define WARP_PAR_MIN 32768
+
 void flow_warp(const float *img, size_t c, size_t w, size_t h, const float *flow, float *out) {
     size_t n = w * h;
     const float *fu = flow, *fv = flow + n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= WARP_PAR_MIN)
     for (size_t y = 0; y < h; y++)
         for (size_t x = 0; x < w; x++) {
             size_t p = y * w + x;
@@ -20,7 +23,7 @@ void flow_warp(const float *img, size_t c, size_t w, size_t h, const float *flow
 void flow_consistency(const float *fwd, const float *bwd, size_t w, size_t h, float *mask) {
     size_t n = w * h;
     const float *fu = fwd, *fv = fwd + n, *bu = bwd, *bv = bwd + n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= WARP_PAR_MIN)
     for (size_t y = 0; y < h; y++)
         for (size_t x = 0; x < w; x++) {
             size_t p = y * w + x;
