@@ -12,6 +12,22 @@ OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDLIBS   += -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp -lpthread
 BUILD    ?= build
 
+# Video (impasto video, src/video/): FFmpeg's libraries, found with pkg-config. VIDEO=1 requires
+# them, VIDEO=0 builds without (impasto video then says so); by default they are used when found.
+VIDEO_PKGS := libavformat libavcodec libswscale libavutil
+ifeq ($(origin VIDEO),undefined)
+  VIDEO := $(shell pkg-config --exists $(VIDEO_PKGS) 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(VIDEO),1)
+  VIDEO_CFLAGS := -DIMPASTO_VIDEO $(shell pkg-config --cflags $(VIDEO_PKGS))
+  VIDEO_LIBS   := $(shell pkg-config --libs $(VIDEO_PKGS))
+  ifeq ($(VIDEO_LIBS),)
+    $(error VIDEO=1 but pkg-config does not find $(VIDEO_PKGS): bash tools/install-deps.sh --video)
+  endif
+  CFLAGS += $(VIDEO_CFLAGS)
+  LDLIBS += $(VIDEO_LIBS)
+endif
+
 ifeq ($(SANITIZE),1)
   BUILD  := build-san
   CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -80,7 +96,7 @@ INSTALL      ?= install
 # The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
 OPENMP_LIBS  ?= -lgomp
 
-.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan bench-flow fuzz train-data gan-data adain-examples
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan bench-video bench-flow fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
 all: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
@@ -88,6 +104,12 @@ all: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h bench/*.h cluster/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Objects that see IMPASTO_VIDEO are rebuilt when VIDEO changes.
+VIDEO_STAMP := $(BUILD)/video-$(VIDEO).stamp
+$(VIDEO_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/video-*.stamp && touch $@
+$(filter $(BUILD)/src/video/%,$(LIB_OBJ)) $(CLI_OBJ) $(TEST_BIN:%=%.o) $(BUILD)/fuzz/gen_seeds.o: $(VIDEO_STAMP)
 
 # Only impasto_* symbols leave the library, so a program's own `gemm` or `file_read_all` cannot
 # clash with ours and internals cannot be called as if they were API. libimpasto.so: a linker
@@ -236,6 +258,11 @@ bench-train: all models $(TRAIN_DATA)/README.md
 bench-adain: all models
 	/usr/bin/python3 bench/adain_bench.py --driver $(BUILD)/bench/bench_adain --model models/adain.safetensors $(BENCH_ARGS)
 
+# impasto video's frames per second at 640x360 and 1280x720, fast and AdaIN, with and without temporal
+# consistency (bench/README.md, "Video"); needs VIDEO=1 and `bash tools/install-deps.sh --video`.
+bench-video: all models
+	/usr/bin/python3 bench/video_bench.py --impasto $(BUILD)/impasto $(BENCH_ARGS)
+
 # impasto's DIS optical flow against OpenCV's cv2.DISOpticalFlow (fast and medium presets) on frames
 # of opencv-doc's vtest.avi at 640x360 and 1280x720 (`bash tools/install-deps.sh --video`; bench/README.md).
 bench-flow: all
@@ -249,24 +276,26 @@ bench-gan: all
 # seeds; crashes are minimised into fuzz/regressions/<target>/, which `make test` replays.
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef pth gan_model
+FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef pth gan_model $(if $(filter 1,$(VIDEO)),video)
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/core/image.c \
                 src/io/image.c src/io/png.c src/io/jpeg.c src/io/exif.c \
                 src/formats/safetensors.c src/formats/vgg19_upstream.c src/formats/md5.c src/formats/ncnn.c \
                 src/formats/protobuf.c src/formats/graphdef.c \
                 src/formats/zip.c src/formats/pickle.c src/formats/pth.c \
-                src/core/rng.c src/models/net.c src/models/gan_nets.c src/models/gan_file.c src/formats/convert_gan.c src/methods/gan_model.c
+                src/core/rng.c src/models/net.c src/models/gan_nets.c src/models/gan_file.c src/formats/convert_gan.c src/methods/gan_model.c \
+                $(if $(filter 1,$(VIDEO)),src/video/reader.c src/io/resample.c)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude -Isrc \
-                -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+                -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+                $(VIDEO_CFLAGS)
 
 $(FUZZ_DIR)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
-	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lpng -ljpeg -lcjson -lm
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lpng -ljpeg -lcjson -lm $(VIDEO_LIBS)
 
 $(FUZZ_DIR)/gen_seeds: $(BUILD)/fuzz/gen_seeds.o $(BUILD)/libimpasto_internal.a
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -303,7 +332,8 @@ install: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.s
 	$(INSTALL) -m 644 $(BUILD)/libimpasto.a "$(DESTDIR)$(LIBDIR)/libimpasto.a"
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@OPENBLAS_DIR@|$(OPENBLAS_DIR)|g' \
-	    -e 's|@OPENMP_LIBS@|$(OPENMP_LIBS)|g' impasto.pc.in >$(BUILD)/impasto.pc
+	    -e 's|@OPENMP_LIBS@|$(OPENMP_LIBS)|g' -e 's|@VIDEO_REQUIRES@|$(if $(filter 1,$(VIDEO)), $(VIDEO_PKGS))|g' \
+	    impasto.pc.in >$(BUILD)/impasto.pc
 	$(INSTALL) -m 644 $(BUILD)/impasto.pc "$(DESTDIR)$(PKGCONFIGDIR)/impasto.pc"
 	$(INSTALL) -d "$(DESTDIR)$(DATADIR)/impasto"
 	$(INSTALL) -m 644 tools/fetch-models.sh tools/models.list "$(DESTDIR)$(DATADIR)/impasto"

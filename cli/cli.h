@@ -257,4 +257,11 @@ void cli_loss_log_init(cli_loss_log *l, const char *cmd, const char *path, int r
 void cli_loss_log_step(cli_loss_log *l, cli_progress *pr, const impasto_gan_progress *p, long first_step);
 void cli_loss_log_close(cli_loss_log *l);
 
+/* ---- video (video_eval.c) ------------------------------------------------------------------- */
+
+/* impasto eval --temporal OUT --reference IN: the warping error of OUT's frames along IN's flow,
+ * printed as a mean (per frame pair too with verbose) or JSON. Returns the exit code. */
+int cli_eval_temporal(const char *output, const char *reference, int json, int verbose, int threads,
+                      size_t max_pixels);
+
 #endif

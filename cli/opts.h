@@ -182,5 +182,6 @@ extern const cli_command CLI_ATTENTION, CLI_BREED;
 extern const cli_command CLI_TRANSFER, CLI_ADAIN, CLI_WCT, CLI_FAST, CLI_TRAIN, CLI_GAN_TRAIN, CLI_TRANSLATE,
     CLI_CONVERT, CLI_EVAL, CLI_COMPARE, CLI_GRID, CLI_MODELS, CLI_SERVE;
 extern const cli_command CLI_DREAM;
+extern const cli_command CLI_VIDEO;
 
 #endif

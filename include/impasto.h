@@ -770,6 +770,120 @@ int impasto_genes_has_covariance(const impasto_genes *g);
 size_t impasto_genes_weights(const impasto_genes *g, const double **weights);
 void impasto_genes_free(impasto_genes *g);
 
+/* ---- video ------------------------------------------------------------------------------- */
+
+/* Video files are read and written with FFmpeg's libraries (libavformat, libavcodec, libswscale),
+ * when libimpasto was built with them: impasto_video_supported() says so; without them every
+ * impasto_video_* call but the folder ones returns IMPASTO_ERR_UNSUPPORTED. A folder of PNG or
+ * JPEG frames (read in file-name order) works either way. FFmpeg's own log is silenced while a
+ * file is open (av_log_set_level: FFmpeg's setting, for the whole process). */
+int impasto_video_supported(void);
+
+typedef struct impasto_video_reader impasto_video_reader;
+
+typedef struct impasto_video_info {
+    int width, height;        /* the frames' size as decoded (rotation metadata not applied) */
+    int fps_num, fps_den;     /* the stream's frame rate (a folder: 25/1 unless told) */
+    long frames;              /* what the container says the frame count is, -1 when it does not
+                                 say; a hint only (it may lie): reading stops at the real end */
+    int sar_num, sar_den;     /* sample (pixel) aspect ratio, 0/1 when unknown */
+    double rotation;          /* degrees, counter-clockwise, from the display matrix (0: none) */
+    double duration;          /* seconds the file declares for the video (0: it does not say) */
+    int has_audio;            /* the file has an audio stream (a writer copies the first) */
+    int is_folder;
+    char codec[32];           /* the video codec's name ("h264", ...; "images" for a folder) */
+} impasto_video_info;
+
+/* Opens a video file, or a folder of PNG/JPEG frames. Refused with one message each: a file that
+ * is not a regular file (a FIFO is never waited on), not a container FFmpeg knows, without a
+ * video stream, with a codec this FFmpeg cannot decode, or frames over the context's pixel
+ * limit or IMPASTO_MAX_SIDE. */
+impasto_status impasto_video_open(impasto_ctx *ctx, const char *path, impasto_video_reader **out);
+void impasto_video_close(impasto_video_reader *r);
+void impasto_video_get_info(const impasto_video_reader *r, impasto_video_info *info);
+/* The next frame as a new RGB image (*frame), or *frame NULL at the end of the stream. A file
+ * that ends before its first frame, or is damaged or truncated in the middle (the demuxer or
+ * decoder fails), is IMPASTO_ERR_FORMAT naming the frame. Frames whose size changes mid-stream
+ * are scaled to the first frame's size. */
+impasto_status impasto_video_read(impasto_ctx *ctx, impasto_video_reader *r, impasto_image **frame);
+/* Frames read so far. */
+long impasto_video_frames_read(const impasto_video_reader *r);
+
+typedef struct impasto_video_writer impasto_video_writer;
+
+typedef struct impasto_video_writer_options {
+    int width, height;    /* 0, 0: the first frame's size; frames of another size are scaled */
+    int crf;              /* 18 (x264's visually lossless end); for encoders with a crf option */
+    const char *codec;    /* NULL: H.264 (libx264); else an FFmpeg encoder name (libx265, mpeg4,
+                             libvpx-vp9, ...) */
+    int fps_num, fps_den; /* 0: the reader's rate (25/1 without a reader) */
+    int sar_num, sar_den; /* 0: the reader's sample aspect ratio (none without a reader) */
+} impasto_video_writer_options;
+
+void impasto_video_writer_options_init(impasto_video_writer_options *opt);
+
+/* Starts writing `path`: a video file whose container FFmpeg tells from the name (.mp4, .mkv,
+ * .mov, .avi, ...), or, for a name ending in '/' or an existing folder, a folder of PNG frames
+ * (frame_000001.png, ...). Everything goes to a temporary file (folder) beside `path`, renamed at
+ * impasto_video_writer_finish, so a failed run leaves nothing under `path`. With a reader `src`:
+ * each frame written takes the time stamp of the frame last read from src (so variable frame
+ * rates, the frame count and the duration are kept), and the output keeps src's frame rate,
+ * sample aspect ratio and rotation (display matrix), and a copy of src's first audio stream,
+ * packet for packet. Odd sizes are encoded as 4:4:4 (4:2:0 needs even sides). */
+impasto_status impasto_video_writer_open(impasto_ctx *ctx, const char *path, impasto_video_reader *src,
+                                         const impasto_video_writer_options *opt,
+                                         impasto_video_writer **out);
+/* Encodes one frame (RGB, RGBA or gray; alpha is dropped). */
+impasto_status impasto_video_write(impasto_ctx *ctx, impasto_video_writer *w, const impasto_image *frame);
+/* Flushes the encoder, copies the rest of the audio (all of it with rest_of_audio 1, reading src
+ * to its end; else only what lies before the last frame written: an interrupted run), writes
+ * the container's index and renames the temporary file to final_path (NULL: the path given at
+ * open; it must name the same kind, file or folder). At least one frame must have been written. */
+impasto_status impasto_video_writer_finish(impasto_ctx *ctx, impasto_video_writer *w, const char *final_path,
+                                           int rest_of_audio);
+/* Frees the writer; unfinished, its temporary file is removed. NULL is ignored. */
+void impasto_video_writer_free(impasto_video_writer *w);
+
+/* Temporal consistency of stylised video (Ruder, Dosovitskiy & Brox, "Artistic style transfer for
+ * videos", GCPR 2016, section 3.2, used as a blend rather than a loss): for each new input frame
+ * the optical flow to the previous input frame is found both ways (DIS, Kroeger et al. 2016), the
+ * previous stylised frame is warped onto the new one, and where the forward-backward check trusts
+ * the flow the new stylised frame becomes (1 - weight) * stylised + weight * warped. Occluded and
+ * disoccluded pixels, motion boundaries and content entering the picture keep the new frame. */
+typedef struct impasto_temporal impasto_temporal;
+
+typedef struct impasto_temporal_options {
+    double weight;        /* 0.7: how much of the warped previous frame is kept where trusted */
+    int flow_preset;      /* 2: DIS's preset (0 ultrafast, 1 fast, 2 medium) */
+    int flow_max_side;    /* 640: the flow is found on frames shrunk to this longest side (0 = full
+                             size) and scaled back up */
+} impasto_temporal_options;
+
+void impasto_temporal_options_init(impasto_temporal_options *opt);
+impasto_status impasto_temporal_create(impasto_ctx *ctx, int width, int height,
+                                       const impasto_temporal_options *opt, impasto_temporal **out);
+void impasto_temporal_free(impasto_temporal *t);
+/* A new input frame (of the size given at create): finds the flow to the previous one and warps
+ * the previous stylised frame. *warped (owned by t, valid until the next call; NULL for the
+ * first frame of a shot) is that warped frame, and *mask, when asked for, its trust mask
+ * (a 1-channel image, 1 trusted, 0 not). */
+impasto_status impasto_temporal_next(impasto_ctx *ctx, impasto_temporal *t, const impasto_image *frame,
+                                     const impasto_image **warped, const impasto_image **mask);
+/* Blends `stylised` (the new frame's stylisation, its size; changed in place) with the warped
+ * previous one, and keeps the result as the previous stylised frame. */
+impasto_status impasto_temporal_blend(impasto_ctx *ctx, impasto_temporal *t, impasto_image *stylised);
+/* Forgets the previous frames (a new shot starts). */
+void impasto_temporal_reset(impasto_temporal *t);
+
+/* The warping error of Lai et al., "Learning Blind Video Temporal Consistency", ECCV 2018 (eq. 9):
+ * out1 warped onto out2 by the flow of the inputs in1 -> in2 (all four of one size), and
+ *   E = sum_p M(p) |out2(p) - warp(out1)(p)|^2 / sum_p M(p),
+ * |.|^2 over the RGB channels (0..1), M the forward-backward trust mask of that flow (found at
+ * full size with the medium preset). *trusted is the share of pixels with M = 1. */
+impasto_status impasto_warping_error(impasto_ctx *ctx, const impasto_image *in1, const impasto_image *in2,
+                                     const impasto_image *out1, const impasto_image *out2, double *error,
+                                     double *trusted);
+
 /* ---- evaluating results ------------------------------------------------------------------ */
 
 /* The first three compare two images of the same size (IMPASTO_ERR_INVALID_ARG otherwise) on
