@@ -158,10 +158,12 @@ void norm_sums(const float *x, size_t n, float shift, double *s1, double *s2);
 void instance_norm_add_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta, float eps,
                                float *r, int threads);
 /* dy (C, HW) -> dx (C, HW) overwritten (dx == dy allowed; dx may be NULL); dgamma, dbeta (C)
- * accumulated. x, mean and invstd are the forward's input and statistics. */
+ * accumulated. x, mean and invstd are the forward's input and statistics. relu_y: NULL, or the
+ * output of a forward with relu != 0, when dy is the gradient at the ReLU's output: the ReLU's
+ * backward is applied first, as relu_backward(relu_y) would (the same numbers, one pass less). */
 void instance_norm_backward(int c, size_t hw, const float *x, const float *gamma, const float *mean,
-                            const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta,
-                            int threads);
+                            const float *invstd, const float *dy, const float *relu_y, float *dx, float *dgamma,
+                            float *dbeta, int threads);
 
 /* ---- upsample.c ------------------------------------------------------------------------- */
 /* Nearest-neighbour upsampling by a whole factor s: x (C,H,W) -> y (C,H*s,W*s). */
