@@ -11,6 +11,10 @@ M=models/vgg19.safetensors
 S=examples/images/scream.jpg
 C=examples/images/horses.jpg
 BM=${IMPASTO_BUILD:-build}/impasto-mpi
+case "$B" in *san*)
+    # Open MPI's own allocations and shared-memory transport are outside what ASan can follow.
+    echo "ok mpi # SKIP $B is a sanitizer build"; echo "0 passed, 0 failed"; exit 0 ;;
+esac
 
 # The one-process build refuses a job of several, whose processes would each do everything.
 expect "mpi: a build without MPI refuses a job" 1 "built without MPI" -- env OMPI_COMM_WORLD_SIZE=2 "$B" version
@@ -76,7 +80,7 @@ EXPECT_LINES=3 expect "mpi: more processes than the batch" 2 "batch size of at l
 # Ctrl-C reaches the processes (a terminal sends it to all of them): every one stops after the
 # same step, process 0 writes the checkpoint, the job exits 130.
 rm -rf "$T/ck2"; mkdir "$T/ck2"
-( $RUN -np 2 "$BM" train -s $S -d "$T/p" --image-size 32 --batch-size 2 --steps 100000 --threads 1 -q \
+( $RUN -np 2 "$BM" train -s $S -d "$T/p" --image-size 32 --batch-size 2 --steps 40 --threads 1 -q \
       -o "$T/int.safetensors" --checkpoint-dir "$T/ck2" --checkpoint-every 1 </dev/null >"$T/out" 2>"$T/err"
   echo $? >"$T/rc" ) &
 # once training runs (its first checkpoint is written)
@@ -89,7 +93,7 @@ else bad "mpi: Ctrl-C stops every process with a checkpoint (exit $(cat "$T/rc")
 
 # A process killed outright: the job ends (non-zero), the checkpoints written before are whole.
 rm -rf "$T/ck3"; mkdir "$T/ck3"
-( $RUN -np 2 "$BM" train -s $S -d "$T/p" --image-size 32 --batch-size 2 --steps 100000 --threads 1 -q \
+( $RUN -np 2 "$BM" train -s $S -d "$T/p" --image-size 32 --batch-size 2 --steps 40 --threads 1 -q \
       -o "$T/kill.safetensors" --checkpoint-dir "$T/ck3" --checkpoint-every 1 </dev/null >"$T/out" 2>"$T/err"
   echo $? >"$T/rc" ) &
 for k in $(seq 1 600); do ls "$T/ck3"/ckpt_step_2.safetensors >/dev/null 2>&1 && break; sleep 0.2; done

@@ -6,6 +6,10 @@
 # a folder, each picture once. Needs root, Slurm, munge and build/impasto-mpi
 # (tools/install-deps.sh --mpi); skipped with the reason otherwise.
 . tests/cli_lib.sh
+case "${IMPASTO_BUILD:-build}" in *san*)
+    echo "ok slurm # SKIP a sanitizer build (Open MPI's allocations are outside what ASan can follow)"
+    echo "0 passed, 0 failed"; exit 0 ;;
+esac
 BM=$(realpath "${IMPASTO_BUILD:-build}")/impasto-mpi
 BP=$(realpath "${IMPASTO_BUILD:-build}")/impasto
 M=models/vgg19.safetensors
@@ -27,7 +31,10 @@ chmod 700 "$S/munge"
 head -c 1024 /dev/urandom >"$S/munge/munge.key"
 chmod 400 "$S/munge/munge.key"
 stop_cluster() {
-    scancel --user=root 2>/dev/null
+    # every job of this cluster ended (slurmstepd outlives slurmd), then the daemons
+    scancel --user=root --signal=KILL 2>/dev/null
+    for k in $(seq 1 100); do squeue -h 2>/dev/null | grep -q . || break; sleep 0.2; done
+    pkill -9 -f "$T/" 2>/dev/null
     for f in "$S/slurmd.pid" "$S/slurmctld.pid" "$S/munge/munged.pid"; do
         [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
     done
@@ -84,13 +91,14 @@ mkdir -p "$T/photos" "$T/run"
 i=0
 for f in examples/images/*.jpg; do i=$((i + 1)); cp "$f" "$T/photos/$i.jpg"; done
 export STYLE=$(realpath examples/images/scream.jpg) PHOTOS="$T/photos" OUT="$T/run/m.safetensors" BATCH=2 \
-    IMAGE_SIZE=32 CKPT_EVERY=1 IMPASTO="$BM" EXTRA="--threads 1 -m $(realpath $M)"
-STEPS=100000 sbatch --parsable -n 2 --ntasks-per-node=2 -D "$T/run" -o "$T/run/train1.out" examples/slurm/train.sbatch >"$T/jobid" 2>"$T/err"
+    IMAGE_SIZE=32 CKPT_EVERY=100000 IMPASTO="$BM" EXTRA="--threads 1 --print-every 1 -m $(realpath $M)"
+# a run long enough to be stopped (Slurm's own limit, 10 minutes, bounds it whatever happens)
+STEPS=100000 sbatch --parsable --time=10 -n 2 --ntasks-per-node=2 -D "$T/run" -o "$T/run/train1.out" examples/slurm/train.sbatch >"$T/jobid" 2>"$T/err"
 job=$(cat "$T/jobid")
 [ -n "$job" ] || { bad "slurm: sbatch train.sbatch"; finish; }
-# once it trains (its first checkpoint is written; a busy machine may take minutes to get there)
+# once it trains (its first step is logged; a busy machine may take minutes to get there)
 for k in $(seq 1 3000); do
-    ls "$T/run/m-checkpoints"/ckpt_step_1.safetensors >/dev/null 2>&1 && break
+    grep -q "^step 1/" "$T/run/train1.out" 2>/dev/null && break
     squeue -h -j "$job" 2>/dev/null | grep -q . || break
     sleep 0.2
 done
