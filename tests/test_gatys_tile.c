@@ -45,9 +45,11 @@ static impasto_image *test_picture(int w, int h) {
  * Float32 throughout, and Winograd's tiles fall differently on the crops, so values are rounded
  * differently; where a ReLU's input or a max pooling's two best inputs are that close, the mask or
  * the route flips and a small patch of the gradient moves by a few hundredths of a percent (seen
- * as blobs away from the seams, not along them). So: the loss to 1e-5, the gradient to 1e-4 in the
- * L2 norm and 1e-3 of its largest value at any pixel (measured: 2.6e-6 of the largest with
- * relu5_1, 4.6e-4 with relu4_x, 1e-4 L2). */
+ * as blobs away from the seams, not along them). So: the loss to 1e-5, the gradient to 5e-4 in the
+ * L2 norm and 1e-3 of its largest value at any pixel (measured: tiles of 32, 1.5e-6 L2 and 2.6e-6
+ * of the largest; tiles of 48, 1.3e-4 L2 and 4.6e-4 of the largest, with the default layers as
+ * with relu4_x; the same tiles of 48 with every convolution on im2col instead of Winograd, which
+ * rounds alike on crop and picture: 1.3e-6 L2, 1.4e-6 of the largest). */
 static void check_gradient(const char *style_layers, int tile, int *tiles_out) {
     impasto_transfer_options opt;
     impasto_transfer_options_init(&opt);
@@ -86,7 +88,7 @@ static void check_gradient(const char *style_layers, int tile, int *tiles_out) {
         CHECK_NEAR(f1[1], f0[1], 1e-5 * f0[1]);
         CHECK_NEAR(f1[2], f0[2], 1e-5 * f0[2]);
         CHECK(f1[3] == f0[3]);
-        CHECK_MSG(sqrt(d2 / g2) <= 1e-4, "|diff| / |g| = %g", sqrt(d2 / g2));
+        CHECK_MSG(sqrt(d2 / g2) <= 5e-4, "|diff| / |g| = %g", sqrt(d2 / g2));
         CHECK_MSG(dmax <= 1e-3 * gmax, "max |diff| %g, max |g| %g", dmax, gmax);
     }
     free(g0);
@@ -96,12 +98,6 @@ static void check_gradient(const char *style_layers, int tile, int *tiles_out) {
 
 static void test_exact_gradient(void) {
     int n = 0;
-    if (getenv("TILE_EXP")) {
-        check_gradient(NULL, 48, &n);
-        check_gradient("relu1_1,relu2_1,relu3_1,relu4_1", 32, &n);
-        check_gradient("relu1_1,relu2_1,relu3_1,relu4_1", 64, &n);
-        return;
-    }
     check_gradient(NULL, 32, &n);
     CHECK(n == 20); /* 160/32 = 5 across, 106/32 -> 4 down */
     check_gradient("relu1_1,relu2_1,relu3_1,relu4_1", 48, &n);
