@@ -172,7 +172,8 @@ static void test_tiled_runs(void) {
            e.tiles, le, se);
     printf("  Adam untiled: loss %.6g, seam ratio %.3f; random tiles (%d): loss %.6g, seam ratio %.3f\n", la, sa,
            r.tiles, lr, sr);
-    CHECK(u.tiles == 1 && e.tiles == 12 && r.tiles == 12);
+    /* 128x85 in 32s: 4 x 3; the random cut merges the 21-row last piece (thinner than 32) */
+    CHECK(u.tiles == 1 && e.tiles == 12 && r.tiles == 8);
     CHECK(u.history == 40 && e.history == 40 && r.history == 0);
     CHECK(u.tile_calls == 0 && e.tile_calls > 0);
     CHECK_MSG(fabs(le - lu) <= 0.01 * lu, "exact %g, untiled %g", le, lu);
