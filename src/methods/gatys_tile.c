@@ -225,8 +225,10 @@ typedef struct choice {
 static int crop_side(const gatys_tiles *T, int t, int n) {
     int c = t + T->ehl + T->ehr;
     if (T->mode == IMPASTO_TILING_RANDOM) {
-        /* its own crops, and the exact passes over the targets with at least GT_MIN_TILE inside */
-        c = t + GT_MERGE;
+        /* its own crops — a tile may take in a thin piece at both ends (axis_cut: less than
+         * GT_MERGE each, when the picture holds only three pieces) — and the exact passes over
+         * the targets with at least GT_MIN_TILE inside */
+        c = t + 2 * GT_MERGE;
         if (c < GT_MIN_TILE + T->ehl + T->ehr) c = GT_MIN_TILE + T->ehl + T->ehr;
     }
     return c < n ? c : n;
@@ -421,6 +423,7 @@ static int gather_exact(gatys_tiles *T, const gatys_run *r, const float *x, int 
  * (gatys_tiles_choose), so every crop fits it. */
 static int run_forward(gatys_tiles *T, const vgg19 *net, const float *x, int h, int w, const tile_rect *q) {
     const int ch = q->cy1 - q->cy0, cw = q->cx1 - q->cx0;
+    if (ch > T->max_ch || cw > T->max_cw) return 0;  /* never: the buffers hold the largest crop */
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < ch; y++)
             memcpy(T->xc + ((size_t)c * ch + y) * cw, x + ((size_t)c * h + q->cy0 + y) * w + q->cx0,
