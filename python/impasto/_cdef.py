@@ -53,6 +53,7 @@ void impasto_model_free(impasto_model *model);
 typedef enum { IMPASTO_INIT_RANDOM = 0, IMPASTO_INIT_IMAGE } impasto_init;
 typedef enum { IMPASTO_OPTIM_LBFGS = 0, IMPASTO_OPTIM_ADAM } impasto_optimizer;
 typedef enum { IMPASTO_POOL_MAX = 0, IMPASTO_POOL_AVG } impasto_pooling;
+typedef enum { IMPASTO_TILING_EXACT = 0, IMPASTO_TILING_RANDOM } impasto_tiling;
 
 typedef struct impasto_progress {
     int scale_index, num_scales;
@@ -61,6 +62,9 @@ typedef struct impasto_progress {
     double loss, content_loss, style_loss, tv_loss;
     double seconds;
     const impasto_image *image;
+    int num_tiles;
+    int lbfgs_history;
+    int tile_done, tile_runs;
 } impasto_progress;
 
 typedef int (*impasto_progress_fn)(const impasto_progress *p, void *user);
@@ -95,6 +99,9 @@ typedef struct impasto_transfer_options {
     int scale_iterations[IMPASTO_MAX_SCALES];
     impasto_progress_fn progress;
     void *progress_user;
+    int memory_mb;
+    int tile;
+    impasto_tiling tiling;
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);
