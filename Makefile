@@ -332,7 +332,7 @@ install: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.s
 	$(INSTALL) -m 644 $(BUILD)/libimpasto.a "$(DESTDIR)$(LIBDIR)/libimpasto.a"
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@OPENBLAS_DIR@|$(OPENBLAS_DIR)|g' \
-	    -e 's|@OPENMP_LIBS@|$(OPENMP_LIBS)|g' -e 's|@VIDEO_REQUIRES@|$(if $(filter 1,$(VIDEO)), $(VIDEO_PKGS))|g' \
+	    -e 's|@OPENMP_LIBS@|$(OPENMP_LIBS)|g' -e 's|@VIDEO_LIBS@|$(if $(filter 1,$(VIDEO)), $(shell pkg-config --libs $(VIDEO_PKGS)))|g' \
 	    impasto.pc.in >$(BUILD)/impasto.pc
 	$(INSTALL) -m 644 $(BUILD)/impasto.pc "$(DESTDIR)$(PKGCONFIGDIR)/impasto.pc"
 	$(INSTALL) -d "$(DESTDIR)$(DATADIR)/impasto"

@@ -169,11 +169,12 @@ grep -q "warping error 0.00" "$T/out" && ok "eval --temporal: the input against 
 expect "eval --temporal: more frames than the reference" 1 "more frames" -- "$B" eval --temporal "$T/clip.mp4" --reference "$T/one.mp4"
 
 # Ctrl-C: the frames done become a playable OUT_interrupted.mp4, exit 130, OUT untouched.
-frames "$T/long" 60 96 64 1
+# (a clip long enough to take many seconds even on an idle machine)
+frames "$T/long" 150 320 240 1
 "$B" video --method none -c "$T/long" -o "$T/long.mp4" >/dev/null 2>&1
 "$B" video -m $M -c "$T/long.mp4" -o "$T/int.mp4" --threads 1 >"$T/out" 2>"$T/err" &
 pid=$!
-for i in $(seq 1 100); do sleep 0.2; [ -n "$(ls -a "$T" | grep '^\.int\.mp4\.')" ] && [ "$i" -gt 10 ] && break; done
+for i in $(seq 1 300); do sleep 0.2; [ -n "$(ls -a "$T" | grep '^\.int\.mp4\.')" ] && [ "$i" -gt 5 ] && break; done
 kill -INT $pid
 wait $pid
 rc=$?
