@@ -1,6 +1,6 @@
 /* conv_direct.c (direct convolution, stride 1 or 2, with the nearest upsampling fused in) on each
- * of its paths ("portable", "avx2" when the CPU has AVX2 + FMA, else skipped saying so, and
- * "auto"), and conv_winograd.c (3x3 by F(4x4, 3x3), the same interface) on each GEMM path (its
+ * of its paths ("portable", "avx2" when the CPU has AVX2 + FMA, "avx512" when it has AVX-512, else
+ * skipped saying so, and "auto"), and conv_winograd.c (3x3 by F(4x4, 3x3), the same interface) on each GEMM path (its
  * products run on that path's microkernel, or through gemm() on OpenBLAS and unpacked), against a
  * naive double-precision convolution of the explicitly upsampled, padded input.
  *
@@ -103,6 +103,9 @@ static const direct_case cases[] = {
     {32, 64, 3, 1, 21, 70, PAD_REFLECT, 2},  /* conv2: stride 2, odd height */
     {8, 7, 3, 1, 20, 67, PAD_ZERO, 2},       /* stride 2, odd width, blocks of 4 and 3 */
     {5, 4, 5, 1, 9, 12, PAD_REFLECT, 2},     /* stride 2, narrower than a tile */
+    {6, 19, 3, 1, 40, 70, PAD_ZERO, 2},      /* stride 2, 35 wide: AVX-512's tiles of 8 x 2 vectors, 4, 3 */
+    {3, 13, 7, 1, 18, 100, PAD_REFLECT, 1},  /* 100 wide: tiles of 4 x 4 vectors, the last shifted */
+    {7, 9, 5, 1, 9, 20, PAD_ZERO, 1},        /* 20 wide: one vector per tile, blocks of 8 and 1 */
 };
 
 static void test_path(const char *path) {
@@ -117,6 +120,7 @@ static void test_path(const char *path) {
 
 static void test_portable(void) { test_path("portable"); }
 static void test_avx2(void) { test_path("avx2"); }
+static void test_avx512(void) { test_path("avx512"); }
 static void test_auto(void) { test_path("auto"); }
 
 /* 3x3 shapes: even and odd sides (a last column and row of half tiles), several bands of rows,
@@ -158,6 +162,7 @@ static void test_unknown_path(void) {
 int main(void) {
     RUN(test_portable);
     RUN(test_avx2);
+    RUN(test_avx512);
     RUN(test_auto);
     RUN(test_winograd);
     RUN(test_unknown_path);

@@ -49,7 +49,7 @@ int conv2d_direct_supported(const conv2d_desc *d);
 size_t conv2d_direct_workspace(const conv2d_desc *d);
 void conv2d_direct_forward(const conv2d_desc *d, int up, const float *x, const float *w, const float *b,
                            float *y, float *ws);
-/* For tests and benchmarks: "auto", "avx2" or "portable", process-wide; returns -1 (path
+/* For tests and benchmarks: "auto", "avx512", "avx2" or "portable", process-wide; returns -1 (path
  * unchanged) for an unknown name or one the CPU cannot run. Not thread-safe against convs running. */
 int conv2d_direct_set_path(const char *name);
 
