@@ -31,6 +31,7 @@
  *            convolution's workspace */
 #include "nn/conv_train.h"
 
+#include "core/gemm_internal.h"
 #include "nn/conv_internal.h"
 
 #include <immintrin.h>
@@ -219,13 +220,6 @@ static size_t bd_wt_floats(const conv2d_desc *d, const conv2d_desc *e) {
     return bd_winograd(e) ? 0 : up16((size_t)d->c * (size_t)d->oc * (size_t)d->kh * (size_t)d->kw);
 }
 
-size_t conv2d_backward_data_same_workspace(const conv2d_desc *d) {
-    const conv2d_desc e = bd_inner(d);
-    const size_t ehw = (size_t)e.h * (size_t)e.w;
-    const size_t inner = bd_winograd(&e) ? conv2d_winograd_workspace(&e, 1) : conv2d_direct_workspace(&e);
-    return bd_wt_floats(d, &e) + up16((size_t)d->oc * ehw) + up16((size_t)d->c * ehw) + inner;
-}
-
 /* Mirror of padded coordinate i - p into 0..n-1 (reflection without repeating the edge). */
 static int bd_reflect(int i, int n) {
     if (n == 1) return 0;
@@ -234,7 +228,212 @@ static int bd_reflect(int i, int n) {
     return i;
 }
 
+/* ---- data gradient of a 3x3 pad-1 convolution: interior and border apart ------------------------ */
+
+/* For K = 3, P = 1 the embedded map costs more than its 2 extra rows and columns: Winograd's 4x4
+ * tiles of a 34 x 34 map are 81 where 32 x 32 has 64, and the GEMMs' panels of 32 tiles round 81 up
+ * to 96 (256 channels of 32x32: 5.4 ms against the forward's 3.4, one thread). So dxp is split:
+ *   interior (i, j in 1 .. H, 1 .. W): exactly the data gradient of the ZERO-padded convolution, by
+ *            conv_winograd.c straight into dx (no embedding, 64 tiles);
+ *   border   (rows 0 and H + 1, columns 0 and W + 1 of dxp): only the kernel's outer row or column
+ *            reaches them from one edge row or column of dy, e.g. the top row
+ *              dxp[c][0][j] = sum_{o, kj} w[o][c][0][kj] * dy[o][0][j - kj]   (j = 0 .. W + 1),
+ *            the bottom row from w[.][.][2][.] and dy's last row, the left and right columns (i = 1
+ *            .. H) from w[.][.][.][0] / w[.][.][.][2] and dy's first / last column;
+ * and with reflection padding the border is folded onto the pixels it mirrors (row 0 of dxp onto
+ * row 1 of dx, row H + 1 onto row H - 2, column 0 onto column 1, column W + 1 onto W - 2; zero
+ * padding drops it). The border is 4 lines of correlations along dy's edges: vectorised along the
+ * line, each output vector accumulating over OC x 3 taps, the edges copied first with two zeros at
+ * each end (edge (OC, EL), EL = the line's length + 4 rounded up to 16, plus 16 spare) so the
+ * shifted loads need no tests. */
+
+#define BD_CB 4  /* channels whose border lines are computed together */
+
+static int bd_split(const conv2d_desc *d) {
+    return d->kh == 3 && d->pad == 1 && d->h >= 2 && d->w >= 2 && conv2d_winograd_supported(d);
+}
+
+static size_t bd_edge_len(int n) { return ((size_t)n + 4 + 15) / 16 * 16 + 16; }
+
+/* The zero-padded convolution (C -> OC, H x W) whose data gradient is dxp's interior. */
+static conv2d_desc bd_zero(const conv2d_desc *d) {
+    conv2d_desc z = *d;
+    z.padding = PAD_ZERO;
+    return z;
+}
+
+static size_t bd_split_workspace(const conv2d_desc *d) {
+    const size_t ew = bd_edge_len(d->w), eh = bd_edge_len(d->h), lines = (size_t)(2 * d->w + 2 * d->h + 4);
+    const conv2d_desc z = bd_zero(d);
+    return up16(2 * (size_t)d->oc * (ew + eh)) + up16((size_t)ct_threads(d) * BD_CB * lines) +
+           conv2d_winograd_backward_workspace(&z);
+}
+
+/* out[j] = sum_{o, k} w[o][c][tap k] * edge[o][j - k + 2] for j < n: one border line of channel c;
+ * taps t0 + k ts (k = 0, 1, 2). */
+static void bd_line_portable(const conv2d_desc *d, const float *w, int c, int t0, int ts, const float *edge,
+                             size_t el, int n, float *out) {
+    const size_t c9 = (size_t)d->c * 9;
+    for (int j = 0; j < n; j++) out[j] = 0.0f;
+    for (int o = 0; o < d->oc; o++) {
+        const float *wo = w + (size_t)o * c9 + (size_t)c * 9, *e = edge + (size_t)o * el;
+        for (int k = 0; k < 3; k++) {
+            const float wv = wo[t0 + k * ts];
+            const float *ek = e + 2 - k;
+#pragma omp simd
+            for (int j = 0; j < n; j++) out[j] += wv * ek[j];
+        }
+    }
+}
+
+/* bd_line_portable for CB channels c .. c + CB - 1 at once (outs CB lines, ostride apart): up to 4
+ * vectors of a line x CB channels accumulate in registers over o and k, sharing each load of the
+ * edge; 4 x 4 independent FMA chains (one channel at a time, 2 or 3 chains waited on the FMA's
+ * latency: 3.4 ms of a 9 ms pass for 256 channels of 32x32). */
+__attribute__((always_inline, target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) static inline void
+bd_lines_avx512(const int cb, const int nv, const conv2d_desc *d, const float *w, int c, int t0, int ts,
+                const float *edge, size_t el, int j0, int n, float *out, size_t ostride) {
+    const size_t c9 = (size_t)d->c * 9;
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < cb; q++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[q][v] = _mm512_setzero_ps();
+    for (int o = 0; o < d->oc; o++) {
+        const float *wo = w + (size_t)o * c9 + (size_t)c * 9 + t0, *e = edge + (size_t)o * el + j0 + 2;
+#pragma GCC unroll 3
+        for (int k = 0; k < 3; k++) {
+            __m512 ev[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) ev[v] = _mm512_loadu_ps(e - k + 16 * v);
+#pragma GCC unroll 4
+            for (int q = 0; q < cb; q++) {
+                const __m512 wv = _mm512_set1_ps(wo[(size_t)q * 9 + (size_t)(k * ts)]);
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++) acc[q][v] = _mm512_fmadd_ps(wv, ev[v], acc[q][v]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < cb; q++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            const int left = n - j0 - 16 * v;
+            _mm512_mask_storeu_ps(out + (size_t)q * ostride + (size_t)(j0 + 16 * v),
+                                  left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), acc[q][v]);
+        }
+}
+
+#define BD_NV_CASES(CB)                                                                               \
+    switch (nv) {                                                                                     \
+    case 4: bd_lines_avx512(CB, 4, d, w, c, t0, ts, edge, el, j0, n, out, ostride); break;            \
+    case 3: bd_lines_avx512(CB, 3, d, w, c, t0, ts, edge, el, j0, n, out, ostride); break;            \
+    case 2: bd_lines_avx512(CB, 2, d, w, c, t0, ts, edge, el, j0, n, out, ostride); break;            \
+    default: bd_lines_avx512(CB, 1, d, w, c, t0, ts, edge, el, j0, n, out, ostride); break;           \
+    }
+
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma"))) static void
+bd_line_avx512(int cb, const conv2d_desc *d, const float *w, int c, int t0, int ts, const float *edge, size_t el,
+               int n, float *out, size_t ostride) {
+    for (int j0 = 0; j0 < n; j0 += 64) {
+        const int nv = (n - j0 + 15) / 16 < 4 ? (n - j0 + 15) / 16 : 4;
+        switch (cb) {
+        case 4: BD_NV_CASES(4) break;
+        case 3: BD_NV_CASES(3) break;
+        case 2: BD_NV_CASES(2) break;
+        default: BD_NV_CASES(1) break;
+        }
+    }
+}
+#undef BD_NV_CASES
+
+/* AVX-512 unless the GEMM path in force is "portable" (which the tests force to run without AVX). */
+static int bd_cpu_avx512(void) {
+    const gemm_kernel *kr = gemm_active_kernel();
+    if (kr && !strcmp(kr->name, "portable")) return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("fma");
+}
+
+static void bd_split_run(const conv2d_desc *d, const float *w, const float *dy, float *dx, float *ws) {
+    const int H = d->h, W = d->w, OC = d->oc;
+    const size_t ew = bd_edge_len(W), eh = bd_edge_len(H), hw = (size_t)H * (size_t)W;
+    const size_t lines = (size_t)(2 * W + 2 * H + 4);
+    float *top = ws, *bot = top + (size_t)OC * ew, *lft = bot + (size_t)OC * ew, *rgt = lft + (size_t)OC * eh;
+    float *outs = ws + up16(2 * (size_t)OC * (ew + eh));
+    float *inner = outs + up16((size_t)ct_threads(d) * BD_CB * lines);
+    const conv2d_desc z = bd_zero(d);
+    conv2d_winograd_backward_data(&z, w, dy, NULL, dx, inner);
+    if (d->padding != PAD_REFLECT) return;
+    const int nthreads = ct_threads(d), avx512 = bd_cpu_avx512();
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+#pragma omp for schedule(static)
+        for (int o = 0; o < OC; o++) {
+            const float *src = dy + (size_t)o * hw;
+            float *t = top + (size_t)o * ew, *b = bot + (size_t)o * ew, *l = lft + (size_t)o * eh, *r = rgt + (size_t)o * eh;
+            memset(t, 0, ew * sizeof *t), memset(b, 0, ew * sizeof *b);
+            memset(l, 0, eh * sizeof *l), memset(r, 0, eh * sizeof *r);
+            memcpy(t + 2, src, (size_t)W * sizeof *t);
+            memcpy(b + 2, src + (size_t)(H - 1) * (size_t)W, (size_t)W * sizeof *b);
+            for (int i = 0; i < H; i++) l[2 + i] = src[(size_t)i * (size_t)W], r[2 + i] = src[(size_t)i * (size_t)W + (size_t)(W - 1)];
+        }
+        /* per thread, BD_CB channels' lines: rows 0 and H + 1 of dxp (W + 2 each, corners
+         * included), then columns 0 and W + 1 at rows 1 .. H (the column edges start one further
+         * on: line index i - 1 of dxp row i reads edge[i - 1 - k + 3] = dy row i - k) */
+        float *ot = outs + (size_t)omp_get_thread_num() * BD_CB * lines;
+        float *ob = ot + BD_CB * (size_t)(W + 2), *ol = ob + BD_CB * (size_t)(W + 2), *orr = ol + BD_CB * (size_t)H;
+        const int nblk = (d->c + BD_CB - 1) / BD_CB;
+#pragma omp for schedule(static)
+        for (int bk = 0; bk < nblk; bk++) {
+            const int c0 = bk * BD_CB, cb = d->c - c0 < BD_CB ? d->c - c0 : BD_CB;
+            const size_t sr = (size_t)(W + 2), sc = (size_t)H;
+            if (avx512) {
+                bd_line_avx512(cb, d, w, c0, 0, 1, top, ew, W + 2, ot, sr);
+                bd_line_avx512(cb, d, w, c0, 6, 1, bot, ew, W + 2, ob, sr);
+                bd_line_avx512(cb, d, w, c0, 0, 3, lft + 1, eh, H, ol, sc);
+                bd_line_avx512(cb, d, w, c0, 2, 3, rgt + 1, eh, H, orr, sc);
+            } else {
+                for (int q = 0; q < cb; q++) {
+                    bd_line_portable(d, w, c0 + q, 0, 1, top, ew, W + 2, ot + (size_t)q * sr);
+                    bd_line_portable(d, w, c0 + q, 6, 1, bot, ew, W + 2, ob + (size_t)q * sr);
+                    bd_line_portable(d, w, c0 + q, 0, 3, lft + 1, eh, H, ol + (size_t)q * sc);
+                    bd_line_portable(d, w, c0 + q, 2, 3, rgt + 1, eh, H, orr + (size_t)q * sc);
+                }
+            }
+            for (int q = 0; q < cb; q++) {
+                float *dc = dx + (size_t)(c0 + q) * hw;
+                float *r1 = dc + (size_t)W, *rh = dc + (size_t)(H - 2) * (size_t)W;
+                const float *lt = ot + (size_t)q * sr, *lb = ob + (size_t)q * sr;
+                const float *ll = ol + (size_t)q * sc, *lr = orr + (size_t)q * sc;
+                for (int j = 0; j < W + 2; j++) {
+                    const int x = bd_reflect(j - 1, W);
+                    r1[x] += lt[j];
+                    rh[x] += lb[j];
+                }
+                for (int i = 0; i < H; i++) {
+                    dc[(size_t)i * (size_t)W + 1] += ll[i];
+                    dc[(size_t)i * (size_t)W + (size_t)(W - 2)] += lr[i];
+                }
+            }
+        }
+    }
+}
+
+size_t conv2d_backward_data_same_workspace(const conv2d_desc *d) {
+    if (bd_split(d)) return bd_split_workspace(d);
+    const conv2d_desc e = bd_inner(d);
+    const size_t ehw = (size_t)e.h * (size_t)e.w;
+    const size_t inner = bd_winograd(&e) ? conv2d_winograd_workspace(&e, 1) : conv2d_direct_workspace(&e);
+    return bd_wt_floats(d, &e) + up16((size_t)d->oc * ehw) + up16((size_t)d->c * ehw) + inner;
+}
+
 void conv2d_backward_data_same(const conv2d_desc *d, const float *w, const float *dy, float *dx, float *ws) {
+    if (bd_split(d)) {
+        bd_split_run(d, w, dy, dx, ws);
+        return;
+    }
     const conv2d_desc e = bd_inner(d);
     const int p = d->pad, k = d->kw, H = d->h, W = d->w, EH = e.h, EW = e.w, wino = bd_winograd(&e);
     const size_t kk = (size_t)k * (size_t)k, ehw = (size_t)EH * (size_t)EW, hw = (size_t)H * (size_t)W;
