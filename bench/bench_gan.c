@@ -3,7 +3,8 @@
  * times PyTorch (--warmup untimed, --runs timed, each a whole step on the same batch, the weights
  * moving on). Prints one JSON line {"impl": "impasto", "times": [...], "losses": [...]}, the losses
  * of each run as the script's PyTorch child reports them: cyclegan [loss_G, loss_D_A, loss_D_B],
- * pix2pix [loss_G, loss_D], forward [mean |y|].
+ * pix2pix [loss_G, loss_D], forward [mean |y|]; and "cpu_times", the CPU seconds of the whole process
+ * (all threads) per timed run, which a shared machine disturbs less than the wall times.
  *
  *   bench_gan --row cyclegan|pix2pix|forward --size N --weights DIR --inputs DIR
  *             [--runs R] [--warmup W] [--threads T]
@@ -74,11 +75,20 @@ static float *read_input(impasto_ctx *ctx, const options *o, const char *name, s
     return read_floats(ctx, "bench_gan", path, n);
 }
 
+/* CPU seconds of the whole process (all threads): what a profile on a shared machine can trust. */
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* times of the timed runs; losses of every step, the warm-up ones first (as the PyTorch child reports
  * them), so that the first steps of the two sides, taken from the same weights, can be compared. */
-static void print_result(const double *times, const double *losses, int runs, int steps, int nl) {
+static void print_result(const double *times, const double *cpu, const double *losses, int runs, int steps, int nl) {
     printf("{\"impl\": \"impasto\", \"times\": [");
     for (int i = 0; i < runs; i++) printf("%s%.6f", i ? ", " : "", times[i]);
+    printf("], \"cpu_times\": [");
+    for (int i = 0; i < runs; i++) printf("%s%.6f", i ? ", " : "", cpu[i]);
     printf("], \"losses\": [");
     for (int i = 0; i < steps; i++) {
         printf("%s[", i ? ", " : "");
@@ -96,22 +106,22 @@ static int run_forward(impasto_ctx *ctx, const options *o) {
     net_plan *p = NULL;
     const size_t img = 3 * (size_t)o->size * (size_t)o->size;
     float *x = read_input(ctx, o, "real_A", img);
-    double times[MAX_RUNS], losses[2 * MAX_RUNS];
+    double times[MAX_RUNS], cpu[MAX_RUNS], losses[2 * MAX_RUNS];
     int ok = x && gan_generator_create(ctx, &g, &n) == IMPASTO_OK && load_net(ctx, n, o->weights, "G") &&
              net_plan_create(ctx, n, 3, o->size, o->size, 0, o->threads, &p) == IMPASTO_OK;
     for (int r = -o->warmup; ok && r < o->runs; r++) {
         const float *y;
-        const double t0 = now_seconds();
+        const double t0 = now_seconds(), c0 = cpu_seconds();
         memcpy(net_plan_input(p), x, img * sizeof *x);
         ok = net_forward(ctx, n, p, NULL, &y) == IMPASTO_OK;
-        const double dt = now_seconds() - t0;
+        const double dt = now_seconds() - t0, dc = cpu_seconds() - c0;
         if (!ok) continue;
         double s = 0;
         for (size_t i = 0; i < img; i++) s += fabs(y[i]);
         losses[r + o->warmup] = s / (double)img;
-        if (r >= 0) times[r] = dt;
+        if (r >= 0) times[r] = dt, cpu[r] = dc;
     }
-    if (ok) print_result(times, losses, o->runs, o->runs + o->warmup, 1);
+    if (ok) print_result(times, cpu, losses, o->runs, o->runs + o->warmup, 1);
     else fprintf(stderr, "bench_gan: %s\n", impasto_ctx_error(ctx));
     net_plan_free(p);
     net_free(n);
@@ -138,18 +148,18 @@ static int run_step(impasto_ctx *ctx, const options *o) {
         const char *name = cyc ? CYC[i] : P2P[i];
         if (name) ok = load_net(ctx, gan_trainer_net(t, i), o->weights, name);
     }
-    double times[MAX_RUNS], losses[3 * 2 * MAX_RUNS];
+    double times[MAX_RUNS], cpu[MAX_RUNS], losses[3 * 2 * MAX_RUNS];
     const int nl = cyc ? 3 : 2;
     uint64_t rng = 1;
     for (int r = -o->warmup; ok && r < o->runs; r++) {
         memcpy(gan_trainer_real(t, 0), a, img * sizeof *a);
         memcpy(gan_trainer_real(t, 1), b, img * sizeof *b);
         double L[8];
-        const double t0 = now_seconds();
+        const double t0 = now_seconds(), c0 = cpu_seconds();
         ok = gan_trainer_step(t, &rng, L) == IMPASTO_OK;
-        const double dt = now_seconds() - t0;
+        const double dt = now_seconds() - t0, dc = cpu_seconds() - c0;
         if (!ok) continue;
-        if (r >= 0) times[r] = dt;
+        if (r >= 0) times[r] = dt, cpu[r] = dc;
         double *l = losses + (r + o->warmup) * nl;
         if (cyc) {
             l[0] = L[1] + L[2] + L[3] + L[5] + L[6] + L[7];
@@ -159,7 +169,7 @@ static int run_step(impasto_ctx *ctx, const options *o) {
             l[1] = 0.5 * (L[2] + L[3]);
         }
     }
-    if (ok) print_result(times, losses, o->runs, o->runs + o->warmup, nl);
+    if (ok) print_result(times, cpu, losses, o->runs, o->runs + o->warmup, nl);
     else fprintf(stderr, "bench_gan: %s\n", impasto_ctx_error(ctx));
     gan_trainer_free(t);
     free(a), free(b);
@@ -176,13 +186,6 @@ typedef struct prof_shape {
     convt_desc t;    /* a transposed convolution's */
     int count;
 } prof_shape;
-
-/* CPU seconds of the whole process (all threads): what a profile on a shared machine can trust. */
-static double cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static float *prof_fill(size_t n, uint64_t *s) {
     float *v = malloc((n ? n : 1) * sizeof *v);

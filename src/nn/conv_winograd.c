@@ -61,7 +61,6 @@
 #include "core/gemm.h"
 #include "core/gemm_internal.h"
 
-#include <immintrin.h>
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
@@ -201,91 +200,6 @@ static void wino_fold_up2(const float *g, int p, float *f) {
         for (int kx = 0; kx < 3; kx++) f[(a + ky + 1) / 2 * 3 + (b + kx + 1) / 2] += g[ky * 3 + kx];
 }
 
-/* wino_kernel_transform (below) with AVX-512, when 16 kernels of a sliver (16 / MR channels of MR
- * output channels each) fill one vector: each tap of the 16 is one masked gather from w (lanes of
- * output channels past OC read nothing and give zeros, as there), then G g G^T as there, the same
- * operations in the same order (no FMA), so the result is the same to the bit; each of the 36
- * results one 16-float store. For the forward kernels only: 256 x 256 kernels in 0.34 ms against
- * the scalar gather's 0.45 (one thread, least of 20); for the flipped ones (the backward pass, whose
- * taps of one kernel lie in reverse) the gathers were no faster. It writes 4 times the kernels'
- * size, so it is bound by memory more than by arithmetic. */
-#define WINO_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
-
-static int wino_kt_avx512_ok(const wino_geom *g, wino_wmode wmode) {
-    const gemm_kernel *kr = gemm_active_kernel();
-    if (kr && !strcmp(kr->name, "portable")) return 0;  /* the path that runs without AVX */
-    return wmode == WINO_W_FORWARD && g->mr >= 1 && g->mr <= 16 && 16 % g->mr == 0 && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bw");
-}
-
-/* WINO_G6 on 16 kernels at once. */
-#define WINO_G6V(g0, g1, g2, r0, r1, r2, r3, r4, r5)                                                  \
-    do {                                                                                              \
-        const __m512 e_ = _mm512_add_ps(g0, g2);                                                      \
-        const __m512 h_ = _mm512_add_ps(_mm512_mul_ps(g0, _mm512_set1_ps(1.0f / 24.0f)),              \
-                                        _mm512_mul_ps(g2, _mm512_set1_ps(1.0f / 6.0f)));              \
-        const __m512 k_ = _mm512_mul_ps(g1, _mm512_set1_ps(1.0f / 12.0f));                            \
-        const __m512 m_ = _mm512_set1_ps(-0.0f);                                                      \
-        r0 = _mm512_mul_ps(_mm512_set1_ps(0.25f), g0);                                                \
-        r1 = _mm512_mul_ps(_mm512_xor_ps(_mm512_add_ps(e_, g1), m_), _mm512_set1_ps(1.0f / 6.0f));    \
-        r2 = _mm512_mul_ps(_mm512_xor_ps(_mm512_sub_ps(e_, g1), m_), _mm512_set1_ps(1.0f / 6.0f));    \
-        r3 = _mm512_add_ps(h_, k_);                                                                   \
-        r4 = _mm512_sub_ps(h_, k_);                                                                   \
-        r5 = g2;                                                                                      \
-    } while (0)
-
-WINO_AVX512 static void wino_kernel_transform_avx512(const conv2d_desc *d, const wino_geom *g, const float *w,
-                                                     wino_wmode wmode, size_t ob, float *u) {
-    const size_t mr = g->mr, c_n = (size_t)d->c, q_n = c_n * mr, oc = (size_t)d->oc, pl = g->u_plane;
-    const int flip = wmode == WINO_W_FLIP;  /* kept general, though only the forward mode runs here */
-    float *base = u + ob * c_n * mr;
-    /* Lane j is kernel q0 + j: output channel ob MR + j % MR, input channel q0 / MR + j / MR; its tap
-     * t at w + off + lane[j] (+ t, or + 8 - t flipped), off the first lane's. */
-    int lane[16];
-    __mmask16 live = 0;
-    for (int j = 0; j < 16; j++) {
-        const size_t i = (size_t)j % mr, cj = (size_t)j / mr;
-        lane[j] = (int)(flip ? (cj * oc + i) * 9 : (i * c_n + cj) * 9);
-        if (ob * mr + i < oc) live |= (__mmask16)(1u << j);
-    }
-    const __m512i vlane = _mm512_loadu_si512(lane);
-    for (size_t q0 = 0; q0 < q_n; q0 += 16) {
-        const size_t c0 = q0 / mr;
-        const __mmask16 in = q_n - q0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q_n - q0)) - 1);
-        const __mmask16 m = in & live;
-        const size_t off = flip ? (c0 * oc + ob * mr) * 9 + 8 : (ob * mr * c_n + c0) * 9;
-        __m512 k[9];
-        for (int t = 0; t < 9; t++) {
-            const __m512i ix = _mm512_add_epi32(vlane, _mm512_set1_epi32((int)(flip ? off - (size_t)t : off + (size_t)t)));
-            k[t] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, ix, w, 4);
-        }
-        float *dst = base + q0;
-        __m512 a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5, c0v, c1, c2, c3, c4, c5;
-        WINO_G6V(k[0], k[3], k[6], a0, a1, a2, a3, a4, a5);
-        WINO_G6V(k[1], k[4], k[7], b0, b1, b2, b3, b4, b5);
-        WINO_G6V(k[2], k[5], k[8], c0v, c1, c2, c3, c4, c5);
-#define WINO_ROWV(i, x, y, z)                                                                         \
-    do {                                                                                              \
-        __m512 r0_, r1_, r2_, r3_, r4_, r5_;                                                          \
-        WINO_G6V(x, y, z, r0_, r1_, r2_, r3_, r4_, r5_);                                              \
-        _mm512_mask_storeu_ps(dst + (6 * (i) + 0) * pl, in, r0_);                                     \
-        _mm512_mask_storeu_ps(dst + (6 * (i) + 1) * pl, in, r1_);                                     \
-        _mm512_mask_storeu_ps(dst + (6 * (i) + 2) * pl, in, r2_);                                     \
-        _mm512_mask_storeu_ps(dst + (6 * (i) + 3) * pl, in, r3_);                                     \
-        _mm512_mask_storeu_ps(dst + (6 * (i) + 4) * pl, in, r4_);                                     \
-        _mm512_mask_storeu_ps(dst + (6 * (i) + 5) * pl, in, r5_);                                     \
-    } while (0)
-        WINO_ROWV(0, a0, b0, c0v);
-        WINO_ROWV(1, a1, b1, c1);
-        WINO_ROWV(2, a2, b2, c2);
-        WINO_ROWV(3, a3, b3, c3);
-        WINO_ROWV(4, a4, b4, c4);
-        WINO_ROWV(5, a5, b5, c5);
-#undef WINO_ROWV
-    }
-}
-
 /* u = G g G^T for every kernel g (3, 3) of the MR output channels of sliver ob (channels past OC
  * give zeros): element (f, o, c) at f u_plane + (o / MR) C MR + c MR + o % MR, so within a sliver
  * kernel q = c MR + o % MR is the q-th float of each of the 36 planes. The kernel of (o, c) is, by
@@ -296,10 +210,6 @@ WINO_AVX512 static void wino_kernel_transform_avx512(const conv2d_desc *d, const
  * stored as one contiguous run. */
 static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, const float *w, wino_wmode wmode,
                                   size_t ob, float *u) {
-    if (wino_kt_avx512_ok(g, wmode)) {
-        wino_kernel_transform_avx512(d, g, w, wmode, ob, u);
-        return;
-    }
     const size_t mr = g->mr, c_n = (size_t)d->c, q_n = c_n * mr, oc = (size_t)d->oc;
     float *base = u + ob * c_n * mr;
     float k[9][WINO_KT_CHUNK];
