@@ -28,7 +28,11 @@
  *   weights: per thread, the band xp (C, R + K - 1, PW), PW = W + K - 1 (+ 8 spare), then the
  *            private dw (OC, C, K, K)
  *   data:    wt (C, OC, K, K) (direct only) | dye (OC, H + 2P, W + 2P) | dxp (C, H + 2P, W + 2P) | the inner
- *            convolution's workspace */
+ *            convolution's workspace
+ *   data, 3x3 pad 1 (interior and border apart, see "data gradient of a 3x3 pad-1 convolution"):
+ *            dy's top and bottom rows (OC, EW) each | its left and right columns (OC, EH) each | per
+ *            thread, BD_CB channels' border lines (4 (W + H + 2)) | the Winograd backward pass's
+ *            workspace */
 #include "nn/conv_train.h"
 
 #include "core/gemm_internal.h"
