@@ -31,7 +31,7 @@
  *            convolution's workspace
  *   data, 3x3 pad 1 (interior and border apart, see "data gradient of a 3x3 pad-1 convolution"):
  *            dy's top and bottom rows (OC, EW) each | its left and right columns (OC, EH) each | per
- *            thread, BD_CB channels' border lines (4 (W + H + 2)) | the Winograd backward pass's
+ *            thread, BD_CB channels' border lines (BD_CB x 2 (W + H + 2)) | the Winograd backward pass's
  *            workspace */
 #include "nn/conv_train.h"
 
