@@ -104,6 +104,78 @@ if [ "$(cat "$T/rc")" != 0 ] && [ -n "$last" ] && "$B" fast -m "$last" -c $C -o 
     ok "mpi: a killed process ends the job, the last checkpoint loads"
 else bad "mpi: a killed process ends the job, the last checkpoint loads (exit $(cat "$T/rc"), last '$last')"; fi
 
+# ---- gan train: CycleGAN and pix2pix data parallel ----
+# The same seed and global batch give the same model for any N (history pools on, pix2pix with its
+# batch norms and dropout): compared by what the models translate, PSNR >= 50 dB (measured:
+# identical pictures or above 100 dB).
+mkdir -p "$T/ga" "$T/gb" "$T/gp"
+for c in 40 48; do
+    "$B" grid -o "$T/ga/h$c.png" --cell $c --gap 0 --crop $C 2>/dev/null
+    "$B" grid -o "$T/ga/s$c.png" --cell $c --gap 0 $S 2>/dev/null
+    "$B" grid -o "$T/gb/s$c.png" --cell $c --gap 0 --crop $S 2>/dev/null
+    "$B" grid -o "$T/gp/p$c.png" --cell $c --gap 0 --crop $C $S 2>/dev/null
+    "$B" grid -o "$T/gp/q$c.png" --cell $c --gap 0 --crop $S $C 2>/dev/null
+done
+GTINY="--ngf 4 --ndf 4 --size 32 --threads 1 -q --seed 5 --batch-size 4 --pool-size 3"
+GCYC="gan train -a $T/ga -b $T/gb --generator resnet_1blocks $GTINY"
+GP2P="gan train --model pix2pix -a $T/gp --generator unet_32 $GTINY"
+# same_as REF N NAME MODEL: the model translates C as REF's did (PSNR >= 50 dB)
+same_as() {
+    "$B" translate -m "$4" -c $C -o "$T/tr.png" --size 64 -q 2>>"$T/err"
+    psnr=$("$B" compare --json "$1" "$T/tr.png" 2>>"$T/err" | sed -n 's/.*"psnr": *\([^,}]*\).*/\1/p')
+    if [ -n "$psnr" ] && { [ "$psnr" = null ] || awk "BEGIN { exit !($psnr >= 50) }"; }; then
+        ok "mpi: $3 with -np $2 translates as one process does (PSNR $psnr dB >= 50)"
+    else bad "mpi: $3 with -np $2 translates as one process does (PSNR '$psnr', wanted >= 50)"; fi
+}
+for g in cyclegan pix2pix; do
+    if [ $g = cyclegan ]; then G=$GCYC; else G=$GP2P; fi
+    "$B" $G --steps 3 -o "$T/$g.safetensors" >"$T/out" 2>"$T/err" || bad "mpi: one process trains a $g"
+    "$B" translate -m "$T/$g.safetensors" -c $C -o "$T/$g.png" --size 64 -q
+    for n in 1 2 4; do
+        $RUN -np $n "$BM" $G --steps 3 -o "$T/$g$n.safetensors" >"$T/out" 2>"$T/err"
+        if [ $? -ne 0 ] || [ ! -s "$T/$g$n.safetensors" ]; then bad "mpi: -np $n trains a $g"; cat "$T/err"; continue; fi
+        same_as "$T/$g.png" $n $g "$T/$g$n.safetensors"
+    done
+done
+grep -a -q '"processes":"4"' "$T/pix2pix4.safetensors" && grep -a -q '"batch_size":"4"' "$T/pix2pix4.safetensors" &&
+    ok "mpi: the GAN model records its 4 processes and batch" || bad "mpi: the GAN model records its 4 processes and batch"
+[ "$(ls "$T"/cyclegan2_losses.csv "$T"/cyclegan4_losses.csv | wc -l)" -eq 2 ] &&
+    [ "$(wc -l <"$T/cyclegan4_losses.csv")" -eq 4 ] && ok "mpi: one losses CSV, one row a step" ||
+    bad "mpi: one losses CSV, one row a step"
+
+# --json: one line per process, each 2 of every batch of 4 over 3 steps.
+$RUN -np 2 "$BM" $GCYC --steps 3 -o "$T/gj.safetensors" --json >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && [ "$(grep -c '"processes":2' "$T/out")" -eq 2 ] && grep -q '"rank":1' "$T/out" &&
+   [ "$(grep -c '"images":6' "$T/out")" -eq 2 ]; then ok "mpi: gan train --json reports per process"
+else bad "mpi: gan train --json reports per process"; cat "$T/out"; fi
+
+# A checkpoint of 2 processes resumes with 1 and with 4: the run one process makes unbroken.
+rm -rf "$T/gck"; mkdir "$T/gck"
+$RUN -np 2 "$BM" $GCYC --steps 3 -o "$T/gh.safetensors" --checkpoint-every 2 --checkpoint-dir "$T/gck" >"$T/out" 2>"$T/err"
+for n in 1 4; do
+    if [ $n -eq 1 ]; then R="$B"; else R="$RUN -np $n $BM"; fi
+    $R $GCYC --steps 3 -o "$T/gr$n.safetensors" --resume "$T/gck/gan_step_2.safetensors" >"$T/out" 2>"$T/err"
+    same_as "$T/cyclegan.png" "2 then $n" "a cyclegan checkpoint" "$T/gr$n.safetensors"
+done
+EXPECT_LINES=3 expect "mpi: a GAN checkpoint resumes with its batch size only" 2 "resume it with --batch-size 4" -- \
+    $RUN -np 2 "$BM" $GCYC --batch-size 2 --steps 3 -o "$T/gx.safetensors" --resume "$T/gck/gan_step_2.safetensors"
+EXPECT_LINES=3 expect "mpi: more GAN processes than the batch" 2 "batch size of at least 4" -- \
+    $RUN -np 4 "$BM" $GCYC --batch-size 2 --steps 1 -o "$T/gx.safetensors"
+[ ! -e "$T/gx.safetensors" ] && ok "mpi: refused GAN runs write no model" || bad "mpi: refused GAN runs write no model"
+
+# Ctrl-C to the processes: all stop after the same step, process 0 writes the checkpoint, exit 130.
+rm -rf "$T/gck2"; mkdir "$T/gck2"
+( $RUN -np 2 "$BM" $GCYC --batch-size 2 --steps 100000 -o "$T/gint.safetensors" --checkpoint-dir "$T/gck2" \
+      --checkpoint-every 1 </dev/null >"$T/out" 2>"$T/err"
+  echo $? >"$T/rc" ) &
+for k in $(seq 1 600); do ls "$T/gck2"/gan_step_2.safetensors >/dev/null 2>&1 && break; sleep 0.2; done
+pkill -INT -x impasto-mpi
+wait
+if [ "$(cat "$T/rc")" = 130 ] && [ ! -e "$T/gint.safetensors" ] && [ "$(grep -c . "$T/err")" -eq 1 ] &&
+   ck=$(sed -n 's/.*cancelled after step [0-9]*; checkpoint \(.*\)$/\1/p' "$T/err") && [ -s "$ck" ]; then
+    ok "mpi: Ctrl-C stops every GAN process with a checkpoint"
+else bad "mpi: Ctrl-C stops every GAN process with a checkpoint (exit $(cat "$T/rc"))"; cat "$T/err"; fi
+
 # Folders: each picture made once, by one of the processes; a bad picture reported by its process,
 # the others go on; the job exits 1.
 mkdir -p "$T/in"
