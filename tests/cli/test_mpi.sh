@@ -176,6 +176,63 @@ if [ "$(cat "$T/rc")" = 130 ] && [ ! -e "$T/gint.safetensors" ] && [ "$(grep -c 
     ok "mpi: Ctrl-C stops every GAN process with a checkpoint"
 else bad "mpi: Ctrl-C stops every GAN process with a checkpoint (exit $(cat "$T/rc"))"; cat "$T/err"; fi
 
+# ---- video: a chunk of the frames per process, process 0 encodes ----
+MM=/usr/share/doc/opencv-doc/examples/data/Megamind.avi   # 720x528, 24 fps, with a sound track
+PY=/usr/bin/python3
+vinfo() { "$B" video --info --json -c "$1" 2>/dev/null | $PY -c "import json,sys; d=json.load(sys.stdin); print(' '.join(str(d[k]) for k in sys.argv[1:]))" $2; }
+werr() { "$B" eval --temporal "$1" --reference "$T/vref.mp4" --json 2>/dev/null | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['warping_error'] if sys.argv[1] == 'all' else d['per_pair'][int(sys.argv[1])])" $2; }
+if [ "$("$B" video --method none -c x 2>&1 | grep -c 'without video support')" -ne 0 ]; then
+    skip "mpi: video" "built without FFmpeg's libraries"
+elif [ ! -f $MM ] || [ ! -f models/candy.safetensors ]; then
+    skip "mpi: video" "no $MM (tools/install-deps.sh --video) or no models/candy.safetensors (make models)"
+else
+    VID="video -c $MM -m candy --frames 40 --size 96 --threads 1 -q"
+    # Frames to a folder (lossless PNG): every frame, the seam's first included, within what the
+    # warm-up guarantees (the previous chunk's influence below half an 8-bit level, so at most one
+    # level per pixel after rounding: PSNR >= 48.1 dB; without the warm-up the seam frame differs
+    # by the whole temporal blend).
+    "$B" $VID -o "$T/v1/" >"$T/out" 2>"$T/err"
+    $RUN -np 2 "$BM" $VID -o "$T/v2/" --json >"$T/out" 2>"$T/err"
+    rc=$?
+    worst=100; n=0
+    for f in "$T"/v1/*.png; do
+        n=$((n + 1))
+        p=$("$B" compare --json "$f" "$T/v2/$(basename "$f")" 2>/dev/null | sed -n 's/.*"psnr": *\([^,}]*\).*/\1/p')
+        [ "$p" = null ] && p=100
+        [ -z "$p" ] && p=0
+        worst=$(awk "BEGIN { print ($p < $worst) ? $p : $worst }")
+    done
+    if [ $rc -eq 0 ] && [ $n -eq 40 ] && [ "$(ls "$T/v2" | wc -l)" -eq 40 ] && awk "BEGIN { exit !($worst >= 48.1) }" &&
+       grep -q '"first_frame":20,"frames":20,"warmup_frames":18' "$T/out"; then
+        ok "mpi: video over 2 processes, every frame as one process's (worst PSNR $worst dB >= 48.1)"
+    else bad "mpi: video over 2 processes, every frame as one process's (exit $rc, $n frames, worst PSNR $worst)"; cat "$T/err"; fi
+    [ -z "$(ls -a "$T" | grep impasto-video-parts)" ] && ok "mpi: video leaves no parts behind" ||
+        bad "mpi: video leaves no parts behind"
+    # Into an mp4: the frame count, rate, duration and audio of one process's; the warping error
+    # (Lai et al.) at the seam (frames 19 -> 20) and over the clip within 10% and 2% of it.
+    "$B" video -c $MM --method none --frames 40 --size 96 -q -o "$T/vref.mp4" 2>"$T/err"
+    "$B" $VID -o "$T/v1.mp4" >"$T/out" 2>"$T/err"
+    $RUN -np 2 "$BM" $VID -o "$T/v2.mp4" >"$T/out" 2>"$T/err"
+    rc=$?
+    i1=$(vinfo "$T/v1.mp4" "frames fps duration audio"); i2=$(vinfo "$T/v2.mp4" "frames fps duration audio")
+    s1=$(werr "$T/v1.mp4" 19); s2=$(werr "$T/v2.mp4" 19); a1=$(werr "$T/v1.mp4" all); a2=$(werr "$T/v2.mp4" all)
+    if [ $rc -eq 0 ] && [ "$i1" = "40 2997/125 1.668 True" ] && [ "$i1" = "$i2" ] && [ -n "$s2" ] &&
+       awk "BEGIN { exit !($s2 <= 1.1 * $s1 && $a2 <= 1.02 * $a1) }"; then
+        ok "mpi: video mp4 over 2 processes: $i2 (frames fps seconds audio), seam warping error $s2 (one process $s1)"
+    else bad "mpi: video mp4 over 2 processes ('$i2' against '$i1', seam $s2 against $s1, all $a2 against $a1)"; cat "$T/err"; fi
+    # Ctrl-C: every process stops, process 0 keeps the frames done from the first on.
+    ( $RUN -np 2 "$BM" video -c $MM -m candy --size 96 --threads 1 -q -o "$T/vi.mp4" </dev/null >"$T/out" 2>"$T/err"
+      echo $? >"$T/rc" ) &
+    for k in $(seq 1 600); do [ "$(ls -a "$T"/.impasto-video-parts-*/ 2>/dev/null | grep -c png)" -ge 30 ] && break; sleep 0.2; done
+    pkill -INT -x impasto-mpi
+    wait
+    kept=$(sed -n 's/.*interrupted; the \([0-9]*\) frames done.*/\1/p' "$T/err")
+    if [ "$(cat "$T/rc")" = 130 ] && [ ! -e "$T/vi.mp4" ] && [ -n "$kept" ] && [ "$kept" -ge 1 ] &&
+       [ "$(vinfo "$T/vi_interrupted.mp4" frames)" = "$kept" ] && [ -z "$(ls -a "$T" | grep impasto-video-parts)" ]; then
+        ok "mpi: video Ctrl-C keeps the $kept frames done from the first on"
+    else bad "mpi: video Ctrl-C (exit $(cat "$T/rc"), kept '$kept')"; cat "$T/err"; fi
+fi
+
 # Folders: each picture made once, by one of the processes; a bad picture reported by its process,
 # the others go on; the job exits 1.
 mkdir -p "$T/in"
