@@ -10,15 +10,19 @@
  * pix2pix (Isola et al. 2017, eq. 4): first D: 0.5 (GAN(D(a|G(a)), 0) + GAN(D(a|b), 1)), then G with
  * the updated D: GAN(D(a|G(a)), 1) + l1 |G(a) - b|_1 (a|x: channels of a, then of x).
  * Adam (torch.optim's form, betas (beta1, 0.999)), the learning rate constant for `epochs` epochs
- * and then falling linearly (the reference's "linear" policy), batch 1.
+ * and then falling linearly (the reference's "linear" policy). A batch (1 by default, as there) is
+ * the mean of its pictures' losses, each picture through its own passes (batch norms normalise it
+ * by its own statistics); its slots may be shared by the processes of a group (impasto.h's
+ * impasto_gan_train_options.group, docs/cluster.md).
  *
  * Memory: the reference's autograd keeps all six generator passes of a CycleGAN step; here each
  * pass's backward runs before the next pass reuses its plan, so two generator plans and one
  * discriminator plan serve the whole step (a plan serves any network of its architecture).
  *
- * Random numbers are drawn from core/rng.h streams keyed by the seed and the step (crops, flips,
- * B's pick, the pools, dropout) or the epoch (the order of A), so a run resumed from a checkpoint
- * (every network, both Adam states, the pools, the step) takes the same next steps. */
+ * Random numbers are drawn from core/rng.h streams keyed by the seed and the picture's number in
+ * the run, step * batch + slot (crops, flips, B's pick, dropout), the step (the pools) or the epoch
+ * (the order of A), so a run resumed from a checkpoint (every network, both Adam states, the pools,
+ * the step) takes the same next steps, and any number of processes draws what one does. */
 #include "impasto.h"
 
 #include "core/clock.h"
@@ -29,6 +33,7 @@
 #include "methods/gan_data.h"
 #include "methods/gan_model.h"
 #include "methods/gan_train.h"
+#include "methods/gan_train_state.h"
 #include "optim/optim.h"
 
 #include <inttypes.h>
@@ -40,7 +45,6 @@
 enum { STREAM_INIT = 1, STREAM_ORDER, STREAM_STEP, STREAM_POOL };
 #define GAN_INIT_GAIN 0.02f      /* init_weights('normal', 0.02) */
 #define GAN_LOAD_FOR_256 286     /* the reference's load_size for crop_size 256 */
-#define GAN_MAX_NETS 4
 #define GAN_MIN_PICTURES 2      /* per domain (pairs for pix2pix) */
 #define GAN_MAX_BATCH 1024      /* as impasto_train's */
 
@@ -67,46 +71,6 @@ void impasto_gan_train_options_init(impasto_gan_train_options *o) {
     o->batch_size = 1;
 }
 
-struct gan_trainer {
-    impasto_ctx *ctx;
-    const impasto_gan_train_options *opt;
-    int cyc;                  /* CycleGAN, else pix2pix */
-    gan_mode mode;
-    int crop, load, pool_size;
-    gan_gen_spec gs;
-    gan_disc_spec ds;
-    const char *netd_name;
-    int ng, nd;               /* networks: CycleGAN 2 + 2, pix2pix 1 + 1 */
-    net *G[2], *D[2];         /* G_A, G_B / G; D_A, D_B / D */
-    adam_state *aG[2], *aD[2];
-    net_plan *pg[2], *pd;     /* generator plans (two suffice, see the top), discriminator plan */
-    gan_domain A, B;
-    gan_pool pool[2];         /* the fakes D_A and D_B see (pix2pix: pool[0] of a|G(a)) */
-    size_t img;               /* floats of one 3 x crop x crop picture */
-    size_t pfloats;           /* floats of what a discriminator judges: img (CycleGAN), 2 img (a|x) */
-    int batch;                /* the global batch: pictures (pairs) per step */
-    const impasto_process_group *group;  /* several processes, or NULL */
-    int rank, nranks;         /* this process's slots of a batch: b % nranks == rank */
-    long images;              /* pictures this process trained on in this run */
-    double sum_seconds;       /* in the group's sums */
-    float *reals[2];          /* (batch, 3, S, S) the step's real A and real B, this process's slots */
-    float *fakes[2];          /* (batch, pfloats) the step's fakes: G_A(a) and G_B(b) (pix2pix: a|G(a)),
-                                 every slot's once gathered for the pools */
-    float *seen[2];           /* (batch, pfloats) what the discriminators see of them: the pools' answers */
-    uint64_t *gen_rng;        /* (batch) pix2pix: each slot's stream as its generator pass began */
-    float *gbuf;              /* (G's nbuffers) batch norms' running statistics, kept over a re-run pass */
-    float *dfake, *dtmp, *dsin;
-    size_t dsize;             /* floats of the discriminator's output */
-    float *dpred;             /* (dsize) */
-    long step, total, per_epoch;
-    uint64_t seed;
-    size_t *order;            /* (per_epoch) this epoch's order of A */
-    long order_epoch;
-    double losses[8];
-    impasto_image *preview;   /* the last preview made */
-    impasto_image *preview_src;  /* the preview picture at crop size x aspect */
-};
-typedef struct gan_trainer trainer;
 
 static const char *const CYC_NAMES[8] = {"D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"};
 static const char *const P2P_NAMES[4] = {"G_GAN", "G_L1", "D_real", "D_fake"};
@@ -496,138 +460,6 @@ static void draw_slot(trainer *t, long step, int b, uint64_t *rng) {
     }
 }
 
-/* ---- files ------------------------------------------------------------------------------- */
-
-static const char *PREFIX_G[2][2] = {{"G.", NULL}, {"G_A.", "G_B."}};
-static const char *PREFIX_D[2][2] = {{"D.", NULL}, {"D_A.", "D_B."}};
-static const char *POOL_NAME[2][2] = {{"fake_AB_pool", NULL}, {"fake_B_pool", "fake_A_pool"}};
-
-/* The model (generators) or, with `state`, the checkpoint (everything a step depends on). */
-static impasto_status write_file(trainer *t, const char *path, int state) {
-    gan_named_net nets[GAN_MAX_NETS];
-    size_t nn = 0;
-    for (int i = 0; i < t->ng; i++) nets[nn++] = (gan_named_net){PREFIX_G[t->cyc][i], t->G[i]};
-    if (state)
-        for (int i = 0; i < t->nd; i++) nets[nn++] = (gan_named_net){PREFIX_D[t->cyc][i], t->D[i]};
-    st_write_tensor extra[3 * GAN_MAX_NETS];
-    char names[3 * GAN_MAX_NETS][48];
-    size_t ne = 0;
-    if (state) {
-        for (size_t i = 0; i < nn; i++) {
-            adam_state *a = i < (size_t)t->ng ? t->aG[i] : t->aD[i - (size_t)t->ng];
-            const size_t np = nets[i].n->nparams;
-            for (int m = 0; m < 2; m++, ne++) {
-                snprintf(names[ne], sizeof names[ne], "optimizer.%sexp_avg%s", nets[i].prefix, m ? "_sq" : "");
-                extra[ne] = (st_write_tensor){.name = names[ne], .ndim = 1, .shape = {(int64_t)np},
-                                              .data = m ? adam_second_moment(a) : adam_first_moment(a)};
-            }
-        }
-        for (int k = 0; k < t->nd; k++)
-            if (t->pool[k].count > 0)
-                extra[ne++] = (st_write_tensor){.name = POOL_NAME[t->cyc][k], .ndim = 2,
-                                                .shape = {t->pool[k].count, (int64_t)t->pool[k].floats},
-                                                .data = t->pool[k].images};
-    }
-    char gb[5][32], v[10][40];
-    const char *kv[64];
-    size_t nkv = 0;
-    kv[2 * nkv] = "kind", kv[2 * nkv++ + 1] = t->cyc ? "cyclegan" : "pix2pix";
-    nkv += gan_gen_meta(&t->gs, gb, kv + 2 * nkv);
-    snprintf(v[0], sizeof v[0], "%d", t->ds.ndf);
-    snprintf(v[1], sizeof v[1], "%d", t->ds.n_layers);
-    snprintf(v[2], sizeof v[2], "%d", t->crop);
-    snprintf(v[3], sizeof v[3], "%d", t->load);
-    snprintf(v[4], sizeof v[4], "%ld", t->step);
-    snprintf(v[5], sizeof v[5], "%" PRIu64, t->seed);
-    snprintf(v[6], sizeof v[6], "%lld", adam_steps(t->aG[0]));
-    snprintf(v[7], sizeof v[7], "%d", t->batch);
-    snprintf(v[8], sizeof v[8], "%d", t->nranks);
-    const char *more[] = {"netD", t->netd_name, "ndf", v[0], "n_layers_D", v[1],
-                          "gan_mode", t->mode == GAN_LSGAN ? "lsgan" : "vanilla", "crop_size", v[2],
-                          "load_size", v[3], "step", v[4], "impasto_version", IMPASTO_VERSION,
-                          "batch_size", v[7], "processes", v[8],
-                          "source", t->cyc ? "impasto gan train --model cyclegan (Zhu et al. 2017)"
-                                           : "impasto gan train --model pix2pix (Isola et al. 2017)",
-                          "seed", v[5], "adam_steps", v[6]};
-    size_t nmore = sizeof more / sizeof more[0] / 2;
-    if (!state) nmore -= 2;
-    memcpy(kv + 2 * nkv, more, 2 * nmore * sizeof *kv);
-    nkv += nmore;
-    return gan_nets_write(t->ctx, path, nets, nn, extra, ne, kv, nkv);
-}
-
-static impasto_status checkpoint(trainer *t, char *path, size_t size) {
-    if (snprintf(path, size, "%s/gan_step_%ld.safetensors", t->opt->checkpoint_dir, t->step) >= (int)size)
-        return ctx_fail(t->ctx, IMPASTO_ERR_INVALID_ARG, "checkpoint folder name too long");
-    return write_file(t, path, 1);
-}
-
-/* Restores a checkpoint written by write_file(state 1) into the freshly made networks. */
-static impasto_status resume(trainer *t, const char *path) {
-    impasto_ctx *ctx = t->ctx;
-    safetensors *st = NULL;
-    impasto_status s = safetensors_open(ctx, path, &st);
-    if (s) return s;
-    long step, adam_t;
-    const char *kind = safetensors_meta(st, "kind");
-    const char *want = t->cyc ? "cyclegan" : "pix2pix";
-    uint64_t seed = 0;
-    const char *sv = safetensors_meta(st, "seed");
-    if (!kind || strcmp(kind, want) || gan_meta_long(st, "step", &step) || gan_meta_long(st, "adam_steps", &adam_t) ||
-        !sv || sscanf(sv, "%" SCNu64, &seed) != 1 || step < 0 || adam_t < 0) {
-        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a %s training checkpoint (a trained model cannot be resumed)",
-                     path, want);
-        goto done;
-    }
-    /* the architecture must be the one the options give */
-    gan_gen_spec g;
-    if ((s = gan_gen_from_meta(ctx, st, path, &g))) goto done;
-    long crop;
-    if (g.kind != t->gs.kind || g.depth != t->gs.depth || g.ngf != t->gs.ngf || g.norm != t->gs.norm ||
-        g.dropout != t->gs.dropout || gan_meta_long(st, "crop_size", &crop) || crop != t->crop) {
-        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s was trained with another generator or crop size: give the "
-                     "same --generator, --ngf, --norm, --dropout and --size to resume it", path);
-        goto done;
-    }
-    /* the run's pictures are numbered step * batch + slot: another batch size would be another run
-     * (checkpoints from before batches were batch 1); any number of processes resumes it */
-    long batch = 1;
-    if (safetensors_meta(st, "batch_size") && gan_meta_long(st, "batch_size", &batch)) batch = -1;
-    if (batch != t->batch) {
-        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s was trained with batch size %ld: resume it with --batch-size %ld",
-                     path, batch, batch);
-        goto done;
-    }
-    for (int i = 0; i < t->ng && !s; i++) s = net_load(ctx, t->G[i], st, PREFIX_G[t->cyc][i], path);
-    for (int i = 0; i < t->nd && !s; i++) s = net_load(ctx, t->D[i], st, PREFIX_D[t->cyc][i], path);
-    for (int i = 0; i < t->ng + t->nd && !s; i++) {
-        const char *prefix = i < t->ng ? PREFIX_G[t->cyc][i] : PREFIX_D[t->cyc][i - t->ng];
-        adam_state *a = i < t->ng ? t->aG[i] : t->aD[i - t->ng];
-        const int64_t shape[1] = {(int64_t)(i < t->ng ? t->G[i] : t->D[i - t->ng])->nparams};
-        for (int m = 0; m < 2 && !s; m++) {
-            char name[64];
-            snprintf(name, sizeof name, "optimizer.%sexp_avg%s", prefix, m ? "_sq" : "");
-            s = safetensors_get_f32(ctx, st, name, 1, shape, m ? adam_second_moment(a) : adam_first_moment(a));
-        }
-        adam_set_steps(a, adam_t);
-    }
-    for (int k = 0; k < t->nd && !s; k++) {
-        const st_tensor *pt = safetensors_find(st, POOL_NAME[t->cyc][k]);
-        if (!pt) continue;
-        if (pt->ndim != 2 || pt->shape[0] < 1 || pt->shape[0] > t->pool[k].size || (size_t)pt->shape[1] != t->pool[k].floats) {
-            s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: the history of fakes does not fit this run (pool size?)", path);
-            break;
-        }
-        const int64_t shape[2] = {pt->shape[0], pt->shape[1]};
-        if (!(s = safetensors_get_f32(ctx, st, POOL_NAME[t->cyc][k], 2, shape, t->pool[k].images)))
-            t->pool[k].count = (int)pt->shape[0];
-    }
-    if (!s) t->step = step, t->seed = seed;
-done:
-    safetensors_close(st);
-    return s;
-}
-
 /* The preview picture translated A -> B by the generator as it is now (eval-free: as the
  * reference's test.py runs it). */
 static impasto_status make_preview(trainer *t) {
@@ -753,7 +585,7 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s for domain B: a GAN needs at least %d",
                         nb ? "only one picture" : "no pictures", GAN_MIN_PICTURES);
     if ((s = make_nets(&t))) goto done;
-    if (opt->resume && (s = resume(&t, opt->resume))) goto done;
+    if (opt->resume && (s = gan_train_resume(&t, opt->resume))) goto done;
     if (t.cyc) {
         if (!(s = gan_domain_load(ctx, a_paths, na, t.load, IMPASTO_PAIRS_AB, &t.A, NULL)))
             s = gan_domain_load(ctx, b_paths, nb, t.load, IMPASTO_PAIRS_AB, &t.B, NULL);
@@ -807,7 +639,7 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
         const char *written = NULL;
         const int last = t.step == t.total;
         if (writer && opt->checkpoint_dir && opt->checkpoint_every > 0 && (t.step % opt->checkpoint_every == 0 || last)) {
-            if ((s = checkpoint(&t, ckpt, sizeof ckpt))) goto done;
+            if ((s = gan_train_checkpoint(&t, ckpt, sizeof ckpt))) goto done;
             written = ckpt;
         }
         const impasto_image *preview = NULL;
@@ -825,7 +657,7 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
         if ((s = group_sum(&t, &stop, 1, 1))) goto done;
         if (stop != 0) {
             if (writer && opt->checkpoint_dir && !written) {
-                if ((s = checkpoint(&t, ckpt, sizeof ckpt))) goto done;
+                if ((s = gan_train_checkpoint(&t, ckpt, sizeof ckpt))) goto done;
                 written = ckpt;
             }
             if (written) s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld; checkpoint %s", t.step, written);
@@ -836,7 +668,7 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
             goto done;
         }
     }
-    if (writer) s = write_file(&t, out_path, 0);
+    if (writer) s = gan_train_write_file(&t, out_path, 0);
 done:
     free(slot_rng);
     trainer_free(&t);
