@@ -4,8 +4,12 @@
 # was made and resumes with another N; Ctrl-C (SIGINT to the processes) stops every process after
 # the same step with a checkpoint; a killed process ends the job with the last checkpoint intact;
 # folders are shared out picture by picture, a bad picture on one process reported while the others
-# go on; commands that cannot share their work refuse. Needs Open MPI (tools/install-deps.sh --mpi)
-# and build/impasto-mpi (made by `make` where mpicc is installed); skipped otherwise.
+# go on; commands that cannot share their work refuse. `gan train` (CycleGAN with its history pool,
+# pix2pix with batch norm) likewise: the same model for N = 1, 2, 4, checkpoints resumed with another
+# N, Ctrl-C and a killed process. `video` in chunks: every frame within one 8-bit level of one
+# process's (the seams included), the frame count, timing and audio kept, Ctrl-C keeping the frames
+# done. Needs Open MPI (tools/install-deps.sh --mpi) and build/impasto-mpi (made by `make` where
+# mpicc is installed); skipped otherwise (the video part also without FFmpeg or Megamind.avi).
 . tests/cli_lib.sh
 M=models/vgg19.safetensors
 S=examples/images/scream.jpg
@@ -175,6 +179,21 @@ if [ "$(cat "$T/rc")" = 130 ] && [ ! -e "$T/gint.safetensors" ] && [ "$(grep -c 
    ck=$(sed -n 's/.*cancelled after step [0-9]*; checkpoint \(.*\)$/\1/p' "$T/err") && [ -s "$ck" ]; then
     ok "mpi: Ctrl-C stops every GAN process with a checkpoint"
 else bad "mpi: Ctrl-C stops every GAN process with a checkpoint (exit $(cat "$T/rc"))"; cat "$T/err"; fi
+
+# A GAN process killed outright: the job ends (non-zero), the last checkpoint is whole and resumes.
+rm -rf "$T/gck3"; mkdir "$T/gck3"
+( $RUN -np 2 "$BM" $GCYC --batch-size 2 --steps 100000 -o "$T/gkill.safetensors" --checkpoint-dir "$T/gck3" \
+      --checkpoint-every 1 </dev/null >"$T/out" 2>"$T/err"
+  echo $? >"$T/rc" ) &
+for k in $(seq 1 600); do ls "$T/gck3"/gan_step_3.safetensors >/dev/null 2>&1 && break; sleep 0.2; done
+pkill -KILL -n -x impasto-mpi
+wait
+last=$(ls "$T/gck3" | sed -n 's/^gan_step_\([0-9]*\)\.safetensors$/\1/p' | sort -n | tail -1)
+if [ "$(cat "$T/rc")" != 0 ] && [ -n "$last" ] &&
+   "$B" $GCYC --batch-size 2 --steps $((last + 1)) -o "$T/gk.safetensors" --resume "$T/gck3/gan_step_$last.safetensors" \
+       >"$T/out" 2>"$T/err" && [ -s "$T/gk.safetensors" ]; then
+    ok "mpi: a killed GAN process ends the job, the last checkpoint resumes"
+else bad "mpi: a killed GAN process ends the job, the last checkpoint resumes (exit $(cat "$T/rc"), last '$last')"; cat "$T/err"; fi
 
 # ---- video: a chunk of the frames per process, process 0 encodes ----
 MM=/usr/share/doc/opencv-doc/examples/data/Megamind.avi   # 720x528, 24 fps, with a sound track
