@@ -4,21 +4,33 @@
 # THREADS threads (default 1), and the seconds each spends in the gradient sums. The process that
 # waits least in the sums spent that time on the sums themselves (the others also wait for the
 # slowest), so its figure is the allreduce's cost. Usage: sh bench/mpi_scaling.sh [SIZE [BATCH [STEPS]]]
+# MODE=gan times `impasto gan train` (a CycleGAN, resnet_9blocks and two PatchGANs: four gradients
+# summed a step) instead, the photos split into domains A and B.
 set -eu
-SIZE=${1:-128}; BATCH=${2:-4}; STEPS=${3:-6}; THREADS=${THREADS:-1}
+SIZE=${1:-128}; BATCH=${2:-4}; STEPS=${3:-6}; THREADS=${THREADS:-1}; MODE=${MODE:-train}
 BM=${IMPASTO_BUILD:-build}/impasto-mpi
 D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
 mkdir "$D/p"; i=0
-for f in ${PHOTOS:-data/train}/*.jpg; do i=$((i + 1)); cp "$f" "$D/p/"; [ $i -ge 16 ] && break; done
+mkdir "$D/a" "$D/b"
+for f in ${PHOTOS:-data/train}/*.jpg; do
+    i=$((i + 1)); cp "$f" "$D/p/"
+    if [ $((i % 2)) -eq 0 ]; then cp "$f" "$D/a/"; else cp "$f" "$D/b/"; fi
+    [ $i -ge 16 ] && break
+done
+if [ "$MODE" = gan ]; then
+    JOB="gan train -a $D/a -b $D/b --size $SIZE"
+else
+    JOB="train -s examples/images/scream.jpg -d $D/p --image-size $SIZE"
+fi
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset};" \
      "load before: $(cut -d' ' -f1 /proc/loadavg)"
-echo "train at ${SIZE}px, global batch $BATCH, $STEPS steps, $THREADS thread(s) per process"
+echo "$MODE at ${SIZE}px, global batch $BATCH, $STEPS steps, $THREADS thread(s) per process"
 printf '%-6s %12s %14s %14s\n' procs "s/step" "sum s/step" "images/s"
 for n in 1 2 4; do
     [ $n -le "$BATCH" ] || continue
-    mpirun --allow-run-as-root --oversubscribe --quiet -np $n -x OMP_NUM_THREADS=$THREADS "$BM" train \
-        -s examples/images/scream.jpg -d "$D/p" -o "$D/m.safetensors" --image-size "$SIZE" --batch-size "$BATCH" \
-        --steps "$STEPS" --threads "$THREADS" --json -q >"$D/j" 2>"$D/e" || { cat "$D/e"; exit 1; }
+    mpirun --allow-run-as-root --oversubscribe --quiet -np $n -x OMP_NUM_THREADS=$THREADS "$BM" $JOB \
+        -o "$D/m.safetensors" --batch-size "$BATCH" --steps "$STEPS" --threads "$THREADS" --json -q >"$D/j" 2>"$D/e" ||
+        { cat "$D/e"; exit 1; }
     /usr/bin/python3 - "$D/j" "$n" "$STEPS" "$BATCH" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()

@@ -88,6 +88,9 @@ static const cli_opt OPTS[] = {
      "pictures are resized to N x N before the random crop", 0, NULL},
     {G_RUN, "no-flip", 0, CLI_FLAG, offsetof(S, opt.no_flip), NULL, 0, 0, NULL, NULL, "no random horizontal flips", 0,
      NULL},
+    {G_RUN, "batch-size", 0, CLI_INT, offsetof(S, opt.batch_size), "N", 1, 1024, NULL, NULL,
+     "pictures (pairs) per step, every loss their mean; under mpirun shared by the processes (docs/cluster.md)", 0,
+     NULL},
     {G_RUN, "pool-size", 0, CLI_INT, offsetof(S, opt.pool_size), "N", 0, 1000, NULL, "50 (cyclegan), 0 (pix2pix)",
      "earlier fakes the discriminators see (0: only the newest)", 0, NULL},
     {G_RUN, "lr", 0, CLI_DOUBLE, offsetof(S, opt.learning_rate), "R", 1e-12, 1, NULL, NULL, "Adam's learning rate", 0,
@@ -158,6 +161,8 @@ typedef struct gan_run {
     cli_loss_log log;
     long first_step;  /* the step the run started from (resumed runs start later) */
     long step;        /* the last step done */
+    long images;      /* pictures this process trained on */
+    double sum_seconds;
     int nlosses;      /* its losses, for --json (the library's are gone once it returns) */
     char names[8][32];
     double losses[8];
@@ -167,6 +172,8 @@ static int on_progress(const impasto_gan_progress *p, void *user) {
     gan_run *r = user;
     if (r->first_step < 0) r->first_step = p->step - 1;
     r->step = p->step;
+    r->images = p->images;
+    r->sum_seconds = p->sum_seconds;
     r->nlosses = p->nlosses < 8 ? p->nlosses : 8;
     for (int i = 0; i < r->nlosses; i++) {
         snprintf(r->names[i], sizeof r->names[i], "%s", p->loss_names[i]);
@@ -189,6 +196,9 @@ static void json_summary(gan_run *r, const cli_list *a, const cli_list *b) {
     for (int i = 0; i < r->nlosses; i++) names[i] = r->names[i];
     cli_json_number(&r->progress, "steps", (double)r->step);
     cli_json_numbers(&r->progress, "losses", names, r->losses, r->nlosses);
+    /* this process's share of the run (all of it alone) */
+    cli_json_number(&r->progress, "images", (double)r->images);
+    if (cluster_size() > 1) cli_json_number(&r->progress, "sum_seconds", r->sum_seconds);
 }
 
 /* Every file the run reads, so that no output is written over one. Returns 0 when out of memory. */
@@ -235,7 +245,9 @@ static int run(void *p, int argc, char **argv) {
     r.ctx = ctx;
     progress_init(&r.progress, st->common.quiet,
                   st->print_every >= 0 ? st->print_every : (isatty(STDOUT_FILENO) ? 10 : 0));
-    cli_loss_log_init(&r.log, CMD, losses, opt->resume != NULL);
+    /* In an MPI job the processes train together (docs/cluster.md); the first writes the files. */
+    const int writer = cluster_rank() == 0;
+    cli_loss_log_init(&r.log, CMD, writer ? losses : NULL, opt->resume != NULL);
     if (!ctx) {
         if (!rc) rc = 1;  /* out of memory, said by cli_ctx_create */
         goto cleanup;
@@ -250,21 +262,31 @@ static int run(void *p, int argc, char **argv) {
     opt->preview_image = preview;
     opt->progress = on_progress;
     opt->progress_user = &r;
+    opt->group = cluster_group();
     rc = 1;
-    if (!cli_training_make_dirs(&r.files)) goto cleanup;
+    if (writer && !cli_training_make_dirs(&r.files)) goto cleanup;
     cli_sigint_begin();
+    cluster_lockstep(1);
     s = impasto_gan_train(ctx, (const char *const *)a.path, a.n, (const char *const *)b.path, b.n, opt, st->output);
     cli_sigint_end();
     progress_clear(&r.progress);
     json_summary(&r, &a, &b);
-    if (s == IMPASTO_ERR_CANCELLED) {
+    /* Ends every process meets alike (the options, a non-finite step: sums are shared, a cancel:
+     * it is agreed) leave the job together, only the first saying why; any other failure leaves
+     * the rest waiting, so it ends the job (cluster_lockstep). */
+    const int alike = s == IMPASTO_OK || s == IMPASTO_ERR_CANCELLED || s == IMPASTO_ERR_INVALID_ARG ||
+                      s == IMPASTO_ERR_NOT_FINITE;
+    if (alike) cluster_lockstep(0);
+    if (alike && s != IMPASTO_OK && !writer) {
+        rc = cli_exit_code(s);
+    } else if (s == IMPASTO_ERR_CANCELLED) {
         cli_error(CMD, 0, "interrupted: %s", impasto_ctx_error(ctx));
         rc = EXIT_INTERRUPTED;
     } else if (s != IMPASTO_OK) {
         rc = cli_fail(CMD, ctx, s, NULL);
         cli_json_failed(&r.progress, st->a, impasto_ctx_error(ctx));
     } else {
-        cli_wrote(&r.progress, st->output, 0, 0);
+        if (writer) cli_wrote(&r.progress, st->output, 0, 0);
         rc = 0;
     }
 
@@ -297,4 +319,5 @@ const cli_command CLI_GAN_TRAIN = {
     .settings_size = sizeof(gan_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -3,6 +3,7 @@
  * carried along the optical flow and blended in where the flow is trusted: impasto_temporal_*),
  * and encoded with the input's timing, aspect, rotation and audio (impasto_video_writer_*). */
 #include "opts.h"
+#include "video_ranks.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -145,6 +146,11 @@ static impasto_status stylize(impasto_ctx *ctx, stylizer *z, const impasto_image
     o->image_size = impasto_image_width(frame) > impasto_image_height(frame) ? impasto_image_width(frame)
                                                                            : impasto_image_height(frame);
     return impasto_transfer(ctx, z->model, frame, (const impasto_image *const *)&z->style, 1, o, out);
+}
+
+static impasto_status stylize_cb(void *z, impasto_ctx *ctx, const impasto_image *frame, const impasto_image *warped,
+                                 const impasto_image *mask, impasto_image **out) {
+    return stylize(ctx, z, frame, warped, mask, out);
 }
 
 static void stylizer_free(stylizer *z) {
@@ -351,6 +357,21 @@ static int run(void *p, int argc, char **argv) {
         wopt.fps_num = (int)lround(fps * 1000);
         wopt.fps_den = 1000;
     }
+    if (cluster_size() > 1) {
+        /* a job of several processes: a chunk of the frames each (cli/video_ranks.c) */
+        impasto_temporal_options topt;
+        impasto_temporal_options_init(&topt);
+        topt.weight = st->temporal_weight;
+        topt.flow_preset = st->flow_preset;
+        char ipath[4096];
+        interrupted_path(output, folder_out, ipath, sizeof ipath);
+        wopt.width = ow, wopt.height = oh;
+        video_ranks_job job = {CMD, st->content, output, ipath, reader, &wopt,
+                               st->no_temporal || st->method == M_NONE ? NULL : &topt, st->max_frames, stylize_cb, &z,
+                               &progress};
+        rc = video_ranks_run(ctx, &job);
+        goto done;
+    }
     if ((s = impasto_video_writer_open(ctx, output, info.is_folder ? NULL : reader, &wopt, &writer)) != IMPASTO_OK)
         goto failed;
     if (!st->no_temporal && st->method != M_NONE) {
@@ -457,4 +478,5 @@ const cli_command CLI_VIDEO = {
     .settings_size = sizeof(video_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -543,6 +543,8 @@ typedef struct impasto_gan_progress {
     double seconds;               /* since this run started */
     const char *checkpoint;       /* written after this step, else NULL */
     const impasto_image *preview; /* every preview_every steps: the preview translated, else NULL */
+    long images;                  /* pictures (pairs) this process trained on in this run */
+    double sum_seconds;           /* this process's time in the group's sums (0 alone) */
 } impasto_gan_progress;
 
 /* Called after every step; non-zero cancels (a checkpoint is written when checkpoint_dir is set,
@@ -575,12 +577,25 @@ typedef struct impasto_gan_train_options {
                                      the decay over the last epochs_decay/(epochs+epochs_decay) */
     int checkpoint_every;         /* steps; 0: none (a cancelled run still writes one) */
     const char *checkpoint_dir;   /* NULL: no checkpoints; files gan_step_<N>.safetensors */
-    const char *resume;           /* a checkpoint to continue from, or NULL */
+    const char *resume;           /* a checkpoint to continue from (made with the same batch_size), or NULL */
     int preview_every;            /* 0: never */
     const impasto_image *preview_image;  /* NULL: the first picture of A */
     uint64_t seed;                /* 0 */
     impasto_gan_progress_fn progress;
     void *progress_user;
+    /* Pictures (pairs) per step, 1 as the reference's default: every loss is the mean over the
+     * batch. Batch norms normalise each picture by its own statistics (the reference's at batch 1,
+     * and each process's in its data-parallel training without SyncBatchNorm at one picture per
+     * process), so a batch is the mean of its pictures' gradients whatever its size. */
+    int batch_size;               /* 1 */
+    /* Data parallel over several processes, as impasto_train: process `rank` trains on the slots
+     * b % size == rank of every batch; gradients and losses are summed over the processes, the
+     * history pools kept the same on every one (each slot's fake is shared, then the whole batch
+     * queried in order). Pictures, crops, flips and dropout are drawn per picture of the run, so the
+     * same seed and batch size give the same model for any number of processes, up to the order of
+     * float summation. Only process 0 writes files and makes previews; a cancel on any process stops
+     * all of them after the same step. size <= batch_size. */
+    const impasto_process_group *group;  /* NULL: this process alone */
 } impasto_gan_train_options;
 
 void impasto_gan_train_options_init(impasto_gan_train_options *opt);
@@ -588,7 +603,7 @@ void impasto_gan_train_options_init(impasto_gan_train_options *opt);
 /* Trains a CycleGAN on the pictures of domains A and B (unpaired; an epoch is max(na, nb) steps, B
  * drawn at random as the reference's unaligned dataset does), or a pix2pix on pairs (a_paths are
  * A|B pictures for IMPASTO_PAIRS_AB, or photos to pair with their grey or edge versions; b_paths
- * unused), batch 1, and writes the model to out_path (impasto_gan_load reads it). Pictures are
+ * unused), batch_size pictures a step, and writes the model to out_path (impasto_gan_load reads it). Pictures are
  * loaded once at the start; one that cannot be read stops the run naming it. Refused before any
  * work: fewer than 2 pictures in a domain, an A|B picture of odd width, a crop_size that is not a
  * multiple of what the generator needs. Checkpoints hold every network, both Adam states, the

@@ -1,13 +1,14 @@
 /* impasto_gan_train and impasto_translate end to end on tiny networks and pictures: a resumed run
  * is bit for bit the unbroken one, the learning rate schedule, pix2pix's pair makers, the history
- * pool, translation sizes and directions, and the refusals. (One step against PyTorch is in
- * test_gan_golden.c.) */
+ * pool, a batch as the mean of its pictures, translation sizes and directions, and the refusals.
+ * (One step against PyTorch is in test_gan_golden.c.) */
 #include "image_util.h"
 
 #include "core/ctx.h"
 #include "core/rng.h"
 #include "formats/safetensors.h"
 #include "methods/gan_data.h"
+#include "methods/gan_train.h"
 
 static impasto_ctx *ctx;
 
@@ -216,6 +217,56 @@ static void test_pairs_and_pool(void) {
     gan_pool_free(&p);
 }
 
+/* A batch's step is the mean of its pictures' steps (each picture through its own passes, batch
+ * norms normalising it by its own statistics): every network's gradient after a step on a batch of
+ * 2 against the mean of two batch-1 steps' from the same networks, and the losses against their
+ * means. CycleGAN (instance norm, the pool's first answers) and pix2pix (batch norm; its
+ * generator's backward for the batch's first picture runs on a pass made again after the
+ * discriminator's update). A tiny learning rate keeps pix2pix's updated discriminator the same in
+ * all three; no dropout, so the streams do not matter. */
+static void test_batch_is_the_mean(void) {
+    enum { S = 32, IMG = 3 * S * S };
+    static float x[2][2][IMG];
+    uint64_t g = 99;
+    for (int s = 0; s < 2; s++)
+        for (int d = 0; d < 2; d++)
+            for (int i = 0; i < IMG; i++) x[s][d][i] = 2.0f * (float)rng_uniform(&g) - 1.0f;
+    for (int cyc = 1; cyc >= 0; cyc--) {
+        impasto_gan_train_options o;
+        tiny(&o, cyc);
+        o.dropout = 0;
+        o.learning_rate = 1e-12;
+        gan_trainer *t[3] = {NULL, NULL, NULL};
+        double L[3][8];
+        for (int k = 0; k < 3; k++) {
+            o.batch_size = k < 2 ? 1 : 2;
+            CHECK(gan_trainer_create(ctx, &o, &t[k]) == IMPASTO_OK);
+            if (!t[k]) return;
+            for (int s = 0; s < 2; s++)
+                for (int d = 0; d < 2; d++)
+                    if (k == 2 || k == s) memcpy(gan_trainer_real(t[k], d) + (k == 2 ? s * IMG : 0), x[s][d], sizeof x[s][d]);
+            uint64_t r = 5;
+            CHECK(gan_trainer_step(t[k], &r, L[k]) == IMPASTO_OK);
+        }
+        double worst = 0;
+        for (int which = 0; which < 4; which++) {
+            net *n0 = gan_trainer_net(t[0], which), *n1 = gan_trainer_net(t[1], which), *n2 = gan_trainer_net(t[2], which);
+            if (!n0) continue;
+            double top = 0, err = 0;
+            for (size_t i = 0; i < n0->nparams; i++) {
+                const double mean = 0.5 * ((double)n0->grads[i] + (double)n1->grads[i]);
+                top = fmax(top, fabs(mean));
+                err = fmax(err, fabs((double)n2->grads[i] - mean));
+            }
+            CHECK(top > 0);
+            worst = fmax(worst, err / top);
+        }
+        CHECK(worst < 1e-4);
+        for (int i = 0; i < (cyc ? 8 : 4); i++) CHECK(fabs(L[2][i] - 0.5 * (L[0][i] + L[1][i])) <= 1e-5 * (1 + fabs(L[2][i])));
+        for (int k = 0; k < 3; k++) gan_trainer_free(t[k]);
+    }
+}
+
 static void test_refusals(void) {
     impasto_gan_train_options o;
     tiny(&o, 1);
@@ -253,6 +304,7 @@ int main(void) {
     RUN(test_resume_pix2pix);
     RUN(test_translate);
     RUN(test_pairs_and_pool);
+    RUN(test_batch_is_the_mean);
     RUN(test_refusals);
     remove_tree(tmpdir);
     impasto_ctx_free(ctx);

@@ -706,7 +706,7 @@ def translate(photo, model, *, direction="AtoB", size=0, eval=False, seed=0, thr
 
 
 _GAN_OPTIONS = ("generator", "discriminator", "n_layers_d", "ngf", "ndf", "norm", "dropout",
-                "gan_mode", "size", "load_size", "no_flip", "pool_size", "lambda_a", "lambda_b",
+                "gan_mode", "size", "load_size", "no_flip", "pool_size", "batch_size", "lambda_a", "lambda_b",
                 "lambda_identity", "lambda_l1", "lr", "beta1", "epochs", "epochs_decay", "steps",
                 "checkpoint_every", "checkpoint_dir", "resume", "preview_every", "preview_image",
                 "seed", "threads")
@@ -743,7 +743,8 @@ def gan_train(a, output, *, b=None, model="cyclegan", task=None, progress=None, 
     pix2pix; "none"), dropout (None: off for cyclegan, on for pix2pix; True, False),
     gan_mode ("lsgan" for cyclegan, "vanilla" for pix2pix), size=256 (the training crops'
     side: a multiple of 4 for resnet generators, of 2^k for unet_<2^k>), load_size (size *
-    286 / 256), no_flip=False, pool_size (50 for cyclegan, 0 for pix2pix), lambda_a=10,
+    286 / 256), no_flip=False, pool_size (50 for cyclegan, 0 for pix2pix), batch_size=1 (every
+    loss the mean over the batch's pictures), lambda_a=10,
     lambda_b=10, lambda_identity=0.5 (cyclegan only), lambda_l1=100 (pix2pix only), lr=2e-4,
     beta1=0.5, epochs=100, epochs_decay=100, steps (in all instead; the epochs split them),
     checkpoint_every=0, checkpoint_dir (default: the output's folder; False for none), resume,
@@ -790,7 +791,7 @@ def gan_train(a, output, *, b=None, model="cyclegan", task=None, progress=None, 
                 setattr(opt, k, keep.cstr(o[k]))
         for k, field in (("n_layers_d", "n_layers_d"), ("ngf", "ngf"), ("ndf", "ndf"),
                          ("size", "crop_size"), ("load_size", "load_size"),
-                         ("pool_size", "pool_size"), ("epochs", "epochs"),
+                         ("pool_size", "pool_size"), ("batch_size", "batch_size"), ("epochs", "epochs"),
                          ("epochs_decay", "epochs_decay"), ("steps", "steps"),
                          ("checkpoint_every", "checkpoint_every"),
                          ("preview_every", "preview_every")):

@@ -240,6 +240,8 @@ typedef struct impasto_gan_progress {
     double seconds;
     const char *checkpoint;
     const impasto_image *preview;
+    long images;
+    double sum_seconds;
 } impasto_gan_progress;
 
 typedef int (*impasto_gan_progress_fn)(const impasto_gan_progress *p, void *user);
@@ -274,6 +276,8 @@ typedef struct impasto_gan_train_options {
     uint64_t seed;
     impasto_gan_progress_fn progress;
     void *progress_user;
+    int batch_size;
+    const impasto_process_group *group;
 } impasto_gan_train_options;
 
 void impasto_gan_train_options_init(impasto_gan_train_options *opt);

@@ -212,6 +212,9 @@ def test_gan_options_reach_the_library(data, tmp_path):
     assert open(base, "rb").read() != open(other, "rb").read()
     again = impasto.gan_train(data["A"], tmp_path / "again.safetensors", b=data["B"], **CYC)
     assert open(base, "rb").read() == open(again, "rb").read()  # seeded: the same model
+    batch = impasto.gan_train(data["A"], tmp_path / "batch.safetensors", b=data["B"], batch_size=2,
+                              checkpoint_dir=False, **CYC)
+    assert b'"batch_size":"2"' in open(batch, "rb").read()
 
 
 def test_gan_cancel_then_resume(data, cyclegan, tmp_path):

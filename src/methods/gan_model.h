@@ -5,7 +5,8 @@
  *   kind        "cyclegan" (G_A., G_B.), "pix2pix" (G.) or "gan-generator" (no prefix)
  *   netG        "resnet_9blocks", "unet_256", ...   ngf, norm ("instance", "batch", "none"),
  *   dropout     "0" / "1"                             in_channels, out_channels
- * and in a checkpoint also netD, ndf, n_layers_D, gan_mode, crop_size, load_size, step, seed. */
+ * and in a checkpoint also netD, ndf, n_layers_D, gan_mode, crop_size, load_size, step, seed (the
+ * model and the checkpoint: batch_size, processes). */
 #ifndef IMPASTO_METHODS_GAN_MODEL_H
 #define IMPASTO_METHODS_GAN_MODEL_H
 

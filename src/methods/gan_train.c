@@ -10,15 +10,19 @@
  * pix2pix (Isola et al. 2017, eq. 4): first D: 0.5 (GAN(D(a|G(a)), 0) + GAN(D(a|b), 1)), then G with
  * the updated D: GAN(D(a|G(a)), 1) + l1 |G(a) - b|_1 (a|x: channels of a, then of x).
  * Adam (torch.optim's form, betas (beta1, 0.999)), the learning rate constant for `epochs` epochs
- * and then falling linearly (the reference's "linear" policy), batch 1.
+ * and then falling linearly (the reference's "linear" policy). A batch (1 by default, as there) is
+ * the mean of its pictures' losses, each picture through its own passes (batch norms normalise it
+ * by its own statistics); its slots may be shared by the processes of a group (impasto.h's
+ * impasto_gan_train_options.group, docs/cluster.md).
  *
  * Memory: the reference's autograd keeps all six generator passes of a CycleGAN step; here each
  * pass's backward runs before the next pass reuses its plan, so two generator plans and one
  * discriminator plan serve the whole step (a plan serves any network of its architecture).
  *
- * Random numbers are drawn from core/rng.h streams keyed by the seed and the step (crops, flips,
- * B's pick, the pools, dropout) or the epoch (the order of A), so a run resumed from a checkpoint
- * (every network, both Adam states, the pools, the step) takes the same next steps. */
+ * Random numbers are drawn from core/rng.h streams keyed by the seed and the picture's number in
+ * the run, step * batch + slot (crops, flips, B's pick, dropout), the step (the pools) or the epoch
+ * (the order of A), so a run resumed from a checkpoint (every network, both Adam states, the pools,
+ * the step) takes the same next steps, and any number of processes draws what one does. */
 #include "impasto.h"
 
 #include "core/clock.h"
@@ -29,6 +33,7 @@
 #include "methods/gan_data.h"
 #include "methods/gan_model.h"
 #include "methods/gan_train.h"
+#include "methods/gan_train_state.h"
 #include "optim/optim.h"
 
 #include <inttypes.h>
@@ -37,11 +42,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { STREAM_INIT = 1, STREAM_ORDER, STREAM_STEP };
+enum { STREAM_INIT = 1, STREAM_ORDER, STREAM_STEP, STREAM_POOL };
 #define GAN_INIT_GAIN 0.02f      /* init_weights('normal', 0.02) */
 #define GAN_LOAD_FOR_256 286     /* the reference's load_size for crop_size 256 */
-#define GAN_MAX_NETS 4
 #define GAN_MIN_PICTURES 2      /* per domain (pairs for pix2pix) */
+#define GAN_MAX_BATCH 1024      /* as impasto_train's */
 
 void impasto_gan_train_options_init(impasto_gan_train_options *o) {
     memset(o, 0, sizeof *o);
@@ -63,36 +68,9 @@ void impasto_gan_train_options_init(impasto_gan_train_options *o) {
     o->beta1 = 0.5;
     o->epochs = 100;
     o->epochs_decay = 100;
+    o->batch_size = 1;
 }
 
-struct gan_trainer {
-    impasto_ctx *ctx;
-    const impasto_gan_train_options *opt;
-    int cyc;                  /* CycleGAN, else pix2pix */
-    gan_mode mode;
-    int crop, load, pool_size;
-    gan_gen_spec gs;
-    gan_disc_spec ds;
-    const char *netd_name;
-    int ng, nd;               /* networks: CycleGAN 2 + 2, pix2pix 1 + 1 */
-    net *G[2], *D[2];         /* G_A, G_B / G; D_A, D_B / D */
-    adam_state *aG[2], *aD[2];
-    net_plan *pg[2], *pd;     /* generator plans (two suffice, see the top), discriminator plan */
-    gan_domain A, B;
-    gan_pool pool[2];         /* the fakes D_A and D_B see (pix2pix: pool[0] of a|G(a)) */
-    size_t img;               /* floats of one 3 x crop x crop picture */
-    float *realA, *realB, *fakeB, *fakeA, *dfake, *dtmp, *dcat, *dsin;
-    size_t dsize;             /* floats of the discriminator's output */
-    float *dpred;             /* (dsize) */
-    long step, total, per_epoch;
-    uint64_t seed;
-    size_t *order;            /* (per_epoch) this epoch's order of A */
-    long order_epoch;
-    double losses[8];
-    impasto_image *preview;   /* the last preview made */
-    impasto_image *preview_src;  /* the preview picture at crop size x aspect */
-};
-typedef struct gan_trainer trainer;
 
 static const char *const CYC_NAMES[8] = {"D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"};
 static const char *const P2P_NAMES[4] = {"G_GAN", "G_L1", "D_real", "D_fake"};
@@ -111,8 +89,9 @@ static void trainer_free(trainer *t) {
     net_plan_free(t->pd);
     gan_domain_free(&t->A);
     gan_domain_free(&t->B);
-    free(t->realA), free(t->realB), free(t->fakeB), free(t->fakeA);
-    free(t->dfake), free(t->dtmp), free(t->dcat), free(t->dsin), free(t->dpred), free(t->order);
+    for (int i = 0; i < 2; i++) free(t->reals[i]), free(t->fakes[i]), free(t->seen[i]);
+    free(t->gen_rng), free(t->gbuf);
+    free(t->dfake), free(t->dtmp), free(t->dsin), free(t->dpred), free(t->order);
     impasto_image_free(t->preview);
     impasto_image_free(t->preview_src);
 }
@@ -170,6 +149,18 @@ static impasto_status resolve_options(trainer *t) {
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "epochs + decay epochs must be at least 1");
     if (!(o->lambda_a >= 0) || !(o->lambda_b >= 0) || !(o->lambda_identity >= 0) || !(o->lambda_l1 >= 0))
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the loss weights must be >= 0");
+    if (o->batch_size < 1 || o->batch_size > GAN_MAX_BATCH)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "batch size %d is not in 1..%d", o->batch_size, GAN_MAX_BATCH);
+    t->batch = o->batch_size;
+    const impasto_process_group *g = o->group;
+    if (g && (g->size < 1 || g->rank < 0 || g->rank >= g->size || (g->size > 1 && !g->sum)))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "process %d of %d is not a valid process group", g->rank, g->size);
+    if (g && g->size > t->batch)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%d processes for a batch of %d: each process trains on at least "
+                        "one picture of every batch, so give a batch size of at least %d", g->size, t->batch, g->size);
+    t->group = g && g->size > 1 ? g : NULL;
+    t->rank = t->group ? g->rank : 0;
+    t->nranks = t->group ? g->size : 1;
     return IMPASTO_OK;
 }
 
@@ -199,10 +190,20 @@ static impasto_status make_nets(trainer *t) {
     net_plan_out_shape(t->pd, &c, &h, &w);
     t->dsize = (size_t)c * (size_t)h * (size_t)w;
     t->img = 3 * (size_t)t->crop * (size_t)t->crop;
-    t->realA = falloc(t->img), t->realB = falloc(t->img), t->fakeB = falloc(t->img), t->fakeA = falloc(t->img);
+    t->pfloats = t->cyc ? t->img : 2 * t->img;
+    const size_t nb = (size_t)t->batch;
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        t->reals[i] = falloc(nb * t->img);
+        t->fakes[i] = falloc(nb * t->pfloats);
+        t->seen[i] = falloc(nb * t->pfloats);
+        ok &= t->reals[i] && t->fakes[i] && t->seen[i];
+    }
+    t->gen_rng = malloc(nb * sizeof *t->gen_rng);
+    t->gbuf = falloc(t->G[0]->nbuffers);
     t->dfake = falloc(t->img), t->dtmp = falloc(t->img);
-    t->dcat = falloc(2 * t->img), t->dsin = falloc(2 * t->img), t->dpred = falloc(t->dsize);
-    if (!t->realA || !t->realB || !t->fakeB || !t->fakeA || !t->dfake || !t->dtmp || !t->dcat || !t->dsin || !t->dpred)
+    t->dsin = falloc(2 * t->img), t->dpred = falloc(t->dsize);
+    if (!ok || !t->gen_rng || !t->gbuf || !t->dfake || !t->dtmp || !t->dsin || !t->dpred)
         return ctx_fail(t->ctx, IMPASTO_ERR_NOMEM, "out of memory");
     for (int i = 0; i < t->nd; i++)
         if ((s = gan_pool_init(t->ctx, &t->pool[i], t->pool_size, t->cyc ? t->img : 2 * t->img))) return s;
@@ -239,53 +240,106 @@ static void add_into(float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] += b[i];
 }
 
-/* One CycleGAN step on t->realA, t->realB. */
-static impasto_status cyclegan_step(trainer *t, uint64_t *rng) {
+/* Sums n values of buf over the process group (nothing alone), timed. */
+static impasto_status group_sum(trainer *t, void *buf, size_t n, int is_double) {
+    if (t->nranks < 2) return IMPASTO_OK;
+    const double t0 = clock_seconds();
+    const int r = t->group->sum(t->group->user, buf, n, is_double);
+    t->sum_seconds += clock_seconds() - t0;
+    return r ? ctx_fail(t->ctx, IMPASTO_ERR_IO, "GAN training: the sum over the %d processes failed (another "
+                        "process stopped?)", t->nranks)
+             : IMPASTO_OK;
+}
+
+/* Sums a network's gradient over the processes and checks it is finite (alike on every process). */
+static impasto_status grads_sum(trainer *t, net *n) {
+    impasto_status s = group_sum(t, n->grads, n->nparams, 0);
+    if (s) return s;
+    return floats_all_finite(n->grads, n->nparams) ? IMPASTO_OK : IMPASTO_ERR_NOT_FINITE;
+}
+
+/* This process's slots b of a batch: b % nranks == rank. */
+#define FOR_SLOTS(t, b) for (int b = (t)->rank; b < (t)->batch; b += (t)->nranks)
+
+/* What the discriminators see of the step's fakes: the pools' answers, slot by slot over the whole
+ * batch in order, from one stream (the reference's ImagePool.query over a batch). So that the pools
+ * stay the same on every process, each first gets every slot's fake: a sum of buffers that hold
+ * zeros outside each process's slots (exact: x + 0 = x). Without pools each slot sees its own. */
+static impasto_status pools_query(trainer *t, uint64_t *rng) {
+    const size_t f = t->pfloats;
+    for (int k = 0; k < t->nd; k++) {
+        if (t->pool_size == 0) {
+            FOR_SLOTS(t, b) memcpy(t->seen[k] + (size_t)b * f, t->fakes[k] + (size_t)b * f, f * sizeof(float));
+            continue;
+        }
+        if (t->nranks > 1) {
+            for (int b = 0; b < t->batch; b++)
+                if (b % t->nranks != t->rank) memset(t->fakes[k] + (size_t)b * f, 0, f * sizeof(float));
+            impasto_status s = group_sum(t, t->fakes[k], (size_t)t->batch * f, 0);
+            if (s) return s;
+        }
+        for (int b = 0; b < t->batch; b++)
+            gan_pool_query(&t->pool[k], t->fakes[k] + (size_t)b * f, t->seen[k] + (size_t)b * f, rng);
+    }
+    return IMPASTO_OK;
+}
+
+/* One CycleGAN step on this process's slots of the batch (reals[]); slot b draws dropout from
+ * rng[b * stride] (stride 0: one stream for all), the pools from *pool_rng. Every loss is the mean
+ * over the batch, as the reference's; the gradients and losses are summed over the processes. */
+static impasto_status cyclegan_step(trainer *t, uint64_t *rng, size_t stride, uint64_t *pool_rng) {
     const impasto_gan_train_options *o = t->opt;
     impasto_ctx *ctx = t->ctx;
     impasto_status s;
     const float *y;
     double *L = t->losses;  /* D_A G_A cycle_A idt_A D_B G_B cycle_B idt_B */
+    const double w = 1.0 / (double)t->batch;
+    memset(t->losses, 0, sizeof t->losses);
     for (int i = 0; i < 2; i++) zero_grads(t->G[i]);
-    /* k = 0: a -> G_A -> fake_B -> G_B -> rec_A, judged by D_A; k = 1 the other way round */
-    for (int k = 0; k < 2; k++) {
-        const float *real = k ? t->realB : t->realA;
-        float *fake = k ? t->fakeA : t->fakeB;
-        const double lam = k ? o->lambda_b : o->lambda_a;
-        if ((s = gen_forward(t, k, t->pg[0], real, fake, rng, &y))) return s;
-        if ((s = gen_forward(t, 1 - k, t->pg[1], fake, NULL, rng, &y))) return s;
-        L[4 * k + 2] = l1_loss(t->img, y, real, lam, t->dtmp);
-        if ((s = net_backward(ctx, t->G[1 - k], t->pg[1], t->dtmp, t->G[1 - k]->grads, t->dfake))) return s;
-        if ((s = disc_loss(t, k, fake, 1.0f, 1.0, 0, t->dtmp, rng, &L[4 * k + 1]))) return s;
-        add_into(t->dfake, t->dtmp, t->img);
-        if ((s = net_backward(ctx, t->G[k], t->pg[0], t->dfake, t->G[k]->grads, NULL))) return s;
+    FOR_SLOTS(t, b) {
+        uint64_t *r = rng + (size_t)b * stride;
+        /* k = 0: a -> G_A -> fake_B -> G_B -> rec_A, judged by D_A; k = 1 the other way round */
+        for (int k = 0; k < 2; k++) {
+            const float *real = t->reals[k] + (size_t)b * t->img;
+            float *fake = t->fakes[k] + (size_t)b * t->img;
+            const double lam = (k ? o->lambda_b : o->lambda_a) * w;
+            double l;
+            if ((s = gen_forward(t, k, t->pg[0], real, fake, r, &y))) return s;
+            if ((s = gen_forward(t, 1 - k, t->pg[1], fake, NULL, r, &y))) return s;
+            L[4 * k + 2] += l1_loss(t->img, y, real, lam, t->dtmp);
+            if ((s = net_backward(ctx, t->G[1 - k], t->pg[1], t->dtmp, t->G[1 - k]->grads, t->dfake))) return s;
+            if ((s = disc_loss(t, k, fake, 1.0f, w, 0, t->dtmp, r, &l))) return s;
+            L[4 * k + 1] += l;
+            add_into(t->dfake, t->dtmp, t->img);
+            if ((s = net_backward(ctx, t->G[k], t->pg[0], t->dfake, t->G[k]->grads, NULL))) return s;
+        }
+        /* identity: G_A(b) ~ b, G_B(a) ~ a */
+        for (int k = 0; k < 2 && o->lambda_identity > 0; k++) {
+            const float *same = t->reals[1 - k] + (size_t)b * t->img;
+            const double lam = (k ? o->lambda_a : o->lambda_b) * o->lambda_identity * w;
+            if ((s = gen_forward(t, k, t->pg[0], same, NULL, r, &y))) return s;
+            L[4 * k + 3] += l1_loss(t->img, y, same, lam, t->dtmp);
+            if ((s = net_backward(ctx, t->G[k], t->pg[0], t->dtmp, t->G[k]->grads, NULL))) return s;
+        }
     }
-    /* identity: G_A(b) ~ b, G_B(a) ~ a */
-    for (int k = 0; k < 2; k++) {
-        L[4 * k + 3] = 0.0;
-        if (!(o->lambda_identity > 0)) continue;
-        const float *same = k ? t->realA : t->realB;
-        const double lam = (k ? o->lambda_a : o->lambda_b) * o->lambda_identity;
-        if ((s = gen_forward(t, k, t->pg[0], same, NULL, rng, &y))) return s;
-        L[4 * k + 3] = l1_loss(t->img, y, same, lam, t->dtmp);
-        if ((s = net_backward(ctx, t->G[k], t->pg[0], t->dtmp, t->G[k]->grads, NULL))) return s;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (!floats_all_finite(t->G[i]->grads, t->G[i]->nparams)) return IMPASTO_ERR_NOT_FINITE;
-    }
+    for (int i = 0; i < 2; i++)
+        if ((s = grads_sum(t, t->G[i]))) return s;
     for (int i = 0; i < 2; i++) adam_step(t->aG[i], t->G[i]->params, t->G[i]->grads);
     /* discriminators: D_A sees real b and the pool's fake b */
+    if ((s = pools_query(t, pool_rng))) return s;
     for (int k = 0; k < 2; k++) {
         zero_grads(t->D[k]);
-        double lr, lf;
-        if ((s = disc_loss(t, k, k ? t->realA : t->realB, 1.0f, 0.5, 1, NULL, rng, &lr))) return s;
-        gan_pool_query(&t->pool[k], k ? t->fakeA : t->fakeB, t->dsin, rng);
-        if ((s = disc_loss(t, k, t->dsin, 0.0f, 0.5, 1, NULL, rng, &lf))) return s;
-        L[4 * k] = lr + lf;
-        if (!floats_all_finite(t->D[k]->grads, t->D[k]->nparams)) return IMPASTO_ERR_NOT_FINITE;
+        FOR_SLOTS(t, b) {
+            uint64_t *r = rng + (size_t)b * stride;
+            double lr, lf;
+            if ((s = disc_loss(t, k, t->reals[1 - k] + (size_t)b * t->img, 1.0f, 0.5 * w, 1, NULL, r, &lr))) return s;
+            if ((s = disc_loss(t, k, t->seen[k] + (size_t)b * t->img, 0.0f, 0.5 * w, 1, NULL, r, &lf))) return s;
+            L[4 * k] += lr + lf;
+        }
+        if ((s = grads_sum(t, t->D[k]))) return s;
         adam_step(t->aD[k], t->D[k]->params, t->D[k]->grads);
     }
-    return IMPASTO_OK;
+    return group_sum(t, L, 8, 1);
 }
 
 /* a|x into dst (6, S, S). */
@@ -294,192 +348,116 @@ static void cat_pair(const float *a, const float *x, size_t img, float *dst) {
     memcpy(dst + img, x, img * sizeof(float));
 }
 
-/* One pix2pix step on t->realA, t->realB. */
-static impasto_status pix2pix_step(trainer *t, uint64_t *rng) {
-    impasto_ctx *ctx = t->ctx;
+/* pix2pix's generator half for slot b: GAN(D(a|G(a)), 1) + l1 |G(a) - b|_1 against the updated D,
+ * backward through G. The plan holds the pass of one slot only; another's (`rerun`) is run again
+ * first, from the stream its first pass began with (the same dropout, so the same output), its
+ * batch norms' running statistics put back so that they move once per pass as the reference's. */
+static impasto_status pix2pix_gen(trainer *t, int b, int rerun, uint64_t *r, double w) {
+    impasto_status s;
+    const float *y;
+    double *L = t->losses, l;
+    float *pair = t->fakes[0] + (size_t)b * t->pfloats;  /* a|G(a) */
+    if (rerun) {
+        net *g = t->G[0];
+        uint64_t gr = t->gen_rng[b];
+        memcpy(t->gbuf, g->buffers, g->nbuffers * sizeof(float));
+        s = gen_forward(t, 0, t->pg[0], t->reals[0] + (size_t)b * t->img, NULL, &gr, &y);
+        memcpy(g->buffers, t->gbuf, g->nbuffers * sizeof(float));
+        if (s) return s;
+    }
+    if ((s = disc_loss(t, 0, pair, 1.0f, w, 0, t->dsin, r, &l))) return s;
+    L[0] += l;
+    L[1] += l1_loss(t->img, pair + t->img, t->reals[1] + (size_t)b * t->img, t->opt->lambda_l1 * w, t->dfake);
+    add_into(t->dfake, t->dsin + t->img, t->img);
+    return net_backward(t->ctx, t->G[0], t->pg[0], t->dfake, t->G[0]->grads, NULL);
+}
+
+/* One pix2pix step on this process's slots of the batch (as cyclegan_step). */
+static impasto_status pix2pix_step(trainer *t, uint64_t *rng, size_t stride, uint64_t *pool_rng) {
     impasto_status s;
     const float *y;
     double *L = t->losses;  /* G_GAN G_L1 D_real D_fake */
-    if ((s = gen_forward(t, 0, t->pg[0], t->realA, t->fakeB, rng, &y))) return s;
+    const double w = 1.0 / (double)t->batch;
+    memset(t->losses, 0, sizeof t->losses);
+    int last = -1;
+    FOR_SLOTS(t, b) {
+        uint64_t *r = rng + (size_t)b * stride;
+        float *pair = t->fakes[0] + (size_t)b * t->pfloats;
+        t->gen_rng[b] = *r;
+        memcpy(pair, t->reals[0] + (size_t)b * t->img, t->img * sizeof(float));
+        if ((s = gen_forward(t, 0, t->pg[0], t->reals[0] + (size_t)b * t->img, pair + t->img, r, &y))) return s;
+        last = b;
+    }
     /* D first: fake (through the pool) and real pairs */
+    if ((s = pools_query(t, pool_rng))) return s;
     zero_grads(t->D[0]);
-    cat_pair(t->realA, t->fakeB, t->img, t->dcat);
-    gan_pool_query(&t->pool[0], t->dcat, t->dsin, rng);
-    if ((s = disc_loss(t, 0, t->dsin, 0.0f, 0.5, 1, NULL, rng, &L[3]))) return s;
-    cat_pair(t->realA, t->realB, t->img, t->dcat);
-    if ((s = disc_loss(t, 0, t->dcat, 1.0f, 0.5, 1, NULL, rng, &L[2]))) return s;
+    FOR_SLOTS(t, b) {
+        uint64_t *r = rng + (size_t)b * stride;
+        double l;
+        if ((s = disc_loss(t, 0, t->seen[0] + (size_t)b * t->pfloats, 0.0f, 0.5 * w, 1, NULL, r, &l))) return s;
+        L[3] += l;
+        cat_pair(t->reals[0] + (size_t)b * t->img, t->reals[1] + (size_t)b * t->img, t->img, t->dsin);
+        if ((s = disc_loss(t, 0, t->dsin, 1.0f, 0.5 * w, 1, NULL, r, &l))) return s;
+        L[2] += l;
+    }
+    if ((s = grads_sum(t, t->D[0]))) return s;
+    adam_step(t->aD[0], t->D[0]->params, t->D[0]->grads);
+    /* then G against the updated D: the slot whose pass the plan still holds first */
+    zero_grads(t->G[0]);
+    if (last >= 0 && (s = pix2pix_gen(t, last, 0, rng + (size_t)last * stride, w))) return s;
+    FOR_SLOTS(t, b) {
+        if (b != last && (s = pix2pix_gen(t, b, 1, rng + (size_t)b * stride, w))) return s;
+    }
+    if ((s = grads_sum(t, t->G[0]))) return s;
+    adam_step(t->aG[0], t->G[0]->params, t->G[0]->grads);
+    if ((s = group_sum(t, L, 4, 1))) return s;
     /* reported as the reference prints them: each term before the 0.5 */
     L[2] *= 2.0, L[3] *= 2.0;
-    if (!floats_all_finite(t->D[0]->grads, t->D[0]->nparams)) return IMPASTO_ERR_NOT_FINITE;
-    adam_step(t->aD[0], t->D[0]->params, t->D[0]->grads);
-    /* then G against the updated D */
-    zero_grads(t->G[0]);
-    cat_pair(t->realA, t->fakeB, t->img, t->dcat);
-    if ((s = disc_loss(t, 0, t->dcat, 1.0f, 1.0, 0, t->dsin, rng, &L[0]))) return s;
-    L[1] = l1_loss(t->img, t->fakeB, t->realB, t->opt->lambda_l1, t->dfake);
-    add_into(t->dfake, t->dsin + t->img, t->img);
-    if ((s = net_backward(ctx, t->G[0], t->pg[0], t->dfake, t->G[0]->grads, NULL))) return s;
-    if (!floats_all_finite(t->G[0]->grads, t->G[0]->nparams)) return IMPASTO_ERR_NOT_FINITE;
-    adam_step(t->aG[0], t->G[0]->params, t->G[0]->grads);
     return IMPASTO_OK;
 }
 
 /* ---- schedule and data --------------------------------------------------------------------- */
+
+/* The epoch step `step` begins in: batches run on through the epochs (a batch may take the last
+ * pictures of one epoch and the first of the next). */
+static long epoch_of(const trainer *t, long step) { return step * (long)t->batch / t->per_epoch; }
 
 /* The learning rate's factor at step `step`: 1 for the first `epochs` epochs, then
  * 1 - (e + 1 - epochs) / (epochs_decay + 1) in epoch e (the reference's LambdaLR, stepped at each
  * epoch's end). With a fixed number of steps the epochs are that many equal parts of the run. */
 static double lr_factor(const trainer *t, long step) {
     const int E = t->opt->epochs, D = t->opt->epochs_decay;
-    const long e = t->opt->steps ? (long)((double)step * (E + D) / (double)t->total) : step / t->per_epoch;
+    const long e = t->opt->steps ? (long)((double)step * (E + D) / (double)t->total) : epoch_of(t, step);
     const long over = e + 1 - E;
     return over > 0 ? 1.0 - (double)over / (double)(D + 1) : 1.0;
 }
 
-/* The pictures of step `step` into realA, realB; *rng is the step's stream. */
-static void draw_step(trainer *t, long step, uint64_t *rng) {
-    const long epoch = step / t->per_epoch;
+/* Slot b of step `step` (the run's picture g = step * batch + b) into reals[0] and reals[1] at b;
+ * *rng is the slot's stream. Keyed by g alone, whichever process draws it. */
+static void draw_slot(trainer *t, long step, int b, uint64_t *rng) {
+    const long g = step * (long)t->batch + b, epoch = g / t->per_epoch;
     if (epoch != t->order_epoch) {
-        uint64_t g = rng_stream(t->seed, STREAM_ORDER, (uint64_t)epoch);
+        uint64_t o = rng_stream(t->seed, STREAM_ORDER, (uint64_t)epoch);
         for (long i = 0; i < t->per_epoch; i++) t->order[i] = (size_t)i;
         for (long i = t->per_epoch; i > 1; i--) {
-            size_t j = rng_below(&g, (size_t)i), tmp = t->order[i - 1];
+            size_t j = rng_below(&o, (size_t)i), tmp = t->order[i - 1];
             t->order[i - 1] = t->order[j];
             t->order[j] = tmp;
         }
         t->order_epoch = epoch;
     }
-    const size_t idx = t->order[step % t->per_epoch];
+    const size_t idx = t->order[g % t->per_epoch];
     const int no_flip = t->opt->no_flip;
+    float *ra = t->reals[0] + (size_t)b * t->img, *rb = t->reals[1] + (size_t)b * t->img;
     if (t->cyc) {
         const size_t ia = idx % t->A.n, ib = rng_below(rng, t->B.n);
-        gan_aug_apply(&t->A.pics[ia], t->load, t->crop, gan_aug_draw(t->load, t->crop, no_flip, rng), t->realA);
-        gan_aug_apply(&t->B.pics[ib], t->load, t->crop, gan_aug_draw(t->load, t->crop, no_flip, rng), t->realB);
+        gan_aug_apply(&t->A.pics[ia], t->load, t->crop, gan_aug_draw(t->load, t->crop, no_flip, rng), ra);
+        gan_aug_apply(&t->B.pics[ib], t->load, t->crop, gan_aug_draw(t->load, t->crop, no_flip, rng), rb);
     } else {
         const gan_aug a = gan_aug_draw(t->load, t->crop, no_flip, rng);
-        gan_aug_apply(&t->A.pics[idx], t->load, t->crop, a, t->realA);
-        gan_aug_apply(&t->B.pics[idx], t->load, t->crop, a, t->realB);
+        gan_aug_apply(&t->A.pics[idx], t->load, t->crop, a, ra);
+        gan_aug_apply(&t->B.pics[idx], t->load, t->crop, a, rb);
     }
-}
-
-/* ---- files ------------------------------------------------------------------------------- */
-
-static const char *PREFIX_G[2][2] = {{"G.", NULL}, {"G_A.", "G_B."}};
-static const char *PREFIX_D[2][2] = {{"D.", NULL}, {"D_A.", "D_B."}};
-static const char *POOL_NAME[2][2] = {{"fake_AB_pool", NULL}, {"fake_B_pool", "fake_A_pool"}};
-
-/* The model (generators) or, with `state`, the checkpoint (everything a step depends on). */
-static impasto_status write_file(trainer *t, const char *path, int state) {
-    gan_named_net nets[GAN_MAX_NETS];
-    size_t nn = 0;
-    for (int i = 0; i < t->ng; i++) nets[nn++] = (gan_named_net){PREFIX_G[t->cyc][i], t->G[i]};
-    if (state)
-        for (int i = 0; i < t->nd; i++) nets[nn++] = (gan_named_net){PREFIX_D[t->cyc][i], t->D[i]};
-    st_write_tensor extra[3 * GAN_MAX_NETS];
-    char names[3 * GAN_MAX_NETS][48];
-    size_t ne = 0;
-    if (state) {
-        for (size_t i = 0; i < nn; i++) {
-            adam_state *a = i < (size_t)t->ng ? t->aG[i] : t->aD[i - (size_t)t->ng];
-            const size_t np = nets[i].n->nparams;
-            for (int m = 0; m < 2; m++, ne++) {
-                snprintf(names[ne], sizeof names[ne], "optimizer.%sexp_avg%s", nets[i].prefix, m ? "_sq" : "");
-                extra[ne] = (st_write_tensor){.name = names[ne], .ndim = 1, .shape = {(int64_t)np},
-                                              .data = m ? adam_second_moment(a) : adam_first_moment(a)};
-            }
-        }
-        for (int k = 0; k < t->nd; k++)
-            if (t->pool[k].count > 0)
-                extra[ne++] = (st_write_tensor){.name = POOL_NAME[t->cyc][k], .ndim = 2,
-                                                .shape = {t->pool[k].count, (int64_t)t->pool[k].floats},
-                                                .data = t->pool[k].images};
-    }
-    char gb[5][32], v[8][40];
-    const char *kv[48];
-    size_t nkv = 0;
-    kv[2 * nkv] = "kind", kv[2 * nkv++ + 1] = t->cyc ? "cyclegan" : "pix2pix";
-    nkv += gan_gen_meta(&t->gs, gb, kv + 2 * nkv);
-    snprintf(v[0], sizeof v[0], "%d", t->ds.ndf);
-    snprintf(v[1], sizeof v[1], "%d", t->ds.n_layers);
-    snprintf(v[2], sizeof v[2], "%d", t->crop);
-    snprintf(v[3], sizeof v[3], "%d", t->load);
-    snprintf(v[4], sizeof v[4], "%ld", t->step);
-    snprintf(v[5], sizeof v[5], "%" PRIu64, t->seed);
-    snprintf(v[6], sizeof v[6], "%lld", adam_steps(t->aG[0]));
-    const char *more[] = {"netD", t->netd_name, "ndf", v[0], "n_layers_D", v[1],
-                          "gan_mode", t->mode == GAN_LSGAN ? "lsgan" : "vanilla", "crop_size", v[2],
-                          "load_size", v[3], "step", v[4], "impasto_version", IMPASTO_VERSION,
-                          "source", t->cyc ? "impasto gan train --model cyclegan (Zhu et al. 2017)"
-                                           : "impasto gan train --model pix2pix (Isola et al. 2017)",
-                          "seed", v[5], "adam_steps", v[6]};
-    size_t nmore = sizeof more / sizeof more[0] / 2;
-    if (!state) nmore -= 2;
-    memcpy(kv + 2 * nkv, more, 2 * nmore * sizeof *kv);
-    nkv += nmore;
-    return gan_nets_write(t->ctx, path, nets, nn, extra, ne, kv, nkv);
-}
-
-static impasto_status checkpoint(trainer *t, char *path, size_t size) {
-    if (snprintf(path, size, "%s/gan_step_%ld.safetensors", t->opt->checkpoint_dir, t->step) >= (int)size)
-        return ctx_fail(t->ctx, IMPASTO_ERR_INVALID_ARG, "checkpoint folder name too long");
-    return write_file(t, path, 1);
-}
-
-/* Restores a checkpoint written by write_file(state 1) into the freshly made networks. */
-static impasto_status resume(trainer *t, const char *path) {
-    impasto_ctx *ctx = t->ctx;
-    safetensors *st = NULL;
-    impasto_status s = safetensors_open(ctx, path, &st);
-    if (s) return s;
-    long step, adam_t;
-    const char *kind = safetensors_meta(st, "kind");
-    const char *want = t->cyc ? "cyclegan" : "pix2pix";
-    uint64_t seed = 0;
-    const char *sv = safetensors_meta(st, "seed");
-    if (!kind || strcmp(kind, want) || gan_meta_long(st, "step", &step) || gan_meta_long(st, "adam_steps", &adam_t) ||
-        !sv || sscanf(sv, "%" SCNu64, &seed) != 1 || step < 0 || adam_t < 0) {
-        s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: not a %s training checkpoint (a trained model cannot be resumed)",
-                     path, want);
-        goto done;
-    }
-    /* the architecture must be the one the options give */
-    gan_gen_spec g;
-    if ((s = gan_gen_from_meta(ctx, st, path, &g))) goto done;
-    long crop;
-    if (g.kind != t->gs.kind || g.depth != t->gs.depth || g.ngf != t->gs.ngf || g.norm != t->gs.norm ||
-        g.dropout != t->gs.dropout || gan_meta_long(st, "crop_size", &crop) || crop != t->crop) {
-        s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s was trained with another generator or crop size: give the "
-                     "same --generator, --ngf, --norm, --dropout and --size to resume it", path);
-        goto done;
-    }
-    for (int i = 0; i < t->ng && !s; i++) s = net_load(ctx, t->G[i], st, PREFIX_G[t->cyc][i], path);
-    for (int i = 0; i < t->nd && !s; i++) s = net_load(ctx, t->D[i], st, PREFIX_D[t->cyc][i], path);
-    for (int i = 0; i < t->ng + t->nd && !s; i++) {
-        const char *prefix = i < t->ng ? PREFIX_G[t->cyc][i] : PREFIX_D[t->cyc][i - t->ng];
-        adam_state *a = i < t->ng ? t->aG[i] : t->aD[i - t->ng];
-        const int64_t shape[1] = {(int64_t)(i < t->ng ? t->G[i] : t->D[i - t->ng])->nparams};
-        for (int m = 0; m < 2 && !s; m++) {
-            char name[64];
-            snprintf(name, sizeof name, "optimizer.%sexp_avg%s", prefix, m ? "_sq" : "");
-            s = safetensors_get_f32(ctx, st, name, 1, shape, m ? adam_second_moment(a) : adam_first_moment(a));
-        }
-        adam_set_steps(a, adam_t);
-    }
-    for (int k = 0; k < t->nd && !s; k++) {
-        const st_tensor *pt = safetensors_find(st, POOL_NAME[t->cyc][k]);
-        if (!pt) continue;
-        if (pt->ndim != 2 || pt->shape[0] < 1 || pt->shape[0] > t->pool[k].size || (size_t)pt->shape[1] != t->pool[k].floats) {
-            s = ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: the history of fakes does not fit this run (pool size?)", path);
-            break;
-        }
-        const int64_t shape[2] = {pt->shape[0], pt->shape[1]};
-        if (!(s = safetensors_get_f32(ctx, st, POOL_NAME[t->cyc][k], 2, shape, t->pool[k].images)))
-            t->pool[k].count = (int)pt->shape[0];
-    }
-    if (!s) t->step = step, t->seed = seed;
-done:
-    safetensors_close(st);
-    return s;
 }
 
 /* The preview picture translated A -> B by the generator as it is now (eval-free: as the
@@ -573,10 +551,10 @@ net *gan_trainer_net(gan_trainer *t, int which) {
     return which < 2 ? (which < t->ng ? t->G[which] : NULL) : (which - 2 < t->nd ? t->D[which - 2] : NULL);
 }
 
-float *gan_trainer_real(gan_trainer *t, int b) { return b ? t->realB : t->realA; }
+float *gan_trainer_real(gan_trainer *t, int b) { return t->reals[b ? 1 : 0]; }
 
 impasto_status gan_trainer_step(gan_trainer *t, uint64_t *rng, double *losses) {
-    impasto_status s = t->cyc ? cyclegan_step(t, rng) : pix2pix_step(t, rng);
+    impasto_status s = t->cyc ? cyclegan_step(t, rng, 0, rng) : pix2pix_step(t, rng, 0, rng);
     if (s == IMPASTO_ERR_NOT_FINITE) s = ctx_fail(t->ctx, s, "the gradients are not finite");
     memcpy(losses, t->losses, 8 * sizeof(double));
     return s;
@@ -592,6 +570,7 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "impasto_gan_train: missing pictures or output path");
     trainer t;
     memset(&t, 0, sizeof t);
+    uint64_t *slot_rng = NULL;  /* (batch) this step's streams of this process's slots */
     t.ctx = ctx;
     t.opt = opt;
     t.seed = opt->seed;
@@ -606,7 +585,7 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s for domain B: a GAN needs at least %d",
                         nb ? "only one picture" : "no pictures", GAN_MIN_PICTURES);
     if ((s = make_nets(&t))) goto done;
-    if (opt->resume && (s = resume(&t, opt->resume))) goto done;
+    if (opt->resume && (s = gan_train_resume(&t, opt->resume))) goto done;
     if (t.cyc) {
         if (!(s = gan_domain_load(ctx, a_paths, na, t.load, IMPASTO_PAIRS_AB, &t.A, NULL)))
             s = gan_domain_load(ctx, b_paths, nb, t.load, IMPASTO_PAIRS_AB, &t.B, NULL);
@@ -615,17 +594,20 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
     }
     if (s) goto done;
     t.per_epoch = (long)(t.cyc && nb > na ? nb : na);
-    t.total = opt->steps ? opt->steps : (long)(opt->epochs + opt->epochs_decay) * t.per_epoch;
+    t.total = opt->steps ? opt->steps
+                         : ((long)(opt->epochs + opt->epochs_decay) * t.per_epoch + t.batch - 1) / t.batch;
     if (t.step >= t.total) {
         s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the checkpoint is at step %ld, the run has %ld steps: nothing to do",
                      t.step, t.total);
         goto done;
     }
-    if (!(t.order = malloc((size_t)t.per_epoch * sizeof *t.order))) {
+    slot_rng = malloc((size_t)t.batch * sizeof *slot_rng);
+    if (!(t.order = malloc((size_t)t.per_epoch * sizeof *t.order)) || !slot_rng) {
         s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (opt->preview_every > 0 && (s = preview_source(&t, a_paths[0]))) goto done;
+    const int writer = t.rank == 0;  /* the one process that writes files */
+    if (writer && opt->preview_every > 0 && (s = preview_source(&t, a_paths[0]))) goto done;
     const double t0 = clock_seconds();
     const char *const *names = t.cyc ? CYC_NAMES : P2P_NAMES;
     const int nl = t.cyc ? 8 : 4;
@@ -633,9 +615,13 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
         const double lr = opt->learning_rate * lr_factor(&t, t.step);
         for (int i = 0; i < t.ng; i++) adam_set_learning_rate(t.aG[i], lr);
         for (int i = 0; i < t.nd; i++) adam_set_learning_rate(t.aD[i], lr);
-        uint64_t rng = rng_stream(t.seed, STREAM_STEP, (uint64_t)t.step);
-        draw_step(&t, t.step, &rng);
-        s = t.cyc ? cyclegan_step(&t, &rng) : pix2pix_step(&t, &rng);
+        FOR_SLOTS(&t, b) {
+            slot_rng[b] = rng_stream(t.seed, STREAM_STEP, (uint64_t)t.step * (uint64_t)t.batch + (uint64_t)b);
+            draw_slot(&t, t.step, b, &slot_rng[b]);
+            t.images++;
+        }
+        uint64_t pool_rng = rng_stream(t.seed, STREAM_POOL, (uint64_t)t.step);
+        s = t.cyc ? cyclegan_step(&t, slot_rng, 1, &pool_rng) : pix2pix_step(&t, slot_rng, 1, &pool_rng);
         if (s == IMPASTO_ERR_NOT_FINITE) {
             s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "step %ld: the gradients are not finite (learning rate too high?); "
                          "stopped before updating, nothing written for it", t.step + 1);
@@ -652,31 +638,39 @@ impasto_status impasto_gan_train(impasto_ctx *ctx, const char *const *a_paths, s
         char ckpt[4096];
         const char *written = NULL;
         const int last = t.step == t.total;
-        if (opt->checkpoint_dir && opt->checkpoint_every > 0 && (t.step % opt->checkpoint_every == 0 || last)) {
-            if ((s = checkpoint(&t, ckpt, sizeof ckpt))) goto done;
+        if (writer && opt->checkpoint_dir && opt->checkpoint_every > 0 && (t.step % opt->checkpoint_every == 0 || last)) {
+            if ((s = gan_train_checkpoint(&t, ckpt, sizeof ckpt))) goto done;
             written = ckpt;
         }
         const impasto_image *preview = NULL;
-        if (opt->preview_every > 0 && (t.step % opt->preview_every == 0 || last)) {
+        if (writer && opt->preview_every > 0 && (t.step % opt->preview_every == 0 || last)) {
             if ((s = make_preview(&t))) goto done;
             preview = t.preview;
         }
+        /* a cancel on any process stops every one after this step */
+        double stop = 0;
         if (opt->progress) {
-            impasto_gan_progress p = {t.step, t.total, (int)((t.step - 1) / t.per_epoch), lr, nl, names, t.losses,
-                                      clock_seconds() - t0, written, preview};
-            if (opt->progress(&p, opt->progress_user)) {
-                if (opt->checkpoint_dir && !written) {
-                    if ((s = checkpoint(&t, ckpt, sizeof ckpt))) goto done;
-                    written = ckpt;
-                }
-                if (written) s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld; checkpoint %s", t.step, written);
-                else s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld (no checkpoint folder given)", t.step);
-                goto done;
+            impasto_gan_progress p = {t.step, t.total, (int)epoch_of(&t, t.step - 1), lr, nl, names, t.losses,
+                                      clock_seconds() - t0, written, preview, t.images, t.sum_seconds};
+            stop = opt->progress(&p, opt->progress_user) != 0;
+        }
+        if ((s = group_sum(&t, &stop, 1, 1))) goto done;
+        if (stop != 0) {
+            if (writer && opt->checkpoint_dir && !written) {
+                if ((s = gan_train_checkpoint(&t, ckpt, sizeof ckpt))) goto done;
+                written = ckpt;
             }
+            if (written) s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld; checkpoint %s", t.step, written);
+            else if (opt->checkpoint_dir)
+                s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld; process 0 writes the checkpoint",
+                             t.step);
+            else s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled after step %ld (no checkpoint folder given)", t.step);
+            goto done;
         }
     }
-    s = write_file(&t, out_path, 0);
+    if (writer) s = gan_train_write_file(&t, out_path, 0);
 done:
+    free(slot_rng);
     trainer_free(&t);
     return s;
 }

@@ -117,6 +117,19 @@ expect "translate: pix2pix B to A" 2 "translates only A to B" -- "$B" translate 
 "$B" gan train --model pix2pix -a "$T/P" -o "$T/pr.safetensors" $P2P --steps 4 --resume "$T/pck/gan_step_2.safetensors" \
     >/dev/null 2>"$T/err"
 cmp -s "$T/p_ab.safetensors" "$T/pr.safetensors" && ok "gan: pix2pix resumed = unbroken" || bad "gan: pix2pix resumed = unbroken"
+# A batch of 2 (a pass run again for the second picture, its batch norms' statistics kept) with a
+# history pool: resumed = unbroken too; another batch size does not resume it.
+PB="$P2P --batch-size 2 --pool-size 1 --steps 4"
+"$B" gan train --model pix2pix -a "$T/P" -o "$T/pb.safetensors" $PB >/dev/null 2>&1
+"$B" gan train --model pix2pix -a "$T/P" -o "$T/pbc.safetensors" $PB --checkpoint-every 2 --checkpoint-dir "$T/pbck" \
+    >/dev/null 2>&1
+"$B" gan train --model pix2pix -a "$T/P" -o "$T/pbr.safetensors" $PB --resume "$T/pbck/gan_step_2.safetensors" \
+    >/dev/null 2>"$T/err"
+grep -a -q '"batch_size":"2"' "$T/pb.safetensors" && cmp -s "$T/pb.safetensors" "$T/pbr.safetensors" &&
+    ! cmp -s "$T/pb.safetensors" "$T/p_ab.safetensors" && ok "gan: pix2pix batch 2 resumed = unbroken" ||
+    bad "gan: pix2pix batch 2 resumed = unbroken"
+expect "gan: resumed with another batch size" 2 "trained with batch size 2: resume it with --batch-size 2" -- \
+    "$B" gan train --model pix2pix -a "$T/P" -o "$O" $P2P --steps 4 --resume "$T/pbck/gan_step_2.safetensors"
 
 # ---- --json: one summary on stdout, the losses by name ----
 "$B" gan train --model pix2pix -a "$T/P" -o "$T/j.safetensors" $P2P --steps 2 --json >"$T/j" 2>"$T/err"

@@ -2,7 +2,8 @@
 # examples/slurm/ on a one-node Slurm cluster that this test starts itself (munged, slurmctld and
 # slurmd from Debian, every file in a scratch folder, ports chosen free) and stops at the end:
 # train.sbatch trains over 2 processes with srun --mpi=pmix, is stopped by scancel --signal=INT
-# with a checkpoint, and a second submission resumes it; folder.sbatch as a job array of 3 repaints
+# with a checkpoint, and a second submission resumes it; gan.sbatch trains a tiny CycleGAN over 2
+# processes and resumes; folder.sbatch as a job array of 3 repaints
 # a folder, each picture once. Needs root, Slurm, munge and build/impasto-mpi
 # (tools/install-deps.sh --mpi); skipped with the reason otherwise.
 . tests/cli_lib.sh
@@ -115,6 +116,22 @@ STEPS=$((n + 2)) sbatch --wait -n 2 --ntasks-per-node=2 -D "$T/run" -o "$T/run/t
 if [ $? -eq 0 ] && grep -q "resuming from $last" "$T/run/train2.out" && [ -s "$T/run/m.safetensors" ] &&
    grep -a -q '"train_processes":"2"' "$T/run/m.safetensors"; then ok "slurm: a second submission resumes and finishes"
 else bad "slurm: a second submission resumes and finishes"; sed 's/^/    /' "$T/run/train2.out" | tail -8; fi
+
+# gan.sbatch: a tiny CycleGAN over 2 processes, a global batch of 2, checkpoints every 2 steps; a
+# second submission resumes from the newest and finishes.
+mkdir -p "$T/ga" "$T/gb" "$T/gan"
+for c in 40 48; do
+    "$BP" grid -o "$T/ga/h$c.png" --cell $c --gap 0 --crop examples/images/horses.jpg 2>/dev/null
+    "$BP" grid -o "$T/gb/s$c.png" --cell $c --gap 0 --crop examples/images/scream.jpg 2>/dev/null
+done
+GX="--ngf 4 --ndf 4 --generator resnet_1blocks --threads 1"
+A="$T/ga" B="$T/gb" OUT="$T/gan/g.safetensors" BATCH=2 SIZE=32 CKPT_EVERY=2 IMPASTO="$BM" EXTRA="$GX --steps 2" \
+    sbatch --wait -n 2 --ntasks-per-node=2 -D "$T/gan" -o "$T/gan/gan1.out" examples/slurm/gan.sbatch >/dev/null 2>"$T/err"
+A="$T/ga" B="$T/gb" OUT="$T/gan/g.safetensors" BATCH=2 SIZE=32 CKPT_EVERY=2 IMPASTO="$BM" EXTRA="$GX --steps 4" \
+    sbatch --wait -n 2 --ntasks-per-node=2 -D "$T/gan" -o "$T/gan/gan2.out" examples/slurm/gan.sbatch >/dev/null 2>"$T/err"
+if [ $? -eq 0 ] && grep -q "resuming from step 2" "$T/gan/gan2.out" && [ -s "$T/gan/g-checkpoints/gan_step_4.safetensors" ] &&
+   grep -a -q '"processes":"2"' "$T/gan/g.safetensors"; then ok "slurm: gan.sbatch trains over 2 processes and resumes"
+else bad "slurm: gan.sbatch trains over 2 processes and resumes"; tail -8 "$T/gan/gan1.out" "$T/gan/gan2.out" | sed 's/^/    /'; fi
 
 # folder.sbatch as an array of 3 tasks over the photos (one unreadable): each good picture once.
 head -c 200 examples/images/horses.jpg >"$T/photos/0-broken.jpg"
