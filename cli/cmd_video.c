@@ -3,6 +3,7 @@
  * carried along the optical flow and blended in where the flow is trusted: impasto_temporal_*),
  * and encoded with the input's timing, aspect, rotation and audio (impasto_video_writer_*). */
 #include "opts.h"
+#include "video_pipe.h"
 #include "video_ranks.h"
 
 #include <math.h>
@@ -21,7 +22,7 @@ typedef struct video_settings {
     int method;
     int size, style_size, iterations, crf, flow_preset, no_temporal, info;
     long max_frames;
-    double alpha, temporal_weight, fps;
+    double alpha, temporal_weight, temporal_loss_weight, fps;
 } video_settings;
 
 #define S video_settings
@@ -57,8 +58,11 @@ static const cli_opt OPTS[] = {
      "longest side of the output frames (aspect kept, even sides)", 0, NULL},
     {G_TIME, "no-temporal", 0, CLI_FLAG, offsetof(S, no_temporal), NULL, 0, 0, NULL, NULL,
      "frame by frame, without temporal consistency", 0, NULL},
-    {G_TIME, "temporal-weight", 0, CLI_DOUBLE, offsetof(S, temporal_weight), "W", 0, 1, NULL, NULL,
-     "how much of the previous stylised frame, carried by the flow, is kept where the flow is trusted", 0, NULL},
+    {G_TIME, "temporal-weight", 0, CLI_DOUBLE, offsetof(S, temporal_weight), "W", 0, 1, NULL, "0.7; transfer: 0",
+     "how much of the previous stylised frame, carried by the flow, is blended in where the flow is trusted", 0,
+     NULL},
+    {G_TIME, "temporal-loss-weight", 0, CLI_DOUBLE, offsetof(S, temporal_loss_weight), "W", 0, 1e9, NULL, NULL,
+     "transfer: the weight of Ruder et al.'s temporal loss (0: only the start from the warped frame)", 0, NULL},
     {G_TIME, "flow-preset", 0, CLI_CHOICE, offsetof(S, flow_preset), NULL, 0, 0, "ultrafast|fast|medium", NULL,
      "the optical flow's speed and accuracy (DIS presets)", 0, NULL},
     {G_ENC, "crf", 0, CLI_INT, offsetof(S, crf), "N", 0, 63, NULL, NULL,
@@ -79,7 +83,10 @@ static void init(void *p) {
     s->alpha = 1.0;
     s->style_size = 512;
     s->iterations = 100;
-    s->temporal_weight = t.weight;
+    s->temporal_weight = -1;  /* the method's: t.weight, or 0 for transfer (its temporal loss does it) */
+    impasto_transfer_options o;
+    impasto_transfer_options_init(&o);
+    s->temporal_loss_weight = o.temporal_weight;
     s->flow_preset = t.flow_preset;
     s->crf = w.crf;
 }
@@ -91,6 +98,8 @@ typedef struct stylizer {
     impasto_fast_model *fast;
     impasto_model *model, *lst;
     impasto_image *style;
+    impasto_genes *genes;      /* adain: the painting's relu4_1 moments, read once */
+    const impasto_genes *genes_list[1];
     impasto_adain_options adain;
     impasto_wct_options wct;
     impasto_transfer_options transfer;
@@ -109,9 +118,10 @@ static int on_iter(const impasto_progress *p, void *user) {
     return cli_interrupted();
 }
 
-/* One frame: *out a new RGB image of the frame's size. For transfer, the optimisation starts from
- * the previous stylised frame carried by the flow where it is trusted (Ruder et al.'s init), from
- * the frame itself elsewhere and on a shot's first frame. */
+/* One frame: *out a new RGB image of the frame's size. For transfer, as Ruder et al. (GCPR 2016,
+ * sections 3.1 and 4): the optimisation starts from the previous stylised frame carried by the flow
+ * where it is trusted, from the frame itself elsewhere and on a shot's first frame, and their
+ * short-term temporal loss pulls it towards that warped frame where the mask trusts it. */
 static impasto_status stylize(impasto_ctx *ctx, stylizer *z, const impasto_image *frame, const impasto_image *warped,
                               const impasto_image *mask, impasto_image **out) {
     switch (z->method) {
@@ -130,6 +140,8 @@ static impasto_status stylize(impasto_ctx *ctx, stylizer *z, const impasto_image
     impasto_transfer_options *o = &z->transfer;
     o->init = IMPASTO_INIT_IMAGE;
     o->init_image = NULL;
+    o->temporal_target = warped;
+    o->temporal_mask = mask;
     if (warped) {
         const int w = impasto_image_width(frame), h = impasto_image_height(frame);
         if (!z->init) {
@@ -148,6 +160,15 @@ static impasto_status stylize(impasto_ctx *ctx, stylizer *z, const impasto_image
     return impasto_transfer(ctx, z->model, frame, (const impasto_image *const *)&z->style, 1, o, out);
 }
 
+/* The blend's options: --temporal-weight, whose default is the library's for the feed-forward
+ * methods and 0 for transfer (Ruder's temporal loss and warped start carry it there). */
+static void temporal_options(const video_settings *st, impasto_temporal_options *topt) {
+    impasto_temporal_options_init(topt);
+    if (st->temporal_weight >= 0) topt->weight = st->temporal_weight;
+    else if (st->method == M_TRANSFER) topt->weight = 0;
+    topt->flow_preset = st->flow_preset;
+}
+
 static impasto_status stylize_cb(void *z, impasto_ctx *ctx, const impasto_image *frame, const impasto_image *warped,
                                  const impasto_image *mask, impasto_image **out) {
     return stylize(ctx, z, frame, warped, mask, out);
@@ -159,10 +180,12 @@ static void stylizer_free(stylizer *z) {
     impasto_model_free(z->lst);
     impasto_image_free(z->style);
     impasto_image_free(z->init);
+    impasto_genes_free(z->genes);
 }
 
 /* Loads the method's models and painting (the painting resized once: its statistics are the same
- * for every frame). Returns 0, or the exit code after one line. */
+ * for every frame; AdaIN's are read once, as genes, instead of encoding the painting again on
+ * every frame). Returns 0, or the exit code after one line. */
 static int stylizer_load(impasto_ctx *ctx, const video_settings *st, const char *model_path, const char *r31_path,
                          stylizer *z) {
     impasto_status s = IMPASTO_OK;
@@ -192,6 +215,12 @@ static int stylizer_load(impasto_ctx *ctx, const video_settings *st, const char 
     z->adain.content_size = 0;
     z->adain.style_size = 0;
     z->adain.progress = on_pass;
+    if (st->method == M_ADAIN) {
+        if ((s = impasto_genes_from_image(ctx, z->model, z->style, 0, &z->genes)) != IMPASTO_OK)
+            return cli_fail(CMD, ctx, s, st->style);
+        z->genes_list[0] = z->genes;
+        z->adain.style_genes = z->genes_list;
+    }
     impasto_wct_options_init(&z->wct);
     z->wct.alpha = st->alpha;
     z->wct.content_size = 0;
@@ -202,6 +231,7 @@ static int stylizer_load(impasto_ctx *ctx, const video_settings *st, const char 
     z->transfer.seed = 1;
     z->transfer.save_iter = 0;
     z->transfer.progress = on_iter;
+    z->transfer.temporal_weight = st->temporal_loss_weight;
     return 0;
 }
 
@@ -324,7 +354,9 @@ static int run(void *p, int argc, char **argv) {
     impasto_video_reader *reader = NULL;
     impasto_video_writer *writer = NULL;
     impasto_temporal *temporal = NULL;
-    impasto_image *frame = NULL, *sized = NULL, *result = NULL;
+    impasto_image *frame = NULL, *result = NULL;
+    impasto_ctx *io = NULL;  /* the I/O thread's context (video_pipe) */
+    video_pipe *pipe = NULL;
     cli_progress progress;
     progress_init(&progress, st->common.quiet, 0);
     if (st->common.json && !cli_json_begin(&progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
@@ -360,9 +392,7 @@ static int run(void *p, int argc, char **argv) {
     if (cluster_size() > 1) {
         /* a job of several processes: a chunk of the frames each (cli/video_ranks.c) */
         impasto_temporal_options topt;
-        impasto_temporal_options_init(&topt);
-        topt.weight = st->temporal_weight;
-        topt.flow_preset = st->flow_preset;
+        temporal_options(st, &topt);
         char ipath[4096];
         interrupted_path(output, folder_out, ipath, sizeof ipath);
         wopt.width = ow, wopt.height = oh;
@@ -376,26 +406,25 @@ static int run(void *p, int argc, char **argv) {
         goto failed;
     if (!st->no_temporal && st->method != M_NONE) {
         impasto_temporal_options topt;
-        impasto_temporal_options_init(&topt);
-        topt.weight = st->temporal_weight;
-        topt.flow_preset = st->flow_preset;
+        temporal_options(st, &topt);
         if ((s = impasto_temporal_create(ctx, ow, oh, &topt, &temporal)) != IMPASTO_OK) goto failed;
+    }
+    /* Decoding ahead and encoding behind on a thread of their own (video_pipe.c), one core's worth
+     * of serial work beside the stylisation's parallel work. */
+    if (!(io = cli_ctx_create(CMD, &st->common))) goto done;
+    impasto_ctx_set_threads(io, 1);
+    if (!(pipe = video_pipe_start(io, reader, writer, ow, oh, st->max_frames))) {
+        cli_error(CMD, 0, "cannot start the decoding thread (out of memory?)");
+        goto done;
     }
     const double t0 = cli_now();
     const long total = st->max_frames && (info.frames < 0 || st->max_frames < info.frames) ? st->max_frames : info.frames;
     show_progress(&progress, 0, total, t0, 1);
     for (;;) {
-        if (st->max_frames && written >= st->max_frames) {
-            cut = 1;
-            break;
-        }
-        if ((s = impasto_video_read(ctx, reader, &frame)) != IMPASTO_OK) goto failed;
+        /* The next frame, already of the output's size; the end, or --frames reached (cut). */
+        if ((s = video_pipe_next(pipe, &frame, &cut)) != IMPASTO_OK) goto failed_io;
         if (!frame) break;
         const impasto_image *f = frame;
-        if (impasto_image_width(frame) != ow || impasto_image_height(frame) != oh) {
-            if ((s = impasto_image_resize(ctx, frame, ow, oh, &sized)) != IMPASTO_OK) goto failed;
-            f = sized;
-        }
         const impasto_image *warped = NULL, *mask = NULL;
         if (temporal && (s = impasto_temporal_next(ctx, temporal, f, &warped, &mask)) != IMPASTO_OK) goto failed;
         s = stylize(ctx, &z, f, warped, mask, &result);
@@ -405,18 +434,20 @@ static int run(void *p, int argc, char **argv) {
         }
         if (s != IMPASTO_OK) goto failed;
         if (temporal && (s = impasto_temporal_blend(ctx, temporal, result)) != IMPASTO_OK) goto failed;
-        if ((s = impasto_video_write(ctx, writer, result)) != IMPASTO_OK) goto failed;
+        s = video_pipe_write(pipe, result);  /* the pipe takes the picture */
+        result = NULL;
+        if (s != IMPASTO_OK) goto failed_io;
         written++;
-        impasto_image_free(result);
-        impasto_image_free(sized);
         impasto_image_free(frame);
-        result = sized = frame = NULL;
+        frame = NULL;
         show_progress(&progress, written, total, t0, 0);
         if (cli_interrupted()) {
             interrupted = 1;
             break;
         }
     }
+    /* Every frame handed over is encoded before the file is finished (also when interrupted). */
+    if ((s = video_pipe_stop(pipe, 1)) != IMPASTO_OK) goto failed_io;
     show_progress(&progress, written, total, t0, 1);
     progress_clear(&progress);
     const double secs = cli_now() - t0;
@@ -442,6 +473,13 @@ static int run(void *p, int argc, char **argv) {
     cli_json_number(&progress, "fps", secs > 0 ? (double)written / secs : 0);
     rc = 0;
     goto done;
+failed_io:
+    /* The decoder's or the encoder's failure: its message is in the I/O thread's context. */
+    video_pipe_stop(pipe, 0);
+    progress_clear(&progress);
+    rc = cli_fail(CMD, io, s, st->content);
+    cli_json_failed(&progress, st->content, impasto_ctx_error(io));
+    goto done;
 failed:
     progress_clear(&progress);
     rc = cli_fail(CMD, ctx, s, st->content);
@@ -449,8 +487,9 @@ failed:
 done:
     cli_sigint_end();
     cli_json_end(&progress, rc);
+    video_pipe_free(pipe);  /* before the reader and writer it uses */
+    impasto_ctx_free(io);
     impasto_image_free(result);
-    impasto_image_free(sized);
     impasto_image_free(frame);
     impasto_temporal_free(temporal);
     impasto_video_writer_free(writer);
@@ -471,7 +510,9 @@ const cli_command CLI_VIDEO = {
         "rotation and audio (copied untouched). By default the result is made consistent in time: the\n"
         "optical flow between consecutive input frames (DIS) carries the previous stylised frame onto\n"
         "the new one, and where the forward-backward check trusts it, it is blended in\n"
-        "(--temporal-weight; Ruder et al. 2016). --no-temporal gives the frame-by-frame result.\n"
+        "(--temporal-weight; Ruder et al. 2016). With --method transfer each frame's optimisation\n"
+        "starts from that warped frame and Ruder et al.'s temporal loss holds it there\n"
+        "(--temporal-loss-weight). --no-temporal gives the frame-by-frame result.\n"
         "Ctrl-C keeps the frames done as a playable OUT_interrupted.mp4 (exit 130). Measure flicker\n"
         "with 'impasto eval --temporal OUT --reference IN'.",
     .opts = OPTS,

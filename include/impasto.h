@@ -259,6 +259,14 @@ typedef struct impasto_transfer_options {
                                            as the deepest layer's receptive field, two passes);
                                            random: no halo, tiles at a random offset each
                                            iteration, each tile's own Gram matrices (approximate) */
+    /* Video (docs/video.md): Ruder, Dosovitskiy & Brox's short-term temporal loss (GCPR 2016, eq. 7),
+     * temporal_weight * mean over pixels and channels of c (x - w)^2 in VGG's 0..255 space, w the
+     * previous stylised frame warped onto this one, c its per-pixel weights. Each scale gets both
+     * resized to its size. Untiled only (a run that would tile is refused). */
+    const impasto_image *temporal_target;  /* NULL: no temporal loss; else RGB */
+    const impasto_image *temporal_mask;    /* NULL: c = 1 everywhere; else c from its first channel
+                                              (0 at occlusions and motion boundaries, 1 elsewhere) */
+    double temporal_weight;                /* 1e3, Ruder et al.'s default */
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);

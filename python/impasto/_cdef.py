@@ -102,6 +102,9 @@ typedef struct impasto_transfer_options {
     int memory_mb;
     int tile;
     impasto_tiling tiling;
+    const impasto_image *temporal_target;
+    const impasto_image *temporal_mask;
+    double temporal_weight;
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);

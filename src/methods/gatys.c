@@ -13,6 +13,7 @@
 #include "core/threads.h"
 #include "io/resample.h"
 #include "loss/loss.h"
+#include "loss/temporal.h"
 #include "methods/color.h"
 #include "methods/gatys.h"
 #include "models/model.h"
@@ -43,6 +44,7 @@ void impasto_transfer_options_init(impasto_transfer_options *opt) {
     opt->style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
     opt->save_iter = 100;
     opt->tile = -1;
+    opt->temporal_weight = 1e3;
 }
 
 /* ---- noise ------------------------------------------------------------------------------ */
@@ -124,10 +126,14 @@ static int gatys_evaluate(void *user, const float *x, float *g, size_t n, double
         tv = tv_loss(3, r->h, r->w, x, opt->tv_weight, r->tv_grad);
         add_into(g, r->tv_grad, n);
     }
+    const double temporal = r->temporal_target ? temporal_loss(3, (size_t)r->h * (size_t)r->w, x, r->temporal_target,
+                                                               r->temporal_mask, opt->temporal_weight, g)
+                                               : 0;
     r->last_content = content;
     r->last_style = style;
     r->last_tv = tv;
-    *f = content + style + tv;
+    r->last_temporal = temporal;
+    *f = content + style + tv + temporal;
     /* One NaN or Inf would spread through the optimiser's history into every pixel: stop at
      * once, the parts kept in r for the message. */
     if (!isfinite(*f)) return GATYS_NOT_FINITE;
@@ -230,6 +236,8 @@ static void run_free(gatys_run *r) {
     }
     free(r->gram_ws);
     free(r->tv_grad);
+    free(r->temporal_target);
+    free(r->temporal_mask);
     memset(r, 0, sizeof *r);
 }
 
@@ -242,6 +250,8 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
     if (!(opt->content_weight >= 0) || !(opt->style_weight >= 0) || !(opt->tv_weight >= 0) ||
         !isfinite(opt->content_weight) || !isfinite(opt->style_weight) || !isfinite(opt->tv_weight))
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "loss weights must be finite and zero or positive");
+    if (opt->temporal_target && (!(opt->temporal_weight >= 0) || !isfinite(opt->temporal_weight)))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the temporal loss weight must be finite and zero or positive");
     if (opt->num_iterations < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the number of iterations must not be negative");
     if (!(opt->learning_rate > 0) || !isfinite(opt->learning_rate)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the learning rate must be positive");
     if (opt->lbfgs_history < 1 || opt->lbfgs_history > 1000)
@@ -317,6 +327,33 @@ static impasto_status check_sizes(impasto_ctx *ctx, const gatys_run *r, const im
     return IMPASTO_OK;
 }
 
+/* Ruder et al.'s temporal loss at this scale: opt->temporal_target resized to the picture and
+ * preprocessed into r->temporal_target (3, H, W), the first channel of opt->temporal_mask resized
+ * into r->temporal_mask (H, W). The tiled evaluation does not carry the term: refused there. */
+static impasto_status temporal_setup(impasto_ctx *ctx, gatys_run *r) {
+    const impasto_transfer_options *opt = r->opt;
+    if (!opt->temporal_target || opt->temporal_weight == 0) return IMPASTO_OK;
+    if (r->tiles)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the temporal loss (video) runs untiled only: this %dx%d picture "
+                        "would be tiled (give more --memory or --tile 0)", r->w, r->h);
+    const size_t npix = (size_t)r->h * (size_t)r->w;
+    impasto_image *t = NULL;
+    impasto_status s = impasto_image_resize(ctx, opt->temporal_target, r->w, r->h, &t);
+    if (s == IMPASTO_OK && !(r->temporal_target = malloc(3 * npix * sizeof(float))))
+        s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (s == IMPASTO_OK) vgg19_preprocess(t, r->temporal_target);
+    impasto_image_free(t);
+    t = NULL;
+    if (s != IMPASTO_OK || !opt->temporal_mask) return s;
+    s = impasto_image_resize(ctx, opt->temporal_mask, r->w, r->h, &t);
+    if (s == IMPASTO_OK && !(r->temporal_mask = malloc(npix * sizeof(float))))
+        s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (s == IMPASTO_OK)
+        for (size_t i = 0; i < npix; i++) r->temporal_mask[i] = t->data[i * (size_t)t->channels];
+    impasto_image_free(t);
+    return s;
+}
+
 /* Sets up targets and buffers for one scale with the content resized to `side`: untiled, or
  * tiled within opt->memory_mb (gatys_tile.c). */
 static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net,
@@ -342,6 +379,7 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
     const int style_side = style_side_at(opt, side);
     r->max_side = side > style_side ? side : style_side;
     if ((s = gatys_tiles_choose(ctx, r)) != IMPASTO_OK) return s;
+    if ((s = temporal_setup(ctx, r)) != IMPASTO_OK) return s;
     if (r->tiles) {
         /* Tiled: the targets tile by tile too (the content's maps, each style's Grams). */
         size_t npix = (size_t)r->h * r->w;

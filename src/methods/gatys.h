@@ -31,7 +31,9 @@ typedef struct gatys_run {
     int style_at[VGG19_NUM_LAYERS];             /* per VGG layer: index in style, or -1 */
     float *gram_ws;                             /* (C, C) of the widest style layer */
     float *tv_grad;                             /* (3, H, W); NULL when tiled (TV goes into g) */
-    double last_content, last_style, last_tv;
+    float *temporal_target;                     /* (3, H, W) Ruder et al.'s warped frame, preprocessed; NULL: none */
+    float *temporal_mask;                       /* (H, W) its per-pixel weights; NULL: 1 everywhere */
+    double last_content, last_style, last_tv, last_temporal;
     int iteration;                              /* iterations finished at this scale */
     int history;                                /* the L-BFGS history in force (0: Adam) */
     int max_side;                               /* longest side of the picture and the styles */

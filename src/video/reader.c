@@ -412,6 +412,7 @@ static impasto_status frame_to_image(impasto_ctx *ctx, impasto_video_reader *r, 
     if (pts == AV_NOPTS_VALUE || (r->last_pts != AV_NOPTS_VALUE && pts <= r->last_pts))
         pts = r->last_pts == AV_NOPTS_VALUE ? 0 : r->last_pts + r->frame_step;
     r->last_pts = pts;
+    r->pts_ring[r->frames_read % VIDEO_PTS_RING] = pts;
     *out = img;
     r->frames_read++;
     return IMPASTO_OK;

@@ -25,6 +25,9 @@ typedef struct video_packet_queue {
 
 #define VIDEO_READER_MAGIC 0x76696472u
 
+/* How far behind the reader a writer given it may be and still find each frame's time stamp. */
+#define VIDEO_PTS_RING 8
+
 struct impasto_video_reader {
     unsigned magic;             /* VIDEO_READER_MAGIC, for FFmpeg's log callback */
     long log_errors;            /* errors FFmpeg logged about this file (video_log) */
@@ -48,6 +51,8 @@ struct impasto_video_reader {
     int demux_done, flushing, decoder_done;
     long packets;               /* video packets sent to the decoder */
     int64_t last_pts;           /* the last frame's time stamp in the video stream's time base */
+    int64_t pts_ring[VIDEO_PTS_RING]; /* frame k's time stamp at k % VIDEO_PTS_RING: a writer may be
+                                         up to that many frames behind the reader (a pipeline) */
     int64_t frame_step;         /* one frame's duration in that time base, for missing stamps */
 #endif
 };

@@ -240,8 +240,13 @@ static impasto_status write_file_frame(impasto_ctx *ctx, impasto_video_writer *w
     int src_stride[4] = {(int)stride, 0, 0, 0};
     sws_scale(w->sws, src, src_stride, 0, ih, w->frame->data, w->frame->linesize);
     av_free(rgb);
-    /* The source's stamp for this frame, else the frame's index at the frame rate; kept rising. */
-    int64_t pts = w->src && w->src->fmt && !w->opt.fps_num ? w->src->last_pts : w->frames;
+    /* The source's stamp for this frame (the reader may have read a few frames further), else the
+     * frame's index at the frame rate; kept rising. */
+    int64_t pts = w->frames;
+    if (w->src && w->src->fmt && !w->opt.fps_num) {
+        const long ahead = w->src->frames_read - w->frames;
+        pts = ahead >= 1 && ahead <= VIDEO_PTS_RING ? w->src->pts_ring[w->frames % VIDEO_PTS_RING] : w->src->last_pts;
+    }
     if (w->last_pts != AV_NOPTS_VALUE && pts <= w->last_pts) pts = w->last_pts + 1;
     w->last_pts = pts;
     w->frame->pts = av_rescale_q(pts, w->in_tb, w->enc->time_base);
