@@ -246,6 +246,30 @@ static int is_md5(const char *hex) {
     return 1;
 }
 
+/* A child's "weights" (a comma list of up to IMPASTO_GENES_MAX_PARENTS numbers >= 0) and "seed"
+ * from the metadata into g; absent (a painting's genes): none. */
+static impasto_status parse_weights(impasto_ctx *ctx, const safetensors *st, const char *path, impasto_genes *g) {
+    const char *w = safetensors_meta(st, "weights"), *seed = safetensors_meta(st, "seed");
+    if (!w || !*w) return IMPASTO_OK;
+    double v[IMPASTO_GENES_MAX_PARENTS];
+    size_t n = 0;
+    for (const char *p = w;;) {
+        char *end = NULL;
+        const double x = strtod(p, &end);
+        if (end == p || !(x >= 0 && x <= 1) || n == IMPASTO_GENES_MAX_PARENTS || (*end != ',' && *end != '\0'))
+            return ctx_fail(ctx, IMPASTO_ERR_FORMAT, "%s: its \"weights\" are not up to %d numbers 0 .. 1 separated "
+                            "by commas", path, IMPASTO_GENES_MAX_PARENTS);
+        v[n++] = x;
+        if (*end == '\0') break;
+        p = end + 1;
+    }
+    if (!(g->weights = malloc(n * sizeof *g->weights))) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    memcpy(g->weights, v, n * sizeof *v);
+    g->nweights = n;
+    g->seed = seed ? strtoull(seed, NULL, 10) : 0;
+    return IMPASTO_OK;
+}
+
 impasto_status genes_parse(impasto_ctx *ctx, const safetensors *st, const char *path, impasto_genes **out) {
     *out = NULL;
     const char *format = safetensors_meta(st, "format"), *enc = safetensors_meta(st, "encoder");
@@ -285,6 +309,7 @@ impasto_status genes_parse(impasto_ctx *ctx, const safetensors *st, const char *
                          "(entry %zu, %zu)", path, r, c);
     }
     if (s == IMPASTO_OK) memcpy(g->encoder, md5, 33);
+    if (s == IMPASTO_OK) s = parse_weights(ctx, st, path, g);
     free(buf);
     if (s != IMPASTO_OK) {
         impasto_genes_free(g);
