@@ -96,7 +96,7 @@ INSTALL      ?= install
 # The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
 OPENMP_LIBS  ?= -lgomp
 
-.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan bench-video bench-flow fuzz train-data gan-data adain-examples
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-attention bench-train bench-gan bench-video bench-flow fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
 all: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
@@ -258,6 +258,11 @@ bench-train: all models $(TRAIN_DATA)/README.md
 bench-adain: all models
 	/usr/bin/python3 bench/adain_bench.py --driver $(BUILD)/bench/bench_adain --model models/adain.safetensors $(BENCH_ARGS)
 
+# Attention fusion on the same features, impasto against PyTorch (streaming and whole-matrix), with
+# the memory bound at a 1024 px photo and a 512 px painting (bench/README.md).
+bench-attention: all
+	/usr/bin/python3 bench/attention_bench.py --driver $(BUILD)/bench/bench_attention $(BENCH_ARGS)
+
 # impasto video's frames per second at 640x360 and 1280x720, fast and AdaIN, with and without temporal
 # consistency (bench/README.md, "Video"); needs VIDEO=1 and `bash tools/install-deps.sh --video`.
 bench-video: all models
@@ -276,7 +281,7 @@ bench-gan: all
 # seeds; crashes are minimised into fuzz/regressions/<target>/, which `make test` replays.
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef pth gan_model $(if $(filter 1,$(VIDEO)),video)
+FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef pth gan_model genes $(if $(filter 1,$(VIDEO)),video)
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/core/image.c \
                 src/io/image.c src/io/png.c src/io/jpeg.c src/io/exif.c \
@@ -284,6 +289,7 @@ FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/core/image.c \
                 src/formats/protobuf.c src/formats/graphdef.c \
                 src/formats/zip.c src/formats/pickle.c src/formats/pth.c \
                 src/core/rng.c src/models/net.c src/models/gan_nets.c src/models/gan_file.c src/formats/convert_gan.c src/methods/gan_model.c \
+                src/methods/genes_file.c \
                 $(if $(filter 1,$(VIDEO)),src/video/reader.c src/io/resample.c)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude -Isrc \

@@ -11,11 +11,15 @@ static const char *CMD = "attention";
 
 typedef struct attention_settings {
     cli_common common;
-    const char *content, *output, *model, *mask;
+    const char *content, *output, *model, *model_r31, *mask;
+    int layers;  /* LAYERS_*: which levels run */
     cli_paths styles;
     cli_numbers weights;
     impasto_attention_options opt;
 } attention_settings;
+
+/* --layers: the choices' order is LAYERS_*. */
+enum { LAYERS_R41, LAYERS_R31, LAYERS_BOTH };
 
 #define S attention_settings
 static const cli_opt OPTS[] = {
@@ -26,11 +30,16 @@ static const cli_opt OPTS[] = {
     {CLI_G_IO, "mask", 0, CLI_STRING, offsetof(S, mask), "FILE", 0, 0, NULL, NULL,
      "spatial control: each gray level of FILE (a PNG), darkest first, attends over its own -s painting",
      CLI_COMPLETE_IMAGE, NULL},
-    CLI_OPT_MODEL(S, model, "the converted AdaIN network (default adain): its encoder and decoder"),
+    CLI_OPT_MODEL(S, model, "the converted AdaIN network (default adain): relu4_1's encoder and decoder"),
+    {CLI_G_MODEL, "model-r31", 0, CLI_STRING, offsetof(S, model_r31), "NAME|FILE", 0, 0, NULL, "lst-r31",
+     "the converted relu3_1 encoder and decoder", CLI_COMPLETE_MODEL, NULL},
+    {"Attention", "layers", 0, CLI_CHOICE, offsetof(S, layers), NULL, 0, 0, "relu4_1|relu3_1|relu4_1,relu3_1",
+     "relu4_1", "where the features attend: relu4_1 (the AdaIN model), relu3_1 (lst-r31: finer, 4 pixels a "
+     "position) or both, coarse to fine as wct's levels", 0, NULL},
     {"Attention", "temperature", 't', CLI_DOUBLE, offsetof(S, opt.temperature), "T", 0, 1e9, NULL, NULL,
      "softmax temperature on cosine scores, 0.0001 .. 100: low copies the best match, high blends many", 0, NULL},
     {"Attention", "patch", 0, CLI_INT, offsetof(S, opt.patch), "N", 0, 1000000, NULL, NULL,
-     "attend over N x N patches of relu4_1 features (odd, 1 .. 9); overlaps are averaged", 0, NULL},
+     "attend over N x N patches of the features (odd, 1 .. 9); overlaps are averaged", 0, NULL},
     {"Attention", "hard", 0, CLI_FLAG, offsetof(S, opt.hard), NULL, 0, 0, NULL, NULL,
      "take the best-matching patch alone (with --patch 3: style swap)", 0, NULL},
     {"Attention", "alpha", 0, CLI_DOUBLE, offsetof(S, opt.alpha), "A", 0, 1, NULL, NULL,
@@ -50,7 +59,7 @@ static void init(void *p) {
 }
 
 typedef struct attention_job {
-    const impasto_model *model;
+    const impasto_model *adain, *lst;
     impasto_attention_options *opt;
 } attention_job;
 
@@ -58,7 +67,7 @@ typedef struct attention_job {
 static impasto_status run_pair(void *user, impasto_ctx *ctx, const impasto_image *content, const impasto_image *style,
                                impasto_image **out) {
     const attention_job *j = user;
-    return impasto_attention(ctx, j->model, content, &style, 1, j->opt, out);
+    return impasto_attention(ctx, j->adain, j->lst, content, &style, 1, j->opt, out);
 }
 
 /* The live line, and Ctrl-C: the run stops at its next unit of work. */
@@ -102,10 +111,13 @@ static int run(void *p, int argc, char **argv) {
         int r = cli_batch_check(CMD, content_path, styles[0], output);
         if (r) return r;
     }
-    char model_path[4096];
-    if (!cli_find_model(CMD, st->model, "adain", 0, model_path, sizeof model_path)) return 1;
+    const int want_r41 = st->layers != LAYERS_R31, want_r31 = st->layers != LAYERS_R41;
+    char model_path[4096], r31_path[4096];
+    if (want_r41 && !cli_find_model(CMD, st->model, "adain", 0, model_path, sizeof model_path)) return 1;
+    if (want_r31 && !cli_find_model(CMD, st->model_r31, "lst-r31", 0, r31_path, sizeof r31_path)) return 1;
     cli_inputs in = {0};
-    int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content_path) &&
+    int rc = 1, ok = (!want_r41 || cli_inputs_add(CMD, &in, model_path)) &&
+                     (!want_r31 || cli_inputs_add(CMD, &in, r31_path)) && cli_inputs_add(CMD, &in, content_path) &&
                      cli_inputs_add(CMD, &in, mask_path);
     for (int i = 0; ok && i < nstyles; i++) ok = cli_inputs_add(CMD, &in, styles[i]);
     if (ok && !folders && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
@@ -115,7 +127,7 @@ static int run(void *p, int argc, char **argv) {
         return rc ? rc : 1;
     }
     rc = 1;
-    impasto_model *model = NULL;
+    impasto_model *adain = NULL, *lst = NULL;
     impasto_image *content = NULL, *result = NULL, *mask = NULL;
     impasto_image *style_imgs[CLI_MAX_STYLES] = {0};
     cli_progress progress;
@@ -124,10 +136,12 @@ static int run(void *p, int argc, char **argv) {
     opt->progress = on_progress;
     opt->progress_user = &progress;
     cli_sigint_begin();
-    impasto_status s = impasto_model_load(ctx, model_path, &model);
-    if (s != IMPASTO_OK) goto failed;
+    impasto_status s = IMPASTO_OK;
+    if ((want_r41 && (s = impasto_model_load(ctx, model_path, &adain)) != IMPASTO_OK) ||
+        (want_r31 && (s = impasto_model_load(ctx, r31_path, &lst)) != IMPASTO_OK))
+        goto failed;
     if (folders) {
-        attention_job job = {model, opt};
+        attention_job job = {adain, lst, opt};
         cli_batch b = {.cmd = CMD, .content = content_path, .style = styles[0], .outdir = output, .inputs = &in,
                        .fn = run_pair, .user = &job, .progress = &progress};
         rc = cli_batch_run(ctx, &b);
@@ -140,7 +154,7 @@ static int run(void *p, int argc, char **argv) {
         if ((s = impasto_image_load(ctx, mask_path, &mask)) != IMPASTO_OK) goto failed;
         opt->mask = mask;
     }
-    if ((s = impasto_attention(ctx, model, content, (const impasto_image *const *)style_imgs, (size_t)nstyles, opt,
+    if ((s = impasto_attention(ctx, adain, lst, content, (const impasto_image *const *)style_imgs, (size_t)nstyles, opt,
                                &result)) == IMPASTO_OK)
         s = impasto_image_save(ctx, result, output, 0);
 failed:
@@ -152,7 +166,8 @@ done:
     impasto_image_free(mask);
     impasto_image_free(content);
     for (int i = 0; i < nstyles; i++) impasto_image_free(style_imgs[i]);
-    impasto_model_free(model);
+    impasto_model_free(lst);
+    impasto_model_free(adain);
     impasto_ctx_free(ctx);
     cli_inputs_free(&in);
     (void)argc;
@@ -168,8 +183,10 @@ const cli_command CLI_ATTENTION = {
                    "(normalised per channel) attends over every N x N patch of the painting's, by a softmax of\n"
                    "cosine scores over --temperature, and takes the attention-weighted mix of the painting's\n"
                    "own features, which the AdaIN decoder paints (SANet's fusion without its learned\n"
-                   "projections; --patch 3 --hard is Chen & Schmidt's style swap). CONTENT and STYLE may be\n"
-                   "folders (with one -s): every pair is written to the folder OUT as <content>_<style>.png.",
+                   "projections; --patch 3 --hard is Chen & Schmidt's style swap). --layers relu3_1 attends\n"
+                   "at relu3_1 instead (the lst-r31 pair, as wct's second level), relu4_1,relu3_1 at both,\n"
+                   "coarse to fine. CONTENT and STYLE may be folders (with one -s): every pair is written to\n"
+                   "the folder OUT as <content>_<style>.png.",
     .opts = OPTS,
     .settings_size = sizeof(attention_settings),
     .init = init,

@@ -18,6 +18,7 @@
 #include "formats/safetensors.h"
 #include "formats/vgg19_upstream.h"
 #include "methods/gan_model.h"
+#include "methods/genes.h"
 #include "video/video.h"
 
 #include <stdint.h>
@@ -80,6 +81,26 @@ static inline impasto_status fuzz_run_safetensors(const uint8_t *data, size_t si
         free(out);
     }
     safetensors_meta(st, "kind");
+    safetensors_close(st);
+    impasto_ctx_free(ctx);
+    return s;
+}
+
+/* Parses the bytes as safetensors and reads them as a style's genes (impasto_genes_load's path
+ * after the file is read): the metadata, the tensors by name and shape, every value checked. */
+static inline impasto_status fuzz_run_genes(const uint8_t *data, size_t size, int *well_formed) {
+    *well_formed = 1;
+    impasto_ctx *ctx = fuzz_ctx();
+    if (!ctx) return IMPASTO_ERR_NOMEM;
+    safetensors *st = NULL;
+    impasto_status s = safetensors_parse(ctx, data, size, "fuzz.genes.safetensors", &st);
+    if (s == IMPASTO_OK) {
+        impasto_genes *g = NULL;
+        s = genes_parse(ctx, st, "fuzz.genes.safetensors", &g);
+        if (s == IMPASTO_OK && (!g || (g->nweights && !g->weights))) *well_formed = 0;
+        impasto_genes_free(g);
+    }
+    *well_formed = *well_formed && fuzz_status_ok(ctx, s);
     safetensors_close(st);
     impasto_ctx_free(ctx);
     return s;

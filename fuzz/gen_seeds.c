@@ -1,7 +1,7 @@
 /* Writes the fuzz targets' seed corpora: small valid files of every kind each reader accepts, so
  * the fuzzer starts from inside the formats rather than having to discover their magic numbers.
  * Run by `make fuzz` as `gen_seeds OUTDIR`; writes
- * OUTDIR/{png,jpeg,safetensors,vgg_manifest,ncnn,graphdef,pth,gan_model,video}/ (video: FFmpeg builds).
+ * OUTDIR/{png,jpeg,safetensors,vgg_manifest,ncnn,graphdef,pth,gan_model,genes,video}/ (video: FFmpeg builds).
  * Nothing here is committed: the seeds are regenerated on every run. */
 #include "fuzz_targets.h"
 #include "formats/md5.h"
@@ -347,6 +347,30 @@ static void gan_seed(impasto_ctx *ctx, const char *arch, gan_norm norm, const ch
     net_free(n);
 }
 
+/* ---- genes files: a painting's (no weights) and a child's, with and without the covariance,
+ * written by the library. */
+static void genes_seed(impasto_ctx *ctx, const char *name, int with_cov, size_t nweights) {
+    impasto_genes *g = genes_alloc(with_cov);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/genes/%s", outdir, name);
+    if (g && nweights && (g->weights = calloc(nweights, sizeof *g->weights))) {
+        g->nweights = nweights;
+        for (size_t k = 0; k < nweights; k++) g->weights[k] = 1.0 / (double)nweights;
+        g->seed = 7;
+    }
+    for (int c = 0; g && c < g->c; c++) {
+        g->mean[c] = 0.25 * (c % 5);
+        g->std[c] = 0.5 + 0.01 * (c % 9);
+        if (with_cov) g->cov[(size_t)c * (size_t)g->c + (size_t)c] = g->std[c] * g->std[c];
+    }
+    if (g) memcpy(g->encoder, "0123456789abcdef0123456789abcdef", 33);
+    if (!g || impasto_genes_save(ctx, g, path) != IMPASTO_OK) {
+        fprintf(stderr, "gen_seeds: %s: %s\n", name, impasto_ctx_error(ctx));
+        failures++;
+    }
+    impasto_genes_free(g);
+}
+
 /* ---- video: short clips the library's own writer makes, in the containers and codecs a user's
  * files come in (H.264 in MP4 and Matroska, MPEG-4 part 2 in AVI), odd and even sizes. */
 #ifdef IMPASTO_VIDEO
@@ -393,8 +417,8 @@ int main(int argc, char **argv) {
     }
     outdir = argv[1];
     const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef", "/pth", "/gan_model",
-                         "/video"};
-    for (int i = 0; i < 10; i++) {
+                         "/genes", "/video"};
+    for (int i = 0; i < 11; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s%s", outdir, sub[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -420,6 +444,8 @@ int main(int argc, char **argv) {
     st_seeds(ctx);
     gan_seed(ctx, "resnet_1blocks", GAN_NORM_INSTANCE, "resnet.safetensors");
     gan_seed(ctx, "unet_32", GAN_NORM_BATCH, "unet.safetensors");
+    genes_seed(ctx, "painting.genes.safetensors", 0, 0);
+    genes_seed(ctx, "child.genes.safetensors", 1, 3);
     manifest_seeds();
     ncnn_seeds();
     graphdef_seeds();

@@ -735,8 +735,9 @@ impasto_status impasto_dream(impasto_ctx *ctx, const impasto_model *vgg, const i
 /* Feature fusion by attention, in the family of SANet (Park & Lee, "Arbitrary Style Transfer
  * with Style-Attentional Networks", CVPR 2019), Avatar-Net's style decorator (Sheng et al. 2018)
  * and style swap (Chen & Schmidt, "Fast Patch-based Style Transfer of Arbitrary Style", 2016),
- * decoded with the AdaIN model's relu4_1 decoder. Without learned projections: the content's and
- * the paintings' relu4_1 features are normalised per channel (mean 0, deviation 1, as SANet's
+ * at relu4_1 (the AdaIN model's encoder and decoder), at relu3_1 (the lst-r31 pair), or at both,
+ * coarse to fine as impasto_wct. Without learned projections: the content's and the paintings'
+ * features are normalised per channel (mean 0, deviation 1, as SANet's
  * mean_variance_norm), each N x N patch of them is made unit length, and every content position
  * i takes
  *   fused_i = sum_j softmax_j(cos(c_i, s_j) / temperature + ln w_k(j)) S_j
@@ -762,12 +763,15 @@ typedef struct impasto_attention_options {
      * every tile attends over all of the paintings' patches, so tiles differ from the untiled
      * run only where the halo is cut short. */
     int tile;                     /* -1: automatic; 0: never tile; N > 0: N x N tiles */
-    int tile_halo;                /* -1: exact (64 pixels); else a multiple of 8 up to 256 */
-    int memory_mb;                /* 1536; the paintings' patches (2 x 4 N^2 x 512 bytes per
-                                     position) count against it */
-    impasto_pass_progress_fn progress;  /* NULL = none; units: each painting encoded, each tile of
-                                           the statistics pass, and per tile of the stylize pass
-                                           IMPASTO_ATTENTION_STEPS attention steps then the tile */
+    int tile_halo;                /* -1: exact (64 + 16 (N / 2) pixels at relu4_1, 24 + 8 (N / 2) at
+                                     relu3_1: a patch reads N / 2 positions further each way, and
+                                     its result lands as far); else a multiple of 8 up to 256 */
+    int memory_mb;                /* 1536; the paintings' patches (2 x 4 N^2 C bytes per position,
+                                     C = 512 at relu4_1, 256 at relu3_1) count against it */
+    impasto_pass_progress_fn progress;  /* NULL = none; units, per level: each painting encoded,
+                                           each tile of the statistics pass, and per tile of the
+                                           stylize pass IMPASTO_ATTENTION_STEPS attention steps
+                                           then the tile */
     void *progress_user;
 } impasto_attention_options;
 
@@ -776,12 +780,16 @@ typedef struct impasto_attention_options {
 
 void impasto_attention_options_init(impasto_attention_options *opt);
 
-/* Repaints `content` with the features of `styles` (nstyles >= 1) by attention, with a model of
- * kind "adain". *out is a new RGB image of the (resized) content's size, the content's alpha
- * carried over. A patch larger than a painting's relu4_1 map, a temperature out of range and
- * the like are IMPASTO_ERR_INVALID_ARG; non-finite features IMPASTO_ERR_NOT_FINITE. */
-impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
-                                 const impasto_image *const *styles, size_t nstyles,
+/* Repaints `content` with the features of `styles` (nstyles >= 1) by attention. `adain`: a model
+ * of kind "adain" for the relu4_1 level, or NULL; `lst`: one of kind "lst-r31" for the relu3_1
+ * level, or NULL; at least one. With both, relu4_1 runs first and relu3_1 repaints its (clamped)
+ * picture, with the same options at each level. *out is a new RGB image of the (resized)
+ * content's size, the content's alpha carried over. A patch larger than a painting's feature map
+ * at a level, a temperature out of range and the like are IMPASTO_ERR_INVALID_ARG, before any
+ * work; non-finite features IMPASTO_ERR_NOT_FINITE. Progress: impasto_pass_progress.level is the
+ * level (0 the first), num_levels how many. */
+impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
+                                 const impasto_image *content, const impasto_image *const *styles, size_t nstyles,
                                  const impasto_attention_options *opt, impasto_image **out);
 
 /* ---- breeding styles: a painting's genes ----------------------------------------------------- */
@@ -809,8 +817,8 @@ impasto_status impasto_genes_load(impasto_ctx *ctx, const char *path, impasto_ge
 /* Written atomically. */
 impasto_status impasto_genes_save(impasto_ctx *ctx, const impasto_genes *g, const char *path);
 int impasto_genes_has_covariance(const impasto_genes *g);
-/* A child's parents' weights (the number of parents; *weights valid while g lives); 0 for genes
- * read from a painting. */
+/* A child's parents' weights (the number of parents; *weights valid while g lives), also when the
+ * child was loaded from its file; 0 for genes read from a painting. */
 size_t impasto_genes_weights(const impasto_genes *g, const double **weights);
 void impasto_genes_free(impasto_genes *g);
 

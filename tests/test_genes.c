@@ -133,6 +133,14 @@ static void test_breed(void) {
         printf("  weights %.3f %.3f %.3f; log deviation ratio mean %.3f, spread %.3f (mutation 0.1)\n", w[0], w[1], w[2],
                logr, sqrt(logr2 - logr * logr));
         CHECK(fabs(logr) < 0.03 && fabs(sqrt(logr2 - logr * logr) - 0.1) < 0.02);
+        /* A child's file keeps its parents' weights (to the 6 decimals written). */
+        impasto_genes *back = NULL;
+        const double *wb = NULL;
+        CHECK(impasto_genes_save(ctx, a, tpath("child.genes.safetensors")) == IMPASTO_OK);
+        CHECK(impasto_genes_load(ctx, tpath("child.genes.safetensors"), &back) == IMPASTO_OK);
+        CHECK(back && impasto_genes_weights(back, &wb) == 3);
+        for (int k = 0; back && wb && k < 3; k++) CHECK_NEAR(wb[k], w[k], 1e-6);
+        impasto_genes_free(back);
     }
     CHECK(impasto_genes_breed(ctx, pp, 1, 7, 1, 0.0, &same) == IMPASTO_OK);
     if (same) {
@@ -208,6 +216,18 @@ static void test_hostile_files(void) {
     expect_refused(ctx, "nan.safetensors", "nan.safetensors");
     write_genes(tpath("cov.safetensors"), 512, 0.5f, 1.0f, 1, 0.3f, "impasto-genes", "adain-relu4_1", md5);
     expect_refused(ctx, "cov.safetensors", "not symmetric");
+    /* A child's weights that are not numbers 0 .. 1, or too many. */
+    const char *bad_weights[] = {"0.5,x", "0.5,,0.5", "-0.1,1.1", "1e999", "0.5;0.5",
+                                 "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1"};
+    for (size_t i = 0; i < sizeof bad_weights / sizeof *bad_weights; i++) {
+        static float mean[512], sd[512];
+        for (int k = 0; k < 512; k++) mean[k] = 0.5f, sd[k] = 1.0f;
+        st_write_tensor t[2] = {{"mean", 1, {512}, mean}, {"std", 1, {512}, sd}};
+        const char *meta[8] = {"format", "impasto-genes", "encoder", "adain-relu4_1", "encoder_md5", md5,
+                               "weights", bad_weights[i]};
+        CHECK(safetensors_write(NULL, tpath("w.safetensors"), t, 2, meta, 4) == IMPASTO_OK);
+        expect_refused(ctx, "w.safetensors", "\"weights\" are not");
+    }
     /* A model given for genes, a truncated file, a picture. */
     if (access("models/adain.safetensors", R_OK) == 0) {
         impasto_genes *m = NULL;

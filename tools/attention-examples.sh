@@ -1,8 +1,9 @@
 #!/bin/sh
 # The attention comparison of README and docs/attention.md: four content/style pairs of the shared
-# test images, each painted by adain, wct (two levels), attention (patch 1, T 0.05) and style swap
-# (attention --patch 3 --hard), at 384 pixels (content and style, longest side); then `impasto
-# eval` of each output (printed) and a sheet (content | style | the four outputs, one pair a row).
+# test images, each painted by adain, wct (two levels), attention (patch 1, T 0.05) at relu4_1, at
+# relu3_1 and at both (--layers), and style swap (attention --patch 3 --hard), at 384 pixels
+# (content and style, longest side); then `impasto eval` of each output (printed) and a sheet
+# (content | style | the six outputs, one pair a row).
 #
 #   sh tools/attention-examples.sh [IMAGES_DIR] [OUT_SHEET] [WORK_DIR]
 set -e
@@ -20,12 +21,15 @@ while [ $# -ge 2 ]; do
     "$B" adain -c "$IMAGES/content/$c" -s "$IMAGES/style/$s" $SIZE -o "$W/${n}_adain.png" -q
     "$B" wct -c "$IMAGES/content/$c" -s "$IMAGES/style/$s" $SIZE -o "$W/${n}_wct.png" -q
     "$B" attention -c "$IMAGES/content/$c" -s "$IMAGES/style/$s" $SIZE -o "$W/${n}_attention.png" -q
+    "$B" attention -c "$IMAGES/content/$c" -s "$IMAGES/style/$s" $SIZE --layers relu3_1 -o "$W/${n}_att31.png" -q
+    "$B" attention -c "$IMAGES/content/$c" -s "$IMAGES/style/$s" $SIZE --layers relu4_1,relu3_1 -o "$W/${n}_att2.png" -q
     "$B" attention -c "$IMAGES/content/$c" -s "$IMAGES/style/$s" $SIZE --patch 3 --hard -o "$W/${n}_swap.png" -q
     echo "== $c / $s"
     "$B" eval -c "$IMAGES/content/$c" -s "$IMAGES/style/$s" "$W/${n}_adain.png" "$W/${n}_wct.png" \
-        "$W/${n}_attention.png" "$W/${n}_swap.png"
-    cells="$cells $IMAGES/content/$c $IMAGES/style/$s $W/${n}_adain.png $W/${n}_wct.png $W/${n}_attention.png $W/${n}_swap.png"
+        "$W/${n}_attention.png" "$W/${n}_att31.png" "$W/${n}_att2.png" "$W/${n}_swap.png"
+    cells="$cells $IMAGES/content/$c $IMAGES/style/$s $W/${n}_adain.png $W/${n}_wct.png $W/${n}_attention.png"
+    cells="$cells $W/${n}_att31.png $W/${n}_att2.png $W/${n}_swap.png"
 done
 # shellcheck disable=SC2086
-"$B" grid -o "$OUT" --cols 6 --cell 160 --labels $cells
+"$B" grid -o "$OUT" --cols 8 --cell 160 --labels $cells
 echo "$OUT"

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Writes tests/data/attention_golden.safetensors: impasto attention's feature fusion in numpy
-float64, straight from its formula (include/impasto.h, docs/attention.md), for tests/test_attention.c.
+float64, straight from its formula (include/impasto.h, docs/attention.md), and the whole method at
+relu3_1 and at both levels with the networks in PyTorch, for tests/test_attention.c.
 
-    /usr/bin/python3 tools/gen_golden_attention.py [tests/data/attention_golden.safetensors]
+    /usr/bin/python3 tools/gen_golden_attention.py [tests/data/attention_golden.safetensors] \
+        [models/adain.safetensors] [models/lst-r31.safetensors]
 
   c^ = (f_c - mean_c) / sd_c, s^_k likewise with painting k's own moments; sd = sqrt(unbiased var + 1e-5)
   K_j = an N x N patch of some s^_k lying wholly inside its map, made unit length; V_j the same patch of f_k
@@ -17,6 +19,16 @@ and one output (8,6,7) per case:
     out_p3   patch 3, T 0.05, equal weights, alpha 1
     out_hard patch 3, hard, alpha 1
     out_mask patch 1, T 0.2, region 0 attends over style0 alone, region 1 over style1, alpha 1
+At relu3_1 with the lst-r31 pair (tools/gen_golden_wct.py's networks, float64 from the converted
+float32 weights; zero padding, floor-mode pooling):
+    r31_c (3,16,20) r31_s (3,20,20)                RGB planes 0..1
+    r31_fc (256,4,5) r31_fs (256,5,5)              their relu3_1 features (float32-rounded)
+    r31_fused (256,4,5)                            fuse(r31_fc, [r31_fs]), patch 3, T 0.05, alpha 0.9
+    r31_out (3,16,20)                              clamp(D3(r31_fused), 0, 1): impasto_attention at relu3_1
+Both levels, coarse to fine (as tools/gen_golden_wct.py's method):
+    two_c (3,34,38) two_s (3,28,28)                RGB planes 0..1
+    two_out (3,34,38)  x1 = clamp(D4(fuse(E4 c, E4 s)))[:34, :38], padded to 36 x 40 by edge
+                       repetition, out = clamp(D3(fuse(E3 x1, E3 s)))[:34, :38]; patch 1, T 0.1, alpha 1
 """
 import os
 import sys
@@ -94,8 +106,52 @@ def fuse(content, styles, n, t, hard, alpha, weights=None, region=None):
     return alpha * acc / cnt + (1 - alpha) * content
 
 
+def networks(adain_src, lst_src):
+    """(E4, D4, E3, D3) in float64, from the converted models."""
+    import torch  # only here: the numpy cases above need none of it
+    from gen_golden_adain import decoder, encoder, load, read_safetensors
+    from gen_golden_wct import lst_decoder, lst_encoder
+    aw, am = read_safetensors(adain_src)
+    lw, lm = read_safetensors(lst_src)
+    assert am.get("kind") == "adain" and lm.get("kind") == "lst-r31", (am, lm)
+    nets = (load(encoder(), aw, "encoder", torch.float64), load(decoder(), aw, "decoder", torch.float64),
+            load(lst_encoder(), lw, "encoder", torch.float64), load(lst_decoder(), lw, "decoder", torch.float64))
+
+    def run(net, x):
+        with torch.no_grad():
+            return net(torch.from_numpy(np.ascontiguousarray(x)[None]))[0].numpy()
+    return [lambda x, n=n: run(n, x) for n in nets]
+
+
+def level(enc, dec, x, s, n, t, alpha):
+    """One level: x (3, H, W) -> clamp(D(fuse(E x, E s)), 0, 1), uncropped."""
+    return np.clip(dec(fuse(enc(x), [enc(s)], n, t, False, alpha)), 0, 1)
+
+
+def torch_cases(adain_src, lst_src):
+    from gen_golden_adain import picture
+    e4, d4, e3, d3 = networks(adain_src, lst_src)
+    f32 = lambda a: a.astype(np.float32).astype(np.float64)
+    # relu3_1 alone; sides multiples of 4 (no padding).
+    c3, s3 = f32(picture(16, 20, 31)), f32(picture(20, 20, 32))
+    fc, fs = f32(e3(c3)), f32(e3(s3))
+    fused = fuse(fc, [fs], 3, 0.05, False, 0.9)
+    r31_out = np.clip(d3(fused), 0, 1)
+    # Both levels on a picture whose sides are not multiples of 4 or 8.
+    c2, s2 = f32(picture(34, 38, 33)), f32(picture(28, 28, 34))
+    x1 = level(e4, d4, c2, s2, 1, 0.1, 1.0)[:, :34, :38]
+    xp = np.pad(x1, ((0, 0), (0, 2), (0, 2)), mode="edge")
+    two = level(e3, d3, xp, s2, 1, 0.1, 1.0)[:, :34, :38]
+    print("r31: max|fc| %.4g max|fused| %.4g out %.3f..%.3f   two levels: out %.3f..%.3f" % (
+        np.abs(fc).max(), np.abs(fused).max(), r31_out.min(), r31_out.max(), two.min(), two.max()))
+    return [("r31_c", c3), ("r31_s", s3), ("r31_fc", fc), ("r31_fs", fs), ("r31_fused", fused),
+            ("r31_out", r31_out), ("two_c", c2), ("two_s", s2), ("two_out", two)]
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/attention_golden.safetensors"
+    adain_src = sys.argv[2] if len(sys.argv) > 2 else "models/adain.safetensors"
+    lst_src = sys.argv[3] if len(sys.argv) > 3 else "models/lst-r31.safetensors"
     rng = np.random.default_rng(18)
     # ReLU features: non-negative, some exact zeros, channels of different scales.
     relu = lambda a: np.maximum(a, 0)
@@ -111,7 +167,11 @@ def main():
                ("out_p3", fuse(content, [s0, s1], 3, 0.05, False, 1.0)),
                ("out_hard", fuse(content, [s0, s1], 3, 1.0, True, 1.0)),
                ("out_mask", fuse(content, [s0, s1], 1, 0.2, False, 1.0, region=region))]
-    write_safetensors(out, tensors, {"generator": "tools/gen_golden_attention.py"})
+    tensors += torch_cases(adain_src, lst_src)
+    write_safetensors(out, tensors, {"generator": "tools/gen_golden_attention.py",
+                                     "networks": "pytorch-AdaIN vgg/decoder (relu4_1) and LinearStyleTransfer "
+                                                 "encoder3/decoder3 (relu3_1), float64 from impasto's converted "
+                                                 "float32 weights"})
     print(out)
 
 

@@ -9,6 +9,10 @@ file paths or encoded bytes, and come out as float32 (H, W, C) numpy arrays (to_
 PIL image). Options are the command line's long options in snake_case. Models are names
 ("vgg19", "adain", "lst-r31", "candy", ...) looked up by find_model(), or paths.
 
+    kids = impasto.breed(["a.jpg", "b.jpg", "c.jpg"], children=8, seed=1)     # styles' genes
+    out = impasto.adain("photo.jpg", kids[2])                                   # paint with one
+    kids[2].save("child3.genes.safetensors")
+
     impasto.gan_train("horses/", "h2z.safetensors", b="zebras/", steps=20000)   # CycleGAN
     zebra = impasto.translate("horse.jpg", "h2z.safetensors")                  # A -> B
 """
@@ -17,6 +21,7 @@ from ._api import (adain, attention, dream, encode_image, evaluate, fast, gan_tr
                    train, transfer, translate, version, wct)
 from ._errors import (Cancelled, ChecksumError, Error, FileError, FormatError, InvalidArgument,
                       LibraryNotFound, ModelNotFound, NotFinite, OutOfMemory, TooLarge, Unsupported)
+from ._genes import Genes, breed
 from ._images import to_pil
 from ._models import clear_model_cache, find_model, search_dirs as model_search_dirs
 from ._native import library_path
@@ -26,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "transfer", "adain", "attention", "wct", "fast", "train", "translate", "gan_train", "evaluate", "dream",
+    "breed", "Genes",
     "load_image", "save_image", "encode_image", "to_pil", "version",
     "find_model", "model_search_dirs", "clear_model_cache", "library_path", "Progress",
     "Error", "InvalidArgument", "FileError", "FormatError", "TooLarge", "OutOfMemory",

@@ -7,6 +7,7 @@ import os
 
 from . import _images as im
 from ._errors import Cancelled, InvalidArgument
+from ._genes import as_genes
 from ._models import get_model
 from ._native import Context, ffi, func, lib, text
 from ._run import Progress, Runner
@@ -106,6 +107,12 @@ class _Keep:
         arr = ffi.new("double[]", list(values))
         self.items.append(arr)
         return arr
+
+    def obj(self, x):
+        """Keeps any object (a Genes, a cffi array) alive; returns it."""
+        if x is not None:
+            self.items.append(x)
+        return x
 
     def image(self, ctx, img):
         c = im.to_cimage(ctx, img)
@@ -327,7 +334,8 @@ _ADAIN_OPTIONS = ("alpha", "style_weights", "preserve_color", "mask", "content_s
 
 def adain(content, styles, *, model=None, progress=None, **options):
     """Repaint `content` in the style of `styles` (one image or a list to interpolate) by AdaIN
-    in one pass (`impasto adain`). Options: alpha=1, style_weights, preserve_color=False, mask
+    in one pass (`impasto adain`). A style may also be genes: an impasto.Genes (breed(),
+    Genes.from_image) or a genes file path (*.safetensors). Options: alpha=1, style_weights, preserve_color=False, mask
     (an image: each gray level a region painted by the matching style), content_size=512,
     style_size=512 (0 keeps the size), crop=False, tile=None (automatic; 0 never; N), tile_halo=None
     (exact), memory=1536 (MB), threads=0. progress(p) gets p.stage, p.level, p.num_levels, p.done,
@@ -365,7 +373,14 @@ def adain(content, styles, *, model=None, progress=None, **options):
         if o.get("mask") is not None:
             opt.mask = keep.image(ctx, o["mask"])
         c_content = keep.image(ctx, content)
-        c_styles = ffi.new("const impasto_image *[]", [keep.image(ctx, s) for s in styles])
+        # A style may be genes (impasto.Genes or a *.safetensors genes file): its moments stand for
+        # the painting's, and its image slot is NULL.
+        genes = [keep.obj(as_genes(s)) for s in styles]
+        c_styles = ffi.new("const impasto_image *[]", [ffi.NULL if g is not None else keep.image(ctx, s)
+                                                       for s, g in zip(styles, genes)])
+        if any(g is not None for g in genes):
+            opt.style_genes = keep.obj(ffi.new("const impasto_genes *[]",
+                                               [g.ptr if g is not None else ffi.NULL for g in genes]))
         runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
         opt.progress = runner.callback
         out = ffi.new("impasto_image **")
@@ -378,15 +393,18 @@ def adain(content, styles, *, model=None, progress=None, **options):
 
 
 _ATTENTION_OPTIONS = ("alpha", "temperature", "patch", "hard", "style_weights", "mask", "content_size",
-                      "style_size", "tile", "tile_halo", "memory", "threads")
+                      "style_size", "tile", "tile_halo", "memory", "layers", "threads")
+_ATTENTION_LAYERS = ("relu4_1", "relu3_1", "relu4_1,relu3_1")
 
 
-def attention(content, styles, *, model=None, progress=None, **options):
+def attention(content, styles, *, model=None, model_r31=None, progress=None, **options):
     """Repaint `content` by attention over the features of `styles` (one image or a list)
     (`impasto attention`): each photo position takes the softmax-weighted mix of the paintings'
-    relu4_1 patches. Options: temperature=0.05, patch=1 (odd, up to 9), hard=False (patch=3 with
-    hard=True is style swap), alpha=1, style_weights, mask, content_size=512, style_size=512,
-    tile=None, tile_halo=None, memory=1536, threads=0. progress as adain(). Returns a float32
+    patches. Options: layers="relu4_1" (the AdaIN model, `model`), "relu3_1" (the lst-r31 pair,
+    `model_r31`) or "relu4_1,relu3_1" (both, coarse to fine; a list of the names works too),
+    temperature=0.05, patch=1 (odd, up to 9), hard=False (patch=3 with hard=True is style swap),
+    alpha=1, style_weights, mask, content_size=512, style_size=512, tile=None, tile_halo=None,
+    memory=1536, threads=0. progress as adain() (p.level: 0 the first layer). Returns a float32
     (H, W, 3|4) array."""
     _check_options("attention", options, _ATTENTION_OPTIONS)
     L = lib()
@@ -419,7 +437,13 @@ def attention(content, styles, *, model=None, progress=None, **options):
             opt.tile_halo = _halo("tile_halo", o["tile_halo"])
         if o.get("memory") is not None:
             opt.memory_mb = _int("memory", o["memory"])
-        model_ = get_model(ctx, model if model is not None else "adain", "model")
+        layers = _layers(o.get("layers", "relu4_1")).replace(" ", "")
+        if layers not in _ATTENTION_LAYERS:
+            raise InvalidArgument("layers is %s, got %r" % (" or ".join(repr(x) for x in _ATTENTION_LAYERS),
+                                                            o.get("layers")))
+        m4 = get_model(ctx, model if model is not None else "adain", "model") if "relu4_1" in layers else None
+        m3 = get_model(ctx, model_r31 if model_r31 is not None else "lst-r31", "model") \
+            if "relu3_1" in layers else None
         if o.get("mask") is not None:
             opt.mask = keep.image(ctx, o["mask"])
         c_content = keep.image(ctx, content)
@@ -427,8 +451,9 @@ def attention(content, styles, *, model=None, progress=None, **options):
         runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
         opt.progress = runner.callback
         out = ffi.new("impasto_image **")
-        status, result = _run(runner, lambda: L.impasto_attention(ctx.ptr, model_.ptr, c_content, c_styles,
-                                                                   len(styles), opt, out), out)
+        status, result = _run(runner, lambda: L.impasto_attention(
+            ctx.ptr, m4.ptr if m4 else ffi.NULL, m3.ptr if m3 else ffi.NULL, c_content, c_styles, len(styles),
+            opt, out), out)
         ctx.check(status)
         return result
     finally:
@@ -452,7 +477,8 @@ _WCT_OPTIONS = ("alpha", "content_size", "style_size", "tile", "tile_halo", "mem
 def wct(content, style, *, model=None, model_r31=None, progress=None, **options):
     """Repaint `content` in the style of `style` by whitening and colouring transforms
     (`impasto wct`). model is the relu4_1 pair ("adain"), model_r31 the relu3_1 pair
-    ("lst-r31"). Options: levels=2 (1: relu4_1 only), alpha=1, content_size=512, style_size=512,
+    ("lst-r31"). style may be genes with a covariance (an impasto.Genes or a genes file path,
+    *.safetensors) with levels=1. Options: levels=2 (1: relu4_1 only), alpha=1, content_size=512, style_size=512,
     tile=None, tile_halo=None, memory=1536, threads=0. progress as adain(). Returns a float32
     (H, W, 3|4) array."""
     _check_options("wct", options, _WCT_OPTIONS)
@@ -481,7 +507,10 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
         m3 = get_model(ctx, model_r31 if model_r31 is not None else "lst-r31", "model") \
             if levels == 2 else None
         c_content = keep.image(ctx, content)
-        c_style = keep.image(ctx, style)
+        genes = keep.obj(as_genes(style))
+        if genes is not None:
+            opt.style_genes = genes.ptr
+        c_style = ffi.NULL if genes is not None else keep.image(ctx, style)
         runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
         opt.progress = runner.callback
         out = ffi.new("impasto_image **")

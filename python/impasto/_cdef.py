@@ -322,8 +322,8 @@ typedef struct impasto_attention_options {
 } impasto_attention_options;
 
 void impasto_attention_options_init(impasto_attention_options *opt);
-impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
-                                 const impasto_image *const *styles, size_t nstyles,
+impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
+                                 const impasto_image *content, const impasto_image *const *styles, size_t nstyles,
                                  const impasto_attention_options *opt, impasto_image **out);
 
 impasto_status impasto_genes_from_image(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *painting,

@@ -1,5 +1,5 @@
 /* impasto_genes (include/impasto.h): the struct behind the handle, and what adain.c and wct.c
- * call (genes.c). */
+ * call (genes.c, genes_file.c). */
 #ifndef IMPASTO_METHODS_GENES_H
 #define IMPASTO_METHODS_GENES_H
 
@@ -9,6 +9,10 @@
 #include <stdint.h>
 
 struct safetensors;
+
+/* A genes file's metadata: its format and the encoder (layer) the statistics are of. */
+#define GENES_FORMAT "impasto-genes"
+#define GENES_ENCODER "adain-relu4_1"
 
 struct impasto_genes {
     int c;              /* channels: 512 (relu4_1) */
@@ -20,6 +24,8 @@ struct impasto_genes {
     uint64_t seed;
 };
 
+/* Zeroed genes of 512 channels (with room for the covariance or not), or NULL out of memory. */
+impasto_genes *genes_alloc(int with_cov);
 /* A genes file's tensors and metadata, checked (kind, encoder, shapes, finite, std > 0, mean
  * >= 0, covariance symmetric with a non-negative diagonal): IMPASTO_ERR_FORMAT naming `path`. */
 impasto_status genes_parse(impasto_ctx *ctx, const struct safetensors *st, const char *path, impasto_genes **out);

@@ -77,3 +77,18 @@ impasto_status planes_to_image(impasto_ctx *ctx, const float *planes, int ph, in
     *out = result;
     return IMPASTO_OK;
 }
+
+float *planes_pad_to_4(const float *x, int h, int w, int *h4, int *w4) {
+    *h4 = (h + 3) / 4 * 4;
+    *w4 = (w + 3) / 4 * 4;
+    float *p = malloc(3 * (size_t)*h4 * (size_t)*w4 * sizeof *p);  // (3, h4, w4)
+    if (!p) return NULL;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < *h4; y++) {
+            const float *src = x + ((size_t)c * (size_t)h + (size_t)(y < h ? y : h - 1)) * (size_t)w;
+            float *dst = p + ((size_t)c * (size_t)*h4 + (size_t)y) * (size_t)*w4;
+            memcpy(dst, src, (size_t)w * sizeof *dst);
+            for (int xx = w; xx < *w4; xx++) dst[xx] = src[w - 1];
+        }
+    return p;
+}

@@ -21,4 +21,9 @@ float *planes_from_image(const impasto_image *img);
 impasto_status planes_to_image(impasto_ctx *ctx, const float *planes, int ph, int pw, const impasto_image *like,
                                impasto_image **out);
 
+/* x (3, h, w) -> (3, h4, w4), h4 and w4 the next multiples of 4, the last row and column repeated
+ * into the extra room (so the lst-r31 encoder's floor-mode poolings drop nothing); malloc'd, NULL
+ * when out of memory. */
+float *planes_pad_to_4(const float *x, int h, int w, int *h4, int *w4);
+
 #endif

@@ -36,23 +36,6 @@ void impasto_wct_options_init(impasto_wct_options *opt) {
     opt->memory_mb = TILE_DEFAULT_MEMORY_MB;
 }
 
-/* x (3, h, w) -> *out (3, h4, w4) with h4, w4 the next multiples of 4, the last row and column
- * repeated into the extra room; malloc'd. */
-static float *pad_to_4(const float *x, int h, int w, int *h4, int *w4) {
-    *h4 = (h + 3) / 4 * 4;
-    *w4 = (w + 3) / 4 * 4;
-    float *p = malloc(3 * (size_t)*h4 * (size_t)*w4 * sizeof *p);  // (3, h4, w4)
-    if (!p) return NULL;
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < *h4; y++) {
-            const float *src = x + ((size_t)c * (size_t)h + (size_t)(y < h ? y : h - 1)) * (size_t)w;
-            float *dst = p + ((size_t)c * (size_t)*h4 + (size_t)y) * (size_t)*w4;
-            memcpy(dst, src, (size_t)w * sizeof *dst);
-            for (int xx = w; xx < *w4; xx++) dst[xx] = src[w - 1];
-        }
-    return p;
-}
-
 /* Pass-1 accumulator of one image's feature mean and covariance (nn.h's wct_accumulate). */
 typedef struct cov_acc {
     int c, started;
@@ -252,7 +235,7 @@ static impasto_status wct_run(impasto_ctx *ctx, const impasto_model *adain, cons
     /* Level 2, relu3_1, on x1 padded to multiples of 4. */
     if (s == IMPASTO_OK && lst) {
         int ph, pw;
-        if (!(xp = pad_to_4(x1, h, w, &ph, &pw)) || !(x2 = malloc(3 * (size_t)h4 * (size_t)w4 * sizeof *x2)))
+        if (!(xp = planes_pad_to_4(x1, h, w, &ph, &pw)) || !(x2 = malloc(3 * (size_t)h4 * (size_t)w4 * sizeof *x2)))
             s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
         free(x1);
         x1 = NULL;

@@ -53,6 +53,38 @@ mkdir -p "$T/in"; cp $C "$T/in/a.jpg"; cp $C "$T/in/b.jpg"
 "$B" attention -c "$T/in" -s $S -o "$T/outdir" --content-size 48 --style-size 48 -q
 if [ $? -eq 0 ] && [ -s "$T/outdir/a_scream.png" ] && [ -s "$T/outdir/b_scream.png" ]; then ok "folders"; else bad "folders"; fi
 
+# relu3_1 (the lst-r31 pair) and both levels: a run, several paintings with a mask, folders, tiles.
+LST=models/lst-r31.safetensors
+if [ ! -s $LST ]; then skip "attention --layers relu3_1" "no $LST (make models)"
+else
+    expect "unknown layers" 2 "--layers is 'relu4_1' or 'relu3_1' or 'relu4_1,relu3_1', got 'relu5_1'" -- \
+        "$B" attention -c $C -s $S -o "$T/a.png" --layers relu5_1
+    expect "patch larger than the relu3_1 map" 2 "9x9 patch is larger than painting 1's relu3_1 feature map (6x8)" -- \
+        "$B" attention -c $C -s $S -o "$T/a.png" --patch 9 --content-size 32 --style-size 32 --layers relu3_1
+    expect "wrong relu3_1 model" 2 "relu3_1 level needs a model of kind 'lst-r31'" -- \
+        "$B" attention --model-r31 $ADAIN -c $C -s $S -o "$T/a.png" --content-size 32 --layers relu3_1
+    if ls "$T" | grep -q '^a\.png'; then bad "nothing written on bad --layers input"; else ok "nothing written on bad --layers input"; fi
+    # relu3_1 alone needs no AdaIN model: -m naming a missing one is not read.
+    "$B" attention -c $C -s $S -o "$T/r31.png" --content-size 64 --style-size 64 --layers relu3_1 -m "$T/none" \
+        >"$T/out" 2>"$T/err"
+    if [ $? -eq 0 ] && [ ! -s "$T/err" ] && [ "$(png_size "$T/r31.png")" = "64x42" ] && ! cmp -s "$T/r31.png" "$T/att.png"
+    then ok "relu3_1 run"; else bad "relu3_1 run"; sed 's/^/    /' "$T/err"; fi
+    "$B" attention -c $C -s $S,$C --mask "$T/mask.png" -o "$T/r31m.png" --content-size 64 --style-size 48 \
+        --layers relu4_1,relu3_1 -q
+    if [ $? -eq 0 ] && [ "$(png_size "$T/r31m.png")" = "64x42" ]; then ok "both levels, mask"; else bad "both levels, mask"; fi
+    "$B" attention -c $C -s $S,$C --style-weights 1,2 -o "$T/r31w.png" --content-size 64 --style-size 48 \
+        --layers relu3_1 --patch 3 --hard -q
+    if [ $? -eq 0 ] && [ -s "$T/r31w.png" ]; then ok "relu3_1, two paintings"; else bad "relu3_1, two paintings"; fi
+    "$B" attention -c "$T/in" -s $S -o "$T/outdir31" --content-size 48 --style-size 48 --layers relu3_1 -q
+    if [ $? -eq 0 ] && [ -s "$T/outdir31/a_scream.png" ] && [ -s "$T/outdir31/b_scream.png" ]; then ok "relu3_1 folders"
+    else bad "relu3_1 folders"; fi
+    "$B" attention -c $C -s $S -o "$T/t1.png" --content-size 96 --style-size 64 --layers relu4_1,relu3_1 --tile 0 -q &&
+    "$B" attention -c $C -s $S -o "$T/t2.png" --content-size 96 --style-size 64 --layers relu4_1,relu3_1 --tile 32 -q
+    # The exact halo: equal up to float rounding, so at most a step of 8-bit rounding here and there.
+    if [ $? -eq 0 ] && "$B" compare "$T/t1.png" "$T/t2.png" --json | tr -d ' \n' | grep -Eq '"psnr":(null|[6-9][0-9]|[1-9][0-9][0-9])'
+    then ok "both levels tiled = untiled"; else bad "both levels tiled = untiled"; "$B" compare "$T/t1.png" "$T/t2.png"; fi
+fi
+
 # Progress on a terminal; Ctrl-C keeps the old output.
 on_tty() { script -qec "$*" /dev/null; }
 on_tty "$B" attention -c $C -s $S -o "$T/tty.png" --content-size 96 --style-size 64 --tile 32 >"$T/out" 2>&1
