@@ -19,6 +19,7 @@
 #include "core/image.h"
 #include "core/threads.h"
 #include "methods/color.h"
+#include "methods/mask.h"
 #include "methods/planes.h"
 #include "methods/tile.h"
 #include "models/model.h"
@@ -61,39 +62,15 @@ static impasto_status check_options(impasto_ctx *ctx, size_t nstyles, const impa
     return IMPASTO_OK;
 }
 
-/* The mask's gray level (0..255) at mask pixel i: gray as stored, RGB averaged, alpha ignored. */
-static int mask_level(const impasto_image *m, size_t i) {
-    const int ch = m->channels;
-    const float *p = m->data + i * (size_t)ch;
-    float v = ch >= 3 ? (p[0] + p[1] + p[2]) / 3.0f : p[0];
-    return (int)lrintf(fminf(fmaxf(v, 0.0f), 1.0f) * 255.0f);
-}
-
-/* Spatial control: region[i] (n = FH x FW) = the rank, among the mask's distinct gray levels in
- * ascending order, of the level under relu4_1 position i. A position stands for the 8x8 pixels
- * of the (h, w) content it was pooled from and takes the mask pixel under their centre, the mask
- * stretched over the content; levels are counted on the mask itself, unresampled, so no
- * in-between levels appear at region borders. The count must equal nstyles. */
+/* Spatial control: region[i] (n = FH x FW) = the region (methods/mask.h) under relu4_1 position
+ * i, which stands for the 8x8 pixels of the (h, w) content it was pooled from. The mask's level
+ * count must equal nstyles. */
 static impasto_status mask_regions(impasto_ctx *ctx, const impasto_image *mask, int h, int w, int fh, int fw,
                                    size_t nstyles, int *region) {
     int rank[256];
-    for (int l = 0; l < 256; l++) rank[l] = 0;
-    const size_t mn = (size_t)mask->width * (size_t)mask->height;
-    for (size_t i = 0; i < mn; i++) rank[mask_level(mask, i)] = 1;
-    int levels = 0;
-    for (int l = 0; l < 256; l++) rank[l] = rank[l] ? levels++ : -1;
-    if ((size_t)levels != nstyles)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the mask has %d gray level%s for %zu style image%s (one style "
-                        "per level, darkest first; save masks as PNG, JPEG adds levels)", levels,
-                        levels == 1 ? "" : "s", nstyles, nstyles == 1 ? "" : "s");
-    for (int fy = 0; fy < fh; fy++)
-        for (int fx = 0; fx < fw; fx++) {
-            const int py = 8 * fy + 4 < h ? 8 * fy + 4 : h - 1, px = 8 * fx + 4 < w ? 8 * fx + 4 : w - 1;
-            const size_t my = (size_t)(((double)py + 0.5) * mask->height / h);
-            const size_t mx = (size_t)(((double)px + 0.5) * mask->width / w);
-            region[(size_t)fy * (size_t)fw + (size_t)fx] = rank[mask_level(mask, my * (size_t)mask->width + mx)];
-        }
-    return IMPASTO_OK;
+    impasto_status s = mask_ranks(ctx, mask, nstyles, "style image", rank);
+    if (s == IMPASTO_OK) mask_region_map(mask, rank, h, w, 8, fh, fw, region);
+    return s;
 }
 
 /* Pass-1 accumulator of the content's (or a style's) relu4_1 moments, per region r of the mask
