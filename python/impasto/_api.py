@@ -437,16 +437,28 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
 
 # ---- fast style networks --------------------------------------------------------------------
 
-def fast(photo, model="candy", content_scale=1, threads=0):
+def fast(photo, model="candy", content_scale=1, threads=0, tile=None, tile_halo=None, memory_mb=None,
+         norm_stats="exact", stats_side=None):
     """Repaint `photo` with a pretrained fast style network (`impasto fast`): model is a style
     name ("candy", "mosaic", "pointilism", "rain_princess", "udnie", or a trained one) or a
-    .safetensors path; content_scale shrinks the photo first. Returns a float32 (H, W, 3|4)
-    array."""
+    .safetensors path; content_scale shrinks the photo first. A photo over memory_mb (1536) runs
+    in tiles (tile, tile_halo as `impasto fast --tile/--tile-halo`), each norm with the whole
+    photo's statistics: norm_stats "exact" (gathered over the tiles) or "estimate" (from a copy
+    shrunk to stats_side). Returns a float32 (H, W, 3|4) array."""
     L = lib()
     ctx = Context(threads)
     opt = ffi.new("impasto_fast_options *")
     L.impasto_fast_options_init(opt)
     opt.content_scale = _float("content_scale", content_scale)
+    if tile is not None:
+        opt.tile = _tile("tile", tile)
+    if tile_halo is not None:
+        opt.tile_halo = _halo("tile_halo", tile_halo)
+    if memory_mb is not None:
+        opt.memory_mb = _int("memory_mb", memory_mb)
+    opt.stats = _choice("norm_stats", norm_stats, {"exact": 0, "estimate": 1})
+    if stats_side is not None:
+        opt.stats_side = _int("stats_side", stats_side)
     m = get_model(ctx, model, "fast")
     with im.to_cimage(ctx, photo) as c:
         out = ffi.new("impasto_image **")

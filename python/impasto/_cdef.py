@@ -107,14 +107,6 @@ typedef struct impasto_fast_model impasto_fast_model;
 impasto_status impasto_fast_load(impasto_ctx *ctx, const char *path, impasto_fast_model **out);
 void impasto_fast_free(impasto_fast_model *model);
 
-typedef struct impasto_fast_options {
-    double content_scale;
-} impasto_fast_options;
-
-void impasto_fast_options_init(impasto_fast_options *opt);
-impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
-                                    const impasto_image *content, const impasto_fast_options *opt,
-                                    impasto_image **out);
 
 typedef struct impasto_pass_progress {
     const char *stage;
@@ -124,6 +116,22 @@ typedef struct impasto_pass_progress {
 } impasto_pass_progress;
 
 typedef int (*impasto_pass_progress_fn)(const impasto_pass_progress *p, void *user);
+
+typedef struct impasto_fast_options {
+    double content_scale;
+    int tile;
+    int tile_halo;
+    int memory_mb;
+    int stats;
+    int stats_side;
+    impasto_pass_progress_fn progress;
+    void *progress_user;
+} impasto_fast_options;
+
+void impasto_fast_options_init(impasto_fast_options *opt);
+impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
+                                    const impasto_image *content, const impasto_fast_options *opt,
+                                    impasto_image **out);
 
 typedef struct impasto_adain_options {
     double alpha;

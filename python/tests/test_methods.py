@@ -21,6 +21,21 @@ def test_fast_shapes(content):
     check_image(impasto.fast(content[:, :, 0], model="candy"), content.shape[:2])
 
 
+def test_fast_tiled(content):
+    """Forced tiles with the exact statistics give the untiled picture; bad options are refused."""
+    need_model("candy")
+    whole = impasto.fast(content, model="candy", tile=0)
+    tiled = impasto.fast(content, model="candy", tile=32, tile_halo=8)
+    assert tiled.shape == whole.shape
+    assert np.abs(tiled - whole).mean() < 0.05
+    est = impasto.fast(content, model="candy", tile=32, norm_stats="estimate", stats_side=64)
+    check_image(est, content.shape[:2])
+    with pytest.raises(impasto.InvalidArgument):
+        impasto.fast(content, model="candy", norm_stats="guess")
+    with pytest.raises(impasto.InvalidArgument):
+        impasto.fast(content, model="candy", tile=30)
+
+
 def test_fast_keeps_alpha(content):
     need_model("candy")
     rgba = np.concatenate([content, np.full(content.shape[:2] + (1,), 0.25, np.float32)], axis=2)
