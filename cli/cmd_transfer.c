@@ -73,6 +73,12 @@ static const cli_opt OPTS[] = {
      "L-BFGS corrections kept", 0, NULL},
     {G_OPT, "line-search", 0, CLI_FLAG, offsetof(S, opt.lbfgs_line_search), NULL, 0, 0, NULL, NULL,
      "L-BFGS with a strong Wolfe line search (neural-style uses none)", 0, NULL},
+    {CLI_G_TILING, "memory", 0, CLI_INT, offsetof(S, opt.memory_mb), "MB", 0, 1 << 24, NULL, "no bound",
+     "the working memory each scale keeps to: tiles and a shorter L-BFGS history when it must", 0, NULL},
+    {CLI_G_TILING, "tile", 0, CLI_INT, offsetof(S, opt.tile), "N", 0, IMPASTO_MAX_SIDE, NULL, "automatic",
+     "run VGG-19 in N x N tiles (a multiple of 16, >= 32); 0 never tiles; automatic: only over --memory", 0, NULL},
+    {CLI_G_TILING, "tiling", 0, CLI_CHOICE, offsetof(S, opt.tiling), NULL, 0, 0, "exact|random", NULL,
+     "exact: the whole picture's gradient; random: no halo, a random cut each iteration (approximate)", 0, NULL},
     CLI_OPTS_COMMON(S),
     CLI_OPT_JSON(S),
     CLI_OPTS_END};
@@ -92,6 +98,8 @@ typedef struct run_state {
     const char *output;
     int save_failed;
     int multi_scale;
+    int requested_history;
+    int noted_scale;        /* the last scale whose tiling was told (-1: none) */
     impasto_progress last;  /* the last iteration's numbers, for --json */
 } run_state;
 
@@ -105,6 +113,23 @@ static void numbered_path(const char *output, const char *tag, char *buf, size_t
 
 static int on_progress(const impasto_progress *p, void *user) {
     run_state *rs = user;
+    if (p->scale_index != rs->noted_scale && !rs->progress.quiet) {
+        /* Once per scale: how the memory budget is met, when it changes anything. */
+        rs->noted_scale = p->scale_index;
+        int asked = rs->requested_history < p->num_iterations ? rs->requested_history : p->num_iterations;
+        int shorter = p->lbfgs_history > 0 && p->lbfgs_history < asked;
+        if (p->num_tiles > 1 || shorter) {
+            progress_clear(&rs->progress);
+            fprintf(stderr, "%dx%d: %d tile%s", p->width, p->height, p->num_tiles, p->num_tiles > 1 ? "s" : "");
+            if (p->lbfgs_history > 0) fprintf(stderr, ", L-BFGS history %d%s", p->lbfgs_history, shorter ? " (shortened to fit --memory)" : "");
+            fputc('\n', stderr);
+        }
+    }
+    if (p->tile_runs > 0) {
+        /* inside a tiled evaluation: the live line only */
+        progress_update(&rs->progress, p);
+        return cli_interrupted();
+    }
     rs->last = *p;
     rs->last.image = NULL;
     progress_update(&rs->progress, p);
@@ -189,6 +214,10 @@ static int check_settings(const cli_command *c, transfer_settings *st) {
     opt->num_iterations = (int)its->v[0];
     for (int i = 0; its->n > 1 && i < its->n; i++) opt->scale_iterations[i] = (int)its->v[i];
     if (opt->num_scales) opt->image_size = opt->scales[opt->num_scales - 1];
+    if (opt->tile > 0 && (opt->tile < 32 || opt->tile % 16 != 0)) {
+        cli_error(CMD, 1, "--tile takes 0 or a multiple of 16 of at least 32, not %d", opt->tile);
+        return 0;
+    }
     return 1;
 }
 
@@ -212,7 +241,8 @@ static int run(void *p, int argc, char **argv) {
     impasto_model *vgg = NULL;
     impasto_image *content = NULL, *init_img = NULL, *result = NULL;
     impasto_image *style_imgs[CLI_MAX_STYLES] = {0};
-    run_state rs = {.ctx = ctx, .output = output, .multi_scale = opt->num_scales > 1};
+    run_state rs = {.ctx = ctx, .output = output, .multi_scale = opt->num_scales > 1,
+                    .requested_history = opt->lbfgs_history, .noted_scale = -1};
     progress_init(&rs.progress, st->common.quiet,
                   st->print_iter >= 0 ? st->print_iter : (isatty(STDERR_FILENO) ? 50 : 0));
     if (st->common.json && !cli_json_begin(&rs.progress, CMD)) cli_error(CMD, 0, "out of memory for --json");

@@ -123,13 +123,30 @@ void cli_format_duration(double s, char *buf, size_t n) {
  * need their sizes' costs, which only the finished run knows. */
 void progress_update(cli_progress *p, const impasto_progress *st) {
     int done = st->iteration, total = st->num_iterations;
+    if (st->tile_runs > 0) {
+        /* A tiled evaluation under way (impasto_progress.tile_done): the live line says which tile. */
+        if (!p->live) return;
+        double t = cli_now();
+        if (t - p->last_draw < 0.1) return;
+        p->last_draw = t;
+        char el[32];
+        cli_format_duration(st->seconds, el, sizeof el);
+        fprintf(stderr, "\r\033[K%dx%d  iter %d/%d  tile %d/%d  loss %.4g  %s", st->width, st->height, done + 1, total,
+                st->tile_done, st->tile_runs, st->loss, el);
+        fflush(stderr);
+        p->line_open = 1;
+        return;
+    }
     if (p->print_every > 0 && (done % p->print_every == 0 || done == total)) {
         /* With --json, stdout is the summary's alone. */
         FILE *log = p->json ? stderr : stdout;
         progress_clear(p);
         if (st->num_scales > 1) fprintf(log, "scale %d/%d %dx%d ", st->scale_index + 1, st->num_scales, st->width, st->height);
-        fprintf(log, "iteration %d/%d  loss %.6g  content %.6g  style %.6g  tv %.6g  %.1fs\n", done, total,
+        fprintf(log, "iteration %d/%d  loss %.6g  content %.6g  style %.6g  tv %.6g  %.1fs", done, total,
                 st->loss, st->content_loss, st->style_loss, st->tv_loss, st->seconds);
+        if (st->num_tiles > 1) fprintf(log, "  tiles %d", st->num_tiles);
+        if (st->num_tiles > 1 && st->lbfgs_history > 0) fprintf(log, "  history %d", st->lbfgs_history);
+        fputc('\n', log);
         fflush(log);
     }
     if (!p->live) return;

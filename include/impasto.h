@@ -202,6 +202,11 @@ typedef struct impasto_progress {
     /* Set on the iterations where save_iter asks for an intermediate image (else NULL):
      * the current picture, valid only during the callback. */
     const impasto_image *image;
+    int num_tiles;                /* tiles of this scale (1: untiled) */
+    int lbfgs_history;            /* the L-BFGS history in force at this scale (0 with Adam) */
+    int tile_done, tile_runs;     /* 0 on the calls after each iteration; during an evaluation
+                                     of a tiled run, tile runs done so far and in all (exact
+                                     tiling runs each tile twice); these calls may cancel too */
 } impasto_progress;
 
 /* Called once per iteration; return non-zero to cancel (the transfer returns IMPASTO_ERR_CANCELLED
@@ -210,6 +215,8 @@ typedef int (*impasto_progress_fn)(const impasto_progress *p, void *user);
 
 #define IMPASTO_MAX_LAYERS 16
 #define IMPASTO_MAX_SCALES 8
+
+typedef enum { IMPASTO_TILING_EXACT = 0, IMPASTO_TILING_RANDOM } impasto_tiling;
 
 typedef struct impasto_transfer_options {
     double content_weight;              /* 5 */
@@ -238,6 +245,20 @@ typedef struct impasto_transfer_options {
     int scale_iterations[IMPASTO_MAX_SCALES]; /* iterations at each scale; 0 = num_iterations */
     impasto_progress_fn progress;       /* NULL = none */
     void *progress_user;
+    /* Any picture size in bounded memory (docs/print-size.md). VGG-19 then runs tile by tile
+     * with the whole picture's Gram matrices, and the L-BFGS history is counted in the budget. */
+    int memory_mb;                      /* 0: no bound (untiled, the history as asked); else the
+                                           working memory in MB (besides the pictures themselves)
+                                           each scale keeps to: untiled when it fits, else tiles,
+                                           and a shorter L-BFGS history when the asked one does not
+                                           fit (IMPASTO_ERR_INVALID_ARG, naming the least budget
+                                           that would do, when nothing fits) */
+    int tile;                           /* -1: automatic (by memory_mb); 0: never tile; N: interior
+                                           tiles of N x N pixels (a multiple of 16, >= 32) */
+    impasto_tiling tiling;              /* exact: the gradient of the whole picture (halos as wide
+                                           as the deepest layer's receptive field, two passes);
+                                           random: no halo, tiles at a random offset each
+                                           iteration, each tile's own Gram matrices (approximate) */
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);

@@ -14,6 +14,7 @@
 #include "io/resample.h"
 #include "loss/loss.h"
 #include "methods/color.h"
+#include "methods/gatys.h"
 #include "models/model.h"
 #include "models/vgg19.h"
 #include "optim/optim.h"
@@ -23,10 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* gatys_evaluate's return when a loss is NaN or infinite: stops the optimiser, which returns it
- * (distinct from the OPTIM_* codes). */
-#define GATYS_NOT_FINITE 100
 
 void impasto_transfer_options_init(impasto_transfer_options *opt) {
     memset(opt, 0, sizeof *opt);
@@ -45,6 +42,7 @@ void impasto_transfer_options_init(impasto_transfer_options *opt) {
     opt->content_layers = "relu4_2";
     opt->style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
     opt->save_iter = 100;
+    opt->tile = -1;
 }
 
 /* ---- noise ------------------------------------------------------------------------------ */
@@ -60,28 +58,6 @@ static void fill_gaussian(float *x, size_t n, double scale, uint64_t seed) {
 }
 
 /* ---- one scale's optimisation ----------------------------------------------------------- */
-
-typedef struct gatys_run {
-    const vgg19 *net;
-    const impasto_transfer_options *opt;
-    vgg19_plan *plan;
-    int h, w;
-    vgg19_layer_list content, style;
-    double content_layer_weight;      /* content_weight (per content layer) */
-    double style_layer_weight[IMPASTO_MAX_LAYERS];
-    float *content_target[IMPASTO_MAX_LAYERS];  /* (C, H, W) at each content layer */
-    float *style_target[IMPASTO_MAX_LAYERS];    /* (C, C) blended Gram at each style layer */
-    int content_at[VGG19_NUM_LAYERS];           /* per VGG layer: index in content, or -1 */
-    int style_at[VGG19_NUM_LAYERS];             /* per VGG layer: index in style, or -1 */
-    float *gram_ws;                             /* (C, C) of the widest style layer */
-    float *tv_grad;                             /* (3, H, W) */
-    double last_content, last_style, last_tv;
-    int iteration;                              /* iterations finished at this scale */
-    /* progress */
-    impasto_image *snapshot;                    /* RGB at this scale, for save_iter */
-    int scale_index, num_scales;
-    double t0;  /* clock_seconds() when the transfer started */
-} gatys_run;
 
 /* neural-style's -normalize_gradients: each loss's gradient is divided by its L1 norm before
  * the weight is applied (g was computed with weight 1). */
@@ -181,11 +157,17 @@ static int gatys_progress(void *user, const float *x, size_t n, double f, int it
     p.style_loss = r->last_style;
     p.tv_loss = r->last_tv;
     p.seconds = clock_seconds() - r->t0;
-    if (opt->save_iter > 0 && iteration % opt->save_iter == 0 && iteration < p.num_iterations) {
-        vgg19_deprocess(x, r->h, r->w, r->snapshot->data);
-        p.image = r->snapshot;
+    p.num_tiles = gatys_tiles_count(r->tiles);
+    p.lbfgs_history = r->history;
+    impasto_image *snap = NULL;  /* made for the call only: a picture-sized buffer at most */
+    if (opt->save_iter > 0 && iteration % opt->save_iter == 0 && iteration < p.num_iterations &&
+        image_alloc(r->ctx, r->w, r->h, 3, &snap) == IMPASTO_OK) {
+        vgg19_deprocess(x, r->h, r->w, snap->data);
+        p.image = snap;
     }
-    return opt->progress(&p, opt->progress_user);
+    int rc = opt->progress(&p, opt->progress_user);
+    impasto_image_free(snap);
+    return rc;
 }
 
 /* Features of `img` at the given layers: content targets copied out (C,H,W), or Gram matrices
@@ -241,13 +223,13 @@ static impasto_status extract_targets(impasto_ctx *ctx, const vgg19 *net, const 
 
 static void run_free(gatys_run *r) {
     vgg19_plan_free(r->plan);
+    gatys_tiles_free(r->tiles);
     for (int i = 0; i < IMPASTO_MAX_LAYERS; i++) {
         free(r->content_target[i]);
         free(r->style_target[i]);
     }
     free(r->gram_ws);
     free(r->tv_grad);
-    impasto_image_free(r->snapshot);
     memset(r, 0, sizeof *r);
 }
 
@@ -288,6 +270,12 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
         }
         if (!(sum > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style blend weights sum to zero");
     }
+    if (opt->memory_mb < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the memory budget must not be negative");
+    if (opt->tile != -1 && opt->tile != 0 && (opt->tile < 32 || opt->tile % 16 != 0))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile size must be -1 (automatic), 0 (never tile) or a "
+                        "multiple of 16 of at least 32, not %d", opt->tile);
+    if (opt->tiling != IMPASTO_TILING_EXACT && opt->tiling != IMPASTO_TILING_RANDOM)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown tiling %d", (int)opt->tiling);
     if (opt->init == IMPASTO_INIT_IMAGE && opt->init_image && opt->init_image->channels < 1)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "bad init image");
     return IMPASTO_OK;
@@ -329,7 +317,8 @@ static impasto_status check_sizes(impasto_ctx *ctx, const gatys_run *r, const im
     return IMPASTO_OK;
 }
 
-/* Sets up targets and buffers for one scale with the content resized to `side`. */
+/* Sets up targets and buffers for one scale with the content resized to `side`: untiled, or
+ * tiled within opt->memory_mb (gatys_tile.c). */
 static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net,
                                 const impasto_image *content_scaled,
                                 const impasto_image *const *styles, size_t nstyles,
@@ -337,13 +326,50 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
     const impasto_transfer_options *opt = r->opt;
     impasto_status s;
     r->net = net;
+    r->ctx = ctx;
     r->h = content_scaled->height;
     r->w = content_scaled->width;
     pool_kind pooling = opt->pooling == IMPASTO_POOL_AVG ? POOL_AVG : POOL_MAX;
 
+    int last = 0;
+    unsigned char keep[VGG19_NUM_LAYERS] = {0};
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++) r->content_at[l] = r->style_at[l] = -1;
+    for (int i = 0; i < r->content.n; i++) keep[r->content.index[i]] = 1, r->content_at[r->content.index[i]] = i;
+    for (int i = 0; i < r->style.n; i++) keep[r->style.index[i]] = 1, r->style_at[r->style.index[i]] = i;
+    for (int l = 0; l < VGG19_NUM_LAYERS; l++)
+        if (keep[l]) last = l;
+
+    const int style_side = style_side_at(opt, side);
+    r->max_side = side > style_side ? side : style_side;
+    if ((s = gatys_tiles_choose(ctx, r)) != IMPASTO_OK) return s;
+    if (r->tiles) {
+        /* Tiled: the targets tile by tile too (the content's maps, each style's Grams). */
+        size_t npix = (size_t)r->h * r->w;
+        float *x = malloc(3 * npix * sizeof *x);
+        if (!x) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (%dx%d image)", r->w, r->h);
+        vgg19_preprocess(content_scaled, x);
+        s = gatys_tiles_content(ctx, r, x);
+        free(x);
+        for (size_t k = 0; k < nstyles && s == IMPASTO_OK; k++) {
+            if (blend[k] == 0) continue;
+            impasto_image *st = NULL;
+            s = impasto_image_resize_max_side(ctx, styles[k], style_side, &st);
+            if (s == IMPASTO_OK) {
+                float *xs = malloc((size_t)3 * st->width * st->height * sizeof *xs);
+                if (!xs) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (%dx%d image)", st->width, st->height);
+                else {
+                    vgg19_preprocess(st, xs);
+                    s = gatys_tiles_style(ctx, r, xs, st->height, st->width, blend[k]);
+                }
+                free(xs);
+            }
+            impasto_image_free(st);
+        }
+        return s;
+    }
+
     s = extract_targets(ctx, net, content_scaled, pooling, &r->content, 0, 1.0, r->content_target);
     if (s != IMPASTO_OK) return s;
-    const int style_side = style_side_at(opt, side);
     for (size_t k = 0; k < nstyles; k++) {
         if (blend[k] == 0) continue;
         impasto_image *st = NULL;
@@ -354,13 +380,6 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
         if (s != IMPASTO_OK) return s;
     }
 
-    int last = 0;
-    unsigned char keep[VGG19_NUM_LAYERS] = {0};
-    for (int l = 0; l < VGG19_NUM_LAYERS; l++) r->content_at[l] = r->style_at[l] = -1;
-    for (int i = 0; i < r->content.n; i++) keep[r->content.index[i]] = 1, r->content_at[r->content.index[i]] = i;
-    for (int i = 0; i < r->style.n; i++) keep[r->style.index[i]] = 1, r->style_at[r->style.index[i]] = i;
-    for (int l = 0; l < VGG19_NUM_LAYERS; l++)
-        if (keep[l]) last = l;
     s = vgg19_plan_create(ctx, net, r->h, r->w, last, pooling, keep, &r->plan);
     if (s != IMPASTO_OK) return s;
     /* Hundreds of iterations on one net: the small maps' Winograd kernels are transformed once.
@@ -378,7 +397,7 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
     r->tv_grad = malloc(3 * npix * sizeof(float));
     if (!r->gram_ws || !r->tv_grad)
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-    return image_alloc(ctx, r->w, r->h, 3, &r->snapshot);
+    return IMPASTO_OK;
 }
 
 /* impasto_transfer inside its thread scope. */
@@ -468,17 +487,17 @@ static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, c
             adam_params_init(&ap);
             ap.max_iter = iterations_at(opt, si);
             ap.learning_rate = opt->learning_rate;
-            rc = adam_minimize(n, x, &ap, gatys_evaluate, gatys_progress, &r, &f);
+            rc = adam_minimize(n, x, &ap, r.tiles ? gatys_tiles_evaluate : gatys_evaluate, gatys_progress, &r, &f);
         } else {
             lbfgs_params lp;
             lbfgs_params_init(&lp);
             lp.max_iter = iterations_at(opt, si);
-            lp.history = opt->lbfgs_history;
+            lp.history = r.history;
             lp.line_search = opt->lbfgs_line_search;
             /* neural-style passes tolX = tolFun = -1: only the iteration count stops it. */
             lp.tol_fun = -1;
             lp.tol_x = -1;
-            rc = lbfgs_minimize(n, x, &lp, gatys_evaluate, gatys_progress, &r, &f);
+            rc = lbfgs_minimize(n, x, &lp, r.tiles ? gatys_tiles_evaluate : gatys_evaluate, gatys_progress, &r, &f);
         }
         if (rc == OPTIM_NOMEM) {
             s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory for the optimiser's history at %dx%d", r.w, r.h);
@@ -491,7 +510,7 @@ static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, c
                          num_scales, r.w, r.h, r.last_content, r.last_style, r.last_tv);
             break;
         }
-        if (rc == OPTIM_CANCELLED) cancelled = 1;
+        if (rc == OPTIM_CANCELLED || rc == GATYS_CANCELLED) cancelled = 1;
 
         impasto_image_free(result);
         result = NULL;
@@ -538,6 +557,51 @@ static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, c
     }
     *out = result;
     if (cancelled) return ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "cancelled");
+    return IMPASTO_OK;
+}
+
+impasto_status gatys_evaluate_at(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
+                                 const impasto_image *style, const impasto_transfer_options *opt,
+                                 const impasto_image *picture, float **grad, double parts[4], int *num_tiles) {
+    *grad = NULL;
+    impasto_status s = check_options(ctx, opt, 1);
+    if (s != IMPASTO_OK) return s;
+    gatys_run r;
+    memset(&r, 0, sizeof r);
+    r.opt = opt;
+    if ((s = vgg19_parse_layers(ctx, "content", opt->content_layers, &r.content)) != IMPASTO_OK) return s;
+    if ((s = vgg19_parse_layers(ctx, "style", opt->style_layers, &r.style)) != IMPASTO_OK) return s;
+    r.content_layer_weight = opt->content_weight;
+    for (int i = 0; i < r.style.n; i++) r.style_layer_weight[i] = opt->style_weight;
+    const double blend = 1.0;
+    impasto_image *cs = NULL, *pic = NULL;
+    float *x = NULL, *g = NULL;
+    s = impasto_image_resize_max_side(ctx, content, opt->image_size, &cs);
+    if (s == IMPASTO_OK) s = run_setup(ctx, &r, vgg->vgg, cs, &style, 1, &blend, opt->image_size);
+    if (s == IMPASTO_OK) s = impasto_image_resize(ctx, picture, r.w, r.h, &pic);
+    const size_t n = (size_t)3 * r.w * r.h;
+    if (s == IMPASTO_OK && (!(x = malloc(n * sizeof *x)) || !(g = malloc(n * sizeof *g))))
+        s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (s == IMPASTO_OK) {
+        vgg19_preprocess(pic, x);
+        double f;
+        int rc = (r.tiles ? gatys_tiles_evaluate : gatys_evaluate)(&r, x, g, n, &f);
+        if (rc) s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "evaluation failed (%d)", rc);
+        parts[0] = f;
+        parts[1] = r.last_content;
+        parts[2] = r.last_style;
+        parts[3] = r.last_tv;
+        if (num_tiles) *num_tiles = gatys_tiles_count(r.tiles);
+    }
+    run_free(&r);
+    impasto_image_free(cs);
+    impasto_image_free(pic);
+    free(x);
+    if (s != IMPASTO_OK) {
+        free(g);
+        return s;
+    }
+    *grad = g;
     return IMPASTO_OK;
 }
 

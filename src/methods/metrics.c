@@ -336,3 +336,27 @@ impasto_status metrics_swd(impasto_ctx *ctx, int c, size_t na, const float *fa, 
     free(pb);
     return IMPASTO_OK;
 }
+
+/* ---- seams ---------------------------------------------------------------------------------- */
+
+double metrics_seam_ratio(const impasto_image *img, int th, int tw) {
+    const int w = img->width, h = img->height, ch = img->channels, nc = ch >= 3 ? 3 : 1;
+    double seam = 0, rest = 0;
+    size_t nseam = 0, nrest = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const float *p = img->data + ((size_t)y * w + x) * ch;
+            for (int dir = 0; dir < 2; dir++) {
+                /* the pair (left or upper neighbour, this pixel) */
+                if ((dir == 0 && x == 0) || (dir == 1 && y == 0)) continue;
+                const float *q = dir == 0 ? p - ch : p - (size_t)w * ch;
+                double d = 0;
+                for (int c = 0; c < nc; c++) d += fabs((double)p[c] - q[c]);
+                const int on_edge = dir == 0 ? tw > 0 && x % tw == 0 : th > 0 && y % th == 0;
+                if (on_edge) seam += d, nseam++;
+                else rest += d, nrest++;
+            }
+        }
+    if (!nseam || !nrest || rest == 0) return 1.0;
+    return (seam / (double)nseam) / (rest / (double)nrest);
+}

@@ -36,4 +36,11 @@ double swd_sorted_distance(int nproj, const float *a, size_t na, const float *b,
 impasto_status metrics_swd(impasto_ctx *ctx, int c, size_t na, const float *fa, size_t nb,
                            const float *fb, int nproj, uint64_t seed, double *out);
 
+/* Seams along a grid of tile edges (issue #20): the mean absolute difference between neighbouring
+ * pixels ACROSS the grid's lines (the pairs (y-1, y) with y a multiple of th, (x-1, x) with x a
+ * multiple of tw; RGB summed, 0..1 units) divided by the same mean over every other neighbouring
+ * pair. About 1 when the tile edges look like the rest of the picture; a visible seam raises it
+ * (a seam of one 8-bit step on a flat picture makes it large). th or tw 0: no lines that way. */
+double metrics_seam_ratio(const impasto_image *img, int th, int tw);
+
 #endif

@@ -201,8 +201,13 @@ struct vgg19_plan {
     float *grad[2];                       /* each (largest output): the forward's transient maps,
                                            * then the backward's gradients */
     float *ws;                            /* conv scratch */
-    size_t largest;                       /* floats of each grad[] */
+    size_t largest;                       /* floats of each grad[] the layout in force uses */
     size_t bytes;
+    pool_kind pooling;
+    int threads;                          /* conv2d_desc.threads */
+    /* what was allocated (vgg19_plan_set_input may lay a smaller input out in it) */
+    size_t cap[VGG19_NUM_LAYERS];         /* floats of out[l] */
+    size_t cap_largest, cap_ws, cap_bits; /* floats of grad[] and ws, words of bitmaps */
 };
 
 /* 64-byte aligned (core/alloc.h) so the layers' vector loops start on a line. */
@@ -269,6 +274,57 @@ int vgg19_plan_keep_kernels(vgg19_plan *p, const vgg19 *net) {
     }
 }
 
+/* Shapes, layer descriptions and buffer needs of an h x w input (p->last, p->pooling and
+ * p->threads set): fills p->c/h/w, p->conv, p->pool, p->wino and returns the floats of the largest
+ * output, the workspace and the bitmap words in *largest, *ws, *nbits. */
+static void plan_layout(vgg19_plan *p, int h, int w, size_t *largest_out, size_t *ws_out, size_t *nbits_out) {
+    p->in_h = h;
+    p->in_w = w;
+    int c = 3;
+    size_t largest = 0, ws = 0, nbits = 0;
+    for (int l = 0; l <= p->last; l++) {
+        const vgg19_layer *L = &vgg19_table[l];
+        if (L->kind == VGG_CONV) {
+            conv2d_desc d = {c, h, w, L->out_c, 3, 3, 1, 1, PAD_ZERO, p->threads};
+            p->conv[l] = d;
+            size_t cw = conv2d_workspace(&d);
+            if (cw > ws) ws = cw;
+            p->wino[l] = 0;
+            if (conv2d_winograd_backward_supported(&d)) p->wino[l] = (c >= VGG_WINO_MIN_C ? 1 : 0) | 2;
+            if (p->wino[l]) {
+                size_t fw = conv2d_winograd_workspace(&d, 1), bw = conv2d_winograd_backward_workspace(&d);
+                if (fw > ws) ws = fw;
+                if (bw > ws) ws = bw;
+            }
+            c = L->out_c;
+        } else if (L->kind == VGG_POOL) {
+            /* 2x2 windows, stride 2: they never overlap, so a route bitmap can stand for the input. */
+            pool_desc d = {c, h, w, 2, 2, 0, 1, p->pooling};
+            p->pool[l] = d;
+            h = pool_out_h(&d);
+            w = pool_out_w(&d);
+        }
+        p->c[l] = c;
+        p->h[l] = h;
+        p->w[l] = w;
+        if (plan_numel(p, l) > largest) largest = plan_numel(p, l);
+        nbits += plan_bitmap_words(p, l);
+    }
+    *largest_out = largest;
+    *ws_out = ws;
+    *nbits_out = nbits;
+}
+
+/* Points each layer's bitmap into the one block, for the layout in force. */
+static void plan_place_bitmaps(vgg19_plan *p) {
+    size_t at = 0;
+    for (int l = 0; l <= p->last; l++) {
+        const size_t n = plan_bitmap_words(p, l);
+        p->bits[l] = n ? p->bitmaps + at : NULL;
+        at += n;
+    }
+}
+
 impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
                                  pool_kind pooling, const unsigned char *keep, vgg19_plan **out) {
     *out = NULL;
@@ -287,64 +343,56 @@ impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int 
 
     vgg19_plan *p = calloc(1, sizeof *p);
     if (!p) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (vgg19 plan)");
-    const int h0 = h, w0 = w;
     p->last = last;
     p->use_wino = 1;
-    p->in_h = h;
-    p->in_w = w;
-    int c = 3;
-    size_t largest = 0, ws = 0, nbits = 0;
-    for (int l = 0; l <= last; l++) {
-        const vgg19_layer *L = &vgg19_table[l];
-        if (L->kind == VGG_CONV) {
-            conv2d_desc d = {c, h, w, L->out_c, 3, 3, 1, 1, PAD_ZERO, ctx_threads(ctx)};
-            p->conv[l] = d;
-            size_t cw = conv2d_workspace(&d);
-            if (cw > ws) ws = cw;
-            if (conv2d_winograd_backward_supported(&d)) p->wino[l] = (c >= VGG_WINO_MIN_C ? 1 : 0) | 2;
-            if (p->wino[l]) {
-                size_t fw = conv2d_winograd_workspace(&d, 1), bw = conv2d_winograd_backward_workspace(&d);
-                if (fw > ws) ws = fw;
-                if (bw > ws) ws = bw;
-            }
-            c = L->out_c;
-        } else if (L->kind == VGG_POOL) {
-            /* 2x2 windows, stride 2: they never overlap, so a route bitmap can stand for the input. */
-            pool_desc d = {c, h, w, 2, 2, 0, 1, pooling};
-            p->pool[l] = d;
-            h = pool_out_h(&d);
-            w = pool_out_w(&d);
-        }
-        p->c[l] = c;
-        p->h[l] = h;
-        p->w[l] = w;
-        if (plan_numel(p, l) > largest) largest = plan_numel(p, l);
-        nbits += plan_bitmap_words(p, l);
-    }
+    p->pooling = pooling;
+    p->threads = ctx_threads(ctx);
+    size_t largest, ws, nbits;
+    plan_layout(p, h, w, &largest, &ws, &nbits);
     int ok = 1;
     for (int l = 0; l <= last && ok; l++) {
         const vgg19_layer *L = &vgg19_table[l];
         const int kept = l == last || keep == NULL || keep[l];
         p->fused[l] = L->kind == VGG_CONV && !kept;
         if (kept) ok = (p->out[l] = plan_alloc(p, plan_numel(p, l))) != NULL;
+        p->cap[l] = kept ? plan_numel(p, l) : 0;
     }
     if (ok) ok = (p->grad[0] = plan_alloc(p, largest)) && (p->grad[1] = plan_alloc(p, largest)) &&
-                 (p->ws = plan_alloc(p, ws)) && (p->bitmaps = plan_alloc_bytes(p, nbits, sizeof(uint64_t)));
+                 (p->ws = plan_alloc(p, ws)) && (p->bitmaps = plan_alloc_bytes(p, nbits ? nbits : 1, sizeof(uint64_t)));
     if (!ok) {
         size_t mb = p->bytes >> 20;
         vgg19_plan_free(p);
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (vgg19 plan for %dx%d, %zu MB so far)",
-                        w0, h0, mb);
+                        w, h, mb);
     }
-    size_t at = 0;
-    for (int l = 0; l <= last; l++) {
-        const size_t n = plan_bitmap_words(p, l);
-        if (n) p->bits[l] = p->bitmaps + at;
-        at += n;
-    }
-    p->largest = largest;
+    plan_place_bitmaps(p);
+    p->largest = p->cap_largest = largest;
+    p->cap_ws = ws;
+    p->cap_bits = nbits;
     *out = p;
     return IMPASTO_OK;
+}
+
+int vgg19_plan_set_input(vgg19_plan *p, int h, int w) {
+    if (h < 1 || w < 1) return 0;
+    if (h == p->in_h && w == p->in_w) return 1;
+    vgg19_plan q = *p;
+    size_t largest, ws, nbits;
+    plan_layout(&q, h, w, &largest, &ws, &nbits);
+    if (largest > p->cap_largest || ws > p->cap_ws || nbits > p->cap_bits) return 0;
+    for (int l = 0; l <= p->last; l++)
+        if (p->out[l] && plan_numel(&q, l) > p->cap[l]) return 0;
+    /* The kept Winograd kernels were laid out for the old shapes' descriptions: drop them (the
+     * layers transform per call again). */
+    for (int l = 0; l <= p->last; l++)
+        for (int dir = 0; dir < 2; dir++) {
+            free(q.uk[l][dir]);
+            q.uk[l][dir] = NULL;
+        }
+    q.largest = largest;
+    *p = q;
+    plan_place_bitmaps(p);
+    return 1;
 }
 
 float *vgg19_plan_output(const vgg19_plan *p, int layer, int *c, int *h, int *w) {
@@ -365,6 +413,8 @@ float *vgg19_plan_scratch(vgg19_plan *p, size_t *n) {
     if (n) *n = p->largest;
     return p->grad[1];
 }
+
+float *vgg19_plan_scratch2(vgg19_plan *p) { return p->grad[0]; }
 
 size_t vgg19_plan_bytes(const vgg19_plan *p) { return p ? p->bytes : 0; }
 

@@ -75,6 +75,10 @@ typedef struct vgg19_plan vgg19_plan;
 impasto_status vgg19_plan_create(impasto_ctx *ctx, const vgg19 *net, int h, int w, int last,
                                  pool_kind pooling, const unsigned char *keep, vgg19_plan **out);
 void vgg19_plan_free(vgg19_plan *p);
+/* Lays an h x w input out in the buffers of p (made for a larger one, e.g. the largest crop of a
+ * tiling): returns 1, or 0 (p unchanged) when some buffer would be too small. Kept Winograd
+ * kernels are dropped. The outputs' shapes follow (vgg19_plan_shape). */
+int vgg19_plan_set_input(vgg19_plan *p, int h, int w);
 /* Output of a kept `layer` after vgg19_forward: (C, H, W); shape in *c, *h, *w (any may be
  * NULL). NULL if that layer is not kept or beyond `last`. The backward pass never reads these
  * outputs (it reads bitmaps), so the caller may overwrite them between forward and backward, e.g.
@@ -85,6 +89,8 @@ int vgg19_plan_shape(const vgg19_plan *p, int layer, int *c, int *h, int *w);
 /* Scratch the caller may use between vgg19_forward and vgg19_backward (both overwrite it): at
  * least as many floats as the largest layer output up to `last` (*n). */
 float *vgg19_plan_scratch(vgg19_plan *p, size_t *n);
+/* A second scratch buffer of the same size, free between vgg19_forward and vgg19_backward too. */
+float *vgg19_plan_scratch2(vgg19_plan *p);
 /* Bytes of all buffers of the plan. */
 size_t vgg19_plan_bytes(const vgg19_plan *p);
 /* on = 0 runs every convolution by im2col + GEMM instead of Winograd (the default, on; for tests
