@@ -349,7 +349,8 @@ impasto_status impasto_fast_output_size(impasto_ctx *ctx, int width, int height,
  * is 0..255 clamped and scaled to 0..1. For sides that are not multiples of 4 the network makes
  * up to 3 extra rows/columns at the bottom/right (as PyTorch's does); they are cropped so the
  * result has the content's size. An output holding NaN or infinite values (checked before the
- * clamp) is IMPASTO_ERR_NOT_FINITE, with no image (and `out` of _into left as it was). */
+ * clamp) is IMPASTO_ERR_NOT_FINITE, with no image (and `out` of _into left as it was, but for
+ * the tiles of a tiled run written before the one that failed). */
 impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
                                     const impasto_image *content, const impasto_fast_options *opt,
                                     impasto_image **out);
