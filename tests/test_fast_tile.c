@@ -133,6 +133,7 @@ static void test_estimate_and_short_halo(void) {
     CHECK(es > ex);
     impasto_image_free(whole);
     impasto_image_free(exact);
+    impasto_image_free(estfull);
     impasto_image_free(est);
     impasto_image_free(shorth);
     impasto_ctx_free(ctx);
