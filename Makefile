@@ -4,7 +4,7 @@
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   += $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fopenmp \
-            -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
+            -Iinclude -Isrc -Icluster -I/usr/include/x86_64-linux-gnu/openblas-openmp
 # OpenBLAS's OpenMP build: it shares impasto's one OpenMP thread pool and is safe to call from
 # inside a parallel region (the pthread build races when called concurrently, and its own
 # workers spin against OpenMP's for the same cores).
@@ -12,16 +12,50 @@ OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDLIBS   += -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -lpng -ljpeg -lcjson -lm -fopenmp -lpthread
 BUILD    ?= build
 
+# Video (impasto video, src/video/): FFmpeg's libraries, found with pkg-config. VIDEO=1 requires
+# them, VIDEO=0 builds without (impasto video then says so); by default they are used when found.
+VIDEO_PKGS := libavformat libavcodec libswscale libavutil
+ifeq ($(origin VIDEO),undefined)
+  VIDEO := $(shell pkg-config --exists $(VIDEO_PKGS) 2>/dev/null && echo 1 || echo 0)
+endif
+ifeq ($(VIDEO),1)
+  VIDEO_CFLAGS := -DIMPASTO_VIDEO $(shell pkg-config --cflags $(VIDEO_PKGS))
+  VIDEO_LIBS   := $(shell pkg-config --libs $(VIDEO_PKGS))
+  ifeq ($(VIDEO_LIBS),)
+    $(error VIDEO=1 but pkg-config does not find $(VIDEO_PKGS): bash tools/install-deps.sh --video)
+  endif
+  CFLAGS += $(VIDEO_CFLAGS)
+  LDLIBS += $(VIDEO_LIBS)
+endif
+
 ifeq ($(SANITIZE),1)
   BUILD  := build-san
   CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   LDLIBS += -fsanitize=address,undefined
 endif
 
+# impasto serve (serve/, docs/serve.md) needs libmicrohttpd: built when pkg-config finds it
+# (`bash tools/install-deps.sh --serve`), or as SERVE=1 / SERVE=0 says. Without it the command
+# still exists and says it was built without the server.
+SERVE    ?= $(shell pkg-config --exists libmicrohttpd 2>/dev/null && echo 1 || echo 0)
+ifeq ($(SERVE),1)
+  SERVE_SRC   := $(wildcard serve/*.c)
+  SERVE_OBJ   := $(SERVE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/serve/page_files.o
+  SERVE_CFLAGS := -DIMPASTO_HAVE_MHD -Iserve $(shell pkg-config --cflags libmicrohttpd)
+  SERVE_LIBS  := $(shell pkg-config --libs libmicrohttpd)
+endif
+# The page's files, linked in as they are (serve/page.c names their symbols).
+PAGE_FILES := serve/page/index.html serve/page/style.css serve/page/app.js
+
 LIB_SRC  := $(wildcard src/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+# Clusters (docs/cluster.md): build/impasto is one process and never needs MPI; with MPI=1
+# (the default where Open MPI's mpicc is installed; MPI=0 turns it off) build/impasto-mpi is
+# the same CLI joining mpirun/srun jobs through cluster/mpi.c.
+MPI      ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+MPI_BIN  := $(if $(filter 1,$(MPI)),$(BUILD)/impasto-mpi)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EX_SRC   := $(wildcard examples/*.c)
@@ -62,14 +96,20 @@ INSTALL      ?= install
 # The OpenMP runtime a static link needs (GCC's; libimpasto calls GOMP_* directly).
 OPENMP_LIBS  ?= -lgomp
 
-.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan fuzz train-data gan-data adain-examples
+.PHONY: all test clean wheel fetch-models models example bench bench-fast bench-adain bench-train bench-gan bench-video bench-flow fuzz train-data gan-data adain-examples
 .PHONY: install uninstall install-models man completion
-all: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
+all: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(EX_BIN) $(BENCH_BIN) $(TEST_BIN) \
      $(BUILD)/impasto.1 $(BUILD)/impasto.bash-completion
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h bench/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h tests/*.h cli/*.h fuzz/*.h bench/*.h cluster/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Objects that see IMPASTO_VIDEO are rebuilt when VIDEO changes.
+VIDEO_STAMP := $(BUILD)/video-$(VIDEO).stamp
+$(VIDEO_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/video-*.stamp && touch $@
+$(filter $(BUILD)/src/video/%,$(LIB_OBJ)) $(CLI_OBJ) $(TEST_BIN:%=%.o) $(BUILD)/fuzz/gen_seeds.o: $(VIDEO_STAMP)
 
 # Only impasto_* symbols leave the library, so a program's own `gemm` or `file_read_all` cannot
 # clash with ours and internals cannot be called as if they were API. libimpasto.so: a linker
@@ -99,8 +139,27 @@ $(BUILD)/$(SONAME): $(BUILD)/$(SO_FILE)
 $(BUILD)/libimpasto.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
-$(BUILD)/impasto: $(CLI_OBJ) $(BUILD)/libimpasto.a
-	$(CC) -o $@ $^ $(LDLIBS)
+$(BUILD)/impasto: $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/cluster/single.o $(BUILD)/libimpasto.a
+	$(CC) -o $@ $^ $(LDLIBS) $(SERVE_LIBS)
+
+# cmd_serve.o is remade when SERVE changes (the stamp's name changes with it).
+$(BUILD)/.serve-$(SERVE):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/.serve-* && touch $@
+$(BUILD)/cli/cmd_serve.o: $(BUILD)/.serve-$(SERVE)
+$(BUILD)/cli/cmd_serve.o $(SERVE_SRC:%.c=$(BUILD)/%.o): CFLAGS += $(SERVE_CFLAGS)
+$(BUILD)/serve/%.o: serve/%.c $(wildcard include/*.h serve/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/serve/page_files.o: $(PAGE_FILES)
+	@mkdir -p $(dir $@)
+	cd serve/page && $(LD) -r -b binary -z noexecstack -o $(CURDIR)/$@ $(notdir $(PAGE_FILES))
+
+$(BUILD)/cluster/mpi.o: cluster/mpi.c cluster/cluster.h include/impasto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell mpicc --showme:compile) -c $< -o $@
+
+$(BUILD)/impasto-mpi: $(CLI_OBJ) $(SERVE_OBJ) $(BUILD)/cluster/mpi.o $(BUILD)/libimpasto.a
+	$(CC) -o $@ $^ $(LDLIBS) $(SERVE_LIBS) $(shell mpicc --showme:link)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libimpasto_internal.a
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -199,6 +258,16 @@ bench-train: all models $(TRAIN_DATA)/README.md
 bench-adain: all models
 	/usr/bin/python3 bench/adain_bench.py --driver $(BUILD)/bench/bench_adain --model models/adain.safetensors $(BENCH_ARGS)
 
+# impasto video's frames per second at 640x360 and 1280x720, fast and AdaIN, with and without temporal
+# consistency (bench/README.md, "Video"); needs VIDEO=1 and `bash tools/install-deps.sh --video`.
+bench-video: all models
+	/usr/bin/python3 bench/video_bench.py --impasto $(BUILD)/impasto $(BENCH_ARGS)
+
+# impasto's DIS optical flow against OpenCV's cv2.DISOpticalFlow (fast and medium presets) on frames
+# of opencv-doc's vtest.avi at 640x360 and 1280x720 (`bash tools/install-deps.sh --video`; bench/README.md).
+bench-flow: all
+	/usr/bin/python3 bench/flow_bench.py --driver $(BUILD)/bench/bench_flow $(BENCH_ARGS)
+
 bench-gan: all
 	/usr/bin/python3 bench/gan_bench.py --driver $(BUILD)/bench/bench_gan $(BENCH_ARGS)
 
@@ -207,24 +276,26 @@ bench-gan: all
 # seeds; crashes are minimised into fuzz/regressions/<target>/, which `make test` replays.
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef pth gan_model
+FUZZ_TARGETS := png jpeg safetensors vgg_manifest ncnn graphdef pth gan_model $(if $(filter 1,$(VIDEO)),video)
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_LIB_SRC := src/core/ctx.c src/core/fileio.c src/core/image.c \
                 src/io/image.c src/io/png.c src/io/jpeg.c src/io/exif.c \
                 src/formats/safetensors.c src/formats/vgg19_upstream.c src/formats/md5.c src/formats/ncnn.c \
                 src/formats/protobuf.c src/formats/graphdef.c \
                 src/formats/zip.c src/formats/pickle.c src/formats/pth.c \
-                src/core/rng.c src/models/net.c src/models/gan_nets.c src/models/gan_file.c src/formats/convert_gan.c src/methods/gan_model.c
+                src/core/rng.c src/models/net.c src/models/gan_nets.c src/models/gan_file.c src/formats/convert_gan.c src/methods/gan_model.c \
+                $(if $(filter 1,$(VIDEO)),src/video/reader.c src/io/resample.c)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude -Isrc \
-                -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+                -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+                $(VIDEO_CFLAGS)
 
 $(FUZZ_DIR)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
-	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lpng -ljpeg -lcjson -lm
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lpng -ljpeg -lcjson -lm $(VIDEO_LIBS)
 
 $(FUZZ_DIR)/gen_seeds: $(BUILD)/fuzz/gen_seeds.o $(BUILD)/libimpasto_internal.a
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -248,11 +319,12 @@ $(BUILD)/impasto.bash-completion: $(BUILD)/impasto
 # Installs the CLI, the header, both libraries and impasto.pc (tests/cli/test_install.sh checks the
 # result); `make install-models` adds the converted models. The .pc file is made on every install
 # because it holds PREFIX, LIBDIR and INCLUDEDIR.
-install: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(BUILD)/impasto.1 \
+install: $(BUILD)/impasto $(MPI_BIN) $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(BUILD)/impasto.1 \
          $(BUILD)/impasto.bash-completion
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" \
 	    "$(DESTDIR)$(PKGCONFIGDIR)"
 	$(INSTALL) -m 755 $(BUILD)/impasto "$(DESTDIR)$(BINDIR)/impasto"
+	$(if $(MPI_BIN),$(INSTALL) -m 755 $(MPI_BIN) "$(DESTDIR)$(BINDIR)/impasto-mpi")
 	$(INSTALL) -m 644 include/impasto.h "$(DESTDIR)$(INCLUDEDIR)/impasto.h"
 	$(INSTALL) -m 755 $(BUILD)/$(SO_FILE) "$(DESTDIR)$(LIBDIR)/$(SO_FILE)"
 	ln -sf $(SO_FILE) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
@@ -260,7 +332,8 @@ install: $(BUILD)/impasto $(BUILD)/libimpasto.a $(BUILD)/libimpasto.so $(BUILD)/
 	$(INSTALL) -m 644 $(BUILD)/libimpasto.a "$(DESTDIR)$(LIBDIR)/libimpasto.a"
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@OPENBLAS_DIR@|$(OPENBLAS_DIR)|g' \
-	    -e 's|@OPENMP_LIBS@|$(OPENMP_LIBS)|g' impasto.pc.in >$(BUILD)/impasto.pc
+	    -e 's|@OPENMP_LIBS@|$(OPENMP_LIBS)|g' -e 's|@VIDEO_LIBS@|$(if $(filter 1,$(VIDEO)), $(shell pkg-config --libs $(VIDEO_PKGS)))|g' \
+	    impasto.pc.in >$(BUILD)/impasto.pc
 	$(INSTALL) -m 644 $(BUILD)/impasto.pc "$(DESTDIR)$(PKGCONFIGDIR)/impasto.pc"
 	$(INSTALL) -d "$(DESTDIR)$(DATADIR)/impasto"
 	$(INSTALL) -m 644 tools/fetch-models.sh tools/models.list "$(DESTDIR)$(DATADIR)/impasto"
@@ -279,7 +352,7 @@ install-models: $(MODEL_FILES)
 # Removes what install and install-models put in place, and the models' folders when that
 # leaves them empty (a file someone else put there is kept); shared folders (bin, lib, ...) stay.
 uninstall:
-	rm -f "$(DESTDIR)$(BINDIR)/impasto" "$(DESTDIR)$(INCLUDEDIR)/impasto.h" \
+	rm -f "$(DESTDIR)$(BINDIR)/impasto" "$(DESTDIR)$(BINDIR)/impasto-mpi" "$(DESTDIR)$(INCLUDEDIR)/impasto.h" \
 	    "$(DESTDIR)$(LIBDIR)/$(SO_FILE)" "$(DESTDIR)$(LIBDIR)/$(SONAME)" \
 	    "$(DESTDIR)$(LIBDIR)/libimpasto.so" "$(DESTDIR)$(LIBDIR)/libimpasto.a" \
 	    "$(DESTDIR)$(PKGCONFIGDIR)/impasto.pc" "$(DESTDIR)$(MANDIR)/man1/impasto.1" \

@@ -33,7 +33,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--inputs")) o->inputs = v;
         else if (!strcmp(a, "--size")) ok = parse_int(v, 16, 4096, &o->size);
         else if (!strcmp(a, "--runs")) ok = parse_int(v, 1, MAX_RUNS, &o->runs);
-        else if (!strcmp(a, "--warmup")) ok = parse_int(v, 0, 100, &o->warmup);
+        else if (!strcmp(a, "--warmup")) ok = parse_int(v, 0, MAX_RUNS, &o->warmup);
         else if (!strcmp(a, "--threads")) ok = parse_int(v, 1, 256, &o->threads);
         else ok = 0;
         if (!ok) return 0;
@@ -60,11 +60,13 @@ static float *read_input(impasto_ctx *ctx, const options *o, const char *name, s
     return read_floats(ctx, "bench_gan", path, n);
 }
 
-static void print_result(const double *times, const double *losses, int runs, int nl) {
+/* times of the timed runs; losses of every step, the warm-up ones first (as the PyTorch child reports
+ * them), so that the first steps of the two sides, taken from the same weights, can be compared. */
+static void print_result(const double *times, const double *losses, int runs, int steps, int nl) {
     printf("{\"impl\": \"impasto\", \"times\": [");
     for (int i = 0; i < runs; i++) printf("%s%.6f", i ? ", " : "", times[i]);
     printf("], \"losses\": [");
-    for (int i = 0; i < runs; i++) {
+    for (int i = 0; i < steps; i++) {
         printf("%s[", i ? ", " : "");
         for (int k = 0; k < nl; k++) printf("%s%.9g", k ? ", " : "", losses[i * nl + k]);
         printf("]");
@@ -80,7 +82,7 @@ static int run_forward(impasto_ctx *ctx, const options *o) {
     net_plan *p = NULL;
     const size_t img = 3 * (size_t)o->size * (size_t)o->size;
     float *x = read_input(ctx, o, "real_A", img);
-    double times[MAX_RUNS], losses[MAX_RUNS];
+    double times[MAX_RUNS], losses[2 * MAX_RUNS];
     int ok = x && gan_generator_create(ctx, &g, &n) == IMPASTO_OK && load_net(ctx, n, o->weights, "G") &&
              net_plan_create(ctx, n, 3, o->size, o->size, 0, o->threads, &p) == IMPASTO_OK;
     for (int r = -o->warmup; ok && r < o->runs; r++) {
@@ -89,12 +91,13 @@ static int run_forward(impasto_ctx *ctx, const options *o) {
         memcpy(net_plan_input(p), x, img * sizeof *x);
         ok = net_forward(ctx, n, p, NULL, &y) == IMPASTO_OK;
         const double dt = now_seconds() - t0;
-        if (r < 0 || !ok) continue;
+        if (!ok) continue;
         double s = 0;
         for (size_t i = 0; i < img; i++) s += fabs(y[i]);
-        times[r] = dt, losses[r] = s / (double)img;
+        losses[r + o->warmup] = s / (double)img;
+        if (r >= 0) times[r] = dt;
     }
-    if (ok) print_result(times, losses, o->runs, 1);
+    if (ok) print_result(times, losses, o->runs, o->runs + o->warmup, 1);
     else fprintf(stderr, "bench_gan: %s\n", impasto_ctx_error(ctx));
     net_plan_free(p);
     net_free(n);
@@ -121,7 +124,7 @@ static int run_step(impasto_ctx *ctx, const options *o) {
         const char *name = cyc ? CYC[i] : P2P[i];
         if (name) ok = load_net(ctx, gan_trainer_net(t, i), o->weights, name);
     }
-    double times[MAX_RUNS], losses[3 * MAX_RUNS];
+    double times[MAX_RUNS], losses[3 * 2 * MAX_RUNS];
     const int nl = cyc ? 3 : 2;
     uint64_t rng = 1;
     for (int r = -o->warmup; ok && r < o->runs; r++) {
@@ -131,9 +134,9 @@ static int run_step(impasto_ctx *ctx, const options *o) {
         const double t0 = now_seconds();
         ok = gan_trainer_step(t, &rng, L) == IMPASTO_OK;
         const double dt = now_seconds() - t0;
-        if (r < 0 || !ok) continue;
-        times[r] = dt;
-        double *l = losses + r * nl;
+        if (!ok) continue;
+        if (r >= 0) times[r] = dt;
+        double *l = losses + (r + o->warmup) * nl;
         if (cyc) {
             l[0] = L[1] + L[2] + L[3] + L[5] + L[6] + L[7];
             l[1] = L[0], l[2] = L[4];
@@ -142,7 +145,7 @@ static int run_step(impasto_ctx *ctx, const options *o) {
             l[1] = 0.5 * (L[2] + L[3]);
         }
     }
-    if (ok) print_result(times, losses, o->runs, nl);
+    if (ok) print_result(times, losses, o->runs, o->runs + o->warmup, nl);
     else fprintf(stderr, "bench_gan: %s\n", impasto_ctx_error(ctx));
     gan_trainer_free(t);
     free(a), free(b);

@@ -35,7 +35,7 @@ impasto (later): with --driver, the same measurements run through that program t
 where DIR (made here, shared by both sides) holds the starting weights as safetensors with the
 reference's state_dict keys (cyclegan: G_A, G_B, D_A, D_B; pix2pix: G, D; forward: G .safetensors)
 and the inputs as raw little-endian float32 (1, 3, N, N): real_A.f32, real_B.f32. It prints one JSON
-line {"impl": "impasto", "times": [s, ...], "losses": [...]}: losses per run as this script's PyTorch
+line {"impl": "impasto", "times": [s, ...], "losses": [...]}: losses per step, warm-up steps first, as this script's PyTorch
 child reports them (cyclegan [loss_G, loss_D_A, loss_D_B], pix2pix [loss_G, loss_D], forward
 [mean |y|]), so the two sides' first steps can be compared. Without --driver only PyTorch runs.
 """
@@ -274,7 +274,7 @@ def main():
         if r["impl"] == "impasto":
             t = [q for q in res if q["impl"] == "torch" and q["row"] == r["row"] and q["size"] == r["size"]][0]
             key = "%s-%d" % (r["row"], r["size"])
-            first_i, first_t = r["losses"][0], t["losses"][0]
+            first_i, first_t = r["losses"][0], t["losses"][0]  # step 1 on both sides, warm-up or not
             ratios[key] = {"ratio": r["median_s"] / t["median_s"],
                            "first_losses_rel_diff": [abs(x - y) / max(abs(y), 1e-30) for x, y in zip(first_i, first_t)]}
     summary = {"meta": meta, "results": res, "ratios": ratios}

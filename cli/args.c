@@ -28,7 +28,11 @@ int cli_fail(const char *cmd, impasto_ctx *ctx, impasto_status s, const char *wh
 
 void cli_error(const char *cmd, int hint, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "impasto%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    if (cluster_size() > 1)
+        fprintf(stderr, "impasto%s%s [process %d of %d]: ", cmd ? " " : "", cmd ? cmd : "", cluster_rank(),
+                cluster_size());
+    else
+        fprintf(stderr, "impasto%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -80,7 +80,8 @@ int cli_batch_check(const char *cmd, const char *content, const char *style, con
 /* The output folder, made just before the first output is written, so a run that writes
  * nothing leaves nothing behind. */
 static int make_outdir(const char *cmd, const char *outdir) {
-    if (cli_is_dir(outdir) || mkdir(outdir, 0777) == 0) return 1;
+    /* Another process of the job may make it at the same moment. */
+    if (cli_is_dir(outdir) || mkdir(outdir, 0777) == 0 || (errno == EEXIST && cli_is_dir(outdir))) return 1;
     cli_error(cmd, 0, "cannot make the output folder %s: %s", outdir, strerror(errno));
     return 0;
 }
@@ -175,8 +176,12 @@ int cli_batch_run(impasto_ctx *ctx, const cli_batch *b) {
             r.simg[j] = load(&r, "style ", r.sl.path[j]);
         }
     }
+    /* In a job of several processes (docs/cluster.md), process r makes the items k = i * ns + j
+     * with k % processes == r, and loads only the contents it needs. */
+    const size_t rank = (size_t)cluster_rank(), nproc = (size_t)cluster_size();
     size_t item = 0;
     for (size_t i = 0; ok && i < r.cl.n && r.rc != EXIT_INTERRUPTED; i++, item += ns) {
+        if (item + (rank + nproc - item % nproc) % nproc >= item + ns) continue;  /* none of this content's items are this process's */
         if (cdup[i]) {
             cli_error(b->cmd, 0, "skipping %s: another content has the same name before its extension", r.cl.path[i]);
             r.rc = 1;
@@ -184,7 +189,7 @@ int cli_batch_run(impasto_ctx *ctx, const cli_batch *b) {
         }
         impasto_image *cimg = load(&r, "", r.cl.path[i]);
         for (size_t j = 0; cimg && j < ns && r.rc != EXIT_INTERRUPTED; j++) {
-            if (b->style && !r.simg[j]) continue;
+            if ((item + j) % nproc != rank || (b->style && !r.simg[j])) continue;
             char out[PATH_MAX], what[2 * PATH_MAX + 8];
             int cn, sn, len;
             const char *cs = stem(r.cl.path[i], &cn);
@@ -231,8 +236,17 @@ int cli_one_or_folder_check(const char *cmd, const char *content, const char **o
     return cli_output_format_ok(cmd, *output) ? 0 : EXIT_USAGE;
 }
 
+int cli_one_process(const char *cmd) {
+    if (cluster_size() < 2) return 0;
+    if (cluster_rank() == 0)
+        cli_error(cmd, 1, "one picture is one process's work: give a folder (-c DIR or -s DIR) to share it over "
+                  "%d processes", cluster_size());
+    return EXIT_USAGE;
+}
+
 int cli_one_or_folder_run(impasto_ctx *ctx, const cli_batch *b) {
     if (cli_is_dir(b->content)) return cli_batch_run(ctx, b);
+    if (cli_one_process(b->cmd)) return EXIT_USAGE;
     cli_inputs in = {0};
     int ok = cli_inputs_add(b->cmd, &in, b->content);
     for (int k = 0; ok && b->inputs && k < b->inputs->n; k++) ok = cli_inputs_add(b->cmd, &in, b->inputs->path[k]);

@@ -4,6 +4,7 @@
 #ifndef IMPASTO_CLI_H
 #define IMPASTO_CLI_H
 
+#include "cluster.h"
 #include "impasto.h"
 #include <stdio.h>
 #include <sys/types.h>
@@ -52,6 +53,12 @@ int cli_layers_ok(const char *cmd, const char *opt, const char *s);
  * searched (and, for fast networks, the networks found and the closest name). */
 int cli_find_model(const char *cmd, const char *arg, const char *default_name, int fast_network,
                    char *out, size_t n);
+
+/* The first NAME.safetensors in those folders, silently: 1 with its path, 0 when there is none. */
+int cli_model_path(const char *name, char *out, size_t n);
+/* The names of the fast networks found there (every model but vgg19, adain, lst-r31 and training
+ * checkpoints), sorted, at most max. */
+int cli_network_names(char names[][128], int max);
 
 /* ---- files and folders (files.c) ------------------------------------------------------------ */
 
@@ -196,6 +203,9 @@ int cli_batch_check(const char *cmd, const char *content, const char *style, con
  * some were not, EXIT_INTERRUPTED when interrupted. */
 int cli_batch_run(impasto_ctx *ctx, const cli_batch *b);
 
+/* In a job of several processes (impasto-mpi under mpirun), a command given one picture refuses
+ * with one line from the first process and returns EXIT_USAGE; alone it returns 0. */
+int cli_one_process(const char *cmd);
 /* -c and -o of the commands that take one photo or a folder and no style (fast, translate), before
  * any work: for a folder, -o must be given and be a folder (cli_batch_check); for a photo it is
  * an image name, out.png when not given (*output is set). Returns 0, or EXIT_USAGE after one line. */
@@ -249,5 +259,12 @@ void cli_loss_log_init(cli_loss_log *l, const char *cmd, const char *path, int r
  * checkpoint are dropped: this run redoes those steps). */
 void cli_loss_log_step(cli_loss_log *l, cli_progress *pr, const impasto_gan_progress *p, long first_step);
 void cli_loss_log_close(cli_loss_log *l);
+
+/* ---- video (video_eval.c) ------------------------------------------------------------------- */
+
+/* impasto eval --temporal OUT --reference IN: the warping error of OUT's frames along IN's flow,
+ * printed as a mean (per frame pair too with verbose) or JSON. Returns the exit code. */
+int cli_eval_temporal(const char *output, const char *reference, int json, int verbose, int threads,
+                      size_t max_pixels);
 
 #endif

@@ -1,5 +1,6 @@
 /* impasto adain: arbitrary style transfer in one pass (Huang & Belongie 2017), with
  * naoto0804/pytorch-AdaIN's test.py options (kebab-case) on top of impasto_adain(). */
+#include "breed.h"
 #include "opts.h"
 
 #include <stdlib.h>
@@ -20,7 +21,7 @@ typedef struct adain_settings {
 static const cli_opt OPTS[] = {
     CLI_OPT_CONTENT_OR_FOLDER(S, content),
     {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, styles), "FILE[,FILE...]|DIR", 0, 0, NULL, NULL,
-     "style image(s), interpolated; repeat -s or give a comma list; or one folder", CLI_COMPLETE_IMAGE, NULL},
+     "style image(s) or genes files (impasto breed), interpolated; repeat -s or give a comma list; or one folder", CLI_COMPLETE_IMAGE, NULL},
     CLI_OPT_OUTPUT_OR_FOLDER(S, output, "the output folder for folders"),
     {CLI_G_IO, "mask", 0, CLI_STRING, offsetof(S, mask), "FILE", 0, 0, NULL, NULL,
      "spatial control: each gray level of FILE (a PNG), darkest first, takes its own -s style", CLI_COMPLETE_IMAGE,
@@ -110,6 +111,7 @@ static int run(void *p, int argc, char **argv) {
     impasto_model *model = NULL;
     impasto_image *content = NULL, *result = NULL, *mask = NULL;
     impasto_image *style_imgs[CLI_MAX_STYLES] = {0};
+    impasto_genes *genes[CLI_MAX_STYLES] = {0};
     cli_progress progress;
     progress_init(&progress, st->common.quiet, 0);
     if (st->common.json && !cli_json_begin(&progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
@@ -125,9 +127,17 @@ static int run(void *p, int argc, char **argv) {
         rc = cli_batch_run(ctx, &b);
         goto done;
     }
+    if ((rc = cli_one_process(CMD)) != 0) goto done;
     if ((s = impasto_image_load(ctx, content_path, &content)) != IMPASTO_OK) goto failed;
-    for (int i = 0; i < nstyles; i++)
-        if ((s = impasto_image_load(ctx, styles[i], &style_imgs[i])) != IMPASTO_OK) goto failed;
+    for (int i = 0; i < nstyles; i++) {
+        /* A genes file (impasto breed) stands for a painting. */
+        if (cli_is_genes(styles[i])) {
+            if ((s = impasto_genes_load(ctx, styles[i], &genes[i])) != IMPASTO_OK) goto failed;
+            opt->style_genes = (const impasto_genes *const *)genes;
+        } else if ((s = impasto_image_load(ctx, styles[i], &style_imgs[i])) != IMPASTO_OK) {
+            goto failed;
+        }
+    }
     if (mask_path) {
         if ((s = impasto_image_load(ctx, mask_path, &mask)) != IMPASTO_OK) goto failed;
         cli_mask_aspect_note(CMD, mask, impasto_image_width(content), impasto_image_height(content));
@@ -144,7 +154,7 @@ done:
     impasto_image_free(result);
     impasto_image_free(mask);
     impasto_image_free(content);
-    for (int i = 0; i < nstyles; i++) impasto_image_free(style_imgs[i]);
+    for (int i = 0; i < nstyles; i++) impasto_image_free(style_imgs[i]), impasto_genes_free(genes[i]);
     impasto_model_free(model);
     impasto_ctx_free(ctx);
     cli_inputs_free(&in);
@@ -165,4 +175,5 @@ const cli_command CLI_ADAIN = {
     .settings_size = sizeof(adain_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -170,6 +170,7 @@ static impasto_image *load_or_report(impasto_ctx *ctx, const char *path) {
 typedef struct eval_settings {
     cli_common common;
     const char *content, *model;
+    const char *temporal, *reference;  /* --temporal OUT --reference IN: the warping error */
     cli_paths styles;
     int verbose;
     impasto_eval_options opt;
@@ -182,6 +183,11 @@ static const cli_opt OPTS[] = {
      CLI_COMPLETE_IMAGE, NULL},
     {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, styles), "FILE[,FILE...]", 0, 0, NULL, NULL,
      "style image(s); several are pooled (equal weights)", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "temporal", 0, CLI_STRING, offsetof(S, temporal), "VIDEO", 0, 0, NULL, NULL,
+     "instead: the warping error of a stylised video against --reference (flicker; lower is steadier)",
+     CLI_COMPLETE_FILE, NULL},
+    {CLI_G_IO, "reference", 0, CLI_STRING, offsetof(S, reference), "VIDEO", 0, 0, NULL, NULL,
+     "the input video --temporal's output was made from", CLI_COMPLETE_FILE, NULL},
     {CLI_G_IO, "json", 0, CLI_FLAG, offsetof(S, common.json), NULL, 0, 0, NULL, NULL,
      "JSON instead of a table (PSNR of identical images: null)", 0, NULL},
     {CLI_G_IO, "verbose", 'v', CLI_FLAG, offsetof(S, verbose), NULL, 0, 0, NULL, NULL, "also a column per layer", 0,
@@ -220,6 +226,7 @@ static int run(void *p, int argc, char **argv) {
     const int nstyles = st->styles.n, json = st->common.json, verbose = st->verbose, threads = st->common.threads;
     const size_t max_pixels = st->common.max_pixels;
     const int first = 0;
+    if (st->temporal || st->reference) return cli_eval_temporal(st->temporal, st->reference, json, verbose, threads, max_pixels);
     if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE)"); return EXIT_USAGE; }
     if (nstyles == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); return EXIT_USAGE; }
     int nout = argc - first;
@@ -295,7 +302,10 @@ const cli_command CLI_EVAL = {
                    "  style    VGG-19 Gram-matrix style loss summed over the style layers (weight 1)\n"
                    "  SWD      sliced Wasserstein distance of the VGG-19 features, mean over the layers\n"
                    "  colour   colour-histogram distance (earth mover's, 0..1 of intensity)\n"
-                   "Lower is closer for content, style, SWD and colour.",
+                   "Lower is closer for content, style, SWD and colour.\n"
+                   "With --temporal OUT --reference IN (videos or folders of frames): the warping error of OUT,\n"
+                   "the mean squared difference between each frame and the previous one carried along IN's\n"
+                   "optical flow, outside occlusions (Lai et al. 2018), per frame pair and its mean.",
     .opts = OPTS,
     .settings_size = sizeof(eval_settings),
     .init = init,

@@ -172,4 +172,5 @@ const cli_command CLI_FAST = {
     .settings_size = sizeof(fast_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -7,106 +7,13 @@
  * Each image keeps its aspect ratio, is centred in its cell and composited over white; with --crop
  * its centred square fills the cell instead (as AdaIN-style's and pytorch-AdaIN's -crop show inputs). */
 #include "opts.h"
+#include "sheet.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char *CMD = "grid";
-
-/* A 5x7 bitmap font for labels: 7 rows per glyph, bit 4 is the leftmost column. Upper case is
- * drawn as lower case; anything else as '?'. */
-typedef struct glyph {
-    char ch;
-    unsigned char rows[7];
-} glyph;
-
-static const glyph FONT[] = {
-    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}},
-    {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}},
-    {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
-    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}},
-    {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
-    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}},
-    {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
-    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}},
-    {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
-    {'a', {0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F}},
-    {'b', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E}},
-    {'c', {0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E}},
-    {'d', {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F}},
-    {'e', {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},
-    {'f', {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08}},
-    {'g', {0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
-    {'h', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11}},
-    {'i', {0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E}},
-    {'j', {0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C}},
-    {'k', {0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12}},
-    {'l', {0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
-    {'m', {0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11}},
-    {'n', {0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11}},
-    {'o', {0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E}},
-    {'p', {0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10}},
-    {'q', {0x00, 0x00, 0x0D, 0x13, 0x0F, 0x01, 0x01}},
-    {'r', {0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10}},
-    {'s', {0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E}},
-    {'t', {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06}},
-    {'u', {0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D}},
-    {'v', {0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04}},
-    {'w', {0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A}},
-    {'x', {0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11}},
-    {'y', {0x00, 0x00, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
-    {'z', {0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F}},
-    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}},
-    {'_', {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F}},
-    {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
-    {'?', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04}},
-};
-
-static const unsigned char *glyph_rows(char ch) {
-    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
-    for (size_t i = 0; i < sizeof FONT / sizeof FONT[0]; i++)
-        if (FONT[i].ch == ch) return FONT[i].rows;
-    return ch == ' ' ? NULL : glyph_rows('?');
-}
-
-/* Draws `text` in black, centred on column cx, glyph tops at row y, each font pixel s x s;
- * cut to fit max_w pixels. sheet (H, W, 3). */
-static void draw_label(float *sheet, int sw, int sh, const char *text, int cx, int y, int s, int max_w) {
-    int advance = 6 * s;
-    int n = (int)strlen(text), fit = (max_w + s) / advance;
-    if (n > fit) n = fit;
-    int x0 = cx - (n * advance - s) / 2;
-    for (int i = 0; i < n; i++) {
-        const unsigned char *rows = glyph_rows(text[i]);
-        if (!rows) continue;
-        for (int r = 0; r < 7; r++)
-            for (int col = 0; col < 5; col++) {
-                if (!(rows[r] & (0x10 >> col))) continue;
-                for (int dy = 0; dy < s; dy++)
-                    for (int dx = 0; dx < s; dx++) {
-                        int px = x0 + i * advance + col * s + dx, py = y + r * s + dy;
-                        if (px < 0 || py < 0 || px >= sw || py >= sh) continue;
-                        float *p = sheet + ((size_t)py * sw + px) * 3;
-                        p[0] = p[1] = p[2] = 0.0f;
-                    }
-            }
-    }
-}
-
-/* Pastes img (any channels; alpha over white, gray replicated) at (x0, y0) of the sheet. */
-static void paste(float *sheet, int sw, const impasto_image *img, int x0, int y0) {
-    int w = impasto_image_width(img), h = impasto_image_height(img), c = impasto_image_channels(img);
-    const float *p = impasto_image_cdata(img);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const float *q = p + ((size_t)y * w + x) * c;
-            float a = (c == 2 || c == 4) ? q[c - 1] : 1.0f;
-            float *d = sheet + ((size_t)(y0 + y) * sw + x0 + x) * 3;
-            for (int k = 0; k < 3; k++) d[k] = a * q[c >= 3 ? k : 0] + (1.0f - a);
-        }
-}
 
 static const char *base_name(const char *path) {
     const char *slash = strrchr(path, '/');
@@ -222,9 +129,9 @@ static int run(void *p, int argc, char **argv) {
             goto done;
         }
         int cx = (int)(gap + (i % cols) * (cell + gap)), cy = (int)(gap + (i / cols) * (cell + label_h + gap));
-        paste(px, (int)sw, fitted, cx + ((int)cell - fw) / 2, cy + ((int)cell - fh) / 2);
+        sheet_paste(px, (int)sw, fitted, cx + ((int)cell - fw) / 2, cy + ((int)cell - fh) / 2);
         impasto_image_free(fitted);
-        if (labels) draw_label(px, (int)sw, (int)sh, base_name(path), cx + (int)cell / 2, cy + (int)cell + s, s, (int)cell);
+        if (labels) sheet_label(px, (int)sw, (int)sh, base_name(path), cx + (int)cell / 2, cy + (int)cell + s, s, (int)cell);
     }
     if ((st = impasto_image_save(ctx, sheet, output, 0)) != IMPASTO_OK) {
         rc = cli_fail(CMD, ctx, st, NULL);

@@ -158,8 +158,11 @@ static int run(void *p, int argc, char **argv) {
     opt->preview_image = preview;
     opt->progress = on_progress;
     opt->progress_user = &rs;
-    if (!cli_training_make_dirs(&rs.files)) goto cleanup;
+    /* In an MPI job the processes train together (docs/cluster.md); the first writes the files. */
+    opt->group = cluster_group();
+    if (cluster_rank() == 0 && !cli_training_make_dirs(&rs.files)) goto cleanup;
     cli_sigint_begin();
+    cluster_lockstep(1);
     s = impasto_train(ctx, vgg, style, (const char *const *)photos.path, photos.n, opt, output);
     cli_sigint_end();
     progress_clear(&rs.progress);
@@ -173,15 +176,26 @@ static int run(void *p, int argc, char **argv) {
             cli_json_number(&rs.progress, "adversarial_loss", rs.last.adversarial_loss);
             cli_json_number(&rs.progress, "discriminator_loss", rs.last.discriminator_loss);
         }
+        /* this process's share of the run (all of it alone) */
+        cli_json_number(&rs.progress, "images", (double)rs.last.images);
+        if (cluster_size() > 1) cli_json_number(&rs.progress, "sum_seconds", rs.last.sum_seconds);
     }
-    if (s == IMPASTO_ERR_CANCELLED) {
+    /* Ends every process of a job meets alike (the options, a NaN loss: the losses are summed, a
+     * cancel: it is agreed) leave it together, and only the first says why; any other failure
+     * leaves the rest waiting, so it ends the job (cluster_lockstep). */
+    const int alike = s == IMPASTO_OK || s == IMPASTO_ERR_CANCELLED || s == IMPASTO_ERR_INVALID_ARG ||
+                      s == IMPASTO_ERR_NOT_FINITE;
+    if (alike) cluster_lockstep(0);
+    if (alike && s != IMPASTO_OK && cluster_rank() != 0) {
+        rc = cli_exit_code(s);
+    } else if (s == IMPASTO_ERR_CANCELLED) {
         cli_error(CMD, 0, "interrupted: %s", impasto_ctx_error(ctx));
         rc = EXIT_INTERRUPTED;
     } else if (s != IMPASTO_OK) {
         rc = cli_fail(CMD, ctx, s, NULL);
         cli_json_failed(&rs.progress, st->data, impasto_ctx_error(ctx));
     } else {
-        cli_wrote(&rs.progress, output, 0, 0);
+        if (cluster_rank() == 0) cli_wrote(&rs.progress, output, 0, 0);
         rc = 0;
     }
 
@@ -211,4 +225,5 @@ const cli_command CLI_TRAIN = {
     .settings_size = sizeof(train_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -110,4 +110,5 @@ const cli_command CLI_TRANSLATE = {
     .settings_size = sizeof(translate_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

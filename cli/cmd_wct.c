@@ -1,5 +1,6 @@
 /* impasto wct: universal style transfer by whitening and colouring transforms (Li et al. 2017),
  * multi-level relu4_1 then relu3_1, on top of impasto_wct(). */
+#include "breed.h"
 #include "opts.h"
 
 #include <string.h>
@@ -19,7 +20,7 @@ typedef struct wct_settings {
 static const cli_opt OPTS[] = {
     CLI_OPT_CONTENT_OR_FOLDER(S, content),
     {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, style), "FILE|DIR", 0, 0, NULL, NULL,
-     "the style image, or a folder of them (one -s)", CLI_COMPLETE_IMAGE, NULL},
+     "the style image or a genes file with covariance (impasto breed; --levels 1), or a folder", CLI_COMPLETE_IMAGE, NULL},
     CLI_OPT_OUTPUT_OR_FOLDER(S, output, "the output folder for folders"),
     CLI_OPT_MODEL(S, model, "the converted AdaIN network, relu4_1 (default adain)"),
     {CLI_G_MODEL, "model-r31", 0, CLI_STRING, offsetof(S, model_r31), "NAME|FILE", 0, 0, NULL, "lst-r31",
@@ -93,6 +94,7 @@ static int run(void *p, int argc, char **argv) {
     rc = 1;
     impasto_model *adain = NULL, *lst = NULL;
     impasto_image *content = NULL, *style = NULL, *result = NULL;
+    impasto_genes *genes = NULL;
     cli_progress progress;
     progress_init(&progress, st->common.quiet, 0);
     if (st->common.json && !cli_json_begin(&progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
@@ -110,8 +112,14 @@ static int run(void *p, int argc, char **argv) {
         rc = cli_batch_run(ctx, &b);
         goto done;
     }
+    if ((rc = cli_one_process(CMD)) != 0) goto done;
+    if (cli_is_genes(style_path)) {
+        /* A genes file (impasto breed) with its covariance stands for the painting at relu4_1. */
+        if ((s = impasto_genes_load(ctx, style_path, &genes)) != IMPASTO_OK) goto failed;
+        opt->style_genes = genes;
+    }
     if ((s = impasto_image_load(ctx, content_path, &content)) == IMPASTO_OK &&
-        (s = impasto_image_load(ctx, style_path, &style)) == IMPASTO_OK &&
+        (genes || (s = impasto_image_load(ctx, style_path, &style)) == IMPASTO_OK) &&
         (s = run_pair(&job, ctx, content, style, &result)) == IMPASTO_OK)
         s = impasto_image_save(ctx, result, output, 0);
 failed:
@@ -121,6 +129,7 @@ done:
     cli_json_end(&progress, rc);
     impasto_image_free(result);
     impasto_image_free(style);
+    impasto_genes_free(genes);
     impasto_image_free(content);
     impasto_model_free(lst);
     impasto_model_free(adain);
@@ -144,4 +153,5 @@ const cli_command CLI_WCT = {
     .settings_size = sizeof(wct_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -6,8 +6,9 @@
 #include <string.h>
 
 static const cli_command *const COMMANDS[] = {
-    &CLI_TRANSFER, &CLI_ADAIN, &CLI_WCT,     &CLI_FAST, &CLI_TRAIN, &CLI_GAN_TRAIN, &CLI_TRANSLATE,
-    &CLI_CONVERT,  &CLI_EVAL,  &CLI_COMPARE, &CLI_GRID, &CLI_MODELS,
+    &CLI_TRANSFER, &CLI_ADAIN, &CLI_WCT,     &CLI_FAST, &CLI_TRAIN, &CLI_GAN_TRAIN, &CLI_TRANSLATE, &CLI_VIDEO,
+    &CLI_DREAM,    &CLI_ATTENTION, &CLI_BREED,
+    &CLI_CONVERT,  &CLI_EVAL,  &CLI_COMPARE, &CLI_GRID, &CLI_MODELS, &CLI_SERVE,
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -115,7 +116,7 @@ static int help(int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         cli_error(NULL, 1, "no command given (usage: impasto COMMAND [options]; 'impasto help' lists them)");
         return EXIT_USAGE;
@@ -138,4 +139,14 @@ int main(int argc, char **argv) {
     if (family_list(cmd, list, sizeof list)) return family_only(argc, argv);
     cli_error(NULL, 1, "unknown command '%s'", cmd);
     return EXIT_USAGE;
+}
+
+/* Under mpirun or srun (impasto-mpi), every process joins the job first and leaves it last. */
+int main(int argc, char **argv) {
+    char err[512];
+    if (cluster_start(&argc, &argv, err, sizeof err)) {
+        cli_error(NULL, 0, "%s", err);
+        return 1;
+    }
+    return cluster_finish(dispatch(argc, argv));
 }

@@ -121,6 +121,29 @@ static int list_networks(const place *pl, int np, char found[][128]) {
     return n;
 }
 
+int cli_model_path(const char *name, char *out, size_t n) {
+    place pl[MAX_PLACES];
+    memset(pl, 0, sizeof pl);
+    int np = model_places(pl);
+    for (int i = 0; i < np; i++) {
+        struct stat st;
+        if (snprintf(out, n, "%s/%s.safetensors", pl[i].dir, name) < (int)n && stat(out, &st) == 0 && S_ISREG(st.st_mode))
+            return 1;
+    }
+    return 0;
+}
+
+int cli_network_names(char names[][128], int max) {
+    place pl[MAX_PLACES];
+    memset(pl, 0, sizeof pl);
+    int np = model_places(pl);
+    char found[MAX_FOUND][128];
+    int n = list_networks(pl, np, found);
+    if (n > max) n = max;
+    for (int i = 0; i < n; i++) memcpy(names[i], found[i], sizeof found[i]);
+    return n;
+}
+
 int cli_find_model(const char *cmd, const char *arg, const char *default_name, int fast_network, char *out,
                    size_t n) {
     if (arg && (strchr(arg, '/') || strchr(arg, '.') || access(arg, F_OK) == 0)) {

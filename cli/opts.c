@@ -209,6 +209,12 @@ int cli_command_main(const cli_command *c, int argc, char **argv) {
         cli_error(c->name, 1, "unexpected argument '%s'", pos[0]);
         goto done;
     }
+    if (cluster_size() > 1 && !c->processes) {
+        if (cluster_rank() == 0)
+            cli_error(c->name, 0, "runs as one process: under mpirun -np %d every process would do the same work "
+                      "(train, and fast, adain, wct and translate with a folder, share theirs)", cluster_size());
+        goto done;
+    }
     rc = c->run(settings, npos, pos);
 done:
     cli_settings_free(c, settings);

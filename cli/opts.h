@@ -74,6 +74,10 @@ typedef struct cli_command {
     int (*run)(void *settings, int argc, char **argv);
     const char *positional;   /* e.g. "IMAGE..." (NULL: none are taken) */
     int positional_complete;  /* CLI_COMPLETE_* for them */
+    /* 1: the processes of an MPI job share the work (training by data parallelism, folders by
+     * picture; docs/cluster.md); 0: under mpirun -np N > 1 the command refuses to run, since every
+     * process would do the same work. */
+    int processes;
 } cli_command;
 
 #define CLI_MAX_OPTS 96
@@ -174,7 +178,10 @@ int cli_check_layers(const char *cmd, const cli_opt *o, void *field);
 #define CLI_OPTS_END {NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, NULL, NULL, 0, NULL}
 
 /* The commands, for `impasto help`, the man page and completion (main.c). */
+extern const cli_command CLI_ATTENTION, CLI_BREED;
 extern const cli_command CLI_TRANSFER, CLI_ADAIN, CLI_WCT, CLI_FAST, CLI_TRAIN, CLI_GAN_TRAIN, CLI_TRANSLATE,
-    CLI_CONVERT, CLI_EVAL, CLI_COMPARE, CLI_GRID, CLI_MODELS;
+    CLI_CONVERT, CLI_EVAL, CLI_COMPARE, CLI_GRID, CLI_MODELS, CLI_SERVE;
+extern const cli_command CLI_DREAM;
+extern const cli_command CLI_VIDEO;
 
 #endif

@@ -15,9 +15,12 @@ double cli_now(void) {
 }
 
 void progress_init(cli_progress *p, int quiet, int print_every) {
-    p->live = !quiet && isatty(STDERR_FILENO);
+    /* In a job of several processes only the first draws the live line and logs steps: the
+     * others' would interleave with it. */
+    const int first = cluster_rank() == 0;
+    p->live = !quiet && first && isatty(STDERR_FILENO);
     p->quiet = quiet;
-    p->print_every = quiet ? 0 : print_every;
+    p->print_every = quiet || !first ? 0 : print_every;
     p->line_open = 0;
     p->last_draw = 0;
     p->scale_seen = -1;
@@ -103,7 +106,13 @@ void cli_json_end(cli_progress *p, int exit_code) {
     if (!p->json) return;
     cli_json_number(p, "exit", exit_code);
     cli_json_number(p, "seconds", cli_now() - p->t0);
-    char *text = cJSON_Print(p->json);
+    /* Several processes: each reports what it did, on one line so the reports cannot interleave. */
+    const int several = cluster_size() > 1;
+    if (several) {
+        cli_json_number(p, "rank", cluster_rank());
+        cli_json_number(p, "processes", cluster_size());
+    }
+    char *text = several ? cJSON_PrintUnformatted(p->json) : cJSON_Print(p->json);
     progress_clear(p);
     if (text) printf("%s\n", text);
     fflush(stdout);
@@ -305,8 +314,14 @@ static void on_sigint(int sig) {
 void cli_sigint_begin(void) {
     interrupted = 0;
     signal(SIGINT, on_sigint);
+    /* A cluster stops a job with SIGTERM (Slurm's scancel and time limit, mpirun passing on a
+     * Ctrl-C): the processes of a job stop as after a Ctrl-C, keeping what was done. */
+    if (cluster_size() > 1) signal(SIGTERM, on_sigint);
 }
 
-void cli_sigint_end(void) { signal(SIGINT, SIG_DFL); }
+void cli_sigint_end(void) {
+    signal(SIGINT, SIG_DFL);
+    if (cluster_size() > 1) signal(SIGTERM, SIG_DFL);
+}
 
 int cli_interrupted(void) { return interrupted != 0; }

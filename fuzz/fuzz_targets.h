@@ -18,6 +18,7 @@
 #include "formats/safetensors.h"
 #include "formats/vgg19_upstream.h"
 #include "methods/gan_model.h"
+#include "video/video.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -302,5 +303,35 @@ static inline impasto_status fuzz_run_ncnn(const uint8_t *data, size_t size, int
     impasto_ctx_free(ctx);
     return s;
 }
+
+/* ---- video ---------------------------------------------------------------------------------
+ * The bytes as a video file read from memory (a custom AVIOContext): demuxed and decoded frame by
+ * frame (at most FUZZ_VIDEO_MAX_FRAMES), every pixel checked to be in 0..1. Builds without FFmpeg
+ * have no such target. */
+#ifdef IMPASTO_VIDEO
+#define FUZZ_VIDEO_MAX_FRAMES 64
+static inline impasto_status fuzz_run_video(const uint8_t *data, size_t size, int *well_formed) {
+    *well_formed = 1;
+    impasto_ctx *ctx = fuzz_ctx();
+    if (!ctx) return IMPASTO_ERR_NOMEM;
+    impasto_ctx_set_threads(ctx, 1);
+    impasto_video_reader *r = NULL;
+    impasto_status s = video_reader_open_memory(ctx, data, size, "fuzz.video", &r);
+    for (int k = 0; s == IMPASTO_OK && k < FUZZ_VIDEO_MAX_FRAMES; k++) {
+        impasto_image *f = NULL;
+        s = impasto_video_read(ctx, r, &f);
+        if (s != IMPASTO_OK || !f) break;
+        const size_t n = (size_t)f->width * (size_t)f->height * (size_t)f->channels;
+        if (f->channels != 3 || f->width != r->info.width || f->height != r->info.height) *well_formed = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!(f->data[i] >= 0.0f && f->data[i] <= 1.0f)) *well_formed = 0;
+        impasto_image_free(f);
+    }
+    *well_formed = *well_formed && fuzz_status_ok(ctx, s);
+    impasto_video_close(r);
+    impasto_ctx_free(ctx);
+    return s;
+}
+#endif
 
 #endif

@@ -1,7 +1,7 @@
 /* Writes the fuzz targets' seed corpora: small valid files of every kind each reader accepts, so
  * the fuzzer starts from inside the formats rather than having to discover their magic numbers.
  * Run by `make fuzz` as `gen_seeds OUTDIR`; writes
- * OUTDIR/{png,jpeg,safetensors,vgg_manifest,ncnn,graphdef,pth,gan_model}/.
+ * OUTDIR/{png,jpeg,safetensors,vgg_manifest,ncnn,graphdef,pth,gan_model,video}/ (video: FFmpeg builds).
  * Nothing here is committed: the seeds are regenerated on every run. */
 #include "fuzz_targets.h"
 #include "formats/md5.h"
@@ -347,14 +347,54 @@ static void gan_seed(impasto_ctx *ctx, const char *arch, gan_norm norm, const ch
     net_free(n);
 }
 
+/* ---- video: short clips the library's own writer makes, in the containers and codecs a user's
+ * files come in (H.264 in MP4 and Matroska, MPEG-4 part 2 in AVI), odd and even sizes. */
+#ifdef IMPASTO_VIDEO
+static void video_seed(impasto_ctx *ctx, const char *name, const char *codec, int w, int h, int frames) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/video/%s", outdir, name);
+    impasto_video_writer_options opt;
+    impasto_video_writer_options_init(&opt);
+    opt.codec = codec;
+    opt.fps_num = 10;
+    opt.fps_den = 1;
+    impasto_video_writer *wr = NULL;
+    impasto_image *img = NULL;
+    impasto_status s = impasto_video_writer_open(ctx, path, NULL, &opt, &wr);
+    if (s == IMPASTO_OK) s = impasto_image_create(ctx, w, h, 3, &img);
+    for (int k = 0; s == IMPASTO_OK && k < frames; k++) {
+        float *p = impasto_image_data(img);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++)
+                    p[((size_t)y * (size_t)w + (size_t)x) * 3 + (size_t)c] = (float)((x + 2 * k + c * y) % 16) / 15.0f;
+        s = impasto_video_write(ctx, wr, img);
+    }
+    if (s == IMPASTO_OK) s = impasto_video_writer_finish(ctx, wr, NULL, 1);
+    if (s != IMPASTO_OK) {
+        fprintf(stderr, "gen_seeds: %s: %s\n", name, impasto_ctx_error(ctx));
+        failures++;
+    }
+    impasto_image_free(img);
+    impasto_video_writer_free(wr);
+}
+
+static void video_seeds(impasto_ctx *ctx) {
+    video_seed(ctx, "h264.mp4", NULL, 16, 16, 3);
+    video_seed(ctx, "h264_odd.mkv", NULL, 9, 7, 2);
+    video_seed(ctx, "mpeg4.avi", "mpeg4", 16, 8, 3);
+}
+#endif
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_seeds OUTDIR\n");
         return 2;
     }
     outdir = argv[1];
-    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef", "/pth", "/gan_model"};
-    for (int i = 0; i < 9; i++) {
+    const char *sub[] = {"", "/png", "/jpeg", "/safetensors", "/vgg_manifest", "/ncnn", "/graphdef", "/pth", "/gan_model",
+                         "/video"};
+    for (int i = 0; i < 10; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s%s", outdir, sub[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -384,6 +424,9 @@ int main(int argc, char **argv) {
     ncnn_seeds();
     graphdef_seeds();
     pth_seeds();
+#ifdef IMPASTO_VIDEO
+    video_seeds(ctx);
+#endif
     impasto_ctx_free(ctx);
     return failures ? 1 : 0;
 }

@@ -404,6 +404,9 @@ typedef struct impasto_adain_options {
                                      that side (pytorch-AdaIN's --crop) */
     impasto_pass_progress_fn progress;  /* NULL = none */
     void *progress_user;
+    const struct impasto_genes *const *style_genes;  /* NULL; else one per style: a non-NULL entry stands for
+                                                 styles[k] (which may then be NULL), its moments used
+                                                 as the painting's; no preserve_color with genes */
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
@@ -439,11 +442,33 @@ typedef struct impasto_train_progress {
     /* With adversarial_weight: the generator's adversarial loss (weighted) and the
      * discriminator's (0.5 (real + fake), mean over the batch); else 0. */
     double adversarial_loss, discriminator_loss;
+    /* This process's share (impasto_process_group; else the whole run): the photos it has trained
+     * on in this run, and the seconds it spent in the group's sums (0 alone). */
+    long images;
+    double sum_seconds;
 } impasto_train_progress;
 
 /* Called after every step; non-zero cancels: a checkpoint is written (when checkpoint_dir is
  * set) and impasto_train returns IMPASTO_ERR_CANCELLED, its message naming the checkpoint. */
 typedef int (*impasto_train_progress_fn)(const impasto_train_progress *p, void *user);
+
+/* Data-parallel training over several processes (the ranks of an MPI job, say). Every process
+ * calls impasto_train with the same photos and options; process `rank` of `size` trains on the
+ * batch slots b with b % size == rank of every global batch (batch_size photos), and before each
+ * update the gradients and losses are summed over the processes, so that every process takes the
+ * same step and holds the same weights. Photo order and crops are drawn per step and per slot from
+ * the seed, so the same seed and batch size give the same model for any number of processes, up
+ * to the order of float summation; a checkpoint resumes with any number. Only process 0 writes
+ * checkpoints and the model; every process's progress callback is called, and a cancel on any of
+ * them stops all of them after the same step. */
+typedef struct impasto_process_group {
+    int rank, size;               /* 0 <= rank < size; size <= batch_size */
+    /* Sums n values of buf (floats, or doubles when is_double) over the processes in place, the
+     * same result on each of them; called in the same order on every process. Returns 0, or
+     * non-zero when the group is broken (impasto_train then fails with IMPASTO_ERR_IO). */
+    int (*sum)(void *user, void *buf, size_t n, int is_double);
+    void *user;
+} impasto_process_group;
 
 typedef struct impasto_train_options {
     double content_weight;        /* 1e5 */
@@ -475,6 +500,7 @@ typedef struct impasto_train_options {
     const char *const *paintings; /* the pictures it calls real (npaintings files, shorter side
                                      resized to image_size), or NULL: crops of the style image */
     size_t npaintings;
+    const impasto_process_group *group;  /* NULL: this process alone */
 } impasto_train_options;
 
 void impasto_train_options_init(impasto_train_options *opt);
@@ -629,6 +655,9 @@ typedef struct impasto_wct_options {
     int memory_mb;     /* 1536 */
     impasto_pass_progress_fn progress;  /* NULL = none */
     void *progress_user;
+    const struct impasto_genes *style_genes; /* NULL; else the style's relu4_1 mean and covariance (the
+                                           style image may then be NULL): one level only (lst NULL),
+                                           and the genes must hold a covariance */
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
@@ -643,6 +672,273 @@ void impasto_wct_options_init(impasto_wct_options *opt);
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
+
+/* ---- DeepDream ------------------------------------------------------------------------------ */
+
+/* Mordvintsev, Olah & Tyka, "Inceptionism: Going Deeper into Neural Networks" (Google Research
+ * blog, 2015) and their deepdream notebook, on VGG-19 (ProGamerGov/neural-dream's option set):
+ * gradient ascent on the picture itself to amplify what the network sees at chosen layers. Each
+ * step rolls the picture by a random jitter, takes the gradient of the objective (by default
+ * 0.5 ||a||^2 summed over the chosen layers' activations a, or over one channel of a layer), and
+ * moves the picture by learning_rate * g / mean|g|, then clips it to valid pixels. Octaves run
+ * from small to large: each octave is the photo shrunk by octave_scale from the next, and the
+ * detail dreamt at one octave (picture minus photo) is enlarged and carried up to the next. */
+typedef struct impasto_dream_progress {
+    int frame, num_frames;        /* zoom frames: 0-based frame being dreamt (0 of 1 without) */
+    int octave, num_octaves;      /* 0-based, 0 = the smallest */
+    int width, height;            /* this octave's size */
+    int iteration, num_iterations;/* steps done in this octave / per octave */
+    double objective;             /* the objective at the last step (before it moved the picture) */
+    double done;                  /* share of the whole call's work done, 0..1 (pixels x steps) */
+    double seconds;               /* since the call started */
+} impasto_dream_progress;
+/* Called after every step; non-zero cancels: impasto_dream returns IMPASTO_ERR_CANCELLED with
+ * *out the picture so far (the detail dreamt so far carried up to the full size). */
+typedef int (*impasto_dream_progress_fn)(const impasto_dream_progress *p, void *user);
+/* Zoom sequences: called with each finished frame (index 0-based; valid only during the call);
+ * non-zero stops the run (impasto_dream returns IMPASTO_ERR_CANCELLED, *out that frame). */
+typedef int (*impasto_dream_frame_fn)(const impasto_image *frame, int index, void *user);
+
+typedef struct impasto_dream_options {
+    const char *layers;          /* "relu4_2": comma-separated VGG-19 layers (conv1_1 ... pool5),
+                                    each optionally with one channel, "relu4_2,relu5_1:17"; the
+                                    objectives of the entries add up */
+    int image_size;              /* 512: the photo's longest side is resized to this (0 = keep) */
+    int octaves;                 /* 4 */
+    double octave_scale;         /* 1.4: each octave is the next one's size / octave_scale (> 1) */
+    int iterations;              /* 10 steps per octave */
+    double learning_rate;        /* 1.5: the step, in 0..255 pixel units, per mean |gradient| */
+    int jitter;                  /* 32: each step rolls the picture by up to this many pixels */
+    const impasto_image *guide;  /* NULL; else each position's features move towards the guide's
+                                    best-matching feature vector: the objective is the sum over
+                                    positions of the largest dot product with the guide's
+                                    features (the notebook's objective_guide) */
+    int guide_size;              /* 224: the guide's longest side (0 = keep) */
+    impasto_pooling pooling;     /* max */
+    int original_colors;         /* 0; 1: keep the photo's colours (luminance-only dream) */
+    int tile;                    /* 512: pictures with a side over this are run in tiles of at most
+                                    this side, the tile grid offset at random each step; 0 never */
+    int tile_halo;               /* -1: exact (the layers' receptive field: tiled gradients equal
+                                    untiled ones up to float rounding); else pixels, a multiple of
+                                    8 up to 512, rounded up to the deepest layer's stride (relu5_x:
+                                    16); smaller is faster, the random offset hides seams */
+    int64_t seed;                /* -1 = from the clock: jitter and tile offsets */
+    int zoom_frames;             /* 0: one picture; N: N frames, frame i+1 dreamt on frame i
+                                    zoomed by `zoom` about its centre; *out is the last frame */
+    double zoom;                 /* 1.05 */
+    impasto_dream_progress_fn progress;  /* NULL = none */
+    impasto_dream_frame_fn frame;        /* NULL = none */
+    void *progress_user;                 /* passed to both */
+} impasto_dream_options;
+
+void impasto_dream_options_init(impasto_dream_options *opt);
+
+/* Dreams on `content` with VGG-19 `vgg`. *out is a new RGB image of the (resized) content's
+ * size, with the content's alpha carried over (single pictures only). Refused before any work
+ * (IMPASTO_ERR_INVALID_ARG): a layer VGG-19 does not have, a channel past the layer's count, no
+ * layer, zero octaves or iterations, an octave scale not above 1, a smallest octave (or guide)
+ * smaller than the deepest layer's minimum side (vgg19: relu4_x 8, relu5_x 16 pixels). A
+ * gradient that becomes NaN or infinite is IMPASTO_ERR_NOT_FINITE, *out NULL. */
+impasto_status impasto_dream(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
+                             const impasto_dream_options *opt, impasto_image **out);
+
+/* ---- attention fusion: content attends over the painting's features ------------------------ */
+
+/* Feature fusion by attention, in the family of SANet (Park & Lee, "Arbitrary Style Transfer
+ * with Style-Attentional Networks", CVPR 2019), Avatar-Net's style decorator (Sheng et al. 2018)
+ * and style swap (Chen & Schmidt, "Fast Patch-based Style Transfer of Arbitrary Style", 2016),
+ * decoded with the AdaIN model's relu4_1 decoder. Without learned projections: the content's and
+ * the paintings' relu4_1 features are normalised per channel (mean 0, deviation 1, as SANet's
+ * mean_variance_norm), each N x N patch of them is made unit length, and every content position
+ * i takes
+ *   fused_i = sum_j softmax_j(cos(c_i, s_j) / temperature + ln w_k(j)) S_j
+ * over all N x N patches j of all paintings, S_j the painting's un-normalised patch; overlapping
+ * patches are averaged (N = 1: a position's own feature vector). hard = 1 takes the best patch
+ * instead: N = 3 and hard is Chen & Schmidt's style swap. Then fused' = alpha fused + (1 - alpha) f.
+ * The score matrix is never held whole: blocks of content positions against blocks of painting
+ * patches with a streaming softmax (docs/attention.md gives the memory bound). */
+typedef struct impasto_attention_options {
+    double alpha;                 /* 1.0: 0 decodes the content's own features, 1 the fused ones */
+    double temperature;           /* 0.05: softmax temperature on cosine scores, 1e-4 .. 100 */
+    int patch;                    /* 1: N, odd, 1 .. 9; the paintings' feature maps must be at least
+                                     N x N */
+    int hard;                     /* 0; 1: the best-matching patch alone (arg max) */
+    const double *style_weights;  /* NULL = equal; else one per painting (>= 0, not all 0): each of
+                                     painting k's patches gets w_k times the attention (ln w_k added
+                                     to its scores) */
+    const impasto_image *mask;    /* NULL; else as impasto_adain_options.mask: content region k (the
+                                     k-th gray level, darkest first) attends over painting k alone */
+    int content_size;             /* 512: the content's longest side is resized to this (0 = keep) */
+    int style_size;               /* 512: the same for each painting (0 = keep) */
+    /* Tiling as impasto_adain_options: the content's moments are taken over the whole image and
+     * every tile attends over all of the paintings' patches, so tiles differ from the untiled
+     * run only where the halo is cut short. */
+    int tile;                     /* -1: automatic; 0: never tile; N > 0: N x N tiles */
+    int tile_halo;                /* -1: exact (64 pixels); else a multiple of 8 up to 256 */
+    int memory_mb;                /* 1536; the paintings' patches (2 x 4 N^2 x 512 bytes per
+                                     position) count against it */
+    impasto_pass_progress_fn progress;  /* NULL = none; units: each painting encoded, each tile of
+                                           the statistics pass, and per tile of the stylize pass
+                                           IMPASTO_ATTENTION_STEPS attention steps then the tile */
+    void *progress_user;
+} impasto_attention_options;
+
+/* Progress units of attention in each tile (stage "attention"). */
+#define IMPASTO_ATTENTION_STEPS 8
+
+void impasto_attention_options_init(impasto_attention_options *opt);
+
+/* Repaints `content` with the features of `styles` (nstyles >= 1) by attention, with a model of
+ * kind "adain". *out is a new RGB image of the (resized) content's size, the content's alpha
+ * carried over. A patch larger than a painting's relu4_1 map, a temperature out of range and
+ * the like are IMPASTO_ERR_INVALID_ARG; non-finite features IMPASTO_ERR_NOT_FINITE. */
+impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                                 const impasto_image *const *styles, size_t nstyles,
+                                 const impasto_attention_options *opt, impasto_image **out);
+
+/* ---- breeding styles: a painting's genes ----------------------------------------------------- */
+
+/* A painting's genes: what the one-pass methods use of it — the mean and deviation of each channel
+ * of its relu4_1 features (AdaIN) and their covariance (WCT's relu4_1 level), read with the AdaIN
+ * model's encoder and tied to it. A child mixes its parents' genes with weights drawn from a flat
+ * Dirichlet and a small mutation (Artbreeder's way of working); genes stand in for a painting in
+ * impasto_adain_options.style_genes and impasto_wct_options.style_genes. Saved as safetensors
+ * ("mean" (512), "std" (512), "cov" (512, 512); metadata format "impasto-genes", the encoder and
+ * its weights' MD5, a child's parents' weights and seed). */
+typedef struct impasto_genes impasto_genes;
+#define IMPASTO_GENES_MAX_PARENTS 16
+
+/* The painting resized so its longest side is style_size (0 keeps it; 512 as adain), encoded. */
+impasto_status impasto_genes_from_image(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *painting,
+                                        int style_size, impasto_genes **out);
+/* Child number `child` of `seed`: the same (seed, child) always gives the same child, whatever
+ * other children are drawn. mutation 0 .. 1 (0.1 in impasto breed): the spread of the changes. */
+impasto_status impasto_genes_breed(impasto_ctx *ctx, const impasto_genes *const *parents, size_t n, uint64_t seed,
+                                   uint64_t child, double mutation, impasto_genes **out);
+/* A file of another kind (a model, any safetensors without the genes metadata), of another
+ * encoder, or with values genes cannot have is IMPASTO_ERR_FORMAT, the message naming the file. */
+impasto_status impasto_genes_load(impasto_ctx *ctx, const char *path, impasto_genes **out);
+/* Written atomically. */
+impasto_status impasto_genes_save(impasto_ctx *ctx, const impasto_genes *g, const char *path);
+int impasto_genes_has_covariance(const impasto_genes *g);
+/* A child's parents' weights (the number of parents; *weights valid while g lives); 0 for genes
+ * read from a painting. */
+size_t impasto_genes_weights(const impasto_genes *g, const double **weights);
+void impasto_genes_free(impasto_genes *g);
+
+/* ---- video ------------------------------------------------------------------------------- */
+
+/* Video files are read and written with FFmpeg's libraries (libavformat, libavcodec, libswscale),
+ * when libimpasto was built with them: impasto_video_supported() says so; without them every
+ * impasto_video_* call but the folder ones returns IMPASTO_ERR_UNSUPPORTED. A folder of PNG or
+ * JPEG frames (read in file-name order) works either way. FFmpeg's own log is silenced while a
+ * file is open (av_log_set_level: FFmpeg's setting, for the whole process). */
+int impasto_video_supported(void);
+
+typedef struct impasto_video_reader impasto_video_reader;
+
+typedef struct impasto_video_info {
+    int width, height;        /* the frames' size as decoded (rotation metadata not applied) */
+    int fps_num, fps_den;     /* the stream's frame rate (a folder: 25/1 unless told) */
+    long frames;              /* what the container says the frame count is, -1 when it does not
+                                 say; a hint only (it may lie): reading stops at the real end */
+    int sar_num, sar_den;     /* sample (pixel) aspect ratio, 0/1 when unknown */
+    double rotation;          /* degrees, counter-clockwise, from the display matrix (0: none) */
+    double duration;          /* seconds the file declares for the video (0: it does not say) */
+    int has_audio;            /* the file has an audio stream (a writer copies the first) */
+    int is_folder;
+    char codec[32];           /* the video codec's name ("h264", ...; "images" for a folder) */
+} impasto_video_info;
+
+/* Opens a video file, or a folder of PNG/JPEG frames. Refused with one message each: a file that
+ * is not a regular file (a FIFO is never waited on), not a container FFmpeg knows, without a
+ * video stream, with a codec this FFmpeg cannot decode, or frames over the context's pixel
+ * limit or IMPASTO_MAX_SIDE. */
+impasto_status impasto_video_open(impasto_ctx *ctx, const char *path, impasto_video_reader **out);
+void impasto_video_close(impasto_video_reader *r);
+void impasto_video_get_info(const impasto_video_reader *r, impasto_video_info *info);
+/* The next frame as a new RGB image (*frame), or *frame NULL at the end of the stream. A file
+ * that ends before its first frame, or is damaged or truncated in the middle (the demuxer or
+ * decoder fails), is IMPASTO_ERR_FORMAT naming the frame. Frames whose size changes mid-stream
+ * are scaled to the first frame's size. */
+impasto_status impasto_video_read(impasto_ctx *ctx, impasto_video_reader *r, impasto_image **frame);
+/* Frames read so far. */
+long impasto_video_frames_read(const impasto_video_reader *r);
+
+typedef struct impasto_video_writer impasto_video_writer;
+
+typedef struct impasto_video_writer_options {
+    int width, height;    /* 0, 0: the first frame's size; frames of another size are scaled */
+    int crf;              /* 18 (x264's visually lossless end); for encoders with a crf option */
+    const char *codec;    /* NULL: H.264 (libx264); else an FFmpeg encoder name (libx265, mpeg4,
+                             libvpx-vp9, ...) */
+    int fps_num, fps_den; /* 0: the reader's rate (25/1 without a reader) */
+    int sar_num, sar_den; /* 0: the reader's sample aspect ratio (none without a reader) */
+} impasto_video_writer_options;
+
+void impasto_video_writer_options_init(impasto_video_writer_options *opt);
+
+/* Starts writing `path`: a video file whose container FFmpeg tells from the name (.mp4, .mkv,
+ * .mov, .avi, ...), or, for a name ending in '/' or an existing folder, a folder of PNG frames
+ * (frame_000001.png, ...). Everything goes to a temporary file (folder) beside `path`, renamed at
+ * impasto_video_writer_finish, so a failed run leaves nothing under `path`. With a reader `src`:
+ * each frame written takes the time stamp of the frame last read from src (so variable frame
+ * rates, the frame count and the duration are kept), and the output keeps src's frame rate,
+ * sample aspect ratio and rotation (display matrix), and a copy of src's first audio stream,
+ * packet for packet. Odd sizes are encoded as 4:4:4 (4:2:0 needs even sides). */
+impasto_status impasto_video_writer_open(impasto_ctx *ctx, const char *path, impasto_video_reader *src,
+                                         const impasto_video_writer_options *opt,
+                                         impasto_video_writer **out);
+/* Encodes one frame (RGB, RGBA or gray; alpha is dropped). */
+impasto_status impasto_video_write(impasto_ctx *ctx, impasto_video_writer *w, const impasto_image *frame);
+/* Flushes the encoder, copies the rest of the audio (all of it with rest_of_audio 1, reading src
+ * to its end; else only what lies before the last frame written: an interrupted run), writes
+ * the container's index and renames the temporary file to final_path (NULL: the path given at
+ * open; it must name the same kind, file or folder). At least one frame must have been written. */
+impasto_status impasto_video_writer_finish(impasto_ctx *ctx, impasto_video_writer *w, const char *final_path,
+                                           int rest_of_audio);
+/* Frees the writer; unfinished, its temporary file is removed. NULL is ignored. */
+void impasto_video_writer_free(impasto_video_writer *w);
+
+/* Temporal consistency of stylised video (Ruder, Dosovitskiy & Brox, "Artistic style transfer for
+ * videos", GCPR 2016, section 3.2, used as a blend rather than a loss): for each new input frame
+ * the optical flow to the previous input frame is found both ways (DIS, Kroeger et al. 2016), the
+ * previous stylised frame is warped onto the new one, and where the forward-backward check trusts
+ * the flow the new stylised frame becomes (1 - weight) * stylised + weight * warped. Occluded and
+ * disoccluded pixels, motion boundaries and content entering the picture keep the new frame. */
+typedef struct impasto_temporal impasto_temporal;
+
+typedef struct impasto_temporal_options {
+    double weight;        /* 0.7: how much of the warped previous frame is kept where trusted */
+    int flow_preset;      /* 2: DIS's preset (0 ultrafast, 1 fast, 2 medium) */
+    int flow_max_side;    /* 640: the flow is found on frames shrunk to this longest side (0 = full
+                             size) and scaled back up */
+} impasto_temporal_options;
+
+void impasto_temporal_options_init(impasto_temporal_options *opt);
+impasto_status impasto_temporal_create(impasto_ctx *ctx, int width, int height,
+                                       const impasto_temporal_options *opt, impasto_temporal **out);
+void impasto_temporal_free(impasto_temporal *t);
+/* A new input frame (of the size given at create): finds the flow to the previous one and warps
+ * the previous stylised frame. *warped (owned by t, valid until the next call; NULL for the
+ * first frame of a shot) is that warped frame, and *mask, when asked for, its trust mask
+ * (a 1-channel image, 1 trusted, 0 not). */
+impasto_status impasto_temporal_next(impasto_ctx *ctx, impasto_temporal *t, const impasto_image *frame,
+                                     const impasto_image **warped, const impasto_image **mask);
+/* Blends `stylised` (the new frame's stylisation, its size; changed in place) with the warped
+ * previous one, and keeps the result as the previous stylised frame. */
+impasto_status impasto_temporal_blend(impasto_ctx *ctx, impasto_temporal *t, impasto_image *stylised);
+/* Forgets the previous frames (a new shot starts). */
+void impasto_temporal_reset(impasto_temporal *t);
+
+/* The warping error of Lai et al., "Learning Blind Video Temporal Consistency", ECCV 2018 (eq. 9):
+ * out1 warped onto out2 by the flow of the inputs in1 -> in2 (all four of one size), and
+ *   E = sum_p M(p) |out2(p) - warp(out1)(p)|^2 / sum_p M(p),
+ * |.|^2 over the RGB channels (0..1), M the forward-backward trust mask of that flow (found at
+ * full size with the medium preset). *trusted is the share of pixels with M = 1. */
+impasto_status impasto_warping_error(impasto_ctx *ctx, const impasto_image *in1, const impasto_image *in2,
+                                     const impasto_image *out1, const impasto_image *out2, double *error,
+                                     double *trusted);
 
 /* ---- evaluating results ------------------------------------------------------------------ */
 

@@ -67,6 +67,9 @@ static void test_ncnn(void) { CHECK(replay("ncnn", fuzz_run_ncnn) >= 5); }
 static void test_graphdef(void) { replay("graphdef", fuzz_run_graphdef); }
 static void test_pth(void) { CHECK(replay("pth", fuzz_run_pth) >= 30); }
 static void test_gan_model(void) { CHECK(replay("gan_model", fuzz_run_gan_model) >= 6); }
+#ifdef IMPASTO_VIDEO
+static void test_video(void) { CHECK(replay("video", fuzz_run_video) >= 3); }
+#endif
 
 /* The folder is where `make test` expects it: a run from elsewhere would silently replay nothing. */
 static void test_found_regressions(void) {
@@ -121,5 +124,8 @@ int main(void) {
     RUN(test_graphdef);
     RUN(test_pth);
     RUN(test_gan_model);
+#ifdef IMPASTO_VIDEO
+    RUN(test_video);
+#endif
     return test_summary();
 }

@@ -104,6 +104,121 @@ static void test_exact_gradient(void) {
     CHECK(n == 12);
 }
 
+typedef struct last_seen {
+    double loss;
+    int tiles, history, tile_calls;
+} last_seen;
+
+static int see(const impasto_progress *p, void *user) {
+    last_seen *l = user;
+    if (p->tile_runs > 0) {
+        l->tile_calls++;
+        return 0;
+    }
+    l->loss = p->loss;
+    l->tiles = p->num_tiles;
+    l->history = p->lbfgs_history;
+    return 0;
+}
+
+/* A whole run, untiled and in forced small tiles, on a picture small enough to run whole (128x85,
+ * shallow layers so the test is quick: relu1_1, relu2_1 for style, relu2_2 for content, halos of 6
+ * px): the exact tiling ends within 1% of the untiled loss after 40 L-BFGS iterations (measured:
+ * printed), and its picture has no seams — the seam ratio on the tile grid within 0.05 of the
+ * untiled picture's on the same grid. The random tiling (Adam, as it changes the function under the
+ * optimiser) is compared with untiled Adam: within 30% of its true loss. */
+static void run_one(impasto_transfer_options *opt, int tile, impasto_tiling tiling, double *loss, double *seam,
+                    last_seen *seen) {
+    opt->tile = tile;
+    opt->tiling = tiling;
+    opt->progress = see;
+    opt->progress_user = seen;
+    impasto_image *out = NULL;
+    impasto_status s = impasto_transfer(ctx, vgg, content, one_style(), 1, opt, &out);
+    CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
+    if (!out) return;
+    CHECK(impasto_image_width(out) == 128 && impasto_image_height(out) == 85);
+    *seam = metrics_seam_ratio(out, 32, 32);
+    /* the true (untiled) loss of the picture */
+    impasto_transfer_options e = *opt;
+    e.tile = 0;
+    e.progress = NULL;
+    float *g = NULL;
+    double parts[4];
+    s = gatys_evaluate_at(ctx, vgg, content, style, &e, out, &g, parts, NULL);
+    CHECK(s == IMPASTO_OK);
+    *loss = parts[0];
+    free(g);
+    impasto_image_free(out);
+}
+
+static void test_tiled_runs(void) {
+    impasto_transfer_options opt;
+    impasto_transfer_options_init(&opt);
+    opt.image_size = 128;
+    opt.num_iterations = 40;
+    opt.seed = 3;
+    opt.save_iter = 0;
+    opt.style_layers = "relu1_1,relu2_1";
+    opt.content_layers = "relu2_2";
+    double lu = 0, le = 0, su = 0, se = 0, la = 0, lr = 0, sa = 0, sr = 0;
+    last_seen u = {0}, e = {0}, a = {0}, r = {0};
+    run_one(&opt, 0, IMPASTO_TILING_EXACT, &lu, &su, &u);
+    run_one(&opt, 32, IMPASTO_TILING_EXACT, &le, &se, &e);
+    opt.optimizer = IMPASTO_OPTIM_ADAM;
+    run_one(&opt, 0, IMPASTO_TILING_EXACT, &la, &sa, &a);
+    run_one(&opt, 32, IMPASTO_TILING_RANDOM, &lr, &sr, &r);
+    printf("  L-BFGS untiled: loss %.6g, seam ratio %.3f; exact tiles (%d): loss %.6g, seam ratio %.3f\n", lu, su,
+           e.tiles, le, se);
+    printf("  Adam untiled: loss %.6g, seam ratio %.3f; random tiles (%d): loss %.6g, seam ratio %.3f\n", la, sa,
+           r.tiles, lr, sr);
+    /* 128x85 in 32s: 4 x 3; the random cut merges the 21-row last piece (thinner than 32) */
+    CHECK(u.tiles == 1 && e.tiles == 12 && r.tiles == 8);
+    CHECK(u.history == 40 && e.history == 40 && r.history == 0);
+    CHECK(u.tile_calls == 0 && e.tile_calls > 0);
+    CHECK_MSG(fabs(le - lu) <= 0.01 * lu, "exact %g, untiled %g", le, lu);
+    CHECK_MSG(fabs(se - su) <= 0.05, "seams: exact %g, untiled %g", se, su);
+    CHECK_MSG(fabs(lr - la) <= 0.3 * la, "random %g, untiled %g", lr, la);
+}
+
+/* Under a budget: the least budget a refusal names runs, and one MB less is refused. */
+static void test_budget(void) {
+    impasto_transfer_options opt;
+    impasto_transfer_options_init(&opt);
+    opt.image_size = 512;
+    opt.num_iterations = 0;
+    opt.save_iter = 0;
+    opt.style_layers = "relu1_1,relu2_1";
+    opt.content_layers = "relu2_2";
+    opt.memory_mb = 1;
+    impasto_image *out = NULL;
+    impasto_status s = impasto_transfer(ctx, vgg, content, one_style(), 1, &opt, &out);
+    CHECK(s == IMPASTO_ERR_INVALID_ARG && !out);
+    const char *m = strstr(impasto_ctx_error(ctx), "needs at least ");
+    CHECK_MSG(m != NULL, "%s", impasto_ctx_error(ctx));
+    if (!m) return;
+    int need = atoi(m + strlen("needs at least "));
+    printf("  512x339: %s\n", impasto_ctx_error(ctx));
+    opt.memory_mb = need - 1;
+    s = impasto_transfer(ctx, vgg, content, one_style(), 1, &opt, &out);
+    CHECK(s == IMPASTO_ERR_INVALID_ARG && !out);
+    last_seen seen = {0};
+    opt.memory_mb = need;
+    opt.num_iterations = 1;
+    opt.progress = see;
+    opt.progress_user = &seen;
+    s = impasto_transfer(ctx, vgg, content, one_style(), 1, &opt, &out);
+    CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
+    CHECK(seen.tiles > 1 && seen.history == 1);
+    impasto_image_free(out);
+    /* a roomy budget: untiled, the history asked for (capped by the iterations) */
+    opt.memory_mb = 4000;
+    opt.num_iterations = 2;
+    s = impasto_transfer(ctx, vgg, content, one_style(), 1, &opt, &out);
+    CHECK(s == IMPASTO_OK && seen.tiles == 1 && seen.history == 2);
+    impasto_image_free(out);
+}
+
 int main(void) {
     ctx = impasto_ctx_create();
     if (impasto_model_load(ctx, MODEL, &vgg) != IMPASTO_OK ||
@@ -114,6 +229,8 @@ int main(void) {
         return 1;
     }
     RUN(test_exact_gradient);
+    RUN(test_tiled_runs);
+    RUN(test_budget);
     impasto_image_free(content);
     impasto_image_free(style);
     impasto_model_free(vgg);

@@ -176,7 +176,7 @@ static void test_instance_norm_fd(void) {
         /* The fused ReLU's gradient is applied by relu_backward from the output. */
         if (t.relu) relu_backward(n, t.y, t.r, dy);
         else memcpy(dy, t.r, n * sizeof *dy);
-        instance_norm_backward(t.c, t.hw, t.x, t.gamma, mean, is, dy, dx, dg, db, t.threads);
+        instance_norm_backward(t.c, t.hw, t.x, t.gamma, mean, is, dy, NULL, dx, dg, db, t.threads);
         int bad = fd_check("dx", t.x, n, dx, in_loss, &t, 1e-3f, 5e-3);
         bad += fd_check("dgamma", t.gamma, t.c, dg, in_loss, &t, 1e-3f, 5e-3);
         bad += fd_check("dbeta", t.beta, t.c, db, in_loss, &t, 1e-3f, 5e-3);
@@ -184,9 +184,19 @@ static void test_instance_norm_fd(void) {
         /* Accumulation and in place (dx == dy): a second call doubles dgamma, same dx. */
         float *dg2 = malloc(t.c * sizeof *dg2);
         memcpy(dg2, dg, t.c * sizeof *dg2);
-        instance_norm_backward(t.c, t.hw, t.x, t.gamma, mean, is, dy, dy, dg, NULL, t.threads);
+        instance_norm_backward(t.c, t.hw, t.x, t.gamma, mean, is, dy, NULL, dy, dg, NULL, t.threads);
         for (int ch = 0; ch < t.c; ch++) CHECK_NEAR(dg[ch], 2 * dg2[ch], 1e-5 * (1 + fabs(dg2[ch])));
         CHECK(memcmp(dx, dy, n * sizeof *dx) == 0);
+        if (t.relu) {
+            /* The ReLU's backward fused (relu_y): the same numbers from the ReLU's output gradient,
+             * in place too. */
+            float *dg3 = calloc(t.c, sizeof *dg3), *db3 = calloc(t.c, sizeof *db3), *g3 = falloc(n);
+            memcpy(g3, t.r, n * sizeof *g3);
+            instance_norm_backward(t.c, t.hw, t.x, t.gamma, mean, is, g3, t.y, g3, dg3, db3, t.threads);
+            CHECK(memcmp(g3, dx, n * sizeof *dx) == 0);
+            for (int ch = 0; ch < t.c; ch++) CHECK(dg3[ch] == dg2[ch] && db3[ch] == db[ch]);
+            free(dg3), free(db3), free(g3);
+        }
         free(dg2), free(mean), free(is), free(dy), free(dx), free(dg), free(db);
         free(t.x), free(t.y), free(t.r), free(t.gamma), free(t.beta);
     }

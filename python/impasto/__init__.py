@@ -13,8 +13,8 @@ PIL image). Options are the command line's long options in snake_case. Models ar
     zebra = impasto.translate("horse.jpg", "h2z.safetensors")                  # A -> B
 """
 
-from ._api import (adain, encode_image, evaluate, fast, gan_train, load_image, save_image, train,
-                   transfer, translate, version, wct)
+from ._api import (adain, attention, dream, encode_image, evaluate, fast, gan_train, load_image, save_image,
+                   train, transfer, translate, version, wct)
 from ._errors import (Cancelled, ChecksumError, Error, FileError, FormatError, InvalidArgument,
                       LibraryNotFound, ModelNotFound, NotFinite, OutOfMemory, TooLarge, Unsupported)
 from ._images import to_pil
@@ -25,7 +25,7 @@ from ._run import Progress
 __version__ = "0.1.0"
 
 __all__ = [
-    "transfer", "adain", "wct", "fast", "train", "translate", "gan_train", "evaluate",
+    "transfer", "adain", "attention", "wct", "fast", "train", "translate", "gan_train", "evaluate", "dream",
     "load_image", "save_image", "encode_image", "to_pil", "version",
     "find_model", "model_search_dirs", "clear_model_cache", "library_path", "Progress",
     "Error", "InvalidArgument", "FileError", "FormatError", "TooLarge", "OutOfMemory",

@@ -1,5 +1,5 @@
-"""The public functions: transfer, adain, wct, fast, train, translate, gan_train, evaluate, and
-image helpers."""
+"""The public functions: transfer, adain, wct, fast, train, translate, gan_train, evaluate, dream,
+and image helpers."""
 
 import math
 import operator
@@ -11,7 +11,7 @@ from ._models import get_model
 from ._native import Context, ffi, func, lib, text
 from ._run import Progress, Runner
 
-__all__ = ["transfer", "adain", "wct", "fast", "train", "translate", "gan_train", "evaluate",
+__all__ = ["transfer", "adain", "wct", "fast", "train", "translate", "gan_train", "evaluate", "dream",
            "load_image", "save_image", "encode_image", "version"]
 
 _AUTO = object()
@@ -371,6 +371,64 @@ def adain(content, styles, *, model=None, progress=None, **options):
         out = ffi.new("impasto_image **")
         status, result = _run(runner, lambda: L.impasto_adain(ctx.ptr, model_.ptr, c_content, c_styles,
                                                                len(styles), opt, out), out)
+        ctx.check(status)
+        return result
+    finally:
+        keep.release()
+
+
+_ATTENTION_OPTIONS = ("alpha", "temperature", "patch", "hard", "style_weights", "mask", "content_size",
+                      "style_size", "tile", "tile_halo", "memory", "threads")
+
+
+def attention(content, styles, *, model=None, progress=None, **options):
+    """Repaint `content` by attention over the features of `styles` (one image or a list)
+    (`impasto attention`): each photo position takes the softmax-weighted mix of the paintings'
+    relu4_1 patches. Options: temperature=0.05, patch=1 (odd, up to 9), hard=False (patch=3 with
+    hard=True is style swap), alpha=1, style_weights, mask, content_size=512, style_size=512,
+    tile=None, tile_halo=None, memory=1536, threads=0. progress as adain(). Returns a float32
+    (H, W, 3|4) array."""
+    _check_options("attention", options, _ATTENTION_OPTIONS)
+    L = lib()
+    styles = _style_list(styles)
+    ctx = Context(options.get("threads", 0))
+    keep = _Keep()
+    opt = ffi.new("impasto_attention_options *")
+    L.impasto_attention_options_init(opt)
+    try:
+        o = options
+        for k in ("alpha", "temperature"):
+            if k in o:
+                setattr(opt, k, _float(k, o[k]))
+        if "patch" in o:
+            opt.patch = _int("patch", o["patch"])
+        if "hard" in o:
+            opt.hard = _bool(o["hard"])
+        if o.get("style_weights") is not None:
+            w = _floats("style_weights", o["style_weights"])
+            if len(w) != len(styles):
+                raise InvalidArgument("style_weights has %d values for %d style images"
+                                      % (len(w), len(styles)))
+            opt.style_weights = keep.doubles(w)
+        for k in ("content_size", "style_size"):
+            if k in o:
+                setattr(opt, k, _int(k, o[k]))
+        if "tile" in o:
+            opt.tile = _tile("tile", o["tile"])
+        if "tile_halo" in o:
+            opt.tile_halo = _halo("tile_halo", o["tile_halo"])
+        if o.get("memory") is not None:
+            opt.memory_mb = _int("memory", o["memory"])
+        model_ = get_model(ctx, model if model is not None else "adain", "model")
+        if o.get("mask") is not None:
+            opt.mask = keep.image(ctx, o["mask"])
+        c_content = keep.image(ctx, content)
+        c_styles = ffi.new("const impasto_image *[]", [keep.image(ctx, s) for s in styles])
+        runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
+        opt.progress = runner.callback
+        out = ffi.new("impasto_image **")
+        status, result = _run(runner, lambda: L.impasto_attention(ctx.ptr, model_.ptr, c_content, c_styles,
+                                                                   len(styles), opt, out), out)
         ctx.check(status)
         return result
     finally:
@@ -836,5 +894,91 @@ def evaluate(output, content, styles, *, model=None, **options):
             "style_layers": layers(res.num_style_layers, res.style_layer_name, res.style_layer_loss),
             "swd_layers": layers(res.num_swd_layers, res.swd_layer_name, res.swd_layer),
         }
+    finally:
+        keep.release()
+
+
+# ---- DeepDream ------------------------------------------------------------------------------
+
+_DREAM_OPTIONS = ("layers", "image_size", "octaves", "octave_scale", "iterations", "learning_rate",
+                  "jitter", "guide", "guide_size", "pooling", "original_colors", "tile", "tile_halo",
+                  "seed", "zoom_frames", "zoom", "threads")
+
+
+def _dream_info(p):
+    return Progress(frame=p.frame, num_frames=p.num_frames, octave=p.octave, num_octaves=p.num_octaves,
+                    width=p.width, height=p.height, iteration=p.iteration,
+                    num_iterations=p.num_iterations, objective=p.objective, done=p.done,
+                    seconds=p.seconds)
+
+
+def dream(content, *, model=None, progress=None, **options):
+    """DeepDream on `content` with VGG-19 (`impasto dream`). Options are the CLI's long options in
+    snake_case: layers="relu4_2" (a comma list or a sequence; "relu5_1:17" is one channel),
+    image_size=512 (0 keeps the photo's), octaves=4, octave_scale=1.4, iterations=10 (per
+    octave), learning_rate=1.5, jitter=32, guide (an image to dream towards), guide_size=224,
+    pooling="max"|"avg", original_colors=False, tile=512 (0: never), tile_halo=None (exact),
+    seed=-1, zoom_frames=0, zoom=1.05, threads=0.
+
+    progress(p) is called every step with p.frame, p.num_frames, p.octave, p.num_octaves,
+    p.width, p.height, p.iteration, p.num_iterations, p.objective, p.done (0..1) and p.seconds;
+    returning True cancels (impasto.Cancelled, whose .result is the picture so far). Returns a
+    float32 (H, W, 3) array (4 channels when the content has alpha); with zoom_frames=N, the list
+    of the N frames."""
+    _check_options("dream", options, _DREAM_OPTIONS)
+    L = lib()
+    ctx = Context(options.get("threads", 0))
+    keep = _Keep()
+    opt = ffi.new("impasto_dream_options *")
+    L.impasto_dream_options_init(opt)
+    try:
+        o = options
+        for k in ("octave_scale", "learning_rate", "zoom"):
+            if k in o:
+                setattr(opt, k, _float(k, o[k]))
+        for k in ("image_size", "octaves", "iterations", "jitter", "guide_size", "zoom_frames", "seed"):
+            if k in o:
+                setattr(opt, k, _int(k, o[k]))
+        if "tile" in o:
+            opt.tile = 0 if o["tile"] is None else _int("tile", o["tile"])
+        if "tile_halo" in o:
+            opt.tile_halo = _halo("tile_halo", o["tile_halo"])
+        if "original_colors" in o:
+            opt.original_colors = _bool(o["original_colors"])
+        if "pooling" in o:
+            opt.pooling = _choice("pooling", o["pooling"],
+                                  {"max": L.IMPASTO_POOL_MAX, "avg": L.IMPASTO_POOL_AVG})
+        if "layers" in o:
+            opt.layers = keep.cstr(_layers(o["layers"]))
+        vgg = get_model(ctx, model if model is not None else "vgg19", "model")
+        c_content = keep.image(ctx, content)
+        if o.get("guide") is not None:
+            opt.guide = keep.image(ctx, o["guide"])
+        frames = []
+        frame_error = []
+
+        def on_frame(img, index, _user):
+            try:
+                frames.append(im.to_array(img))
+                return 0
+            except BaseException as e:  # noqa: B902 - must not unwind through C
+                frame_error.append(e)
+                return 1
+
+        frame_cb = ffi.callback("impasto_dream_frame_fn", on_frame)
+        if opt.zoom_frames > 0:
+            opt.frame = frame_cb
+        runner = Runner("impasto_dream_progress_fn", progress, _dream_info)
+        opt.progress = runner.callback
+        out = ffi.new("impasto_image **")
+        status, result = _run(runner, lambda: L.impasto_dream(ctx.ptr, vgg.ptr, c_content, opt, out), out)
+        if frame_error:
+            raise frame_error[0]
+        if status != L.IMPASTO_OK:
+            err = ctx.error(status)
+            if isinstance(err, Cancelled):
+                err.result = frames + [result] if opt.zoom_frames > 0 else result
+            raise err
+        return frames if opt.zoom_frames > 0 else result
     finally:
         keep.release()

@@ -53,6 +53,7 @@ void impasto_model_free(impasto_model *model);
 typedef enum { IMPASTO_INIT_RANDOM = 0, IMPASTO_INIT_IMAGE } impasto_init;
 typedef enum { IMPASTO_OPTIM_LBFGS = 0, IMPASTO_OPTIM_ADAM } impasto_optimizer;
 typedef enum { IMPASTO_POOL_MAX = 0, IMPASTO_POOL_AVG } impasto_pooling;
+typedef enum { IMPASTO_TILING_EXACT = 0, IMPASTO_TILING_RANDOM } impasto_tiling;
 
 typedef struct impasto_progress {
     int scale_index, num_scales;
@@ -61,6 +62,9 @@ typedef struct impasto_progress {
     double loss, content_loss, style_loss, tv_loss;
     double seconds;
     const impasto_image *image;
+    int num_tiles;
+    int lbfgs_history;
+    int tile_done, tile_runs;
 } impasto_progress;
 
 typedef int (*impasto_progress_fn)(const impasto_progress *p, void *user);
@@ -95,6 +99,9 @@ typedef struct impasto_transfer_options {
     int scale_iterations[IMPASTO_MAX_SCALES];
     impasto_progress_fn progress;
     void *progress_user;
+    int memory_mb;
+    int tile;
+    impasto_tiling tiling;
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);
@@ -106,7 +113,6 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
 typedef struct impasto_fast_model impasto_fast_model;
 impasto_status impasto_fast_load(impasto_ctx *ctx, const char *path, impasto_fast_model **out);
 void impasto_fast_free(impasto_fast_model *model);
-
 
 typedef struct impasto_pass_progress {
     const char *stage;
@@ -133,6 +139,8 @@ impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
                                     const impasto_image *content, const impasto_fast_options *opt,
                                     impasto_image **out);
 
+typedef struct impasto_genes impasto_genes;
+
 typedef struct impasto_adain_options {
     double alpha;
     const double *style_weights;
@@ -146,6 +154,7 @@ typedef struct impasto_adain_options {
     int crop;
     impasto_pass_progress_fn progress;
     void *progress_user;
+    const struct impasto_genes *const *style_genes;
 } impasto_adain_options;
 
 void impasto_adain_options_init(impasto_adain_options *opt);
@@ -161,9 +170,17 @@ typedef struct impasto_train_progress {
     const char *checkpoint;
     const impasto_image *preview;
     double adversarial_loss, discriminator_loss;
+    long images;
+    double sum_seconds;
 } impasto_train_progress;
 
 typedef int (*impasto_train_progress_fn)(const impasto_train_progress *p, void *user);
+
+typedef struct impasto_process_group {
+    int rank, size;
+    int (*sum)(void *user, void *buf, size_t n, int is_double);
+    void *user;
+} impasto_process_group;
 
 typedef struct impasto_train_options {
     double content_weight;
@@ -188,6 +205,7 @@ typedef struct impasto_train_options {
     double adversarial_weight;
     const char *const *paintings;
     size_t npaintings;
+    const impasto_process_group *group;
 } impasto_train_options;
 
 void impasto_train_options_init(impasto_train_options *opt);
@@ -279,12 +297,44 @@ typedef struct impasto_wct_options {
     int memory_mb;
     impasto_pass_progress_fn progress;
     void *progress_user;
+    const struct impasto_genes *style_genes;
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
+
+typedef struct impasto_attention_options {
+    double alpha;
+    double temperature;
+    int patch;
+    int hard;
+    const double *style_weights;
+    const impasto_image *mask;
+    int content_size;
+    int style_size;
+    int tile;
+    int tile_halo;
+    int memory_mb;
+    impasto_pass_progress_fn progress;
+    void *progress_user;
+} impasto_attention_options;
+
+void impasto_attention_options_init(impasto_attention_options *opt);
+impasto_status impasto_attention(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *content,
+                                 const impasto_image *const *styles, size_t nstyles,
+                                 const impasto_attention_options *opt, impasto_image **out);
+
+impasto_status impasto_genes_from_image(impasto_ctx *ctx, const impasto_model *adain, const impasto_image *painting,
+                                        int style_size, impasto_genes **out);
+impasto_status impasto_genes_breed(impasto_ctx *ctx, const impasto_genes *const *parents, size_t n, uint64_t seed,
+                                   uint64_t child, double mutation, impasto_genes **out);
+impasto_status impasto_genes_load(impasto_ctx *ctx, const char *path, impasto_genes **out);
+impasto_status impasto_genes_save(impasto_ctx *ctx, const impasto_genes *g, const char *path);
+int impasto_genes_has_covariance(const impasto_genes *g);
+size_t impasto_genes_weights(const impasto_genes *g, const double **weights);
+void impasto_genes_free(impasto_genes *g);
 
 typedef struct impasto_eval_options {
     const char *content_layers;
@@ -319,4 +369,42 @@ impasto_status impasto_evaluate(impasto_ctx *ctx, const impasto_model *vgg,
                                 const impasto_image *output, const impasto_image *content,
                                 const impasto_image *const *styles, size_t nstyles,
                                 const impasto_eval_options *opt, impasto_eval_result *result);
+
+typedef struct impasto_dream_progress {
+    int frame, num_frames;
+    int octave, num_octaves;
+    int width, height;
+    int iteration, num_iterations;
+    double objective;
+    double done;
+    double seconds;
+} impasto_dream_progress;
+typedef int (*impasto_dream_progress_fn)(const impasto_dream_progress *p, void *user);
+typedef int (*impasto_dream_frame_fn)(const impasto_image *frame, int index, void *user);
+
+typedef struct impasto_dream_options {
+    const char *layers;
+    int image_size;
+    int octaves;
+    double octave_scale;
+    int iterations;
+    double learning_rate;
+    int jitter;
+    const impasto_image *guide;
+    int guide_size;
+    impasto_pooling pooling;
+    int original_colors;
+    int tile;
+    int tile_halo;
+    int64_t seed;
+    int zoom_frames;
+    double zoom;
+    impasto_dream_progress_fn progress;
+    impasto_dream_frame_fn frame;
+    void *progress_user;
+} impasto_dream_options;
+
+void impasto_dream_options_init(impasto_dream_options *opt);
+impasto_status impasto_dream(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
+                             const impasto_dream_options *opt, impasto_image **out);
 """

@@ -24,6 +24,18 @@
  * deepest layer used may need more: vgg19_min_side.) */
 #define IMAGE_MIN_SIDE 16
 
+/* ---- DeepDream (methods/dream.c) ------------------------------------------------------------ */
+
+/* The most octaves a dream takes; the guide's default longest side (the notebook's guide is a
+ * 224 px picture, the size the network was trained on); the default interior tile side (a plan
+ * of 512 + 2 x 88 px to relu4_2 is about 300 MB); the largest halo asked for; the most zoom
+ * frames. */
+#define DREAM_MAX_OCTAVES 32
+#define DREAM_GUIDE_SIZE 224
+#define DREAM_DEFAULT_TILE 512
+#define DREAM_MAX_HALO 512
+#define DREAM_MAX_FRAMES 100000
+
 /* ---- model files ------------------------------------------------------------------------ */
 
 /* Dimensions of a tensor in any model file (safetensors, GraphDef). */

@@ -19,6 +19,7 @@
 #include "core/image.h"
 #include "core/threads.h"
 #include "methods/color.h"
+#include "methods/genes.h"
 #include "methods/mask.h"
 #include "methods/planes.h"
 #include "methods/tile.h"
@@ -60,17 +61,6 @@ static impasto_status check_options(impasto_ctx *ctx, size_t nstyles, const impa
             return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a mask gives each style its own region: no style weights");
     }
     return IMPASTO_OK;
-}
-
-/* Spatial control: region[i] (n = FH x FW) = the region (methods/mask.h) under relu4_1 position
- * i, which stands for the 8x8 pixels of the (h, w) content it was pooled from. The mask's level
- * count must equal nstyles. */
-static impasto_status mask_regions(impasto_ctx *ctx, const impasto_image *mask, int h, int w, int fh, int fw,
-                                   size_t nstyles, int *region) {
-    int rank[256];
-    impasto_status s = mask_ranks(ctx, mask, nstyles, "style image", rank);
-    if (s == IMPASTO_OK) mask_region_map(mask, rank, h, w, 8, fh, fw, region);
-    return s;
 }
 
 /* Pass-1 accumulator of the content's (or a style's) relu4_1 moments, per region r of the mask
@@ -222,8 +212,13 @@ static impasto_status adain_run(impasto_ctx *ctx, const impasto_model *adain, co
                         adain ? "this one is of kind '" : "none was given", adain ? adain->kind : "",
                         adain ? "'" : "");
     if (!content || !styles) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: no content or style image given");
-    for (size_t k = 0; k < nstyles; k++)
-        if (!styles[k]) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: style image %zu is missing", k + 1);
+    for (size_t k = 0; k < nstyles; k++) {
+        const int genes = opt && opt->style_genes && opt->style_genes[k];
+        if (!styles[k] && !genes) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: style image %zu is missing", k + 1);
+        if (genes && opt->preserve_color)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "AdaIN: preserve_color recolours the painting's pixels, and "
+                            "style %zu is genes (no pixels)", k + 1);
+    }
     impasto_status s = check_options(ctx, nstyles, opt);
     if (s != IMPASTO_OK) return s;
 
@@ -261,7 +256,7 @@ static impasto_status adain_run(impasto_ctx *ctx, const impasto_model *adain, co
         s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     if (s == IMPASTO_OK && opt->mask) {
         if (!(region = malloc((size_t)fh * (size_t)fw * sizeof *region))) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
-        else s = mask_regions(ctx, opt->mask, h, w, fh, fw, nstyles, region);
+        else s = mask_regions(ctx, opt->mask, h, w, 8, fh, fw, nstyles, region);
     }
     /* Pass 1: the content's moments over the whole image (per region with a mask). */
     if (s == IMPASTO_OK) s = acc_init(ctx, &acc, nreg, region, fw);
@@ -275,7 +270,14 @@ static impasto_status adain_run(impasto_ctx *ctx, const impasto_model *adain, co
         double wk = (opt->style_weights ? opt->style_weights[k] : 1.0) / wsum;
         if (!(wk > 0 || region)) continue;
         double *mk = smean + k * ADAIN_FEAT_C, *sk = ssd + k * ADAIN_FEAT_C;  // (512), (512)
-        s = style_moments(ctx, net, styles[k], opt, xc, (size_t)h * (size_t)w, mk, sk);
+        const impasto_genes *g = opt->style_genes ? opt->style_genes[k] : NULL;
+        if (g) {
+            /* The painting's moments as genes.c read them. */
+            s = genes_check_encoder(ctx, g, net, k);
+            for (int c = 0; s == IMPASTO_OK && c < ADAIN_FEAT_C; c++) mk[c] = g->mean[c], sk[c] = g->std[c];
+        } else {
+            s = style_moments(ctx, net, styles[k], opt, xc, (size_t)h * (size_t)w, mk, sk);
+        }
         if (s == IMPASTO_OK && (!doubles_finite(mk, ADAIN_FEAT_C) || !doubles_finite(sk, ADAIN_FEAT_C)))
             s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "AdaIN: the relu4_1 features of style image %zu hold NaN or "
                          "infinite values (the model's weights overflow on this picture)", k + 1);

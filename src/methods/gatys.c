@@ -503,6 +503,10 @@ static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, c
             s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory for the optimiser's history at %dx%d", r.w, r.h);
             break;
         }
+        if (rc == GATYS_NO_MEMORY) {
+            s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory running the tiles of %dx%d", r.w, r.h);
+            break;
+        }
         if (rc == GATYS_NOT_FINITE) {
             /* The failing evaluation is the one after the last finished iteration. */
             s = ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "the loss became NaN or infinite at iteration %d of scale %d "

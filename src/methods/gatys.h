@@ -10,6 +10,8 @@
 #define GATYS_NOT_FINITE 100
 /* ... and when the progress callback cancels in the middle of a tiled evaluation. */
 #define GATYS_CANCELLED 101
+/* ... and when a tile's plan could not grow its workspace. */
+#define GATYS_NO_MEMORY 102
 
 typedef struct gatys_tiles gatys_tiles;
 

@@ -225,8 +225,10 @@ typedef struct choice {
 static int crop_side(const gatys_tiles *T, int t, int n) {
     int c = t + T->ehl + T->ehr;
     if (T->mode == IMPASTO_TILING_RANDOM) {
-        /* its own crops, and the exact passes over the targets with at least GT_MIN_TILE inside */
-        c = t + GT_MERGE;
+        /* its own crops — a tile may take in a thin piece at both ends (axis_cut: less than
+         * GT_MERGE each, when the picture holds only three pieces) — and the exact passes over
+         * the targets with at least GT_MIN_TILE inside */
+        c = t + 2 * GT_MERGE;
         if (c < GT_MIN_TILE + T->ehl + T->ehr) c = GT_MIN_TILE + T->ehl + T->ehr;
     }
     return c < n ? c : n;
@@ -314,7 +316,11 @@ impasto_status gatys_tiles_choose(impasto_ctx *ctx, gatys_run *r) {
         if (!found) {
             /* The least budget: the shortest history with the smallest tile; and Adam's. */
             const int cmin = crop_side(T, GT_MIN_TILE, maxside);
-            const double tile_min = crop_bytes(ctx, r, cmin, cmin);
+            double tile_min = crop_bytes(ctx, r, cmin, cmin);
+            /* on a small picture the whole picture's plan may take less than the smallest crop's */
+            size_t whole = plan_bytes(ctx, r, r->h, r->w);
+            if (whole != SIZE_MAX && (double)whole + (double)n * sizeof(float) + GT_FIXED_BYTES < tile_min)
+                tile_min = (double)whole + (double)n * sizeof(float) + GT_FIXED_BYTES;
             const double need = optimizer_bytes(opt, n, m) + content + tile_min;
             impasto_transfer_options adam = *opt;
             adam.optimizer = IMPASTO_OPTIM_ADAM;
@@ -408,20 +414,23 @@ static void cut(gatys_tiles *T, int h, int w, int t, int random) {
     T->nbx = axis_cut(w, t, ox, merge, T->bx);
 }
 
-/* Every tile of an h x w picture x cut exactly (interiors eth, exact halos), through gather_tile. */
-static void gather_exact(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, int grams,
-                         float **content);
+/* Every tile of an h x w picture x cut exactly (interiors eth, exact halos), through gather_tile;
+ * 0 when a crop did not fit the plan (out of memory growing its workspace). */
+static int gather_exact(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, int grams,
+                        float **content);
 
 /* Copies the crop of x (3, h, w) and runs it forward. The plan was made for the largest crop
  * (gatys_tiles_choose), so every crop fits it. */
-static void run_forward(gatys_tiles *T, const vgg19 *net, const float *x, int h, int w, const tile_rect *q) {
+static int run_forward(gatys_tiles *T, const vgg19 *net, const float *x, int h, int w, const tile_rect *q) {
     const int ch = q->cy1 - q->cy0, cw = q->cx1 - q->cx0;
+    if (ch > T->max_ch || cw > T->max_cw) return 0;  /* never: the buffers hold the largest crop */
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < ch; y++)
             memcpy(T->xc + ((size_t)c * ch + y) * cw, x + ((size_t)c * h + q->cy0 + y) * w + q->cx0,
                    (size_t)cw * sizeof(float));
-    vgg19_plan_set_input(T->plan, ch, cw);
+    if (!vgg19_plan_set_input(T->plan, ch, cw)) return 0;
     vgg19_forward(net, T->plan, T->xc);
+    return 1;
 }
 
 /* The interior's positions at `layer` in the crop's map (fh x fw): rows [*r0, *r1), cols [*c0, *c1). */
@@ -447,9 +456,9 @@ static void copy_core(int c, int fh, int fw, const float *feat, int r0, int r1, 
 /* One tile's forward for the Gram matrices of its interior: added into T->acc (whole-picture
  * normalisation hw_total at each layer); with `content`, its interior's features are copied into
  * the whole-picture maps content[i]. */
-static void gather_tile(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, const tile_rect *q,
-                        int grams, float **content) {
-    run_forward(T, r->net, x, h, w, q);
+static int gather_tile(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, const tile_rect *q,
+                       int grams, float **content) {
+    if (!run_forward(T, r->net, x, h, w, q)) return 0;
     float *S = vgg19_plan_scratch(T->plan, NULL);
     for (int l = 0; l <= T->last; l++) {
         const int si = grams ? r->style_at[l] : -1, ci = content ? r->content_at[l] : -1;
@@ -477,6 +486,7 @@ static void gather_tile(gatys_tiles *T, const gatys_run *r, const float *x, int 
             for (size_t k = 0; k < cc; k++) acc[k] += T->gram_f[k];
         }
     }
+    return 1;
 }
 
 static void acc_zero(gatys_tiles *T, const gatys_run *r) {
@@ -486,15 +496,16 @@ static void acc_zero(gatys_tiles *T, const gatys_run *r) {
     }
 }
 
-static void gather_exact(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, int grams,
-                         float **content) {
+static int gather_exact(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, int grams,
+                        float **content) {
     cut(T, h, w, T->eth, 0);
     for (int i = 0; i < T->nby; i++)
         for (int j = 0; j < T->nbx; j++) {
             tile_rect q;
             rect_at(T, h, w, i, j, T->ehl, T->ehr, &q);
-            gather_tile(T, r, x, h, w, &q, grams, content);
+            if (!gather_tile(T, r, x, h, w, &q, grams, content)) return 0;
         }
+    return 1;
 }
 
 impasto_status gatys_tiles_content(impasto_ctx *ctx, gatys_run *r, const float *x) {
@@ -505,7 +516,8 @@ impasto_status gatys_tiles_content(impasto_ctx *ctx, gatys_run *r, const float *
         if (!(r->content_target[i] = malloc(len * sizeof(float))))
             return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (content targets of %dx%d)", r->w, r->h);
     }
-    gather_exact(T, r, x, r->h, r->w, 0, r->content_target);
+    if (!gather_exact(T, r, x, r->h, r->w, 0, r->content_target))
+        return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (tiles of %dx%d)", r->w, r->h);
     return IMPASTO_OK;
 }
 
@@ -519,7 +531,9 @@ impasto_status gatys_tiles_style(impasto_ctx *ctx, gatys_run *r, const float *x,
     /* The style's own shapes for the Gram normalisation; the picture's are put back after. */
     whole_shapes(T, h, w);
     acc_zero(T, r);
-    gather_exact(T, r, x, h, w, 1, NULL);
+    int ok = gather_exact(T, r, x, h, w, 1, NULL);
+    whole_shapes(T, r->h, r->w);
+    if (!ok) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (tiles of a %dx%d style image)", w, h);
     for (int i = 0; i < r->style.n; i++) {
         size_t ch = (size_t)vgg19_layers()[r->style.index[i]].out_c;
         for (size_t k = 0; k < ch * ch; k++) r->style_target[i][k] += (float)(blend * T->acc[i][k]);
@@ -546,6 +560,8 @@ static int tile_tick(gatys_run *r, int total) {
     p.tv_loss = r->last_tv;
     p.num_tiles = gatys_tiles_count(T);
     p.lbfgs_history = r->history;
+    p.num_iterations = opt->num_scales && opt->scale_iterations[r->scale_index] > 0
+                           ? opt->scale_iterations[r->scale_index] : opt->num_iterations;
     p.tile_done = T->runs;
     p.tile_runs = total;
     p.seconds = clock_seconds() - r->t0;
@@ -573,7 +589,7 @@ int gatys_tiles_evaluate(void *user, const float *x, float *g, size_t n, double 
             for (int j = 0; j < T->nbx; j++) {
                 tile_rect q;
                 rect_at(T, h, w, i, j, T->hl, T->hr, &q);
-                gather_tile(T, r, x, h, w, &q, 1, NULL);
+                if (!gather_tile(T, r, x, h, w, &q, 1, NULL)) return GATYS_NO_MEMORY;
                 if (tile_tick(r, total)) return GATYS_CANCELLED;
             }
         for (int i = 0; i < r->style.n; i++) {
@@ -594,7 +610,7 @@ int gatys_tiles_evaluate(void *user, const float *x, float *g, size_t n, double 
         for (int j = 0; j < T->nbx; j++) {
             tile_rect q;
             rect_at(T, h, w, i, j, T->hl, T->hr, &q);
-            run_forward(T, r->net, x, h, w, &q);
+            if (!run_forward(T, r->net, x, h, w, &q)) return GATYS_NO_MEMORY;
             memset(grad_at, 0, sizeof grad_at);
             float *S = vgg19_plan_scratch(T->plan, NULL), *D = vgg19_plan_scratch2(T->plan);
             for (int l = 0; l <= T->last; l++) {

@@ -42,3 +42,11 @@ void mask_region_map(const impasto_image *mask, const int *rank, int h, int w, i
             region[(size_t)fy * (size_t)fw + (size_t)fx] = mask_region_at(mask, rank, h, w, py, px);
         }
 }
+
+impasto_status mask_regions(impasto_ctx *ctx, const impasto_image *mask, int h, int w, int scale, int fh, int fw,
+                            size_t nstyles, int *region) {
+    int rank[256];
+    impasto_status s = mask_ranks(ctx, mask, nstyles, "style image", rank);
+    if (s == IMPASTO_OK) mask_region_map(mask, rank, h, w, scale, fh, fw, region);
+    return s;
+}

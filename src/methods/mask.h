@@ -1,7 +1,7 @@
-/* Spatial control masks shared by the methods (adain, wct, fast): each distinct gray level of a
- * mask picture is a region, darkest first, and region k takes style (or network) k. The mask is
- * stretched over the content; levels are counted on the mask itself, unresampled, so no
- * in-between levels appear at region borders. */
+/* Spatial control masks shared by the methods (adain, attention, wct, fast): each distinct gray
+ * level of a mask picture is a region, darkest first, and region k takes style (or network) k.
+ * The mask is stretched over the content; levels are counted on the mask itself, unresampled, so
+ * no in-between levels appear at region borders. */
 #ifndef IMPASTO_METHODS_MASK_H
 #define IMPASTO_METHODS_MASK_H
 
@@ -22,9 +22,14 @@ impasto_status mask_ranks(impasto_ctx *ctx, const impasto_image *mask, size_t nr
 int mask_region_at(const impasto_image *mask, const int *rank, int h, int w, int py, int px);
 
 /* region (fh, fw): the region of each position of a feature map with `scale` pixels per position
- * over an h x w content, taken at the centre of the pixels it stands for (clamped to the
- * content). */
+ * over an h x w content (scale 8 at relu4_1, 4 at relu3_1), taken at the centre of the pixels it
+ * stands for (clamped to the content). */
 void mask_region_map(const impasto_image *mask, const int *rank, int h, int w, int scale, int fh, int fw,
                      int *region);
+
+/* mask_ranks for nstyles style images, then mask_region_map: region (fh, fw) of a feature map
+ * (impasto_adain_options.mask, impasto_attention_options.mask). */
+impasto_status mask_regions(impasto_ctx *ctx, const impasto_image *mask, int h, int w, int scale, int fh, int fw,
+                            size_t nstyles, int *region);
 
 #endif

@@ -121,6 +121,10 @@ typedef struct trainer {
     tnet_plan *pplan;                    /* preview */
     impasto_image *preview;              /* (H, W, 3) */
     train_adv *adv;                      /* the adversarial term, or NULL */
+    const impasto_process_group *group;  /* several processes, or NULL */
+    int rank, nranks;                    /* this process's slots of a batch: b % nranks == rank */
+    long images;                         /* photos this process trained on in this run */
+    double sum_seconds;                  /* in the group's sums */
 } trainer;
 
 /* Training needs both losses: an empty list is an error here. */
@@ -278,7 +282,7 @@ static impasto_status make_worker(trainer *t, worker *w, int threads, const unsi
     return IMPASTO_OK;
 }
 
-/* Plans and buffers for S x S crops: min(threads, batch) workers. */
+/* Plans and buffers for S x S crops: min(threads, this process's slots of a batch) workers. */
 static impasto_status make_plans(trainer *t) {
     unsigned char keep[VGG19_NUM_LAYERS] = {0}, keepc[VGG19_NUM_LAYERS] = {0};
     int last = 0, lastc = 0;
@@ -289,7 +293,8 @@ static impasto_status make_plans(trainer *t) {
     for (int i = 0; i < t->style.n; i++) keep[t->style.index[i]] = 1;
     for (int l = 0; l < VGG19_NUM_LAYERS; l++)
         if (keep[l]) last = l;
-    int nw = t->threads < t->opt->batch_size ? t->threads : t->opt->batch_size;
+    const int slots = (t->opt->batch_size + t->nranks - 1) / t->nranks;
+    int nw = t->threads < slots ? t->threads : slots;
     if (nw > TRAIN_MAX_WORKERS) nw = TRAIN_MAX_WORKERS;
     if (nw < 1) nw = 1;
     impasto_status s = IMPASTO_OK;
@@ -412,6 +417,17 @@ static impasto_status train_image(const trainer *t, worker *w, int wk, int b, do
     return net_backward(NULL, t->st.net, w->tp, w->dy, w->grads, NULL);
 }
 
+/* Sums n values of buf over the process group (nothing alone), timed. */
+static impasto_status group_sum(trainer *t, void *buf, size_t n, int is_double) {
+    if (t->nranks < 2) return IMPASTO_OK;
+    const double t0 = clock_seconds();
+    int r = t->group->sum(t->group->user, buf, n, is_double);
+    t->sum_seconds += clock_seconds() - t0;
+    return r ? ctx_fail(t->ctx, IMPASTO_ERR_IO, "training: the sum over the %d processes failed (another process "
+                        "stopped?)", t->nranks)
+             : IMPASTO_OK;
+}
+
 /* Step t->st.step (0-based) over its batch; then, when both losses are finite, the Adam update
  * (*finite = 1). A NaN or infinite loss leaves the parameters and the step count as they were
  * (*finite = 0): its gradient would spread NaN through every weight and Adam's moments. Fails
@@ -425,13 +441,15 @@ static impasto_status train_step(trainer *t, double *lc, double *ls, double *la,
     const double s2 = FEATURE_SCALE * FEATURE_SCALE;
     const double cw = t->opt->content_weight / (s2 * (double)nb), sw = t->opt->style_weight / (s2 * s2 * (double)nb);
     const double aw = t->opt->adversarial_weight / (double)nb;
+    /* This process's slots b = rank + j * nranks, the workers taking j in turn. */
+    const size_t r0 = (size_t)t->rank, rs = (size_t)t->nranks;
 #pragma omp parallel for schedule(static, 1) num_threads(nw) if (nw > 1)
     for (int k = 0; k < nw; k++) {
         worker *w = &t->w[k];
         memset(w->grads, 0, t->st.net->nparams * sizeof(float));
         w->lc = w->ls = w->la = 0.0;
         w->status = IMPASTO_OK;
-        for (size_t b = (size_t)k; b < nb && w->status == IMPASTO_OK; b += (size_t)nw) {
+        for (size_t b = r0 + (size_t)k * rs; b < nb && w->status == IMPASTO_OK; b += (size_t)nw * rs) {
             uint64_t g = rng_stream(t->st.seed, RNG_CROP, (uint64_t)step * (uint64_t)B + b);
             crop(t, &t->photos[t->order[first + b]], &g, net_plan_input(w->tp));
             w->status = train_image(t, w, k, (int)b, cw, sw, aw);
@@ -455,12 +473,23 @@ static impasto_status train_step(trainer *t, double *lc, double *ls, double *la,
 #pragma omp simd
         for (size_t i = 0; i < np; i++) sum[i] += g[i];
     }
+    t->images += (long)(nb > r0 ? (nb - r0 + rs - 1) / rs : 0);
+    /* Over the process group: the losses, then the gradient (every process then steps alike). */
+    double l[3] = {*lc, *ls, *la};
+    impasto_status s = group_sum(t, l, 3, 1);
+    if (s == IMPASTO_OK) s = group_sum(t, t->st.net->grads, t->st.net->nparams, 0);
+    if (s != IMPASTO_OK) return s;
+    *lc = l[0], *ls = l[1], *la = l[2];
     if (!isfinite(*lc) || !isfinite(*ls) || !isfinite(*la)) return IMPASTO_OK;
     adam_step(t->st.adam, t->st.net->params, t->st.net->grads);
     /* then the discriminator, on this step's outputs (made before the update), as CycleGAN orders it */
     if (t->adv) {
-        impasto_status s = train_adv_discriminator_step(t->ctx, t->adv, (int)nb,
-                                                        rng_stream(t->st.seed, RNG_ADV_REAL, (uint64_t)step), ld);
+        net *d = train_adv_net(t->adv);
+        s = train_adv_discriminator_grads(t->ctx, t->adv, (int)nb, t->rank, t->nranks, t->st.seed, RNG_ADV_REAL,
+                                          (uint64_t)step, ld);
+        if (s == IMPASTO_OK) s = group_sum(t, ld, 1, 1);
+        if (s == IMPASTO_OK) s = group_sum(t, d->grads, d->nparams, 0);
+        if (s == IMPASTO_OK) s = train_adv_discriminator_update(t->ctx, t->adv);
         if (s != IMPASTO_OK) return s;
     }
     t->st.step++;
@@ -488,6 +517,14 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_train_option
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: npaintings without paintings");
     if (o->checkpoint_every < 0 || o->preview_every < 0)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: checkpoint and preview intervals must be >= 0");
+    const impasto_process_group *g = o->group;
+    if (g && (g->size < 1 || g->rank < 0 || g->rank >= g->size || (g->size > 1 && !g->sum)))
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: process %d of %d is not a valid process group",
+                        g->rank, g->size);
+    if (g && g->size > o->batch_size)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: %d processes for a batch of %d: each process trains "
+                        "on at least one photo of every batch, so give a batch size of at least %d", g->size,
+                        o->batch_size, g->size);
     return IMPASTO_OK;
 }
 
@@ -516,7 +553,10 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
     if (nphotos == 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "training: no photos");
     impasto_status s = check_options(ctx, opt);
     if (s != IMPASTO_OK) return s;
-    trainer t = {.ctx = ctx, .vgg = vgg->vgg, .opt = opt, .size = opt->image_size, .threads = ctx_threads(ctx)};
+    trainer t = {.ctx = ctx, .vgg = vgg->vgg, .opt = opt, .size = opt->image_size, .threads = ctx_threads(ctx),
+                 .group = opt->group, .rank = opt->group ? opt->group->rank : 0,
+                 .nranks = opt->group ? opt->group->size : 1};
+    const int writer = t.rank == 0;  /* the one process that writes files */
     if ((s = parse_layers(ctx, "content", opt->content_layers, &t.content)) != IMPASTO_OK) return s;
     if ((s = parse_layers(ctx, "style", opt->style_layers, &t.style)) != IMPASTO_OK) return s;
     if ((s = check_style_size(ctx, &t.style, style, opt->style_size)) != IMPASTO_OK) return s;
@@ -552,7 +592,7 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
         s = ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "%s was trained with an adversarial term: resume it with the same "
                      "--adversarial-weight", opt->resume);
     }
-    if (s == IMPASTO_OK && opt->preview_every > 0) {
+    if (s == IMPASTO_OK && opt->preview_every > 0 && writer) {
         impasto_image *first = NULL;
         const impasto_image *pi = opt->preview_image;
         if (!pi && (s = impasto_image_load(ctx, photos[0], &first)) == IMPASTO_OK) pi = first;
@@ -560,7 +600,8 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
         impasto_image_free(first);
     }
     train_meta meta = {.style = opt->style_name, .image_size = opt->image_size, .batch_size = opt->batch_size,
-                       .nphotos = nphotos, .content_weight = opt->content_weight, .style_weight = opt->style_weight};
+                       .nphotos = nphotos, .content_weight = opt->content_weight, .style_weight = opt->style_weight,
+                       .ranks = t.nranks};
     const double t0 = clock_seconds();
     char ckpt[4096];
     while (s == IMPASTO_OK && t.st.step < total) {
@@ -580,7 +621,9 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
         pr.step = t.st.step;
         pr.loss = pr.content_loss + pr.style_loss + pr.adversarial_loss;
         pr.seconds = clock_seconds() - t0;
-        if (opt->checkpoint_dir && opt->checkpoint_every > 0 && t.st.step % opt->checkpoint_every == 0) {
+        pr.images = t.images;
+        pr.sum_seconds = t.sum_seconds;
+        if (writer && opt->checkpoint_dir && opt->checkpoint_every > 0 && t.st.step % opt->checkpoint_every == 0) {
             if ((s = train_state_save(ctx, &t.st, &meta, opt->checkpoint_dir, ckpt, sizeof ckpt)) != IMPASTO_OK) break;
             pr.checkpoint = ckpt;
         }
@@ -588,10 +631,16 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
             render_preview(&t);
             pr.preview = t.preview;
         }
-        if (opt->progress && opt->progress(&pr, opt->progress_user)) {
+        /* A cancel on any process stops every one after this step. */
+        double stop = opt->progress && opt->progress(&pr, opt->progress_user);
+        if ((s = group_sum(&t, &stop, 1, 1)) != IMPASTO_OK) break;
+        if (stop != 0) {
             if (!opt->checkpoint_dir) {
                 s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "training cancelled at step %ld (no checkpoint folder)",
                              t.st.step);
+            } else if (!writer) {
+                s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "training cancelled at step %ld; process 0 writes the "
+                             "checkpoint", t.st.step);
             } else if (pr.checkpoint || (s = train_state_save(ctx, &t.st, &meta, opt->checkpoint_dir, ckpt,
                                                               sizeof ckpt)) == IMPASTO_OK) {
                 s = ctx_fail(ctx, IMPASTO_ERR_CANCELLED, "training cancelled at step %ld; checkpoint %s", t.st.step,
@@ -600,7 +649,7 @@ static impasto_status train_run(impasto_ctx *ctx, const impasto_model *vgg, cons
             break;
         }
     }
-    if (s == IMPASTO_OK) s = train_model_save(ctx, &t.st, &meta, out_path);
+    if (s == IMPASTO_OK && writer) s = train_model_save(ctx, &t.st, &meta, out_path);
     trainer_free(&t);
     return s;
 }

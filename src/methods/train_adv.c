@@ -166,15 +166,17 @@ static void real_crop(const train_adv *a, uint64_t *rng, float *x) {
     }
 }
 
-impasto_status train_adv_discriminator_step(impasto_ctx *ctx, train_adv *a, int nb, uint64_t rng, double *loss) {
+impasto_status train_adv_discriminator_grads(impasto_ctx *ctx, train_adv *a, int nb, int first, int stride,
+                                             uint64_t seed, uint64_t kind, uint64_t step, double *loss) {
     const size_t img = 3 * (size_t)a->size * (size_t)a->size;
     memset(a->d->grads, 0, a->d->nparams * sizeof(float));
     *loss = 0.0;
     const double w = 0.5 / (double)nb;
-    for (int b = 0; b < nb; b++)
+    for (int b = first; b < nb; b += stride) {
+        uint64_t g = rng_stream(seed, kind, step * (uint64_t)a->batch + (uint64_t)b);
         for (int real = 0; real < 2; real++) {
             float *x = net_plan_input(a->dplan);
-            if (real) real_crop(a, &rng, x);
+            if (real) real_crop(a, &g, x);
             else memcpy(x, a->fakes + (size_t)b * img, img * sizeof(float));
             const float *pred;
             impasto_status s = net_forward(ctx, a->d, a->dplan, NULL, &pred);
@@ -184,6 +186,11 @@ impasto_status train_adv_discriminator_step(impasto_ctx *ctx, train_adv *a, int 
             }
             if (s) return s;
         }
+    }
+    return IMPASTO_OK;
+}
+
+impasto_status train_adv_discriminator_update(impasto_ctx *ctx, train_adv *a) {
     if (!floats_all_finite(a->d->grads, a->d->nparams))
         return ctx_fail(ctx, IMPASTO_ERR_NOT_FINITE, "the discriminator's gradient is not finite");
     adam_step(a->adam, a->d->params, a->d->grads);

@@ -44,8 +44,14 @@ adam_state *train_adv_adam(train_adv *a);
  * loss times weight; keeps y for the discriminator's step. Runs beside the other workers. */
 impasto_status train_adv_generator(train_adv *a, int k, int b, const float *y, double weight, float *dy,
                                    double *loss);
-/* The discriminator's step over the nb outputs kept this step, real crops drawn from `rng`;
- * returns its loss (mean over the batch). */
-impasto_status train_adv_discriminator_step(impasto_ctx *ctx, train_adv *a, int nb, uint64_t rng, double *loss);
+/* The discriminator's gradient over this process's outputs kept this step: slots b = first,
+ * first + stride, ... below nb (all of them alone; a share of them in a process group), each
+ * beside a real crop drawn from the stream rng_stream(seed, kind, step * batch + b). Leaves the
+ * gradient in the discriminator's grads (weighted for the whole batch of nb) and its loss (mean
+ * over the batch, this process's share) in *loss; train_adv_discriminator_update then steps. */
+impasto_status train_adv_discriminator_grads(impasto_ctx *ctx, train_adv *a, int nb, int first, int stride,
+                                             uint64_t seed, uint64_t kind, uint64_t step, double *loss);
+/* Adam's step on the discriminator's gradient (summed over the group by then). */
+impasto_status train_adv_discriminator_update(impasto_ctx *ctx, train_adv *a);
 
 #endif

@@ -168,7 +168,8 @@ static impasto_status write_file(impasto_ctx *ctx, const train_state *st, const 
         t[n++] = (st_write_tensor){.name = "optimizer.adversary.exp_avg_sq", .ndim = 1, .shape = {dn},
                                    .data = adam_second_moment(st->adv_adam)};
     }
-    char step[32], adam_t[32], seed[32], size[32], batch[32], nph[32], cw[40], sw[40], adv_t[32];
+    char step[32], adam_t[32], seed[32], size[32], batch[32], nph[32], cw[40], sw[40], adv_t[32], ranks[32];
+    snprintf(ranks, sizeof ranks, "%d", meta->ranks > 0 ? meta->ranks : 1);
     snprintf(adv_t, sizeof adv_t, "%lld", adv ? adam_steps(st->adv_adam) : 0LL);
     snprintf(step, sizeof step, "%ld", st->step);
     snprintf(adam_t, sizeof adam_t, "%lld", adam_steps(st->adam));
@@ -193,6 +194,8 @@ static impasto_status write_file(impasto_ctx *ctx, const train_state *st, const 
         "train_photos", nph,
         "train_content_weight", cw,
         "train_style_weight", sw,
+        "train_seed", seed,
+        "train_processes", ranks,
         "adam_steps", adam_t,
         "seed", seed,
         "adversary_adam_steps", adv_t,

@@ -30,6 +30,7 @@ typedef struct train_meta {
     int image_size, batch_size;
     size_t nphotos;
     double content_weight, style_weight;
+    int ranks;           /* the processes that trained it (impasto_process_group), 1 alone */
 } train_meta;
 
 /* A fresh state at step 0 (weights as tnet_declare leaves them: the caller initialises them). */

@@ -16,6 +16,7 @@
 #include "core/ctx.h"
 #include "core/image.h"
 #include "core/threads.h"
+#include "methods/genes.h"
 #include "methods/planes.h"
 #include "methods/tile.h"
 #include "models/model.h"
@@ -146,11 +147,13 @@ static impasto_status wct_tile(void *user, impasto_ctx *ctx, tile_feat *t) {
 /* One level: x (3, h, w) and the style xs (3, sh, sw) -> y (3, h, w), unclamped and checked
  * finite. pc: the content's plan (made by the caller, which counted its tiles for the meter). */
 static impasto_status run_level(impasto_ctx *ctx, const adain_net *net, const tile_plan *pc, const float *x,
-                                const float *xs, int sh, int sw, const impasto_wct_options *opt, const char *level,
-                                tile_meter *meter, float *y) {
+                                const float *xs, int sh, int sw, const impasto_genes *genes,
+                                const impasto_wct_options *opt, const char *level, tile_meter *meter, float *y) {
     tile_plan ps;
     const int h = pc->h, w = pc->w;
-    impasto_status s = tile_plan_make(ctx, pc->kind, sh, sw, opt->tile == 0 ? 0 : -1, opt->tile_halo, opt->memory_mb, &ps);
+    impasto_status s = genes ? IMPASTO_OK
+                             : tile_plan_make(ctx, pc->kind, sh, sw, opt->tile == 0 ? 0 : -1, opt->tile_halo,
+                                              opt->memory_mb, &ps);
     if (s != IMPASTO_OK) return s;
     const int c = pc->c;
     const size_t cc = (size_t)c * (size_t)c, nws = wct_build_workspace(c);
@@ -160,7 +163,16 @@ static impasto_status run_level(impasto_ctx *ctx, const adain_net *net, const ti
     float *t = malloc(cc * sizeof *t), *b = malloc((size_t)c * sizeof *b);              // (C, C), (C)
     float *keep = NULL;  // a single tile's pass-1 features (C, FH, FW)
     if (!mc || !ms || !covc || !covs || !ws || !t || !b) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (WCT)");
-    if (s == IMPASTO_OK) s = image_moments(ctx, net, &ps, xs, level, "style", ms, covs, NULL, NULL);
+    if (s == IMPASTO_OK && genes) {
+        /* The style's genes: its mean and covariance as genes.c read them. */
+        s = genes_check_encoder(ctx, genes, net, 0);
+        if (s == IMPASTO_OK) {
+            memcpy(ms, genes->mean, (size_t)c * sizeof *ms);
+            memcpy(covs, genes->cov, cc * sizeof *covs);
+        }
+    } else if (s == IMPASTO_OK) {
+        s = image_moments(ctx, net, &ps, xs, level, "style", ms, covs, NULL, NULL);
+    }
     if (s == IMPASTO_OK) s = tile_meter_tick(ctx, meter, "style");
     if (s == IMPASTO_OK) s = image_moments(ctx, net, pc, x, level, "content", mc, covc, &keep, meter);
     if (s == IMPASTO_OK) {
@@ -194,7 +206,14 @@ static impasto_status wct_run(impasto_ctx *ctx, const impasto_model *adain, cons
     if (lst && !lst->lst)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT's relu3_1 level needs a model of kind 'lst-r31' (impasto "
                         "convert lst-r31); this one is of kind '%s'", lst->kind);
-    if (!content || !style) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT: no content or style image given");
+    const impasto_genes *genes = opt ? opt->style_genes : NULL;
+    if (!content || (!style && !genes)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT: no content or style image given");
+    if (genes && !genes->cov)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT: these genes hold no covariance (only AdaIN's mean and "
+                        "deviation); use them with adain");
+    if (genes && lst)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT: genes hold relu4_1 statistics only; the relu3_1 level needs "
+                        "the painting itself (one level: --levels 1)");
     if (!(opt->alpha >= 0 && opt->alpha <= 1))
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "alpha must be between 0 and 1");
     if (opt->content_size < 0 || opt->content_size > IMPASTO_MAX_SIDE || opt->style_size < 0 ||
@@ -206,7 +225,7 @@ static impasto_status wct_run(impasto_ctx *ctx, const impasto_model *adain, cons
     impasto_image *cscaled = NULL, *sscaled = NULL, *result = NULL;
     float *xc = NULL, *xs = NULL, *x1 = NULL, *xp = NULL, *x2 = NULL;  // (3, H, W), (3, SH, SW), (3, H, W), (3, H4, W4) x2
     impasto_status s = planes_maybe_resize(ctx, content, opt->content_size, &cscaled);
-    if (s == IMPASTO_OK) s = planes_maybe_resize(ctx, style, opt->style_size, &sscaled);
+    if (s == IMPASTO_OK && style) s = planes_maybe_resize(ctx, style, opt->style_size, &sscaled);
     const impasto_image *cs = cscaled ? cscaled : content, *ss = sscaled ? sscaled : style;
     const int h = cs->height, w = cs->width, h4 = (h + 3) / 4 * 4, w4 = (w + 3) / 4 * 4;
     /* Both levels' plans first, so the progress total (per level: the style, then each tile of the
@@ -219,11 +238,13 @@ static impasto_status wct_run(impasto_ctx *ctx, const impasto_model *adain, cons
     if (s == IMPASTO_OK)
         tile_meter_start(&meter, opt->progress, opt->progress_user, lst ? 2 : 1,
                          1 + 2 * tile_count(&p1) + (lst ? 1 + 2 * tile_count(&p2) : 0));
-    if (s == IMPASTO_OK && (!(xc = planes_from_image(cs)) || !(xs = planes_from_image(ss)) ||
+    if (s == IMPASTO_OK && (!(xc = planes_from_image(cs)) || (ss && !(xs = planes_from_image(ss))) ||
                             !(x1 = malloc(3 * (size_t)h * (size_t)w * sizeof *x1))))
         s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     /* Level 1, relu4_1, then x1 clamped to 0..1. */
-    if (s == IMPASTO_OK) s = run_level(ctx, adain->adain, &p1, xc, xs, ss->height, ss->width, opt, "relu4_1", &meter, x1);
+    if (s == IMPASTO_OK)
+        s = run_level(ctx, adain->adain, &p1, xc, xs, ss ? ss->height : 0, ss ? ss->width : 0, genes, opt, "relu4_1",
+                      &meter, x1);
     free(xc);
     xc = NULL;
     if (s == IMPASTO_OK)
@@ -236,7 +257,8 @@ static impasto_status wct_run(impasto_ctx *ctx, const impasto_model *adain, cons
         free(x1);
         x1 = NULL;
         meter.p.level = 1;
-        if (s == IMPASTO_OK) s = run_level(ctx, lst->lst, &p2, xp, xs, ss->height, ss->width, opt, "relu3_1", &meter, x2);
+        if (s == IMPASTO_OK)
+            s = run_level(ctx, lst->lst, &p2, xp, xs, ss->height, ss->width, NULL, opt, "relu3_1", &meter, x2);
     }
     if (s == IMPASTO_OK) s = planes_to_image(ctx, x2 ? x2 : x1, lst ? h4 : h, lst ? w4 : w, cs, &result);
     free(x2);

@@ -8,6 +8,7 @@
 #include "models/adain.h"
 
 #include "core/ctx.h"
+#include "formats/md5.h"
 #include "formats/safetensors.h"
 #include "nn/nn.h"
 
@@ -250,4 +251,20 @@ impasto_status lst_decode(impasto_ctx *ctx, const adain_net *net, const float *f
     int c, h, w;
     return run_ops(ctx, &lst_style, lst_dec_ops, NOPS(lst_dec_ops), net->dec_w, net->dec_b, f, LST_FEAT_C, fh, fw, img,
                    &c, &h, &w);
+}
+
+void adain_encoder_fingerprint(const adain_net *net, char hex[33]) {
+    md5_state m;
+    md5_init(&m);
+    int n = 0;
+    for (size_t i = 0; i < NOPS(enc_ops); i++) {
+        const adain_op *op = &enc_ops[i];
+        if (op->kind != OP_CONV) continue;
+        md5_update(&m, net->enc_w[n], (size_t)op->oc * (size_t)op->ic * (size_t)(op->k * op->k) * sizeof(float));
+        md5_update(&m, net->enc_b[n], (size_t)op->oc * sizeof(float));
+        n++;
+    }
+    unsigned char d[16];
+    md5_final(&m, d);
+    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }

@@ -39,6 +39,11 @@ impasto_status adain_encode(impasto_ctx *ctx, const adain_net *net, const float 
 /* f (512, FH, FW) -> *img (3, 8 FH, 8 FW) RGB, malloc'd, unclamped. */
 impasto_status adain_decode(impasto_ctx *ctx, const adain_net *net, const float *f, int fh, int fw, float **img);
 
+/* The MD5 of the encoder's weights and biases as float32 in layer order (32 hex digits and a
+ * NUL): what a genes file (methods/genes.c) records so statistics from another encoder are
+ * refused. */
+void adain_encoder_fingerprint(const adain_net *net, char hex[33]);
+
 /* The LinearStyleTransfer relu3_1 pair (Li et al. 2019; kind "lst-r31", `impasto convert lst-r31`),
  * held in the same struct (its first 6 encoder and 5 decoder slots). Encoder: the 1x1 3 -> 3
  * preprocessing, conv1_1 .. conv3_1 with ZERO padding 1 and a ReLU each, max pooling 2x2 stride 2

@@ -19,7 +19,8 @@
  *    small map with its factor (net_conv.c), the upsampled map has no buffer and no pass, and the
  *    convolution's data gradient comes back at the small map;
  *  - a ReLU written over an instance norm's output (the norm's only reader) runs inside the
- *    norm's forward (instance_norm_forward's relu); its backward is its own, from that output.
+ *    norm's forward (instance_norm_forward's relu) and its backward inside the norm's (the norm's
+ *    output, which the ReLU overwrote, is the mask): the ReLU's pass hands its gradient on.
  *
  * Convolutions run by net_conv.c: Winograd, direct and conv_train.c kernels as the fast style
  * network has always trained with; net_plan_set_reference sends every one to im2col + GEMM. */
@@ -537,7 +538,9 @@ static void layer_backward(const net *n, net_plan *p, int i, const float *g, flo
     case NET_CONV: net_conv_backward(&p->cd[i], p->up[i], p->reference, x, wt, g, t, dw, db, p->ws); break;
     case NET_CONVT: convt_backward(&p->td[i], x, wt, g, t, dw, db, p->ws); break;
     case NET_INSTANCE_NORM:
-        instance_norm_backward(p->c[i], hw, x, wt, p->mean[i], p->invstd[i], g, t, dw, db, p->threads);
+        /* with its ReLU's backward when that is fused (y holds the ReLU's output) */
+        instance_norm_backward(p->c[i], hw, x, wt, p->mean[i], p->invstd[i], g, p->relu[i] ? y : NULL, t, dw, db,
+                               p->threads);
         break;
     case NET_BATCH_NORM:
         if (p->flags & NET_BATCH_STATS)
@@ -546,7 +549,12 @@ static void layer_backward(const net *n, net_plan *p, int i, const float *g, flo
             batch_norm_backward_eval(1, p->c[i], hw, x, wt, n->buffers + l->rm_off, n->buffers + l->rv_off,
                                      NET_NORM_EPS, g, t, dw, db, p->threads);
         break;
-    case NET_RELU: if (t) relu_backward(size, y, g, t); break;
+    case NET_RELU:
+        /* A ReLU fused into its instance norm is applied by the norm's backward (the mask is the
+         * norm's output), to which backward_walk hands g on. */
+        if (t && !p->fused[i]) relu_backward(size, y, g, t);
+        else if (t && t != g) memcpy(t, g, size * sizeof *t);
+        break;
     case NET_LEAKY_RELU: if (t) leaky_relu_backward(size, l->slope, y, g, t); break;
     case NET_TANH: if (t) tanh_backward(size, y, g, t); break;
     case NET_DROPOUT:

@@ -379,9 +379,18 @@ int vgg19_plan_set_input(vgg19_plan *p, int h, int w) {
     vgg19_plan q = *p;
     size_t largest, ws, nbits;
     plan_layout(&q, h, w, &largest, &ws, &nbits);
-    if (largest > p->cap_largest || ws > p->cap_ws || nbits > p->cap_bits) return 0;
+    if (largest > p->cap_largest || nbits > p->cap_bits) return 0;
     for (int l = 0; l <= p->last; l++)
         if (p->out[l] && plan_numel(&q, l) > p->cap[l]) return 0;
+    if (ws > p->cap_ws) {
+        /* The Winograd workspace follows the bands of tiles a row holds, not the area alone: a
+         * narrower input may want more of it. */
+        float *nws = alloc_aligned(ws * sizeof(float));
+        if (!nws) return 0;
+        free(q.ws);
+        q.ws = nws;
+        q.cap_ws = ws;
+    }
     /* The kept Winograd kernels were laid out for the old shapes' descriptions: drop them (the
      * layers transform per call again). */
     for (int l = 0; l <= p->last; l++)

@@ -33,7 +33,11 @@ static void dropout_apply(size_t n, float scale, const uint64_t *keep, const flo
     for (size_t k = 0; k < words; k++) {
         const size_t i0 = k * 64, len = n - i0 < 64 ? n - i0 : 64;
         const uint64_t bits = keep[k];
-        for (size_t i = 0; i < len; i++) dst[i0 + i] = (bits >> i) & 1 ? src[i0 + i] * scale : 0.0f;
+        /* src read whatever the bit says, so the select needs no branch (see relu_backward) */
+        for (size_t i = 0; i < len; i++) {
+            const float v = src[i0 + i] * scale;
+            dst[i0 + i] = (bits >> i) & 1 ? v : 0.0f;
+        }
     }
 }
 

@@ -158,10 +158,12 @@ void norm_sums(const float *x, size_t n, float shift, double *s1, double *s2);
 void instance_norm_add_forward(int c, size_t hw, const float *x, const float *gamma, const float *beta, float eps,
                                float *r, int threads);
 /* dy (C, HW) -> dx (C, HW) overwritten (dx == dy allowed; dx may be NULL); dgamma, dbeta (C)
- * accumulated. x, mean and invstd are the forward's input and statistics. */
+ * accumulated. x, mean and invstd are the forward's input and statistics. relu_y: NULL, or the
+ * output of a forward with relu != 0, when dy is the gradient at the ReLU's output: the ReLU's
+ * backward is applied first, as relu_backward(relu_y) would (the same numbers, one pass less). */
 void instance_norm_backward(int c, size_t hw, const float *x, const float *gamma, const float *mean,
-                            const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta,
-                            int threads);
+                            const float *invstd, const float *dy, const float *relu_y, float *dx, float *dgamma,
+                            float *dbeta, int threads);
 
 /* ---- upsample.c ------------------------------------------------------------------------- */
 /* Nearest-neighbour upsampling by a whole factor s: x (C,H,W) -> y (C,H*s,W*s). */
@@ -222,6 +224,19 @@ int wct_build(int c, const double *mc, const double *cov_c, const double *ms, co
               double *ws);
 /* x (C, n) -> y (C, n) = alpha (t x + b) + (1 - alpha) x; y must not alias x. */
 void wct_apply(int c, size_t n, const float *x, const float *t, const float *b, float alpha, float *y);
+
+/* ---- attention.c ------------------------------------------------------------------------ */
+/* Softmax attention of nq queries over nk keys, computed in blocks of kblock keys (0: all at
+ * once) with a streaming softmax (a running maximum and sum per query), so the nq x nk score
+ * matrix is never held whole (nq x kblock floats of it at a time):
+ *   out_i = sum_j softmax_j(inv_t <q_i, k_j> + bias_j) v_j
+ * q (d, nq) with row stride ldq (query i is column i), k (d, nk) with ldk, v (dv, nk) with ldv,
+ * bias (nk) or NULL (-INFINITY excludes a key; a query whose keys are all excluded gets 0),
+ * out (nq, dv) row-major. hard = 1: out_i = v_j of the largest score instead (the first of
+ * equals), the limit of inv_t -> infinity. Returns 0, or -1 when out of memory. */
+int attention_forward(size_t nq, size_t d, const float *q, size_t ldq, size_t nk, const float *k, size_t ldk,
+                      size_t dv, const float *v, size_t ldv, const float *bias, float inv_t, int hard, size_t kblock,
+                      float *out);
 
 /* ---- conv_transpose.c ------------------------------------------------------------------- */
 /* Transposed convolution (PyTorch's ConvTranspose2d, "fractionally strided"), as the gradient of

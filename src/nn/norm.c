@@ -95,17 +95,48 @@ void instance_norm_add_forward(int c, size_t hw, const float *x, const float *ga
 }
 
 void instance_norm_backward(int c, size_t hw, const float *x, const float *gamma, const float *mean,
-                            const float *invstd, const float *dy, float *dx, float *dgamma, float *dbeta,
-                            int threads) {
+                            const float *invstd, const float *dy, const float *relu_y, float *dx, float *dgamma,
+                            float *dbeta, int threads) {
     const size_t work = (size_t)c * hw;
 #pragma omp parallel for schedule(static) num_threads(threads > 1 ? threads : 1) if (threads > 1 && work >= NORM_PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *xc = x + (size_t)ch * hw, *dyc = dy + (size_t)ch * hw;
+        const float *yc = relu_y ? relu_y + (size_t)ch * hw : NULL;
         const double mu = mean[ch], is = invstd[ch];
         double sdy = 0.0, sdyx = 0.0;
-        for (size_t i = 0; i < hw; i++) {
-            sdy += dyc[i];
-            sdyx += dyc[i] * ((xc[i] - mu) * is);
+        /* The ReLU's gradient first when it is fused: its output is 0 exactly where it stopped the
+         * gradient (as relu_backward does it), into dx, which the sums then read. */
+        if (yc && dx) {
+            float *dxc = dx + (size_t)ch * hw;
+#pragma omp simd
+            for (size_t i = 0; i < hw; i++) {
+                const float d = dyc[i];  /* read unconditionally, as relu_backward does */
+                dxc[i] = yc[i] > 0.0f ? d : 0.0f;
+            }
+            dyc = dxc, yc = NULL;
+        }
+        /* In float chunks of NORM_CHUNK (vectorised), summed in double, as norm_sums does. */
+        const float fmu = (float)mu, fis = (float)is;
+        for (size_t i0 = 0; i0 < hw; i0 += NORM_CHUNK) {
+            const size_t len = hw - i0 < NORM_CHUNK ? hw - i0 : NORM_CHUNK;
+            const float *d0 = dyc + i0, *x0 = xc + i0, *y0 = yc ? yc + i0 : NULL;
+            float s1 = 0.0f, s2 = 0.0f;
+            if (y0) {
+#pragma omp simd reduction(+ : s1, s2)
+                for (size_t i = 0; i < len; i++) {
+                    const float d = d0[i], g = y0[i] > 0.0f ? d : 0.0f;
+                    s1 += g;
+                    s2 += g * ((x0[i] - fmu) * fis);
+                }
+            } else {
+#pragma omp simd reduction(+ : s1, s2)
+                for (size_t i = 0; i < len; i++) {
+                    s1 += d0[i];
+                    s2 += d0[i] * ((x0[i] - fmu) * fis);
+                }
+            }
+            sdy += s1;
+            sdyx += s2;
         }
         if (dgamma) dgamma[ch] += (float)sdyx;
         if (dbeta) dbeta[ch] += (float)sdy;
@@ -113,7 +144,6 @@ void instance_norm_backward(int c, size_t hw, const float *x, const float *gamma
         float *dxc = dx + (size_t)ch * hw;
         const double g = gamma ? gamma[ch] : 1.0;
         const float k = (float)(g * is), mdy = (float)(sdy / (double)hw), mdyx = (float)(sdyx / (double)hw);
-        const float fmu = (float)mu, fis = (float)is;
 #pragma omp simd
         for (size_t i = 0; i < hw; i++) dxc[i] = k * (dyc[i] - mdy - (xc[i] - fmu) * fis * mdyx);
     }

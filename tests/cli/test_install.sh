@@ -197,7 +197,7 @@ check completion-installed cmp "$B/impasto.bash-completion" "$P/share/bash-compl
 man_ok() {
     MANWIDTH=100 man -l "$P/share/man/man1/impasto.1" >"$tmp/man.txt" 2>"$tmp/man.err" || { cat "$tmp/man.err"; return 1; }
     [ ! -s "$tmp/man.err" ] || { cat "$tmp/man.err"; return 1; }
-    for c in transfer adain wct fast train "gan train" translate convert eval compare grid models IMPASTO_MODEL_DIR "EXIT STATUS"; do
+    for c in transfer adain wct fast train "gan train" translate convert eval compare grid models serve IMPASTO_MODEL_DIR "EXIT STATUS"; do
         grep -q "$c" "$tmp/man.txt" || { echo "the man page does not mention $c"; return 1; }
     done
 }

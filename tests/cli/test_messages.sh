@@ -8,7 +8,7 @@ C=examples/images/horses.jpg
 S=examples/images/scream.jpg
 
 # ---- help and version ----
-for c in transfer adain wct fast train translate convert eval compare grid; do
+for c in transfer adain wct fast train translate convert eval compare grid serve; do
     "$B" help $c >"$T/out" 2>"$T/err"; rc=$?
     if [ $rc -eq 0 ] && grep -q "^usage: impasto $c" "$T/out" && "$B" $c --help | cmp -s - "$T/out"; then ok "help $c"
     else bad "help $c"; fi

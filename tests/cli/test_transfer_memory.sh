@@ -18,13 +18,15 @@ expect "tile not a multiple of 16" 2 "--tile takes 0 or a multiple of 16 of at l
     "$B" transfer -m $MODEL -c $C -s $S -o "$T/o.png" --tile 40
 expect "bad tiling" 2 "tiling" -- "$B" transfer -m $MODEL -c $C -s $S -o "$T/o.png" --tiling seams
 
-# The least budget a refusal names is enough: 400 px under it tiles (and says so), and writes 400x265.
-"$B" transfer -m $MODEL -c $C -s $S -o "$T/o.png" --image-size 400 --memory 64 --optimizer adam 2>"$T/err"
+# The least budget a refusal names is enough: 1024 px under it tiles (and says so), and writes
+# 1024x678. Shallow layers (halos of 8 px) keep the smallest tiles cheap enough for a test.
+L="--style-layers relu1_1,relu2_1 --content-layers relu2_2 --optimizer adam"
+"$B" transfer -m $MODEL -c $C -s $S -o "$T/o.png" --image-size 1024 --memory 1 $L 2>"$T/err"
 need=$(sed -n 's/.*needs at least \([0-9]*\) MB.*/\1/p' "$T/err")
 if [ -n "$need" ] &&
-   "$B" transfer -m $MODEL -c $C -s $S -o "$T/o.png" --image-size 400 --memory "$need" --optimizer adam \
+   "$B" transfer -m $MODEL -c $C -s $S -o "$T/o.png" --image-size 1024 --memory "$need" $L \
        --num-iterations 1 --save-iter 0 --print-iter 1 >"$T/out" 2>"$T/err" &&
-   [ "$(png_size "$T/o.png")" = 400x265 ] && grep -q "tiles [0-9]" "$T/out"; then
+   [ "$(png_size "$T/o.png")" = 1024x678 ] && grep -q "tiles [0-9]" "$T/out"; then
     ok "the least budget named runs, tiled"
 else
     bad "the least budget named runs, tiled"
