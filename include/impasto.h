@@ -657,7 +657,14 @@ typedef struct impasto_wct_options {
     void *progress_user;
     const struct impasto_genes *style_genes; /* NULL; else the style's relu4_1 mean and covariance (the
                                            style image may then be NULL): one level only (lst NULL),
-                                           and the genes must hold a covariance */
+                                           one style, and the genes must hold a covariance */
+    /* Spatial control (impasto_wct_styles): NULL, or a mask whose distinct gray levels (RGB
+     * averaged, darkest first) are as many as the styles; region k is whitened with its own
+     * content mean and covariance (over the feature positions in it, gathered over the tiles) and
+     * coloured with style k's, at each level. The mask is stretched over the content; each
+     * feature position takes the level under the centre of the pixels it stands for (as
+     * impasto_adain_options.mask), so edges are as soft as the decoder makes them. */
+    const impasto_image *mask;
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
@@ -672,6 +679,12 @@ void impasto_wct_options_init(impasto_wct_options *opt);
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
+/* impasto_wct with a style per mask region: styles[k] (nstyles >= 1) colours region k of
+ * opt->mask. Several styles need a mask with as many gray levels (IMPASTO_ERR_INVALID_ARG, the
+ * message saying how many it has, otherwise); nstyles 1 without a mask is impasto_wct. */
+impasto_status impasto_wct_styles(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
+                                  const impasto_image *content, const impasto_image *const *styles, size_t nstyles,
+                                  const impasto_wct_options *opt, impasto_image **out);
 
 /* ---- DeepDream ------------------------------------------------------------------------------ */
 

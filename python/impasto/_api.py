@@ -445,16 +445,17 @@ def _result(ctx, status, out):
             r.release()
 
 
-_WCT_OPTIONS = ("alpha", "content_size", "style_size", "tile", "tile_halo", "memory", "levels",
+_WCT_OPTIONS = ("alpha", "mask", "content_size", "style_size", "tile", "tile_halo", "memory", "levels",
                 "threads")
 
 
 def wct(content, style, *, model=None, model_r31=None, progress=None, **options):
     """Repaint `content` in the style of `style` by whitening and colouring transforms
     (`impasto wct`). model is the relu4_1 pair ("adain"), model_r31 the relu3_1 pair
-    ("lst-r31"). Options: levels=2 (1: relu4_1 only), alpha=1, content_size=512, style_size=512,
-    tile=None, tile_halo=None, memory=1536, threads=0. progress as adain(). Returns a float32
-    (H, W, 3|4) array."""
+    ("lst-r31"). With mask (an image: each gray level, darkest first, a region whitened with its
+    own statistics), style is a list of one image per level. Options: levels=2 (1: relu4_1
+    only), alpha=1, mask=None, content_size=512, style_size=512, tile=None, tile_halo=None,
+    memory=1536, threads=0. progress as adain(). Returns a float32 (H, W, 3|4) array."""
     _check_options("wct", options, _WCT_OPTIONS)
     L = lib()
     ctx = Context(options.get("threads", 0))
@@ -480,13 +481,16 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
         m4 = get_model(ctx, model if model is not None else "adain", "model")
         m3 = get_model(ctx, model_r31 if model_r31 is not None else "lst-r31", "model") \
             if levels == 2 else None
+        if o.get("mask") is not None:
+            opt.mask = keep.image(ctx, o["mask"])
+        styles = _style_list(style)
         c_content = keep.image(ctx, content)
-        c_style = keep.image(ctx, style)
+        c_styles = ffi.new("const impasto_image *[]", [keep.image(ctx, s) for s in styles])
         runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
         opt.progress = runner.callback
         out = ffi.new("impasto_image **")
-        status, result = _run(runner, lambda: L.impasto_wct(ctx.ptr, m4.ptr, m3.ptr if m3 else ffi.NULL,
-                                                             c_content, c_style, opt, out), out)
+        status, result = _run(runner, lambda: L.impasto_wct_styles(
+            ctx.ptr, m4.ptr, m3.ptr if m3 else ffi.NULL, c_content, c_styles, len(styles), opt, out), out)
         ctx.check(status)
         return result
     finally:

@@ -298,12 +298,16 @@ typedef struct impasto_wct_options {
     impasto_pass_progress_fn progress;
     void *progress_user;
     const struct impasto_genes *style_genes;
+    const impasto_image *mask;
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
+impasto_status impasto_wct_styles(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
+                                  const impasto_image *content, const impasto_image *const *styles, size_t nstyles,
+                                  const impasto_wct_options *opt, impasto_image **out);
 
 typedef struct impasto_attention_options {
     double alpha;

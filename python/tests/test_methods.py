@@ -95,6 +95,28 @@ def test_wct(content, style):
     assert np.abs(two - one).mean() > 1e-3
 
 
+def test_wct_mask(content, style):
+    """Each gray level of the mask is a region whitened on its own and coloured by its own style:
+    away from the edge, each half is nearer the one-style run of its style than the other's."""
+    need_model("adain")
+    red = np.clip(style * [1.0, 0.3, 0.2] + [0.4, 0, 0], 0, 1).astype(np.float32)
+    blue = np.clip(style * [0.2, 0.3, 1.0] + [0, 0, 0.4], 0, 1).astype(np.float32)
+    mask = np.zeros((40, 52, 1), np.float32)
+    mask[:, 26:] = 1
+    kw = dict(levels=1, content_size=0, style_size=0)
+    both = impasto.wct(content, [red, blue], mask=mask, **kw)
+    check_image(both, (40, 52))
+    only_red, only_blue = impasto.wct(content, red, **kw), impasto.wct(content, blue, **kw)
+    left, right = slice(0, 16), slice(36, 52)
+    d = lambda a, b, s: float(np.abs(a[:, s] - b[:, s]).mean())
+    assert d(both, only_red, left) < d(both, only_blue, left)
+    assert d(both, only_blue, right) < d(both, only_red, right)
+    with pytest.raises(impasto.InvalidArgument, match="2 gray levels for 3 style images"):
+        impasto.wct(content, [red, blue, red], mask=mask, **kw)
+    with pytest.raises(impasto.InvalidArgument, match="needs a mask"):
+        impasto.wct(content, [red, blue], **kw)
+
+
 def test_transfer(content, style):
     need_model("vgg19")
     seen = []

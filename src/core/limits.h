@@ -24,6 +24,12 @@
  * deepest layer used may need more: vgg19_min_side.) */
 #define IMAGE_MIN_SIDE 16
 
+/* ---- WCT (methods/wct.c) ----------------------------------------------------------------- */
+
+/* impasto_wct_styles: regions of a mask, each with its own style; every region holds a few
+ * C x C matrices (about 5 MB at relu4_1), so the count is bounded. */
+#define WCT_MAX_STYLES 32
+
 /* ---- DeepDream (methods/dream.c) ------------------------------------------------------------ */
 
 /* The most octaves a dream takes; the guide's default longest side (the notebook's guide is a
