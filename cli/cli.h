@@ -191,6 +191,7 @@ typedef struct cli_batch {
     cli_batch_fn fn;
     void *user;
     cli_progress *progress;
+    const char **out_now;       /* NULL, or set to each output's path just before fn makes it */
 } cli_batch;
 
 /* Before any work: -o must name a folder (not an existing file, not an image name), and not the
