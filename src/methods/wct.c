@@ -198,9 +198,10 @@ static impasto_status wct_tile(void *user, impasto_ctx *ctx, tile_feat *t) {
     if (!k->region) {
         wct_apply(k->c, n, t->f, k->t, k->b, k->alpha, y);
     } else {
-        /* Each region's positions gathered (C, nr), transformed, put back. */
-        float *g = malloc(2 * c * n * sizeof *g), *gy = g + c * n;  // (C, nr) in, (C, nr) out
-        size_t *idx = malloc(n * sizeof *idx);                       // (nr) positions of region r
+        /* Each region's positions gathered (C, nr), transformed and put back, WCT_GATHER at a
+         * time so the copies stay small beside the tile's features. */
+        float *g = malloc(2 * c * WCT_GATHER * sizeof *g), *gy = g + c * WCT_GATHER;  // (C, WCT_GATHER) in, out
+        size_t *idx = malloc(n * sizeof *idx);                                         // (nr) region r's positions
         if (!g || !idx) {
             free(g), free(idx), free(y);
             return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (WCT)");
@@ -210,12 +211,14 @@ static impasto_status wct_tile(void *user, impasto_ctx *ctx, tile_feat *t) {
             for (int yy = 0; yy < t->fh; yy++)
                 for (int xx = 0; xx < t->fw; xx++)
                     if (region_of(k->region, k->fw, t, yy, xx) == r) idx[nr++] = (size_t)yy * (size_t)t->fw + (size_t)xx;
-            if (!nr) continue;
-            for (size_t ch = 0; ch < c; ch++)
-                for (size_t i = 0; i < nr; i++) g[ch * nr + i] = t->f[ch * n + idx[i]];
-            wct_apply(k->c, nr, g, k->t + (size_t)r * c * c, k->b + (size_t)r * c, k->alpha, gy);
-            for (size_t ch = 0; ch < c; ch++)
-                for (size_t i = 0; i < nr; i++) y[ch * n + idx[i]] = gy[ch * nr + i];
+            for (size_t i0 = 0; i0 < nr; i0 += WCT_GATHER) {
+                const size_t m = nr - i0 < WCT_GATHER ? nr - i0 : WCT_GATHER;
+                for (size_t ch = 0; ch < c; ch++)
+                    for (size_t i = 0; i < m; i++) g[ch * m + i] = t->f[ch * n + idx[i0 + i]];
+                wct_apply(k->c, m, g, k->t + (size_t)r * c * c, k->b + (size_t)r * c, k->alpha, gy);
+                for (size_t ch = 0; ch < c; ch++)
+                    for (size_t i = 0; i < m; i++) y[ch * n + idx[i0 + i]] = gy[ch * m + i];
+            }
         }
         free(g);
         free(idx);
