@@ -40,6 +40,14 @@ void cli_error(const char *cmd, int hint, const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
+void cli_mask_aspect_note(const char *cmd, const impasto_image *mask, int w, int h) {
+    const int mw = impasto_image_width(mask), mh = impasto_image_height(mask);
+    const double a = (double)mw / mh, b = (double)w / h;
+    if (fabs(a / b - 1.0) > 0.01)
+        cli_error(cmd, 0, "note: the mask is %dx%d, another aspect ratio than the %dx%d picture: it is stretched "
+                  "over it", mw, mh, w, h);
+}
+
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;

@@ -207,6 +207,7 @@ int cli_batch_run(impasto_ctx *ctx, const cli_batch *b) {
                 continue;
             }
             progress_item(b->progress, item + j, total, base_name(out));
+            if (b->out_now) *b->out_now = out;
             make_one(&r, what, cimg, b->style ? r.simg[j] : NULL, out);
         }
         impasto_image_free(cimg);

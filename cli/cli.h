@@ -19,6 +19,9 @@ void cli_error(const char *cmd, int hint, const char *fmt, ...) __attribute__((f
  * that was hit) and returns its exit code: 2 for an argument the run cannot use, 130 for a
  * cancelled run, 1 otherwise. `what`, when set, is named first unless the message names it. */
 int cli_fail(const char *cmd, impasto_ctx *ctx, impasto_status s, const char *what);
+/* A note on stderr when the mask (mw x mh) has another aspect ratio than the picture it is
+ * stretched over (w x h, more than 1% apart). */
+void cli_mask_aspect_note(const char *cmd, const impasto_image *mask, int w, int h);
 /* The exit code of a library status (0 for IMPASTO_OK). */
 int cli_exit_code(impasto_status s);
 
@@ -188,6 +191,7 @@ typedef struct cli_batch {
     cli_batch_fn fn;
     void *user;
     cli_progress *progress;
+    const char **out_now;       /* NULL, or set to each output's path just before fn makes it */
 } cli_batch;
 
 /* Before any work: -o must name a folder (not an existing file, not an image name), and not the

@@ -140,6 +140,7 @@ static int run(void *p, int argc, char **argv) {
     }
     if (mask_path) {
         if ((s = impasto_image_load(ctx, mask_path, &mask)) != IMPASTO_OK) goto failed;
+        cli_mask_aspect_note(CMD, mask, impasto_image_width(content), impasto_image_height(content));
         opt->mask = mask;
     }
     if ((s = impasto_adain(ctx, model, content, (const impasto_image *const *)style_imgs, (size_t)nstyles, opt,

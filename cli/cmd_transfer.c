@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *CMD = "transfer";
@@ -21,12 +22,13 @@ typedef struct transfer_settings {
 #define G_LOSS "Losses"
 #define G_OPT "Optimisation"
 static const cli_opt OPTS[] = {
-    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, content), "FILE", 0, 0, NULL, NULL,
-     "the photo (PNG or JPEG; EXIF orientation applied; alpha carried to the output)", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "content", 'c', CLI_STRING, offsetof(S, content), "FILE|DIR", 0, 0, NULL, NULL,
+     "the photo (PNG or JPEG; EXIF orientation applied; alpha carried to the output), or a folder of them",
+     CLI_COMPLETE_IMAGE, NULL},
     {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, styles), "FILE[,FILE...]", 0, 0, NULL, NULL,
      "style image(s); repeat -s or give a comma list to blend several", CLI_COMPLETE_IMAGE, NULL},
-    {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, output), "FILE", 0, 0, NULL, "out.png",
-     ".png or .jpg, written atomically", CLI_COMPLETE_FILE, NULL},
+    {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, output), "FILE|DIR", 0, 0, NULL, "out.png",
+     ".png or .jpg, written atomically; for a folder, the output folder", CLI_COMPLETE_FILE, NULL},
     {CLI_G_IO, "init-image", 0, CLI_STRING, offsetof(S, init_image), "FILE", 0, 0, NULL, NULL,
      "start from this picture (implies --init image)", CLI_COMPLETE_IMAGE, NULL},
     {CLI_G_IO, "print-iter", 0, CLI_INT, offsetof(S, print_iter), "N", 0, 1000000, NULL, "50 on a terminal, 0 piped",
@@ -164,8 +166,8 @@ static int check_settings(const cli_command *c, transfer_settings *st) {
     }
     if (st->init_image) opt->init = IMPASTO_INIT_IMAGE;
     const char *output = st->output ? st->output : "out.png";
-    if (!cli_output_format_ok(CMD, output)) return 0;
     if (!st->content) { cli_error(CMD, 1, "no content image (-c FILE)"); return 0; }
+    if (!cli_is_dir(st->content) && !cli_output_format_ok(CMD, output)) return 0;
     if (st->styles.n == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); return 0; }
     if (st->blend.n && st->blend.n != st->styles.n) {
         cli_error(CMD, 1, "--style-blend-weights has %d values for %d style images", st->blend.n, st->styles.n);
@@ -221,22 +223,80 @@ static int check_settings(const cli_command *c, transfer_settings *st) {
     return 1;
 }
 
+/* ---- -c DIR: every photo of the folder with the same styles (cli_batch_run) ---------------- */
+
+typedef struct folder_job {
+    run_state *rs;
+    const impasto_model *vgg;
+    const impasto_image *const *styles;
+    size_t nstyles;
+    impasto_transfer_options *opt;
+    const char *outdir;
+    const char *out_now;  /* the output being made (cli_batch.out_now) */
+} folder_job;
+
+/* One photo of the folder: its intermediate pictures (--save-iter) and, at Ctrl-C, the picture so
+ * far are written beside its output, as for one photo. */
+static impasto_status folder_item(void *user, impasto_ctx *ctx, const impasto_image *content, const impasto_image *style,
+                                  impasto_image **out) {
+    folder_job *j = user;
+    run_state *rs = j->rs;
+    rs->output = j->out_now;
+    rs->noted_scale = -1;
+    rs->save_failed = 0;
+    if (j->opt->save_iter > 0 && !cli_is_dir(j->outdir)) mkdir(j->outdir, 0777);
+    impasto_status s = impasto_transfer(ctx, j->vgg, content, j->styles, j->nstyles, j->opt, out);
+    if (s == IMPASTO_ERR_CANCELLED && *out) {
+        char path[4096];
+        numbered_path(j->out_now, "interrupted", path, sizeof path);
+        progress_clear(&rs->progress);
+        if ((cli_is_dir(j->outdir) || mkdir(j->outdir, 0777) == 0) && impasto_image_save(ctx, *out, path, 0) == IMPASTO_OK)
+            cli_error(CMD, 0, "interrupted; the picture so far of %s is in %s", j->out_now, path);
+        impasto_image_free(*out);
+        *out = NULL;
+    }
+    (void)style;
+    return s;
+}
+
+static int run_folder(transfer_settings *st, impasto_ctx *ctx, run_state *rs, const impasto_model *vgg,
+                      const impasto_image *const *styles, cli_inputs *in) {
+    folder_job job = {rs, vgg, styles, (size_t)st->styles.n, &st->opt, st->output, NULL};
+    cli_batch b = {.cmd = CMD, .content = st->content, .style = NULL, .outdir = st->output, .inputs = in,
+                   .fn = folder_item, .user = &job, .progress = &rs->progress, .out_now = &job.out_now};
+    cli_sigint_begin();
+    int rc = cli_batch_run(ctx, &b);
+    cli_sigint_end();
+    return rc;
+}
+
 static int run(void *p, int argc, char **argv) {
     transfer_settings *st = p;
     impasto_transfer_options *opt = &st->opt;
     if (!check_settings(&CLI_TRANSFER, st)) return EXIT_USAGE;
     const char *output = st->output ? st->output : "out.png", *content_path = st->content;
-    const int nstyles = st->styles.n;
+    const int nstyles = st->styles.n, folder = cli_is_dir(content_path);
+    if (folder) {
+        int r;
+        if (!st->output) { cli_error(CMD, 1, "-c is a folder: give an output folder (-o DIR)"); return EXIT_USAGE; }
+        if (st->init_image) { cli_error(CMD, 1, "--init-image is one picture; -c is a folder of photos"); return EXIT_USAGE; }
+        if ((r = cli_batch_check(CMD, content_path, NULL, output)) != 0) return r;
+        /* Intermediate pictures of every photo only when asked for. */
+        if (!cli_given(&CLI_TRANSFER, st, "save-iter")) opt->save_iter = 0;
+    }
     char model_path[4096];
     if (!cli_find_model(CMD, st->model, "vgg19", 0, model_path, sizeof model_path)) return 1;
     cli_inputs in = {0};
     int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content_path) &&
                      cli_inputs_add(CMD, &in, st->init_image);
     for (int i = 0; ok && i < nstyles; i++) ok = cli_inputs_add(CMD, &in, st->styles.v[i]);
-    if (ok && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
-    cli_inputs_free(&in);
+    if (ok && !folder && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
+    if (!folder) cli_inputs_free(&in);
     impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
-    if (!ctx) return rc ? rc : 1;
+    if (!ctx) {
+        cli_inputs_free(&in);
+        return rc ? rc : 1;
+    }
     rc = 1;
     impasto_model *vgg = NULL;
     impasto_image *content = NULL, *init_img = NULL, *result = NULL;
@@ -248,7 +308,7 @@ static int run(void *p, int argc, char **argv) {
     if (st->common.json && !cli_json_begin(&rs.progress, CMD)) cli_error(CMD, 0, "out of memory for --json");
     impasto_status s;
 
-    if (!(content = load_or_report(ctx, content_path))) goto cleanup;
+    if (!folder && !(content = load_or_report(ctx, content_path))) goto cleanup;
     for (int i = 0; i < nstyles; i++)
         if (!(style_imgs[i] = load_or_report(ctx, st->styles.v[i]))) goto cleanup;
     if (st->init_image && !(init_img = load_or_report(ctx, st->init_image))) goto cleanup;
@@ -259,6 +319,10 @@ static int run(void *p, int argc, char **argv) {
     opt->init_image = init_img;
     opt->progress = on_progress;
     opt->progress_user = &rs;
+    if (folder) {
+        rc = run_folder(st, ctx, &rs, vgg, (const impasto_image *const *)style_imgs, &in);
+        goto cleanup;
+    }
     cli_sigint_begin();
     s = impasto_transfer(ctx, vgg, content, (const impasto_image *const *)style_imgs, (size_t)nstyles, opt, &result);
     cli_sigint_end();
@@ -292,6 +356,7 @@ static int run(void *p, int argc, char **argv) {
     rc = 0;
 
 cleanup:
+    cli_inputs_free(&in);
     cli_json_end(&rs.progress, rc);
     impasto_image_free(result);
     impasto_image_free(content);
@@ -307,11 +372,13 @@ cleanup:
 const cli_command CLI_TRANSFER = {
     .name = "transfer",
     .summary = "repaint a photo in the style of a painting (Gatys et al., neural-style)",
-    .synopsis = "-c CONTENT -s STYLE[,STYLE...] [-o OUT] [options]",
+    .synopsis = "-c CONTENT|DIR -s STYLE[,STYLE...] [-o OUT|OUTDIR] [options]",
     .description = "Repaints CONTENT in the style of STYLE by optimising the picture's VGG-19 features (Gatys,\n"
                    "Ecker & Bethge 2016), with jcjohnson/neural-style's options and defaults. On a terminal a\n"
                    "live line shows the losses and the ETA; Ctrl-C stops, keeps the old output and saves the\n"
-                   "picture so far as OUT_interrupted.png.",
+                   "picture so far as OUT_interrupted.png. CONTENT may be a folder: every photo in it is\n"
+                   "repainted with the same styles into the folder OUTDIR under its own file name; one that\n"
+                   "fails is reported and the others are still made.",
     .opts = OPTS,
     .settings_size = sizeof(transfer_settings),
     .init = init,

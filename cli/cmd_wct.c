@@ -10,7 +10,7 @@ static const char *CMD = "wct";
 
 typedef struct wct_settings {
     cli_common common;
-    const char *content, *output, *model, *model_r31;
+    const char *content, *output, *model, *model_r31, *mask;
     cli_paths style;
     int levels;
     impasto_wct_options opt;
@@ -19,9 +19,13 @@ typedef struct wct_settings {
 #define S wct_settings
 static const cli_opt OPTS[] = {
     CLI_OPT_CONTENT_OR_FOLDER(S, content),
-    {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, style), "FILE|DIR", 0, 0, NULL, NULL,
-     "the style image or a genes file with covariance (impasto breed; --levels 1), or a folder", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, style), "FILE[,FILE...]|DIR", 0, 0, NULL, NULL,
+     "the style image or a genes file with covariance (impasto breed; --levels 1), or a folder; with --mask, one "
+     "per region", CLI_COMPLETE_IMAGE, NULL},
     CLI_OPT_OUTPUT_OR_FOLDER(S, output, "the output folder for folders"),
+    {CLI_G_IO, "mask", 0, CLI_STRING, offsetof(S, mask), "FILE", 0, 0, NULL, NULL,
+     "spatial control: each gray level of FILE (a PNG), darkest first, is whitened on its own and coloured by its "
+     "own -s style", CLI_COMPLETE_IMAGE, NULL},
     CLI_OPT_MODEL(S, model, "the converted AdaIN network, relu4_1 (default adain)"),
     {CLI_G_MODEL, "model-r31", 0, CLI_STRING, offsetof(S, model_r31), "NAME|FILE", 0, 0, NULL, "lst-r31",
      "the converted relu3_1 encoder and decoder", CLI_COMPLETE_MODEL, NULL},
@@ -62,15 +66,24 @@ static int on_progress(const impasto_pass_progress *p, void *user) {
 static int run(void *p, int argc, char **argv) {
     wct_settings *st = p;
     impasto_wct_options *opt = &st->opt;
-    const char *content_path = st->content, *output = st->output;
-    if (st->style.n > 1) {
-        cli_error(CMD, 1, "wct takes one style (-s FILE or folder); adain blends several");
+    const char *content_path = st->content, *output = st->output, *mask_path = st->mask;
+    const int nstyles = st->style.n;
+    if (nstyles > 1 && !mask_path) {
+        cli_error(CMD, 1, "wct takes one style (-s FILE or folder), or one per region of a --mask; adain blends several");
         return EXIT_USAGE;
     }
-    const char *style_path = st->style.n ? st->style.v[0] : NULL;
+    const char *style_path = nstyles ? st->style.v[0] : NULL;
     if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE or folder)"); return EXIT_USAGE; }
     if (!style_path) { cli_error(CMD, 1, "no style image (-s FILE or folder)"); return EXIT_USAGE; }
-    const int folders = cli_is_dir(content_path) || cli_is_dir(style_path);
+    int folders = cli_is_dir(content_path);
+    for (int i = 0; i < nstyles; i++) folders |= cli_is_dir(st->style.v[i]);
+    if (folders && mask_path) { cli_error(CMD, 1, "--mask takes one content file, not folders"); return EXIT_USAGE; }
+    for (int i = 0; nstyles > 1 && i < nstyles; i++)
+        if (cli_is_genes(st->style.v[i])) {
+            cli_error(CMD, 1, "%s: a genes file stands for the only style; with --mask, give a picture per region",
+                      st->style.v[i]);
+            return EXIT_USAGE;
+        }
     if (folders) {
         if (!output) { cli_error(CMD, 1, "-c or -s is a folder: give an output folder (-o DIR)"); return EXIT_USAGE; }
         int r = cli_batch_check(CMD, content_path, style_path, output);
@@ -84,7 +97,8 @@ static int run(void *p, int argc, char **argv) {
     if (st->levels == 2 && !cli_find_model(CMD, st->model_r31, "lst-r31", 0, r31_path, sizeof r31_path)) return 1;
     cli_inputs in = {0};
     int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && (st->levels != 2 || cli_inputs_add(CMD, &in, r31_path)) &&
-                     cli_inputs_add(CMD, &in, content_path) && cli_inputs_add(CMD, &in, style_path);
+                     cli_inputs_add(CMD, &in, content_path) && cli_inputs_add(CMD, &in, mask_path);
+    for (int i = 0; ok && i < nstyles; i++) ok = cli_inputs_add(CMD, &in, st->style.v[i]);
     if (ok && !folders && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
     impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
     if (!ctx) {
@@ -93,7 +107,8 @@ static int run(void *p, int argc, char **argv) {
     }
     rc = 1;
     impasto_model *adain = NULL, *lst = NULL;
-    impasto_image *content = NULL, *style = NULL, *result = NULL;
+    impasto_image *content = NULL, *result = NULL, *mask = NULL;
+    impasto_image *styles[CLI_MAX_STYLES] = {0};
     impasto_genes *genes = NULL;
     cli_progress progress;
     progress_init(&progress, st->common.quiet, 0);
@@ -113,14 +128,21 @@ static int run(void *p, int argc, char **argv) {
         goto done;
     }
     if ((rc = cli_one_process(CMD)) != 0) goto done;
-    if (cli_is_genes(style_path)) {
+    if (nstyles == 1 && cli_is_genes(style_path)) {
         /* A genes file (impasto breed) with its covariance stands for the painting at relu4_1. */
         if ((s = impasto_genes_load(ctx, style_path, &genes)) != IMPASTO_OK) goto failed;
         opt->style_genes = genes;
     }
-    if ((s = impasto_image_load(ctx, content_path, &content)) == IMPASTO_OK &&
-        (genes || (s = impasto_image_load(ctx, style_path, &style)) == IMPASTO_OK) &&
-        (s = run_pair(&job, ctx, content, style, &result)) == IMPASTO_OK)
+    if ((s = impasto_image_load(ctx, content_path, &content)) != IMPASTO_OK) goto failed;
+    for (int i = 0; !genes && i < nstyles; i++)
+        if ((s = impasto_image_load(ctx, st->style.v[i], &styles[i])) != IMPASTO_OK) goto failed;
+    if (mask_path) {
+        if ((s = impasto_image_load(ctx, mask_path, &mask)) != IMPASTO_OK) goto failed;
+        cli_mask_aspect_note(CMD, mask, impasto_image_width(content), impasto_image_height(content));
+        opt->mask = mask;
+    }
+    if ((s = impasto_wct_styles(ctx, adain, lst, content, (const impasto_image *const *)styles, (size_t)nstyles, opt,
+                                &result)) == IMPASTO_OK)
         s = impasto_image_save(ctx, result, output, 0);
 failed:
     rc = cli_finish_one(CMD, ctx, &progress, s, NULL, content_path, output, result);
@@ -128,7 +150,8 @@ done:
     cli_sigint_end();
     cli_json_end(&progress, rc);
     impasto_image_free(result);
-    impasto_image_free(style);
+    impasto_image_free(mask);
+    for (int i = 0; i < nstyles; i++) impasto_image_free(styles[i]);
     impasto_genes_free(genes);
     impasto_image_free(content);
     impasto_model_free(lst);
@@ -143,12 +166,13 @@ done:
 const cli_command CLI_WCT = {
     .name = "wct",
     .summary = "repaint a photo by whitening and colouring VGG features (Li et al.)",
-    .synopsis = "-c CONTENT -s STYLE [-o OUT] [options]",
+    .synopsis = "-c CONTENT -s STYLE[,STYLE...] [--mask MASK] [-o OUT] [options]",
     .description = "Repaints CONTENT in the style of STYLE by whitening its VGG features and colouring them with\n"
                    "the style's covariance (Li et al. 2017, \"Universal Style Transfer via Feature Transforms\"),\n"
                    "coarse to fine: relu4_1 (the AdaIN model's decoder), then relu3_1 (the lst-r31 pair).\n"
                    "CONTENT and STYLE may be folders: every pair is written to the folder OUT as\n"
-                   "<content>_<style>.png.",
+                   "<content>_<style>.png. With --mask, each gray level of MASK (darkest first) is a region\n"
+                   "whitened with its own statistics and coloured by its own STYLE (one -s per level).",
     .opts = OPTS,
     .settings_size = sizeof(wct_settings),
     .init = init,

@@ -132,6 +132,9 @@ void cli_format_duration(double s, char *buf, size_t n) {
  * need their sizes' costs, which only the finished run knows. */
 void progress_update(cli_progress *p, const impasto_progress *st) {
     int done = st->iteration, total = st->num_iterations;
+    /* Within a folder run (progress_item): which photo. */
+    char item[300] = "";
+    if (p->items) snprintf(item, sizeof item, "%zu/%zu %s  ", p->item + 1, p->items, p->item_name ? p->item_name : "");
     if (st->tile_runs > 0) {
         /* A tiled evaluation under way (impasto_progress.tile_done): the live line says which tile. */
         if (!p->live) return;
@@ -140,8 +143,8 @@ void progress_update(cli_progress *p, const impasto_progress *st) {
         p->last_draw = t;
         char el[32];
         cli_format_duration(st->seconds, el, sizeof el);
-        fprintf(stderr, "\r\033[K%dx%d  iter %d/%d  tile %d/%d  loss %.4g  %s", st->width, st->height, done + 1, total,
-                st->tile_done, st->tile_runs, st->loss, el);
+        fprintf(stderr, "\r\033[K%s%dx%d  iter %d/%d  tile %d/%d  loss %.4g  %s", item, st->width, st->height, done + 1,
+                total, st->tile_done, st->tile_runs, st->loss, el);
         fflush(stderr);
         p->line_open = 1;
         return;
@@ -150,6 +153,7 @@ void progress_update(cli_progress *p, const impasto_progress *st) {
         /* With --json, stdout is the summary's alone. */
         FILE *log = p->json ? stderr : stdout;
         progress_clear(p);
+        fputs(item, log);
         if (st->num_scales > 1) fprintf(log, "scale %d/%d %dx%d ", st->scale_index + 1, st->num_scales, st->width, st->height);
         fprintf(log, "iteration %d/%d  loss %.6g  content %.6g  style %.6g  tv %.6g  %.1fs", done, total,
                 st->loss, st->content_loss, st->style_loss, st->tv_loss, st->seconds);
@@ -176,8 +180,8 @@ void progress_update(cli_progress *p, const impasto_progress *st) {
     cli_format_duration(st->seconds, el, sizeof el);
     char scale[48] = "";
     if (st->num_scales > 1) snprintf(scale, sizeof scale, "scale %d/%d ", st->scale_index + 1, st->num_scales);
-    fprintf(stderr, "\r\033[K%s%dx%d  iter %d/%d  loss %.4g (content %.3g style %.3g tv %.3g)  %s  ETA %s",
-            scale, st->width, st->height, done, total, st->loss, st->content_loss, st->style_loss,
+    fprintf(stderr, "\r\033[K%s%s%dx%d  iter %d/%d  loss %.4g (content %.3g style %.3g tv %.3g)  %s  ETA %s",
+            item, scale, st->width, st->height, done, total, st->loss, st->content_loss, st->style_loss,
             st->tv_loss, el, eta);
     fflush(stderr);
     p->line_open = 1;

@@ -283,6 +283,22 @@ impasto_status impasto_transfer(impasto_ctx *ctx, const impasto_model *vgg,
                                 size_t nstyles, const impasto_transfer_options *opt,
                                 impasto_image **out);
 
+/* ---- progress of the one-pass methods (AdaIN, WCT, fast) -------------------------------------- */
+
+/* Progress of a one-pass method (impasto_adain, impasto_wct, a tiled impasto_fast_stylize). */
+typedef struct impasto_pass_progress {
+    const char *stage;        /* what was just done: "style", "statistics", "stylize" */
+    int level, num_levels;    /* wct: 0 relu4_1, 1 relu3_1; adain: 0 of 1 */
+    int done, total;          /* units of work done / in the whole call (styles encoded, tiles of each pass) */
+    double seconds;           /* since the call started */
+} impasto_pass_progress;
+/* Called after each unit of work; non-zero cancels: the call returns IMPASTO_ERR_CANCELLED and *out is NULL.
+ * The units: one per style image encoded, one per tile of the statistics pass (the content's
+ * features gathered) and one per tile of the stylize pass (encode, transform, decode), at each
+ * level; an untiled run is one tile. `total` is the same at every call and `done` counts up to it,
+ * reaching it on the last call of a successful run. */
+typedef int (*impasto_pass_progress_fn)(const impasto_pass_progress *p, void *user);
+
 /* ---- fast feed-forward style networks (Johnson et al. 2016) ------------------------------ */
 
 /* A pretrained style network (Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style
@@ -298,9 +314,34 @@ void impasto_fast_free(impasto_fast_model *model);
 /* The style's name recorded at conversion ("candy", ...), or "". */
 const char *impasto_fast_style(const impasto_fast_model *model);
 
+/* How a tiled fast run gets the whole picture's instance-norm statistics (each of the network's
+ * 15 norms needs its channels' mean and deviation over the whole picture). */
+typedef enum impasto_fast_stats {
+    IMPASTO_FAST_STATS_EXACT = 0,    /* gathered layer by layer over the tiles: before norm i, every
+                                        tile runs convolutions 0..i with norms 0..i-1 known, so the
+                                        network runs about 8 times over; the result equals the untiled
+                                        one up to float rounding */
+    IMPASTO_FAST_STATS_ESTIMATE = 1  /* taken from an untiled run on a copy shrunk to stats_side; one
+                                        tiled pass; differs from the untiled result (see README) */
+} impasto_fast_stats;
+
 typedef struct impasto_fast_options {
     double content_scale;  /* 1.0: the content is shrunk to (width / s, height / s) first (as the
                               PyTorch example's --content-scale; the result has that size) */
+    /* Tiling (any size in bounded memory): each tile runs with a halo of pixels around it that is
+     * computed and thrown away, and every norm uses the whole picture's statistics (stats). */
+    int tile;              /* -1: automatic, untiled when the run fits memory_mb, else the largest
+                              tiles that do; 0: never tile; N > 0: N x N tiles (a multiple of 8,
+                              >= 32) */
+    int tile_halo;         /* -1: exact (64 pixels, past the network's receptive field); else
+                              pixels, a multiple of 8 up to 256 */
+    int memory_mb;         /* 1536: the working memory tiling keeps to (besides the images) */
+    int stats;             /* an impasto_fast_stats: IMPASTO_FAST_STATS_EXACT */
+    int stats_side;        /* 1024: the shrunk copy's longer side for IMPASTO_FAST_STATS_ESTIMATE */
+    impasto_pass_progress_fn progress;  /* NULL = none; tiled runs report each tile of each pass
+                                           ("statistics", "stylize") and stop when it returns
+                                           non-zero (IMPASTO_ERR_CANCELLED) */
+    void *progress_user;
 } impasto_fast_options;
 
 void impasto_fast_options_init(impasto_fast_options *opt);
@@ -316,7 +357,8 @@ impasto_status impasto_fast_output_size(impasto_ctx *ctx, int width, int height,
  * is 0..255 clamped and scaled to 0..1. For sides that are not multiples of 4 the network makes
  * up to 3 extra rows/columns at the bottom/right (as PyTorch's does); they are cropped so the
  * result has the content's size. An output holding NaN or infinite values (checked before the
- * clamp) is IMPASTO_ERR_NOT_FINITE, with no image (and `out` of _into left as it was). */
+ * clamp) is IMPASTO_ERR_NOT_FINITE, with no image (and `out` of _into left as it was, but for
+ * the tiles of a tiled run written before the one that failed). */
 impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
                                     const impasto_image *content, const impasto_fast_options *opt,
                                     impasto_image **out);
@@ -325,22 +367,15 @@ impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
 impasto_status impasto_fast_stylize_into(impasto_ctx *ctx, impasto_fast_model *model,
                                          const impasto_image *content,
                                          const impasto_fast_options *opt, impasto_image *out);
-
-/* ---- progress of the one-pass methods (AdaIN, WCT) ----------------------------------------- */
-
-/* Progress of a one-pass method (impasto_adain, impasto_wct). */
-typedef struct impasto_pass_progress {
-    const char *stage;        /* what was just done: "style", "statistics", "stylize" */
-    int level, num_levels;    /* wct: 0 relu4_1, 1 relu3_1; adain: 0 of 1 */
-    int done, total;          /* units of work done / in the whole call (styles encoded, tiles of each pass) */
-    double seconds;           /* since the call started */
-} impasto_pass_progress;
-/* Called after each unit of work; non-zero cancels: the call returns IMPASTO_ERR_CANCELLED and *out is NULL.
- * The units: one per style image encoded, one per tile of the statistics pass (the content's
- * features gathered) and one per tile of the stylize pass (encode, transform, decode), at each
- * level; an untiled run is one tile. `total` is the same at every call and `done` counts up to it,
- * reaching it on the last call of a successful run. */
-typedef int (*impasto_pass_progress_fn)(const impasto_pass_progress *p, void *user);
+/* Spatial control: one network per region. Each distinct gray level of `mask` (RGB averaged,
+ * 8-bit) is a region, darkest first, repainted by models[k] (nmodels must equal the number of
+ * levels); the mask is stretched over the content. Every network runs over the whole picture
+ * (tiled as opt says) and the results are blended with each region's indicator smoothed by a
+ * tent of `feather` pixels either side of its edges (feather < 0: the longer side / 100, at
+ * least 2; 0: hard edges), so the regions' weights sum to 1 everywhere. */
+impasto_status impasto_fast_stylize_regions(impasto_ctx *ctx, impasto_fast_model *const *models, size_t nmodels,
+                                            const impasto_image *content, const impasto_image *mask,
+                                            int feather, const impasto_fast_options *opt, impasto_image **out);
 
 /* ---- AdaIN: arbitrary style transfer in one pass ------------------------------------------ */
 
@@ -645,7 +680,14 @@ typedef struct impasto_wct_options {
     void *progress_user;
     const struct impasto_genes *style_genes; /* NULL; else the style's relu4_1 mean and covariance (the
                                            style image may then be NULL): one level only (lst NULL),
-                                           and the genes must hold a covariance */
+                                           one style, and the genes must hold a covariance */
+    /* Spatial control (impasto_wct_styles): NULL, or a mask whose distinct gray levels (RGB
+     * averaged, darkest first) are as many as the styles; region k is whitened with its own
+     * content mean and covariance (over the feature positions in it, gathered over the tiles) and
+     * coloured with style k's, at each level. The mask is stretched over the content; each
+     * feature position takes the level under the centre of the pixels it stands for (as
+     * impasto_adain_options.mask), so edges are as soft as the decoder makes them. */
+    const impasto_image *mask;
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
@@ -660,6 +702,12 @@ void impasto_wct_options_init(impasto_wct_options *opt);
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
+/* impasto_wct with a style per mask region: styles[k] (nstyles >= 1) colours region k of
+ * opt->mask. Several styles need a mask with as many gray levels (IMPASTO_ERR_INVALID_ARG, the
+ * message saying how many it has, otherwise); nstyles 1 without a mask is impasto_wct. */
+impasto_status impasto_wct_styles(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
+                                  const impasto_image *content, const impasto_image *const *styles, size_t nstyles,
+                                  const impasto_wct_options *opt, impasto_image **out);
 
 /* ---- DeepDream ------------------------------------------------------------------------------ */
 

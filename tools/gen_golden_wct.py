@@ -21,6 +21,13 @@ Stored tensors (F32):
     lst_in (3,18,22)  lst_feat (256,4,5)  lst_out (3,16,20)   lst-r31 encoder and decoder
     content (3,40,44) style (3,36,33)           RGB 0..1 planes
     out (3,40,44)     impasto_wct(content, style), alpha 0.8, both levels, sizes kept
+    mask (10,11)      gray 0 / 1: a diagonal split (region 0 top left, region 1 bottom right)
+    style2 (3,30,34)  the second region's style
+    out_mask (3,40,44)  impasto_wct_styles(content, [style, style2], mask), alpha 0.8, both levels:
+                      each region whitened with its own positions' mean and covariance, coloured
+                      with its style's; a feature position takes the mask level under the centre
+                      of the pixels it stands for (relu4_1: 8 x 8, relu3_1: 4 x 4), the mask
+                      stretched over the content
 """
 import os
 import sys
@@ -82,6 +89,41 @@ def level(enc, dec, x, s, alpha):
         return dec(t(y))[0].numpy()
 
 
+def region_map(mask, h, w, scale, fh, fw):
+    """Each feature position's region: the rank of the mask level under the centre of its pixels."""
+    levels = np.rint(np.clip(mask, 0, 1) * 255).astype(int)
+    rank = {l: i for i, l in enumerate(np.unique(levels))}
+    mh, mw = mask.shape
+    reg = np.zeros((fh, fw), dtype=int)
+    for fy in range(fh):
+        for fx in range(fw):
+            py, px = min(scale * fy + scale // 2, h - 1), min(scale * fx + scale // 2, w - 1)
+            reg[fy, fx] = rank[levels[int((py + 0.5) * mh / h), int((px + 0.5) * mw / w)]]
+    return reg
+
+
+def level_masked(enc, dec, x, styles, mask, h, w, scale, alpha):
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a)[None])
+    with torch.no_grad():
+        fc = enc(t(x))[0].numpy()
+        reg = region_map(mask, h, w, scale, fc.shape[1], fc.shape[2])
+        y = fc.copy()
+        for r, s in enumerate(styles):
+            fs = enc(t(s))[0].numpy()
+            assert (reg == r).sum() >= 2
+            y[:, reg == r] = wct(fc[:, reg == r], fs.reshape(fs.shape[0], -1), alpha)
+        return dec(t(y))[0].numpy()
+
+
+def method_masked(adain_w, lst_w, c, styles, mask, alpha):
+    e4, d4 = load(encoder(), adain_w, "encoder", torch.float64), load(decoder(), adain_w, "decoder", torch.float64)
+    e3, d3 = load(lst_encoder(), lst_w, "encoder", torch.float64), load(lst_decoder(), lst_w, "decoder", torch.float64)
+    h, w = c.shape[1:]
+    x1 = np.clip(level_masked(e4, d4, c, styles, mask, h, w, 8, alpha)[:, :h, :w], 0, 1)
+    xp = np.pad(x1, ((0, 0), (0, -h % 4), (0, -w % 4)), mode="edge")
+    return np.clip(level_masked(e3, d3, xp, styles, mask, h, w, 4, alpha)[:, :h, :w], 0, 1)
+
+
 def method(adain_w, lst_w, c, s, alpha):
     e4, d4 = load(encoder(), adain_w, "encoder", torch.float64), load(decoder(), adain_w, "decoder", torch.float64)
     e3, d3 = load(lst_encoder(), lst_w, "encoder", torch.float64), load(lst_decoder(), lst_w, "decoder", torch.float64)
@@ -115,11 +157,18 @@ def main():
 
     content, style = f32(picture(40, 44, 5)), f32(picture(36, 33, 6))
     out = method(adain_w, lst_w, content, style, 0.8)
+    style2 = f32(picture(30, 34, 8))
+    yy, xx = np.meshgrid(np.arange(10) / 10, np.arange(11) / 11, indexing="ij")
+    mask = (xx + yy > 0.9).astype(np.float64)
+    out_mask = method_masked(adain_w, lst_w, content, [style, style2], mask, 0.8)
+    print("masked: out range %.3f..%.3f, max |out_mask - out| %.3f" % (out_mask.min(), out_mask.max(),
+                                                                      np.abs(out_mask - out).max()))
     print("wa: max|y| %.4g   wb: max|y| %.4g   lst_feat max %.4g   lst_out max %.4g   out range %.3f..%.3f" % (
         np.abs(wa_y).max(), np.abs(wb_y).max(), lst_feat.max(), np.abs(lst_out).max(), out.min(), out.max()))
     tensors = [("wa_c", wa_c), ("wa_s", wa_s), ("wa_y", wa_y), ("wb_c", wb_c), ("wb_s", wb_s), ("wb_y", wb_y),
                ("lst_in", lst_in), ("lst_feat", lst_feat), ("lst_out", lst_out),
-               ("content", content), ("style", style), ("out", out)]
+               ("content", content), ("style", style), ("out", out),
+               ("mask", mask), ("style2", style2), ("out_mask", out_mask)]
     write_safetensors(dst, tensors, {
         "generator": "tools/gen_golden_wct.py",
         "transform": "WCT (Li et al. 2017) in numpy float64, eigenvalues < 1e-5 dropped",

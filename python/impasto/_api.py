@@ -470,7 +470,7 @@ def _result(ctx, status, out):
             r.release()
 
 
-_WCT_OPTIONS = ("alpha", "content_size", "style_size", "tile", "tile_halo", "memory", "levels",
+_WCT_OPTIONS = ("alpha", "mask", "content_size", "style_size", "tile", "tile_halo", "memory", "levels",
                 "threads")
 
 
@@ -478,9 +478,11 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
     """Repaint `content` in the style of `style` by whitening and colouring transforms
     (`impasto wct`). model is the relu4_1 pair ("adain"), model_r31 the relu3_1 pair
     ("lst-r31"). style may be genes with a covariance (an impasto.Genes or a genes file path,
-    *.safetensors) with levels=1. Options: levels=2 (1: relu4_1 only), alpha=1, content_size=512, style_size=512,
-    tile=None, tile_halo=None, memory=1536, threads=0. progress as adain(). Returns a float32
-    (H, W, 3|4) array."""
+    *.safetensors) with levels=1. With mask (an image: each gray level, darkest first, a region
+    whitened with its own statistics), style is a list of one image per level. Options: levels=2
+    (1: relu4_1 only), alpha=1, mask=None, content_size=512, style_size=512, tile=None,
+    tile_halo=None, memory=1536, threads=0. progress as adain(). Returns a float32 (H, W, 3|4)
+    array."""
     _check_options("wct", options, _WCT_OPTIONS)
     L = lib()
     ctx = Context(options.get("threads", 0))
@@ -506,16 +508,20 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
         m4 = get_model(ctx, model if model is not None else "adain", "model")
         m3 = get_model(ctx, model_r31 if model_r31 is not None else "lst-r31", "model") \
             if levels == 2 else None
+        if o.get("mask") is not None:
+            opt.mask = keep.image(ctx, o["mask"])
+        styles = _style_list(style)
         c_content = keep.image(ctx, content)
-        genes = keep.obj(as_genes(style))
+        genes = None if isinstance(style, (list, tuple)) else keep.obj(as_genes(style))
         if genes is not None:
             opt.style_genes = genes.ptr
-        c_style = ffi.NULL if genes is not None else keep.image(ctx, style)
+        c_styles = ffi.new("const impasto_image *[]", [ffi.NULL] if genes is not None else
+                           [keep.image(ctx, s) for s in styles])
         runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
         opt.progress = runner.callback
         out = ffi.new("impasto_image **")
-        status, result = _run(runner, lambda: L.impasto_wct(ctx.ptr, m4.ptr, m3.ptr if m3 else ffi.NULL,
-                                                             c_content, c_style, opt, out), out)
+        status, result = _run(runner, lambda: L.impasto_wct_styles(
+            ctx.ptr, m4.ptr, m3.ptr if m3 else ffi.NULL, c_content, c_styles, len(styles), opt, out), out)
         ctx.check(status)
         return result
     finally:
@@ -524,16 +530,28 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
 
 # ---- fast style networks --------------------------------------------------------------------
 
-def fast(photo, model="candy", content_scale=1, threads=0):
+def fast(photo, model="candy", content_scale=1, threads=0, tile=None, tile_halo=None, memory_mb=None,
+         norm_stats="exact", stats_side=None):
     """Repaint `photo` with a pretrained fast style network (`impasto fast`): model is a style
     name ("candy", "mosaic", "pointilism", "rain_princess", "udnie", or a trained one) or a
-    .safetensors path; content_scale shrinks the photo first. Returns a float32 (H, W, 3|4)
-    array."""
+    .safetensors path; content_scale shrinks the photo first. A photo over memory_mb (1536) runs
+    in tiles (tile, tile_halo as `impasto fast --tile/--tile-halo`), each norm with the whole
+    photo's statistics: norm_stats "exact" (gathered over the tiles) or "estimate" (from a copy
+    shrunk to stats_side). Returns a float32 (H, W, 3|4) array."""
     L = lib()
     ctx = Context(threads)
     opt = ffi.new("impasto_fast_options *")
     L.impasto_fast_options_init(opt)
     opt.content_scale = _float("content_scale", content_scale)
+    if tile is not None:
+        opt.tile = _tile("tile", tile)
+    if tile_halo is not None:
+        opt.tile_halo = _halo("tile_halo", tile_halo)
+    if memory_mb is not None:
+        opt.memory_mb = _int("memory_mb", memory_mb)
+    opt.stats = _choice("norm_stats", norm_stats, {"exact": 0, "estimate": 1})
+    if stats_side is not None:
+        opt.stats_side = _int("stats_side", stats_side)
     m = get_model(ctx, model, "fast")
     with im.to_cimage(ctx, photo) as c:
         out = ffi.new("impasto_image **")

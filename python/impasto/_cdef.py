@@ -117,15 +117,6 @@ typedef struct impasto_fast_model impasto_fast_model;
 impasto_status impasto_fast_load(impasto_ctx *ctx, const char *path, impasto_fast_model **out);
 void impasto_fast_free(impasto_fast_model *model);
 
-typedef struct impasto_fast_options {
-    double content_scale;
-} impasto_fast_options;
-
-void impasto_fast_options_init(impasto_fast_options *opt);
-impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
-                                    const impasto_image *content, const impasto_fast_options *opt,
-                                    impasto_image **out);
-
 typedef struct impasto_pass_progress {
     const char *stage;
     int level, num_levels;
@@ -134,6 +125,22 @@ typedef struct impasto_pass_progress {
 } impasto_pass_progress;
 
 typedef int (*impasto_pass_progress_fn)(const impasto_pass_progress *p, void *user);
+
+typedef struct impasto_fast_options {
+    double content_scale;
+    int tile;
+    int tile_halo;
+    int memory_mb;
+    int stats;
+    int stats_side;
+    impasto_pass_progress_fn progress;
+    void *progress_user;
+} impasto_fast_options;
+
+void impasto_fast_options_init(impasto_fast_options *opt);
+impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
+                                    const impasto_image *content, const impasto_fast_options *opt,
+                                    impasto_image **out);
 
 typedef struct impasto_genes impasto_genes;
 
@@ -298,12 +305,16 @@ typedef struct impasto_wct_options {
     impasto_pass_progress_fn progress;
     void *progress_user;
     const struct impasto_genes *style_genes;
+    const impasto_image *mask;
 } impasto_wct_options;
 
 void impasto_wct_options_init(impasto_wct_options *opt);
 impasto_status impasto_wct(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
                            const impasto_image *content, const impasto_image *style,
                            const impasto_wct_options *opt, impasto_image **out);
+impasto_status impasto_wct_styles(impasto_ctx *ctx, const impasto_model *adain, const impasto_model *lst,
+                                  const impasto_image *content, const impasto_image *const *styles, size_t nstyles,
+                                  const impasto_wct_options *opt, impasto_image **out);
 
 typedef struct impasto_attention_options {
     double alpha;

@@ -21,6 +21,21 @@ def test_fast_shapes(content):
     check_image(impasto.fast(content[:, :, 0], model="candy"), content.shape[:2])
 
 
+def test_fast_tiled(content):
+    """Forced tiles with the exact statistics give the untiled picture; bad options are refused."""
+    need_model("candy")
+    whole = impasto.fast(content, model="candy", tile=0)
+    tiled = impasto.fast(content, model="candy", tile=32, tile_halo=8)
+    assert tiled.shape == whole.shape
+    assert np.abs(tiled - whole).mean() < 0.05
+    est = impasto.fast(content, model="candy", tile=32, norm_stats="estimate", stats_side=64)
+    check_image(est, content.shape[:2])
+    with pytest.raises(impasto.InvalidArgument):
+        impasto.fast(content, model="candy", norm_stats="guess")
+    with pytest.raises(impasto.InvalidArgument):
+        impasto.fast(content, model="candy", tile=30)
+
+
 def test_fast_keeps_alpha(content):
     need_model("candy")
     rgba = np.concatenate([content, np.full(content.shape[:2] + (1,), 0.25, np.float32)], axis=2)
@@ -78,6 +93,28 @@ def test_wct(content, style):
     two = impasto.wct(content, style, content_size=32, style_size=32)
     check_image(two, one.shape[:2])
     assert np.abs(two - one).mean() > 1e-3
+
+
+def test_wct_mask(content, style):
+    """Each gray level of the mask is a region whitened on its own and coloured by its own style:
+    away from the edge, each half is nearer the one-style run of its style than the other's."""
+    need_model("adain")
+    red = np.clip(style * [1.0, 0.3, 0.2] + [0.4, 0, 0], 0, 1).astype(np.float32)
+    blue = np.clip(style * [0.2, 0.3, 1.0] + [0, 0, 0.4], 0, 1).astype(np.float32)
+    mask = np.zeros((40, 52, 1), np.float32)
+    mask[:, 26:] = 1
+    kw = dict(levels=1, content_size=0, style_size=0)
+    both = impasto.wct(content, [red, blue], mask=mask, **kw)
+    check_image(both, (40, 52))
+    only_red, only_blue = impasto.wct(content, red, **kw), impasto.wct(content, blue, **kw)
+    left, right = slice(0, 16), slice(36, 52)
+    d = lambda a, b, s: float(np.abs(a[:, s] - b[:, s]).mean())
+    assert d(both, only_red, left) < d(both, only_blue, left)
+    assert d(both, only_blue, right) < d(both, only_red, right)
+    with pytest.raises(impasto.InvalidArgument, match="2 gray levels for 3 style images"):
+        impasto.wct(content, [red, blue, red], mask=mask, **kw)
+    with pytest.raises(impasto.InvalidArgument, match="needs a mask"):
+        impasto.wct(content, [red, blue], **kw)
 
 
 def test_transfer(content, style):

@@ -24,6 +24,15 @@
  * deepest layer used may need more: vgg19_min_side.) */
 #define IMAGE_MIN_SIDE 16
 
+/* ---- WCT (methods/wct.c) ----------------------------------------------------------------- */
+
+/* impasto_wct_styles: regions of a mask, each with its own style; every region holds a few
+ * C x C matrices (about 5 MB at relu4_1), so the count is bounded. */
+#define WCT_MAX_STYLES 32
+/* Positions of one region transformed at a time in pass 2 with a mask (two copies of C x this many
+ * floats: 16 MB at relu4_1). */
+#define WCT_GATHER ((size_t)4096)
+
 /* ---- DeepDream (methods/dream.c) ------------------------------------------------------------ */
 
 /* The most octaves a dream takes; the guide's default longest side (the notebook's guide is a

@@ -7,6 +7,9 @@
 #include "core/image.h"
 #include "core/threads.h"
 #include "formats/safetensors.h"
+#include "methods/fast_tile.h"
+#include "methods/mask.h"
+#include "methods/tile.h"
 #include "models/transformer_net.h"
 
 #include <math.h>
@@ -61,7 +64,26 @@ void impasto_fast_free(impasto_fast_model *model) {
 
 const char *impasto_fast_style(const impasto_fast_model *model) { return model ? model->style : ""; }
 
-void impasto_fast_options_init(impasto_fast_options *opt) { opt->content_scale = 1.0; }
+void impasto_fast_options_init(impasto_fast_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->content_scale = 1.0;
+    opt->tile = -1;
+    opt->tile_halo = -1;
+    opt->memory_mb = FAST_DEFAULT_MEMORY_MB;
+    opt->stats = IMPASTO_FAST_STATS_EXACT;
+    opt->stats_side = FAST_DEFAULT_STATS_SIDE;
+}
+
+static impasto_status check_tiling(impasto_ctx *ctx, const impasto_fast_options *opt) {
+    impasto_status s = tile_check_options(ctx, opt->tile, opt->tile_halo, opt->memory_mb);
+    if (s != IMPASTO_OK) return s;
+    if (opt->stats != IMPASTO_FAST_STATS_EXACT && opt->stats != IMPASTO_FAST_STATS_ESTIMATE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "unknown way %d of taking the norms' statistics", opt->stats);
+    if (opt->stats_side < 64 || opt->stats_side > IMPASTO_MAX_SIDE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the statistics copy's side must be 64 .. %d, not %d",
+                        IMPASTO_MAX_SIDE, opt->stats_side);
+    return IMPASTO_OK;
+}
 
 impasto_status impasto_fast_output_size(impasto_ctx *ctx, int width, int height,
                                         const impasto_fast_options *opt, int *out_width, int *out_height) {
@@ -112,7 +134,19 @@ static impasto_status stylize_into(impasto_ctx *ctx, impasto_fast_model *model, 
         if ((s = impasto_image_resize(ctx, content, w, h, &scaled)) != IMPASTO_OK) return s;
         src = scaled;
     }
-    if ((s = get_plan(ctx, model, h, w)) != IMPASTO_OK) {
+    impasto_fast_options defaults;
+    if (!opt) {
+        impasto_fast_options_init(&defaults);
+        opt = &defaults;
+    }
+    fast_grid g;
+    if ((s = check_tiling(ctx, opt)) == IMPASTO_OK) s = fast_grid_make(ctx, h, w, ctx_threads(ctx), opt, &g);
+    if (s == IMPASTO_OK && g.ny * g.nx > 1) {
+        s = fast_tiled_run(ctx, model->net, &model->plan, &model->plan_threads, &g, opt, src, out);
+        impasto_image_free(scaled);
+        return s;
+    }
+    if (s != IMPASTO_OK || (s = get_plan(ctx, model, h, w)) != IMPASTO_OK) {
         impasto_image_free(scaled);
         return s;
     }
@@ -177,4 +211,94 @@ impasto_status impasto_fast_stylize(impasto_ctx *ctx, impasto_fast_model *model,
     }
     *out = img;
     return IMPASTO_OK;
+}
+
+/* ---- regions: one network per gray level of a mask -------------------------------------- */
+
+/* One pass of a box filter of radius r along rows (dx = 1, n = w, lines = h) or columns (dx = w,
+ * n = h, lines = w) of a (h, w), the window clamped at the edges and divided by its full width
+ * (edge pixels repeated), so a constant stays constant; tmp holds n floats. */
+static void box_pass(float *a, int h, int w, int r, int along_rows, float *tmp) {
+    const int n = along_rows ? w : h, lines = along_rows ? h : w;
+    const size_t step = along_rows ? 1 : (size_t)w, next = along_rows ? (size_t)w : 1;
+    const float inv = 1.0f / (float)(2 * r + 1);
+    for (int l = 0; l < lines; l++) {
+        float *p = a + (size_t)l * next;
+        double s = 0;
+        for (int i = -r; i <= r; i++) s += p[(size_t)(i < 0 ? 0 : i >= n ? n - 1 : i) * step];
+        for (int i = 0; i < n; i++) {
+            tmp[i] = (float)s * inv;
+            const int out = i - r < 0 ? 0 : i - r, in = i + r + 1 >= n ? n - 1 : i + r + 1;
+            s += p[(size_t)in * step] - p[(size_t)out * step];
+        }
+        for (int i = 0; i < n; i++) p[(size_t)i * step] = tmp[i];
+    }
+}
+
+static impasto_status regions_run(impasto_ctx *ctx, impasto_fast_model *const *models, size_t n,
+                                  const impasto_image *content, const impasto_image *mask, int feather,
+                                  const impasto_fast_options *opt, impasto_image **out) {
+    for (size_t k = 0; k < n; k++)
+        if (!models[k] || !models[k]->net)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer: network %zu is missing", k + 1);
+    int w, h;
+    impasto_status s = impasto_fast_output_size(ctx, content->width, content->height, opt, &w, &h);
+    if (s != IMPASTO_OK) return s;
+    int rank[256];
+    if ((s = mask_ranks(ctx, mask, n, "network", rank)) != IMPASTO_OK) return s;
+    const int alpha = content->channels == 2 || content->channels == 4, oc = alpha ? 4 : 3;
+    const int longest = w > h ? w : h, f = feather >= 0 ? feather : longest / 100 < 2 ? 2 : longest / 100;
+    const int r = f / 2;  /* two box passes of radius r: a tent reaching 2r either side */
+    const size_t npix = (size_t)w * (size_t)h;
+    impasto_image *acc = NULL, *one = NULL;
+    unsigned char *region = malloc(npix);                   // (H, W) each pixel's region
+    float *wk = malloc(npix * sizeof *wk);                  // (H, W) region k's weight
+    float *tmp = malloc((size_t)(w > h ? w : h) * sizeof *tmp);
+    if (!region || !wk || !tmp) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    if (s == IMPASTO_OK) s = image_alloc(ctx, w, h, oc, &acc);
+    if (s == IMPASTO_OK) s = image_alloc(ctx, w, h, oc, &one);
+    if (s == IMPASTO_OK) {
+        memset(acc->data, 0, npix * (size_t)oc * sizeof *acc->data);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                region[(size_t)y * (size_t)w + (size_t)x] = (unsigned char)mask_region_at(mask, rank, h, w, y, x);
+    }
+    for (size_t k = 0; k < n && s == IMPASTO_OK; k++) {
+        /* Region k's weight: its indicator through two box passes each way (a tent of 2r + 1). */
+        int any = 0;
+        for (size_t i = 0; i < npix; i++) any |= (wk[i] = region[i] == k ? 1.0f : 0.0f) != 0.0f;
+        if (!any) continue;
+        for (int pass = 0; pass < 2 && r > 0; pass++) {
+            box_pass(wk, h, w, r, 1, tmp);
+            box_pass(wk, h, w, r, 0, tmp);
+        }
+        if ((s = impasto_fast_stylize_into(ctx, models[k], content, opt, one)) != IMPASTO_OK) break;
+        for (size_t i = 0; i < npix; i++)
+            for (int c = 0; c < 3; c++) acc->data[i * (size_t)oc + (size_t)c] += wk[i] * one->data[i * (size_t)oc + (size_t)c];
+    }
+    if (s == IMPASTO_OK && alpha)
+        for (size_t i = 0; i < npix; i++) acc->data[i * 4 + 3] = one->data[i * 4 + 3];
+    free(region);
+    free(wk);
+    free(tmp);
+    impasto_image_free(one);
+    if (s != IMPASTO_OK) {
+        impasto_image_free(acc);
+        return s;
+    }
+    *out = acc;
+    return IMPASTO_OK;
+}
+
+impasto_status impasto_fast_stylize_regions(impasto_ctx *ctx, impasto_fast_model *const *models, size_t nmodels,
+                                            const impasto_image *content, const impasto_image *mask,
+                                            int feather, const impasto_fast_options *opt, impasto_image **out) {
+    if (!out) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer: no place given for the result");
+    *out = NULL;
+    if (!models || nmodels < 1 || !content || !mask)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer with a mask: missing networks, content or "
+                        "mask");
+    if (nmodels > 255)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style transfer with a mask: at most 255 networks");
+    return regions_run(ctx, models, nmodels, content, mask, feather, opt, out);
 }

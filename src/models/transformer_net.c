@@ -24,6 +24,7 @@
 #include "nn/nn.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,54 @@ void tnet_plan_free(tnet_plan *p) {
 /* The 3x3 stride-1 convolutions (residual blocks, upsampling layers) run by Winograd's F(4x4, 3x3). */
 static int tnet_winograd(const tnet_conv_spec *c) { return c->k == 3 && c->stride == 1; }
 
+/* Each buffer's size in floats for an input of h x w (see the memory plan at the top), and each
+ * convolution's geometry into conv (may be NULL); 0 when a convolution cannot run at this size. */
+typedef struct plan_sizes {
+    size_t in, big, mid, res, out, ws;
+    int oh, ow;
+} plan_sizes;
+
+static int plan_sizes_of(int h, int w, int threads, conv2d_desc *conv, plan_sizes *z) {
+    int sh[TNET_NUM_CONV + 1], sw[TNET_NUM_CONV + 1];  /* map size before conv i (before upsampling) */
+    sh[0] = h;
+    sw[0] = w;
+    size_t ws = 0;
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const tnet_conv_spec *c = &tnet_table[i];
+        int ih = sh[i] * c->upsample, iw = sw[i] * c->upsample;
+        conv2d_desc d = {c->ic, ih, iw, c->oc, c->k, c->k, c->stride, c->k / 2, PAD_REFLECT, threads};
+        if (conv) conv[i] = d;
+        sh[i + 1] = conv2d_out_h(&d);
+        sw[i + 1] = conv2d_out_w(&d);
+        if (!conv2d_direct_supported(&d)) return 0;  /* excluded by TNET_MIN_SIDE */
+        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d, c->upsample) : conv2d_direct_workspace(&d);
+        if (cw > ws) ws = cw;
+    }
+    /* Map sizes (pixels): after conv1 (full), conv2 (half), conv3 (quarter), deconv1, deconv2. */
+    const size_t n1 = (size_t)sh[1] * (size_t)sw[1], n2 = (size_t)sh[2] * (size_t)sw[2];
+    const size_t n3 = (size_t)sh[3] * (size_t)sw[3], n4 = (size_t)sh[14] * (size_t)sw[14];
+    const size_t n5 = (size_t)sh[15] * (size_t)sw[15];
+    z->in = 3 * (size_t)h * (size_t)w;
+    z->big = 32 * (n1 > n5 ? n1 : n5);
+    z->mid = 64 * (n2 > n4 ? n2 : n4);
+    z->res = 128 * n3;
+    z->out = 3 * n5;
+    z->ws = ws;
+    z->oh = sh[TNET_NUM_CONV];
+    z->ow = sw[TNET_NUM_CONV];
+    return 1;
+}
+
+size_t tnet_plan_size(int h, int w, int threads) {
+    plan_sizes z;
+    if (h < TNET_MIN_SIDE || w < TNET_MIN_SIDE || !plan_sizes_of(h, w, threads > 1 ? threads : 1, NULL, &z)) return 0;
+    /* Each buffer rounded up to its alignment (core/alloc.h). */
+    const size_t n[8] = {z.in, z.big, z.mid, z.res, z.res, z.res, z.out, z.ws};
+    size_t bytes = 0;
+    for (int i = 0; i < 8; i++) bytes += alloc_aligned_size(n[i] * sizeof(float));
+    return bytes;
+}
+
 impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tnet_plan **out) {
     *out = NULL;
     if (h < TNET_MIN_SIDE || w < TNET_MIN_SIDE)
@@ -189,38 +238,21 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
     p->h = h;
     p->w = w;
     p->threads = threads > 1 ? threads : 1;
-    int sh[TNET_NUM_CONV + 1], sw[TNET_NUM_CONV + 1];  /* map size before conv i (before upsampling) */
-    sh[0] = h;
-    sw[0] = w;
-    size_t ws = 0;
-    for (int i = 0; i < TNET_NUM_CONV; i++) {
-        const tnet_conv_spec *c = &tnet_table[i];
-        int ih = sh[i] * c->upsample, iw = sw[i] * c->upsample;
-        conv2d_desc d = {c->ic, ih, iw, c->oc, c->k, c->k, c->stride, c->k / 2, PAD_REFLECT, p->threads};
-        p->conv[i] = d;
-        sh[i + 1] = conv2d_out_h(&d);
-        sw[i + 1] = conv2d_out_w(&d);
-        if (!conv2d_direct_supported(&d)) {  /* excluded by TNET_MIN_SIDE */
-            tnet_plan_free(p);
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small", w, h);
-        }
-        size_t cw = tnet_winograd(c) ? conv2d_winograd_workspace(&d, c->upsample) : conv2d_direct_workspace(&d);
-        if (cw > ws) ws = cw;
+    plan_sizes z;
+    if (!plan_sizes_of(h, w, p->threads, p->conv, &z)) {
+        tnet_plan_free(p);
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "fast style network: input %dx%d is too small", w, h);
     }
-    p->oh = sh[TNET_NUM_CONV];
-    p->ow = sw[TNET_NUM_CONV];
-    /* Map sizes (pixels): after conv1 (full), conv2 (half), conv3 (quarter), deconv1, deconv2. */
-    const size_t n1 = (size_t)sh[1] * (size_t)sw[1], n2 = (size_t)sh[2] * (size_t)sw[2];
-    const size_t n3 = (size_t)sh[3] * (size_t)sw[3], n4 = (size_t)sh[14] * (size_t)sw[14];
-    const size_t n5 = (size_t)sh[15] * (size_t)sw[15];
-    int ok = (p->in = plan_alloc(p, 3 * (size_t)h * (size_t)w)) != NULL;
-    ok = ok && (p->big = plan_alloc(p, 32 * (n1 > n5 ? n1 : n5))) != NULL;
-    ok = ok && (p->mid = plan_alloc(p, 64 * (n2 > n4 ? n2 : n4))) != NULL;
-    ok = ok && (p->res = plan_alloc(p, 128 * n3)) != NULL;
-    ok = ok && (p->t1 = plan_alloc(p, 128 * n3)) != NULL;
-    ok = ok && (p->t2 = plan_alloc(p, 128 * n3)) != NULL;
-    ok = ok && (p->out = plan_alloc(p, 3 * n5)) != NULL;
-    ok = ok && (p->ws = plan_alloc(p, ws)) != NULL;
+    p->oh = z.oh;
+    p->ow = z.ow;
+    int ok = (p->in = plan_alloc(p, z.in)) != NULL;
+    ok = ok && (p->big = plan_alloc(p, z.big)) != NULL;
+    ok = ok && (p->mid = plan_alloc(p, z.mid)) != NULL;
+    ok = ok && (p->res = plan_alloc(p, z.res)) != NULL;
+    ok = ok && (p->t1 = plan_alloc(p, z.res)) != NULL;
+    ok = ok && (p->t2 = plan_alloc(p, z.res)) != NULL;
+    ok = ok && (p->out = plan_alloc(p, z.out)) != NULL;
+    ok = ok && (p->ws = plan_alloc(p, z.ws)) != NULL;
     if (!ok) {
         tnet_plan_free(p);
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (fast style plan for %dx%d)", w, h);
@@ -235,33 +267,122 @@ size_t tnet_plan_bytes(const tnet_plan *p) { return p->bytes; }
 void tnet_plan_set_timers(tnet_plan *p, double *seconds) { p->timers = seconds; }
 float *tnet_plan_input(tnet_plan *p) { return p->in; }
 
-/* Convolution i from x (before its upsampling) into y, then its instance norm (and ReLU) in place
- * or, for the second convolution of a residual block, added to the residual stream p->res. */
-static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y) {
+int tnet_conv_scale(int i) { return i == 1 || i == 13 ? 2 : i >= 2 && i <= 12 ? 4 : 1; }
+
+void tnet_map_size(int h, int w, int i, int *hi, int *wi) {
+    for (int j = 0; j <= i; j++) {
+        const tnet_conv_spec *c = &tnet_table[j];
+        h = conv_side(h * c->upsample, c->k, c->stride);
+        w = conv_side(w * c->upsample, c->k, c->stride);
+    }
+    *hi = h;
+    *wi = w;
+}
+
+/* Channel by channel of x (C, HW): the mean and 1 / sqrt(biased variance + eps), as
+ * instance_norm_forward takes them (a first mean, then both moments about it). */
+static void channel_stats(int c, size_t hw, const float *x, float *mean, float *invstd, int threads) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads > 1 ? threads : 1) if (threads > 1)
+    for (int ch = 0; ch < c; ch++) {
+        const float *xc = x + (size_t)ch * hw;
+        double s1, s2;
+        norm_sums(xc, hw, 0.0f, &s1, &s2);
+        const float m0 = hw ? (float)(s1 / (double)hw) : 0.0f;
+        norm_sums(xc, hw, m0, &s1, &s2);
+        const double dmu = hw ? s1 / (double)hw : 0.0, v = hw ? s2 / (double)hw - dmu * dmu : 0.0;
+        mean[ch] = (float)((double)m0 + dmu);
+        invstd[ch] = (float)(1.0 / sqrt((v > 0.0 ? v : 0.0) + (double)TNET_EPS));
+    }
+}
+
+/* The norm with given statistics: y = gamma (x - mean) invstd + beta in place on x (C, HW), then
+ * ReLU, or added to r (C, HW) when r is not NULL. */
+static void norm_apply(int c, size_t hw, float *x, const float *gamma, const float *beta, const float *mean,
+                       const float *invstd, int relu, float *r, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads > 1 ? threads : 1) if (threads > 1)
+    for (int ch = 0; ch < c; ch++) {
+        float *xc = x + (size_t)ch * hw;
+        const float a = gamma[ch] * invstd[ch], b = beta[ch] - a * mean[ch];
+        if (r) {
+            float *rc = r + (size_t)ch * hw;
+#pragma omp simd
+            for (size_t i = 0; i < hw; i++) rc[i] += a * xc[i] + b;
+        } else if (relu) {
+#pragma omp simd
+            for (size_t i = 0; i < hw; i++) {
+                const float t = a * xc[i] + b;
+                xc[i] = t > 0.0f ? t : 0.0f;
+            }
+        } else {
+#pragma omp simd
+            for (size_t i = 0; i < hw; i++) xc[i] = a * xc[i] + b;
+        }
+    }
+}
+
+/* Where the norms' statistics come from in one forward (tnet_forward_stats). */
+typedef struct norm_source {
+    const tnet_stats *use;
+    int known;
+    tnet_stats *record;
+} norm_source;
+
+/* Convolution i from x (before its upsampling) into y, then (unless conv_only) its instance norm
+ * (and ReLU) in place or, for the second convolution of a residual block, added to the residual
+ * stream p->res. */
+static void conv_block(const transformer_net *net, tnet_plan *p, int i, const float *x, float *y,
+                       const norm_source *src, int conv_only) {
     const conv2d_desc *d = &p->conv[i];
     const tnet_conv_spec *c = &tnet_table[i];
     const double t0 = p->timers ? clock_seconds() : 0.0;
     if (tnet_winograd(c)) conv2d_winograd_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     else conv2d_direct_forward(d, c->upsample, x, net->w[i], net->b[i], y, p->ws);
     size_t hw = (size_t)conv2d_out_h(d) * (size_t)conv2d_out_w(d);
-    if (c->role == TNET_RES_SECOND)
-        instance_norm_add_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, p->res, p->threads);
-    else if (c->norm)
+    float *add = c->role == TNET_RES_SECOND ? p->res : NULL;
+    if (conv_only || !c->norm) {
+    } else if (i < src->known) {
+        norm_apply(c->oc, hw, y, net->gamma[i], net->beta[i], src->use->mean[i], src->use->invstd[i], c->relu, add,
+                   p->threads);
+    } else if (src->record) {
+        channel_stats(c->oc, hw, y, src->record->mean[i], src->record->invstd[i], p->threads);
+        norm_apply(c->oc, hw, y, net->gamma[i], net->beta[i], src->record->mean[i], src->record->invstd[i], c->relu,
+                   add, p->threads);
+    } else if (add) {
+        instance_norm_add_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, add, p->threads);
+    } else {
         instance_norm_forward(c->oc, hw, y, net->gamma[i], net->beta[i], TNET_EPS, y, NULL, NULL, c->relu,
                               p->threads);
+    }
     if (p->timers) p->timers[i] += clock_seconds() - t0;
 }
 
-const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
-    conv_block(net, p, 0, p->in, p->big);   /* (32, H, W) */
-    conv_block(net, p, 1, p->big, p->mid);  /* (64, H2, W2) */
-    conv_block(net, p, 2, p->mid, p->res);  /* (128, H3, W3) */
-    for (int i = 3; i < 13; i += 2) {
-        conv_block(net, p, i, p->res, p->t1);      /* res += in2(conv2(relu(in1(conv1(res))))) */
-        conv_block(net, p, i + 1, p->t1, p->t2);
+const float *tnet_forward_stats(const transformer_net *net, tnet_plan *p, const tnet_stats *use, int known,
+                                tnet_stats *record, int stop) {
+    const norm_source src = {use, use ? known : 0, record};
+    /* Each convolution's input and output buffer (see the memory plan at the top):
+     * conv1 (32, H, W), conv2 (64, H2, W2), conv3 (128, H3, W3); in the residual blocks
+     * res += in2(conv2(relu(in1(conv1(res))))); deconv1 (64, H4, W4) and deconv2 (32, H5, W5)
+     * upsample their inputs; deconv3 (3, H5, W5). */
+    for (int i = 0; i < TNET_NUM_CONV; i++) {
+        const float *x;
+        float *y;
+        switch (i) {
+        case 0: x = p->in, y = p->big; break;
+        case 1: x = p->big, y = p->mid; break;
+        case 2: x = p->mid, y = p->res; break;
+        case 13: x = p->res, y = p->mid; break;
+        case 14: x = p->mid, y = p->big; break;
+        case 15: x = p->big, y = p->out; break;
+        default:
+            if (tnet_table[i].role == TNET_RES_FIRST) x = p->res, y = p->t1;
+            else x = p->t1, y = p->t2;
+        }
+        conv_block(net, p, i, x, y, &src, i == stop);
+        if (i == stop) return y;
     }
-    conv_block(net, p, 13, p->res, p->mid); /* (64, H4, W4), upsampling (128, H3, W3) */
-    conv_block(net, p, 14, p->mid, p->big); /* (32, H5, W5), upsampling (64, H4, W4) */
-    conv_block(net, p, 15, p->big, p->out); /* (3, H5, W5) */
     return p->out;
+}
+
+const float *tnet_forward(const transformer_net *net, tnet_plan *p) {
+    return tnet_forward_stats(net, p, NULL, 0, NULL, TNET_NUM_CONV);
 }

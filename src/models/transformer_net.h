@@ -67,6 +67,8 @@ impasto_status tnet_plan_create(impasto_ctx *ctx, int h, int w, int threads, tne
 void tnet_plan_free(tnet_plan *p);
 int tnet_plan_height(const tnet_plan *p);
 int tnet_plan_width(const tnet_plan *p);
+/* Bytes a plan for h x w would take (0 when the size cannot run), without allocating it. */
+size_t tnet_plan_size(int h, int w, int threads);
 /* Bytes of all buffers of the plan. */
 size_t tnet_plan_bytes(const tnet_plan *p);
 /* For profiling: seconds spent in each convolution (with its norm) are ADDED to seconds[i]
@@ -77,6 +79,30 @@ float *tnet_plan_input(tnet_plan *p);
 /* Runs the network on the plan's input; returns the output (3, OH, OW) (tnet_out_size), owned by
  * the plan, valid until the next forward. */
 const float *tnet_forward(const transformer_net *net, tnet_plan *p);
+
+/* Instance-norm statistics of one picture, per convolution i with a norm and channel c: the mean
+ * and 1 / sqrt(biased variance + eps) of the convolution's output over the picture. Tiled runs
+ * (methods/fast.c) gather them over the whole picture and hand them to every tile, so each tile
+ * is normalised as the whole picture would be. */
+#define TNET_MAX_C 128
+typedef struct tnet_stats {
+    float mean[TNET_NUM_CONV][TNET_MAX_C];
+    float invstd[TNET_NUM_CONV][TNET_MAX_C];
+} tnet_stats;
+
+/* The number of map pixels per input pixel along each side at convolution i's output: 1 (conv1,
+ * deconv2, deconv3), 2 (conv2, deconv1) or 4 (conv3 and the residual blocks); the map of an
+ * h x w input at conv i is h_i x w_i (tnet_map_size). */
+int tnet_conv_scale(int i);
+void tnet_map_size(int h, int w, int i, int *hi, int *wi);
+
+/* tnet_forward with the norms of convolutions 0 .. known - 1 taken from `use` (NULL: known must
+ * be 0) instead of the picture's own statistics, and those of the others from the picture, each
+ * written to `record` when it is not NULL. stop < TNET_NUM_CONV stops after convolution `stop`,
+ * before its norm, and returns that convolution's output (OC, h_stop, w_stop); stop =
+ * TNET_NUM_CONV is the whole network. */
+const float *tnet_forward_stats(const transformer_net *net, tnet_plan *p, const tnet_stats *use, int known,
+                                tnet_stats *record, int stop);
 
 /* ---- training (transformer_net_decl.c) ------------------------------------------------- */
 
