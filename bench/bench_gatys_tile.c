@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         double parts[4];
         int tiles = 0;
         double t0 = cpu_seconds();
-        if (gatys_evaluate_at(ctx, vgg, content, style, &opt, content, &g, parts, &tiles)) {
+        if (gatys_evaluate_at(ctx, vgg, content, (const impasto_image *const *)&style, 1, &opt, content, &g, parts, &tiles)) {
             fprintf(stderr, "%s\n", impasto_ctx_error(ctx));
             return 1;
         }
@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
         float *g = NULL;
         double parts[4];
         if (impasto_image_load(ctx, argv[i], &pic) ||
-            gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g, parts, NULL)) {
+            gatys_evaluate_at(ctx, vgg, content, (const impasto_image *const *)&style, 1, &opt, pic, &g, parts, NULL)) {
             fprintf(stderr, "%s\n", impasto_ctx_error(ctx));
             return 1;
         }
