@@ -102,6 +102,8 @@ typedef struct impasto_transfer_options {
     int memory_mb;
     int tile;
     impasto_tiling tiling;
+    const impasto_image *mask;
+    const impasto_image *const *style_masks;
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);
