@@ -42,13 +42,10 @@ for half in left right; do
     row=$(/usr/bin/python3 - "$OUT/eval_${half}_$(basename "$A").json" "$OUT/eval_${half}_$(basename "$B").json" "$row" <<'PY'
 import json, sys
 def first(p):
-    j = json.load(open(p))
-    while isinstance(j, dict) and "outputs" in j: j = j["outputs"]
-    if isinstance(j, list): j = j[0]
-    return j
+    return json.load(open(p))["results"][0]
 a, b = first(sys.argv[1]), first(sys.argv[2])
 cells = []
-for k in ("style", "swd", "colour"):
+for k in ("style_loss", "swd", "color"):
     cells += ["%.4g" % a[k], "%.4g" % b[k]]
 print(sys.argv[3] + "| " + " | ".join(cells) + " |")
 PY
