@@ -2,6 +2,7 @@
  * impasto_transfer(). */
 #include "opts.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@ typedef struct transfer_settings {
     cli_common common;
     const char *content, *output, *model, *init_image;
     cli_paths styles;
+    cli_paths masks;  /* --mask: one mask of gray levels, or one soft mask per style */
     cli_numbers blend, layer_weights, iterations, scales;
     int print_iter;  /* -1: 50 on a terminal, 0 piped */
     impasto_transfer_options opt;
@@ -27,6 +29,9 @@ static const cli_opt OPTS[] = {
      CLI_COMPLETE_IMAGE, NULL},
     {CLI_G_IO, "style", 's', CLI_PATHS, offsetof(S, styles), "FILE[,FILE...]", 0, 0, NULL, NULL,
      "style image(s); repeat -s or give a comma list to blend several", CLI_COMPLETE_IMAGE, NULL},
+    {CLI_G_IO, "mask", 0, CLI_PATHS, offsetof(S, masks), "FILE[,FILE...]", 0, 0, NULL, NULL,
+     "spatial control (guided Gram matrices): one FILE whose gray levels, darkest first, each take their own -s "
+     "style (a PNG), or one soft mask per style (white: that style)", CLI_COMPLETE_IMAGE, NULL},
     {CLI_G_IO, "output", 'o', CLI_STRING, offsetof(S, output), "FILE|DIR", 0, 0, NULL, "out.png",
      ".png or .jpg, written atomically; for a folder, the output folder", CLI_COMPLETE_FILE, NULL},
     {CLI_G_IO, "init-image", 0, CLI_STRING, offsetof(S, init_image), "FILE", 0, 0, NULL, NULL,
@@ -156,6 +161,23 @@ static impasto_image *load_or_report(impasto_ctx *ctx, const char *path) {
     return img;
 }
 
+/* --mask: the mask of gray levels (opt->mask) or the soft masks (opt->style_masks) into masks[];
+ * a mask of another shape than the content is stretched over it, and the user is told so. 0 after
+ * printing why not. */
+static int load_masks(impasto_ctx *ctx, transfer_settings *st, const impasto_image *content, impasto_image **masks) {
+    for (int i = 0; i < st->masks.n; i++) {
+        if (!(masks[i] = load_or_report(ctx, st->masks.v[i]))) return 0;
+        const double cw = impasto_image_width(content), ch = impasto_image_height(content);
+        const double mw = impasto_image_width(masks[i]), mh = impasto_image_height(masks[i]);
+        if (fabs(mw / mh - cw / ch) > 0.01 * (cw / ch) && !st->common.quiet)
+            cli_error(CMD, 0, "warning: the mask %s (%.0fx%.0f) has another shape than the content (%.0fx%.0f): it "
+                      "is stretched over it", st->masks.v[i], mw, mh, cw, ch);
+    }
+    if (st->masks.n == 1) st->opt.mask = masks[0];
+    else if (st->masks.n > 1) st->opt.style_masks = (const impasto_image *const *)masks;
+    return 1;
+}
+
 /* The checks that need several options together; 0 after printing why not. */
 static int check_settings(const cli_command *c, transfer_settings *st) {
     impasto_transfer_options *opt = &st->opt;
@@ -174,6 +196,15 @@ static int check_settings(const cli_command *c, transfer_settings *st) {
         return 0;
     }
     if (st->blend.n) opt->style_blend_weights = st->blend.v;
+    if (st->masks.n && st->blend.n) {
+        cli_error(CMD, 1, "--mask gives each style its own region: no --style-blend-weights");
+        return 0;
+    }
+    if (st->masks.n > 1 && st->masks.n != st->styles.n) {
+        cli_error(CMD, 1, "--mask has %d files for %d style images (give one mask of gray levels, or one soft mask "
+                  "per style)", st->masks.n, st->styles.n);
+        return 0;
+    }
     if (st->layer_weights.n) {
         /* Counted as the library splits the list (commas or spaces, empty items skipped), so the
          * library never reads a weight past the ones given. */
@@ -290,6 +321,7 @@ static int run(void *p, int argc, char **argv) {
     int rc = 1, ok = cli_inputs_add(CMD, &in, model_path) && cli_inputs_add(CMD, &in, content_path) &&
                      cli_inputs_add(CMD, &in, st->init_image);
     for (int i = 0; ok && i < nstyles; i++) ok = cli_inputs_add(CMD, &in, st->styles.v[i]);
+    for (int i = 0; ok && i < st->masks.n; i++) ok = cli_inputs_add(CMD, &in, st->masks.v[i]);
     if (ok && !folder && (rc = cli_output_check(CMD, &in, output)) != 0) ok = 0;
     if (!folder) cli_inputs_free(&in);
     impasto_ctx *ctx = ok ? cli_ctx_create(CMD, &st->common) : NULL;
@@ -300,7 +332,7 @@ static int run(void *p, int argc, char **argv) {
     rc = 1;
     impasto_model *vgg = NULL;
     impasto_image *content = NULL, *init_img = NULL, *result = NULL;
-    impasto_image *style_imgs[CLI_MAX_STYLES] = {0};
+    impasto_image *style_imgs[CLI_MAX_STYLES] = {0}, *masks[CLI_MAX_STYLES] = {0};
     run_state rs = {.ctx = ctx, .output = output, .multi_scale = opt->num_scales > 1,
                     .requested_history = opt->lbfgs_history, .noted_scale = -1};
     progress_init(&rs.progress, st->common.quiet,
@@ -312,6 +344,7 @@ static int run(void *p, int argc, char **argv) {
     for (int i = 0; i < nstyles; i++)
         if (!(style_imgs[i] = load_or_report(ctx, st->styles.v[i]))) goto cleanup;
     if (st->init_image && !(init_img = load_or_report(ctx, st->init_image))) goto cleanup;
+    if (!load_masks(ctx, st, content, masks)) goto cleanup;
     if ((s = impasto_model_load(ctx, model_path, &vgg)) != IMPASTO_OK) {
         rc = cli_fail(CMD, ctx, s, NULL);
         goto cleanup;
@@ -362,6 +395,7 @@ cleanup:
     impasto_image_free(content);
     impasto_image_free(init_img);
     for (int i = 0; i < nstyles; i++) impasto_image_free(style_imgs[i]);
+    for (int i = 0; i < st->masks.n; i++) impasto_image_free(masks[i]);
     impasto_model_free(vgg);
     impasto_ctx_free(ctx);
     (void)argc;
@@ -378,7 +412,9 @@ const cli_command CLI_TRANSFER = {
                    "live line shows the losses and the ETA; Ctrl-C stops, keeps the old output and saves the\n"
                    "picture so far as OUT_interrupted.png. CONTENT may be a folder: every photo in it is\n"
                    "repainted with the same styles into the folder OUTDIR under its own file name; one that\n"
-                   "fails is reported and the others are still made.",
+                   "fails is reported and the others are still made. With --mask each region of the picture\n"
+                   "takes its own style (Gatys et al. 2017's guided Gram matrices): -s a.jpg,b.jpg --mask m.png\n"
+                   "paints m.png's darker level like a.jpg and its lighter like b.jpg.",
     .opts = OPTS,
     .settings_size = sizeof(transfer_settings),
     .init = init,

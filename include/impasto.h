@@ -267,6 +267,18 @@ typedef struct impasto_transfer_options {
     const impasto_image *temporal_mask;    /* NULL: c = 1 everywhere; else c from its first channel
                                               (0 at occlusions and motion boundaries, 1 elsewhere) */
     double temporal_weight;                /* 1e3, Ruder et al.'s default */
+    /* Spatial control (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style
+     * Transfer": guided Gram matrices; docs/transfer-mask.md): region k of the picture takes style
+     * k's Gram matrices alone (the whole painting's), its own guided Gram matrices matched against
+     * them. Not with style_blend_weights. Tiled runs keep it (exact tiling: the same gradient). */
+    const impasto_image *mask;          /* NULL; else as impasto_adain_options.mask: each distinct gray
+                                           level (RGB averaged, 8-bit) is a region, darkest first,
+                                           nstyles must equal the number of levels; stretched over
+                                           the content */
+    const impasto_image *const *style_masks; /* NULL; else nstyles soft masks: the gray value of
+                                           style_masks[k] (0 black .. 1 white) is region k's weight
+                                           at each pixel, any values (regions may overlap or fade);
+                                           each stretched over the content. Not with mask */
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);

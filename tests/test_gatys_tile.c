@@ -62,10 +62,10 @@ static void check_gradient(const char *style_layers, int tile, int *tiles_out) {
     double f0[4], f1[4];
     int n0 = 0, n1 = 0;
     opt.tile = 0;
-    impasto_status s = gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g0, f0, &n0);
+    impasto_status s = gatys_evaluate_at(ctx, vgg, content, one_style(), 1, &opt, pic, &g0, f0, &n0);
     CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
     opt.tile = tile;
-    s = gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g1, f1, &n1);
+    s = gatys_evaluate_at(ctx, vgg, content, one_style(), 1, &opt, pic, &g1, f1, &n1);
     CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
     if (g0 && g1) {
         CHECK(n0 == 1);
@@ -145,7 +145,7 @@ static void run_one(impasto_transfer_options *opt, int tile, impasto_tiling tili
     e.progress = NULL;
     float *g = NULL;
     double parts[4];
-    s = gatys_evaluate_at(ctx, vgg, content, style, &e, out, &g, parts, NULL);
+    s = gatys_evaluate_at(ctx, vgg, content, one_style(), 1, &e, out, &g, parts, NULL);
     CHECK(s == IMPASTO_OK);
     *loss = parts[0];
     free(g);

@@ -104,11 +104,11 @@ static void test_objective(void) {
     opt.tile = 0;
     float *g0 = NULL, *g1 = NULL;
     double p0[4], p1[4];
-    impasto_status s = gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g0, p0, NULL);
+    impasto_status s = gatys_evaluate_at(ctx, vgg, content, (const impasto_image *const *)&style, 1, &opt, pic, &g0, p0, NULL);
     CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
     opt.temporal_target = target;
     opt.temporal_mask = mask;
-    s = gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g1, p1, NULL);
+    s = gatys_evaluate_at(ctx, vgg, content, (const impasto_image *const *)&style, 1, &opt, pic, &g1, p1, NULL);
     CHECK_MSG(s == IMPASTO_OK, "%s", impasto_ctx_error(ctx));
     const size_t hw = (size_t)w * h, n = 3 * hw;
     float *xp = malloc(n * sizeof *xp), *xt = malloc(n * sizeof *xt), *gt = calloc(n, sizeof *gt);
@@ -134,17 +134,17 @@ static void test_objective(void) {
     float *g2 = NULL;
     double p2[4];
     opt.temporal_weight = 0;
-    CHECK(gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g2, p2, NULL) == IMPASTO_OK);
+    CHECK(gatys_evaluate_at(ctx, vgg, content, (const impasto_image *const *)&style, 1, &opt, pic, &g2, p2, NULL) == IMPASTO_OK);
     CHECK(g2 && p2[0] == p0[0]);
     free(g2);
     g2 = NULL;
     opt.temporal_weight = -1;
-    CHECK(gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g2, p2, NULL) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(gatys_evaluate_at(ctx, vgg, content, (const impasto_image *const *)&style, 1, &opt, pic, &g2, p2, NULL) == IMPASTO_ERR_INVALID_ARG);
     CHECK(strstr(impasto_ctx_error(ctx), "temporal") != NULL);
     /* Tiled: refused in one line. */
     opt.temporal_weight = 1e3;
     opt.tile = 32;
-    CHECK(gatys_evaluate_at(ctx, vgg, content, style, &opt, pic, &g2, p2, NULL) == IMPASTO_ERR_INVALID_ARG);
+    CHECK(gatys_evaluate_at(ctx, vgg, content, (const impasto_image *const *)&style, 1, &opt, pic, &g2, p2, NULL) == IMPASTO_ERR_INVALID_ARG);
     CHECK_MSG(strstr(impasto_ctx_error(ctx), "untiled only") != NULL, "%s", impasto_ctx_error(ctx));
     free(g2);
     free(xp);

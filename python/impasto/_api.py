@@ -193,7 +193,7 @@ _TRANSFER_OPTIONS = (
     "content_weight", "style_weight", "tv_weight", "num_iterations", "init", "init_image", "seed",
     "optimizer", "learning_rate", "lbfgs_history", "line_search", "image_size", "style_scale",
     "style_blend_weights", "pooling", "content_layers", "style_layers", "style_layer_weights",
-    "original_colors", "normalize_gradients", "save_iter", "scales", "threads")
+    "original_colors", "normalize_gradients", "save_iter", "scales", "threads", "mask")
 
 
 def _transfer_info(want_image):
@@ -213,7 +213,10 @@ def transfer(content, styles, *, model=None, progress=None, **options):
     style_weight=100, tv_weight=1e-3, style_scale=1, style_blend_weights, init="random"|"image",
     init_image, seed=-1, optimizer="lbfgs"|"adam", learning_rate=10, lbfgs_history=100,
     line_search=False, pooling="max"|"avg", content_layers, style_layers, style_layer_weights,
-    original_colors=False, normalize_gradients=False, save_iter=100, scales=[...], threads=0.
+    original_colors=False, normalize_gradients=False, save_iter=100, scales=[...], threads=0,
+    mask (spatial control, Gatys et al. 2017's guided Gram matrices: an image whose gray levels,
+    darkest first, each take their own style, or a list of soft masks, one per style, each's gray
+    value that style's weight; not with style_blend_weights).
 
     progress(p) is called every iteration with p.iteration, p.num_iterations, p.loss,
     p.content_loss, p.style_loss, p.tv_loss, p.seconds, p.scale_index, p.num_scales, p.width,
@@ -306,6 +309,17 @@ def transfer(content, styles, *, model=None, progress=None, **options):
         c_styles = ffi.new("const impasto_image *[]", [keep.image(ctx, s) for s in styles])
         if o.get("init_image") is not None:
             opt.init_image = keep.image(ctx, o["init_image"])
+        c_masks = None
+        if o.get("mask") is not None:
+            m = o["mask"]
+            if isinstance(m, (list, tuple)):
+                if len(m) != len(styles):
+                    raise InvalidArgument("mask has %d soft masks for %d style images (give one mask "
+                                          "of gray levels, or one soft mask per style)" % (len(m), len(styles)))
+                c_masks = ffi.new("const impasto_image *[]", [keep.image(ctx, x) for x in m])
+                opt.style_masks = c_masks
+            else:
+                opt.mask = keep.image(ctx, m)
         runner = Runner("impasto_progress_fn", progress, _transfer_info(progress is not None))
         opt.progress = runner.callback
         out = ffi.new("impasto_image **")

@@ -105,6 +105,8 @@ typedef struct impasto_transfer_options {
     const impasto_image *temporal_target;
     const impasto_image *temporal_mask;
     double temporal_weight;
+    const impasto_image *mask;
+    const impasto_image *const *style_masks;
 } impasto_transfer_options;
 
 void impasto_transfer_options_init(impasto_transfer_options *opt);

@@ -133,6 +133,26 @@ def test_transfer(content, style):
     assert np.array_equal(out, again)
 
 
+def test_transfer_mask(content, style):
+    need_model("vgg19")
+    # two gray levels for two styles (left dark, right light), as `impasto transfer --mask`
+    mask = np.zeros((40, 52), np.float32)
+    mask[:, 26:] = 1
+    out = impasto.transfer(content, [style, content], mask=mask, image_size=32, num_iterations=2, seed=3)
+    check_image(out)
+    assert max(out.shape[:2]) == 32
+    # soft masks, one per style
+    ramp = np.tile(np.linspace(0, 1, 52, dtype=np.float32), (40, 1))
+    out = impasto.transfer(content, [style, content], mask=[1 - ramp, ramp], image_size=32, num_iterations=1)
+    check_image(out)
+    with pytest.raises(impasto.InvalidArgument, match="2 gray levels for 3 style images"):
+        impasto.transfer(content, [style, content, style], mask=mask, image_size=32, num_iterations=1)
+    with pytest.raises(impasto.InvalidArgument, match="mask has 2 soft masks for 3 style images"):
+        impasto.transfer(content, [style, content, style], mask=[ramp, ramp], image_size=32)
+    with pytest.raises(impasto.InvalidArgument, match="no style blend weights"):
+        impasto.transfer(content, [style, content], mask=mask, style_blend_weights=[1, 2], image_size=32)
+
+
 def test_transfer_options_reach_the_library(content, style):
     need_model("vgg19")
     # no iterations from the photo: the photo itself (resized), whatever the style

@@ -18,6 +18,25 @@ void gram_matrix(int c, size_t hw, const float *f, float *g);
 double style_loss(int c, size_t hw, const float *f, const float *target, double weight,
                   float *ws, float *dx);
 
+/* ---- guided.c: guided Gram matrices (Gatys et al. 2017, spatial control; guided.c derives them) ----
+ * f (C, n) features at n positions; m (R, n) each region's weight at each position (>= 0). */
+
+/* g (C, C) = scale * (f o m)(f o m)^T for one region's weights m (n); fm (C, n) scratch, left
+ * holding f o m. */
+void guided_gram(int c, size_t n, const float *f, const float *m, double scale, float *fm, float *g);
+
+/* dx (C, n) = coef * sum_r gmt_r (f o m_r^2) (overwritten), gmt (R, C, C) each region's G_r - T_r;
+ * fm (C, n) scratch. */
+void guided_style_grad(int c, size_t n, const float *f, int nreg, const float *m, const float *gmt, double coef,
+                       float *fm, float *dx);
+
+/* weight * sum_r (M_r / n) sum((G_r - T_r)^2) / C^2, G_r = (f o m_r)(f o m_r)^T / (C M_r),
+ * M_r = sum m_r^2 (a region with M_r = 0 adds nothing), targets (R, C, C); the gradient into dx
+ * (C, n) when not NULL. fm (C, n) and ws (R, C, C) scratch. One region of weight 1 everywhere is
+ * style_loss. */
+double guided_style_loss(int c, size_t n, const float *f, int nreg, const float *m, const float *targets,
+                         double weight, float *fm, float *ws, float *dx);
+
 /* Total variation: weight/2 * sum over channels, and over (i<H-1, j<W-1), of
  * (x[i][j]-x[i][j+1])^2 + (x[i][j]-x[i+1][j])^2 — the function whose gradient neural-style's
  * TVLoss uses. x (C,H,W). */

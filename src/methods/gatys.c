@@ -98,7 +98,11 @@ static int gatys_evaluate(void *user, const float *x, float *g, size_t n, double
         float *sg = vgg19_plan_scratch(r->plan, NULL);                 /* (C, H, W) style gradient */
         if (si >= 0) {
             double wt = opt->normalize_gradients ? 1.0 : r->style_layer_weight[si];
-            double l = style_loss(c, hw, feat, r->style_target[si], wt, r->gram_ws, sg);
+            /* with a mask: each region's guided Gram against its own style's (f o m in scratch2) */
+            double l = r->nregions ? guided_style_loss(c, hw, feat, r->nregions, r->region_mask[si],
+                                                       r->region_target[si], wt, vgg19_plan_scratch2(r->plan),
+                                                       r->gram_ws, sg)
+                                   : style_loss(c, hw, feat, r->style_target[si], wt, r->gram_ws, sg);
             if (opt->normalize_gradients) {
                 l *= r->style_layer_weight[si];
                 normalize_gradient(sg, len, r->style_layer_weight[si]);
@@ -233,6 +237,9 @@ static void run_free(gatys_run *r) {
     for (int i = 0; i < IMPASTO_MAX_LAYERS; i++) {
         free(r->content_target[i]);
         free(r->style_target[i]);
+        free(r->region_target[i]);
+        free(r->region_mask[i]);
+        free(r->region_mass[i]);
     }
     free(r->gram_ws);
     free(r->tv_grad);
@@ -279,6 +286,20 @@ static impasto_status check_options(impasto_ctx *ctx, const impasto_transfer_opt
             sum += opt->style_blend_weights[i];
         }
         if (!(sum > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style blend weights sum to zero");
+    }
+    if (opt->mask || opt->style_masks) {
+        if (opt->mask && opt->style_masks)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "give a mask of gray levels or one soft mask per style, "
+                            "not both");
+        if (opt->style_blend_weights)
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a mask gives each style its own region: no style blend "
+                            "weights");
+        if (opt->mask && (opt->mask->width < 1 || opt->mask->height < 1 || opt->mask->channels < 1))
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "bad mask image");
+        for (size_t i = 0; opt->style_masks && i < nstyles; i++)
+            if (!opt->style_masks[i] || opt->style_masks[i]->width < 1 || opt->style_masks[i]->height < 1 ||
+                opt->style_masks[i]->channels < 1)
+                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "soft mask %zu is missing or empty", i + 1);
     }
     if (opt->memory_mb < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the memory budget must not be negative");
     if (opt->tile != -1 && opt->tile != 0 && (opt->tile < 32 || opt->tile % 16 != 0))
@@ -354,6 +375,24 @@ static impasto_status temporal_setup(impasto_ctx *ctx, gatys_run *r) {
     return s;
 }
 
+/* With a mask: r->region_target[i] (R, C, C) at each style layer, zeroed. */
+static impasto_status region_targets_alloc(impasto_ctx *ctx, gatys_run *r) {
+    for (int i = 0; i < r->style.n && r->nregions; i++) {
+        const size_t c = (size_t)vgg19_layers()[r->style.index[i]].out_c;
+        if (!(r->region_target[i] = calloc((size_t)r->nregions * c * c, sizeof(float))))
+            return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
+    }
+    return IMPASTO_OK;
+}
+
+/* tk[i] = region k's (C, C) slot of r->region_target[i]: style k's own Gram goes there. */
+static void region_slots(const gatys_run *r, size_t k, float **tk) {
+    for (int i = 0; i < r->style.n; i++) {
+        const size_t c = (size_t)vgg19_layers()[r->style.index[i]].out_c;
+        tk[i] = r->region_target[i] + k * c * c;
+    }
+}
+
 /* Sets up targets and buffers for one scale with the content resized to `side`: untiled, or
  * tiled within opt->memory_mb (gatys_tile.c). */
 static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net,
@@ -380,6 +419,8 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
     r->max_side = side > style_side ? side : style_side;
     if ((s = gatys_tiles_choose(ctx, r)) != IMPASTO_OK) return s;
     if ((s = temporal_setup(ctx, r)) != IMPASTO_OK) return s;
+    if ((s = gatys_mask_build(ctx, r)) != IMPASTO_OK) return s;
+    if ((s = region_targets_alloc(ctx, r)) != IMPASTO_OK) return s;
     if (r->tiles) {
         /* Tiled: the targets tile by tile too (the content's maps, each style's Grams). */
         size_t npix = (size_t)r->h * r->w;
@@ -397,7 +438,10 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
                 if (!xs) s = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (%dx%d image)", st->width, st->height);
                 else {
                     vgg19_preprocess(st, xs);
-                    s = gatys_tiles_style(ctx, r, xs, st->height, st->width, blend[k]);
+                    float *tk[IMPASTO_MAX_LAYERS];
+                    if (r->nregions) region_slots(r, k, tk);
+                    s = gatys_tiles_style(ctx, r, xs, st->height, st->width, r->nregions ? 1.0 : blend[k],
+                                          r->nregions ? tk : r->style_target);
                 }
                 free(xs);
             }
@@ -412,8 +456,11 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
         if (blend[k] == 0) continue;
         impasto_image *st = NULL;
         s = impasto_image_resize_max_side(ctx, styles[k], style_side, &st);
+        float *tk[IMPASTO_MAX_LAYERS];
+        if (r->nregions) region_slots(r, k, tk);
         if (s == IMPASTO_OK)
-            s = extract_targets(ctx, net, st, pooling, &r->style, 1, blend[k], r->style_target);
+            s = extract_targets(ctx, net, st, pooling, &r->style, 1, r->nregions ? 1.0 : blend[k],
+                                r->nregions ? tk : r->style_target);
         impasto_image_free(st);
         if (s != IMPASTO_OK) return s;
     }
@@ -431,7 +478,7 @@ static impasto_status run_setup(impasto_ctx *ctx, gatys_run *r, const vgg19 *net
         if ((size_t)c * c > gram) gram = (size_t)c * c;
     }
     size_t npix = (size_t)r->h * r->w;
-    r->gram_ws = malloc(gram * sizeof(float));
+    r->gram_ws = malloc(gram * (size_t)(r->nregions ? r->nregions : 1) * sizeof(float));
     r->tv_grad = malloc(3 * npix * sizeof(float));
     if (!r->gram_ws || !r->tv_grad)
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
@@ -465,6 +512,7 @@ static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, c
     r.content_layer_weight = opt->content_weight;
     for (int i = 0; i < r.style.n; i++)
         r.style_layer_weight[i] = opt->style_weight * (opt->style_layer_weights ? opt->style_layer_weights[i] : 1.0);
+    r.nregions = opt->mask || opt->style_masks ? (int)nstyles : 0;
 
     gatys_run proto = r;  /* the parsed settings each scale starts from */
     double blend[64], bsum = 0;
@@ -603,10 +651,11 @@ static impasto_status transfer_run(impasto_ctx *ctx, const impasto_model *vgg, c
 }
 
 impasto_status gatys_evaluate_at(impasto_ctx *ctx, const impasto_model *vgg, const impasto_image *content,
-                                 const impasto_image *style, const impasto_transfer_options *opt,
+                                 const impasto_image *const *styles, size_t nstyles,
+                                 const impasto_transfer_options *opt,
                                  const impasto_image *picture, float **grad, double parts[4], int *num_tiles) {
     *grad = NULL;
-    impasto_status s = check_options(ctx, opt, 1);
+    impasto_status s = check_options(ctx, opt, nstyles);
     if (s != IMPASTO_OK) return s;
     gatys_run r;
     memset(&r, 0, sizeof r);
@@ -615,11 +664,14 @@ impasto_status gatys_evaluate_at(impasto_ctx *ctx, const impasto_model *vgg, con
     if ((s = vgg19_parse_layers(ctx, "style", opt->style_layers, &r.style)) != IMPASTO_OK) return s;
     r.content_layer_weight = opt->content_weight;
     for (int i = 0; i < r.style.n; i++) r.style_layer_weight[i] = opt->style_weight;
-    const double blend = 1.0;
+    r.nregions = opt->mask || opt->style_masks ? (int)nstyles : 0;
+    double blend[64];
+    if (nstyles > 64) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at most 64 styles here");
+    for (size_t k = 0; k < nstyles; k++) blend[k] = 1.0 / (double)nstyles;
     impasto_image *cs = NULL, *pic = NULL;
     float *x = NULL, *g = NULL;
     s = impasto_image_resize_max_side(ctx, content, opt->image_size, &cs);
-    if (s == IMPASTO_OK) s = run_setup(ctx, &r, vgg->vgg, cs, &style, 1, &blend, opt->image_size);
+    if (s == IMPASTO_OK) s = run_setup(ctx, &r, vgg->vgg, cs, styles, nstyles, blend, opt->image_size);
     if (s == IMPASTO_OK) s = impasto_image_resize(ctx, picture, r.w, r.h, &pic);
     const size_t n = (size_t)3 * r.w * r.h;
     if (s == IMPASTO_OK && (!(x = malloc(n * sizeof *x)) || !(g = malloc(n * sizeof *g))))

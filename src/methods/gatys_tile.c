@@ -63,9 +63,12 @@ struct gatys_tiles {
     int last;                        /* deepest layer run */
     vgg19_plan *plan;
     float *xc, *gc;                  /* (3, max_ch, max_cw): a crop and its input gradient */
-    double *acc[IMPASTO_MAX_LAYERS]; /* (C, C) pass 1's Gram accumulators, per style layer */
-    float *gmt[IMPASTO_MAX_LAYERS];  /* (C, C) G - T of the current evaluation, per style layer */
+    double *acc[IMPASTO_MAX_LAYERS]; /* (R, C, C) pass 1's Gram accumulators, per style layer and
+                                        region (R = 1 without a mask) */
+    float *gmt[IMPASTO_MAX_LAYERS];  /* (R, C, C) G - T of the current evaluation, per style layer */
     float *gram_f;                   /* (C, C) scratch */
+    float *fm;                       /* with a mask: (C, core) f o m of the widest interior map */
+    float *mt;                       /* with a mask: (R, core) the regions' weights at an interior */
     int *by, *bx;                    /* the current cut: boundaries along y and x */
     int nby, nbx;                    /* pieces along y and x (boundaries: one more) */
     int stride[VGG19_NUM_LAYERS];    /* pixels per position at each layer */
@@ -143,6 +146,8 @@ void gatys_tiles_free(gatys_tiles *T) {
         free(T->gmt[i]);
     }
     free(T->gram_f);
+    free(T->fm);
+    free(T->mt);
     free(T->by);
     free(T->bx);
     free(T);
@@ -209,11 +214,40 @@ static double content_bytes(const gatys_run *r, const gatys_tiles *shapes) {
     return b;
 }
 
-/* One crop of side (ch, cw): its plan, the crop and its gradient. */
+/* With a mask, floats of a crop of side (ch, cw)'s buffers: f o m at the style layer of most
+ * values into *fm, the regions' weights at the stride-1 interior (at most the crop) into *mt. */
+static void mask_crop_floats(const gatys_run *r, int ch, int cw, size_t *fm, size_t *mt) {
+    *fm = *mt = 0;
+    if (!r->nregions) return;
+    int lh[VGG19_NUM_LAYERS], lw[VGG19_NUM_LAYERS], stride[VGG19_NUM_LAYERS];
+    gatys_layer_shapes(ch, cw, VGG19_NUM_LAYERS - 1, lh, lw, stride);
+    for (int i = 0; i < r->style.n; i++) {
+        const int l = r->style.index[i];
+        const size_t v = (size_t)vgg19_layers()[l].out_c * lh[l] * lw[l];
+        if (v > *fm) *fm = v;
+    }
+    *mt = (size_t)r->nregions * ch * cw;
+}
+
+/* The whole picture's bytes for a mask: each region's weights at each style layer, its targets,
+ * its Gram accumulators and G - T. */
+static double mask_bytes(const gatys_run *r, const gatys_tiles *shapes) {
+    double b = 0;
+    for (int i = 0; i < r->style.n && r->nregions; i++) {
+        const int l = r->style.index[i];
+        const double c = vgg19_layers()[l].out_c;
+        b += (double)r->nregions * ((double)shapes->lh[l] * shapes->lw[l] * sizeof(float) + c * c * 16.0);
+    }
+    return b;
+}
+
+/* One crop of side (ch, cw): its plan, the crop and its gradient (and a mask's buffers). */
 static double crop_bytes(impasto_ctx *ctx, const gatys_run *r, int ch, int cw) {
-    size_t p = plan_bytes(ctx, r, ch, cw);
+    size_t p = plan_bytes(ctx, r, ch, cw), fm, mt;
     if (p == SIZE_MAX) return INFINITY;
-    return (double)p + 2.0 * 3 * ch * cw * sizeof(float) + (double)GT_FIXED_BYTES;
+    mask_crop_floats(r, ch, cw, &fm, &mt);
+    return (double)p + 2.0 * 3 * ch * cw * sizeof(float) + (double)(fm + mt) * sizeof(float) +
+           (double)GT_FIXED_BYTES;
 }
 
 typedef struct choice {
@@ -291,7 +325,7 @@ impasto_status gatys_tiles_choose(impasto_ctx *ctx, gatys_run *r) {
         c.tile = round_up(opt->tile, step);
     } else {
         const double budget = (double)opt->memory_mb * 1048576.0;
-        const double content = content_bytes(r, T);
+        const double content = content_bytes(r, T) + mask_bytes(r, T);
         int found = 0;
         int m = r->history;
         for (;;) {
@@ -321,10 +355,11 @@ impasto_status gatys_tiles_choose(impasto_ctx *ctx, gatys_run *r) {
             size_t whole = plan_bytes(ctx, r, r->h, r->w);
             if (whole != SIZE_MAX && (double)whole + (double)n * sizeof(float) + GT_FIXED_BYTES < tile_min)
                 tile_min = (double)whole + (double)n * sizeof(float) + GT_FIXED_BYTES;
-            const double need = optimizer_bytes(opt, n, m) + content + tile_min;
+            const double fixed = content_bytes(r, T) + mask_bytes(r, T);
+            const double need = optimizer_bytes(opt, n, m) + fixed + tile_min;
             impasto_transfer_options adam = *opt;
             adam.optimizer = IMPASTO_OPTIM_ADAM;
-            const double need_adam = optimizer_bytes(&adam, n, 0) + content + tile_min;
+            const double need_adam = optimizer_bytes(&adam, n, 0) + fixed + tile_min;
             gatys_tiles_free(T);
             if (opt->optimizer == IMPASTO_OPTIM_ADAM)
                 return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a memory budget of %d MB is too small for a %dx%d "
@@ -368,9 +403,16 @@ impasto_status gatys_tiles_choose(impasto_ctx *ctx, gatys_run *r) {
         T->by = malloc((size_t)(maxside / 16 + 4) * sizeof(int));
         T->bx = malloc((size_t)(maxside / 16 + 4) * sizeof(int));
         int ok = T->xc && T->gc && T->gram_f && T->by && T->bx;
+        const size_t nr = (size_t)(r->nregions ? r->nregions : 1);
         for (int i = 0; i < r->style.n && ok; i++) {
             size_t ch = (size_t)vgg19_layers()[r->style.index[i]].out_c;
-            ok = (T->acc[i] = malloc(ch * ch * sizeof(double))) && (T->gmt[i] = malloc(ch * ch * sizeof(float)));
+            ok = (T->acc[i] = malloc(nr * ch * ch * sizeof(double))) &&
+                 (T->gmt[i] = malloc(nr * ch * ch * sizeof(float)));
+        }
+        if (ok && r->nregions) {
+            size_t fm, mt;
+            mask_crop_floats(r, T->max_ch, T->max_cw, &fm, &mt);
+            ok = (T->fm = malloc(fm * sizeof(float))) && (T->mt = malloc(mt * sizeof(float)));
         }
         if (!ok) st = ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (tiles of %d)", c.tile);
     }
@@ -417,7 +459,7 @@ static void cut(gatys_tiles *T, int h, int w, int t, int random) {
 /* Every tile of an h x w picture x cut exactly (interiors eth, exact halos), through gather_tile;
  * 0 when a crop did not fit the plan (out of memory growing its workspace). */
 static int gather_exact(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, int grams,
-                        float **content);
+                        float **content, int guided);
 
 /* Copies the crop of x (3, h, w) and runs it forward. The plan was made for the largest crop
  * (gatys_tiles_choose), so every crop fits it. */
@@ -453,11 +495,25 @@ static void copy_core(int c, int fh, int fw, const float *feat, int r0, int r1, 
                    cw * sizeof(float));
 }
 
+/* The regions' weights at the interior rows r0..r1, cols c0..c1 of a crop's map at `layer`
+ * (style layer si) -> T->mt (R, core), from the whole picture's r->region_mask[si]. */
+static void copy_mask(gatys_tiles *T, const gatys_run *r, int si, int layer, const tile_rect *q, int r0, int r1,
+                      int c0, int c1) {
+    const int s = T->stride[layer], gy = q->cy0 / s + r0, gx = q->cx0 / s + c0;
+    const size_t cw = (size_t)(c1 - c0), core = (size_t)(r1 - r0) * cw;
+    const size_t plane = (size_t)T->lh[layer] * T->lw[layer];
+    for (int k = 0; k < r->nregions; k++)
+        for (int y = 0; y < r1 - r0; y++)
+            memcpy(T->mt + (size_t)k * core + (size_t)y * cw,
+                   r->region_mask[si] + (size_t)k * plane + (size_t)(gy + y) * T->lw[layer] + gx, cw * sizeof(float));
+}
+
 /* One tile's forward for the Gram matrices of its interior: added into T->acc (whole-picture
- * normalisation hw_total at each layer); with `content`, its interior's features are copied into
+ * normalisation hw_total at each layer; `guided`: each region's guided Gram, normalised by the
+ * whole picture's mass of the region); with `content`, its interior's features are copied into
  * the whole-picture maps content[i]. */
 static int gather_tile(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, const tile_rect *q,
-                       int grams, float **content) {
+                       int grams, float **content, int guided) {
     if (!run_forward(T, r->net, x, h, w, q)) return 0;
     float *S = vgg19_plan_scratch(T->plan, NULL);
     for (int l = 0; l <= T->last; l++) {
@@ -476,7 +532,18 @@ static int gather_tile(gatys_tiles *T, const gatys_run *r, const float *x, int h
                     memcpy(content[ci] + ((size_t)k * T->lh[l] + gy + y - r0) * T->lw[l] + gx,
                            feat + ((size_t)k * fh + y) * fw + c0, (size_t)(c1 - c0) * sizeof(float));
         }
-        if (si >= 0) {
+        if (si >= 0 && guided) {
+            copy_core(c, fh, fw, feat, r0, r1, c0, c1, S);
+            copy_mask(T, r, si, l, q, r0, r1, c0, c1);
+            const size_t cc = (size_t)c * c;
+            for (int k = 0; k < r->nregions; k++) {
+                const double mass = r->region_mass[si][k];
+                if (!(mass > 0)) continue;
+                guided_gram(c, core, S, T->mt + (size_t)k * core, 1.0 / ((double)c * mass), T->fm, T->gram_f);
+                double *acc = T->acc[si] + (size_t)k * cc;
+                for (size_t e = 0; e < cc; e++) acc[e] += T->gram_f[e];
+            }
+        } else if (si >= 0) {
             copy_core(c, fh, fw, feat, r0, r1, c0, c1, S);
             const double hw = (double)T->lh[l] * T->lw[l];
             gemm(0, 1, (size_t)c, (size_t)c, core, (float)(1.0 / ((double)c * hw)), S, core, S, core, 0.0f,
@@ -490,20 +557,21 @@ static int gather_tile(gatys_tiles *T, const gatys_run *r, const float *x, int h
 }
 
 static void acc_zero(gatys_tiles *T, const gatys_run *r) {
+    const size_t nr = (size_t)(r->nregions ? r->nregions : 1);
     for (int i = 0; i < r->style.n; i++) {
         size_t ch = (size_t)vgg19_layers()[r->style.index[i]].out_c;
-        memset(T->acc[i], 0, ch * ch * sizeof(double));
+        memset(T->acc[i], 0, nr * ch * ch * sizeof(double));
     }
 }
 
 static int gather_exact(gatys_tiles *T, const gatys_run *r, const float *x, int h, int w, int grams,
-                        float **content) {
+                        float **content, int guided) {
     cut(T, h, w, T->eth, 0);
     for (int i = 0; i < T->nby; i++)
         for (int j = 0; j < T->nbx; j++) {
             tile_rect q;
             rect_at(T, h, w, i, j, T->ehl, T->ehr, &q);
-            if (!gather_tile(T, r, x, h, w, &q, grams, content)) return 0;
+            if (!gather_tile(T, r, x, h, w, &q, grams, content, guided)) return 0;
         }
     return 1;
 }
@@ -516,27 +584,29 @@ impasto_status gatys_tiles_content(impasto_ctx *ctx, gatys_run *r, const float *
         if (!(r->content_target[i] = malloc(len * sizeof(float))))
             return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (content targets of %dx%d)", r->w, r->h);
     }
-    if (!gather_exact(T, r, x, r->h, r->w, 0, r->content_target))
+    if (!gather_exact(T, r, x, r->h, r->w, 0, r->content_target, 0))
         return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (tiles of %dx%d)", r->w, r->h);
     return IMPASTO_OK;
 }
 
-impasto_status gatys_tiles_style(impasto_ctx *ctx, gatys_run *r, const float *x, int h, int w, double blend) {
+impasto_status gatys_tiles_style(impasto_ctx *ctx, gatys_run *r, const float *x, int h, int w, double blend,
+                                 float **targets) {
     gatys_tiles *T = r->tiles;
     for (int i = 0; i < r->style.n; i++) {
         size_t ch = (size_t)vgg19_layers()[r->style.index[i]].out_c;
-        if (!r->style_target[i] && !(r->style_target[i] = calloc(ch * ch, sizeof(float))))
+        if (!targets[i] && !(targets[i] = calloc(ch * ch, sizeof(float))))
             return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory");
     }
-    /* The style's own shapes for the Gram normalisation; the picture's are put back after. */
+    /* The style's own shapes for the Gram normalisation; the picture's are put back after. The
+     * painting's whole Gram (the first region's slot of T->acc), unguided. */
     whole_shapes(T, h, w);
     acc_zero(T, r);
-    int ok = gather_exact(T, r, x, h, w, 1, NULL);
+    int ok = gather_exact(T, r, x, h, w, 1, NULL, 0);
     whole_shapes(T, r->h, r->w);
     if (!ok) return ctx_fail(ctx, IMPASTO_ERR_NOMEM, "out of memory (tiles of a %dx%d style image)", w, h);
     for (int i = 0; i < r->style.n; i++) {
         size_t ch = (size_t)vgg19_layers()[r->style.index[i]].out_c;
-        for (size_t k = 0; k < ch * ch; k++) r->style_target[i][k] += (float)(blend * T->acc[i][k]);
+        for (size_t k = 0; k < ch * ch; k++) targets[i][k] += (float)(blend * T->acc[i][k]);
     }
     whole_shapes(T, r->h, r->w);
     return IMPASTO_OK;
@@ -589,11 +659,30 @@ int gatys_tiles_evaluate(void *user, const float *x, float *g, size_t n, double 
             for (int j = 0; j < T->nbx; j++) {
                 tile_rect q;
                 rect_at(T, h, w, i, j, T->hl, T->hr, &q);
-                if (!gather_tile(T, r, x, h, w, &q, 1, NULL)) return GATYS_NO_MEMORY;
+                if (!gather_tile(T, r, x, h, w, &q, 1, NULL, r->nregions > 0)) return GATYS_NO_MEMORY;
                 if (tile_tick(r, total)) return GATYS_CANCELLED;
             }
         for (int i = 0; i < r->style.n; i++) {
-            const size_t c = (size_t)vgg19_layers()[r->style.index[i]].out_c, cc = c * c;
+            const int l = r->style.index[i];
+            const size_t c = (size_t)vgg19_layers()[l].out_c, cc = c * c;
+            if (r->nregions) {
+                /* each region's term weighted by its share of the positions (loss/guided.c) */
+                const double npos = (double)T->lh[l] * T->lw[l];
+                for (int k = 0; k < r->nregions; k++) {
+                    const double mass = r->region_mass[i][k];
+                    const double *a = T->acc[i] + (size_t)k * cc;
+                    const float *t = r->region_target[i] + (size_t)k * cc;
+                    float *e = T->gmt[i] + (size_t)k * cc;
+                    double sum = 0;
+                    for (size_t j = 0; j < cc; j++) {
+                        double d = mass > 0 ? a[j] - (double)t[j] : 0.0;
+                        e[j] = (float)d;
+                        sum += d * d;
+                    }
+                    style += r->style_layer_weight[i] * (mass / npos) * sum / (double)cc;
+                }
+                continue;
+            }
             double sum = 0;
             for (size_t k = 0; k < cc; k++) {
                 double d = T->acc[i][k] - (double)r->style_target[i][k];
@@ -622,7 +711,34 @@ int gatys_tiles_evaluate(void *user, const float *x, float *g, size_t n, double 
                 const size_t core = (size_t)(r1 - r0) * (size_t)(c1 - c0), len = (size_t)c * core;
                 const double hw = (double)T->lh[l] * T->lw[l];
                 copy_core(c, fh, fw, feat, r0, r1, c0, c1, S);  /* S (C, core) */
-                if (si >= 0) {
+                if (si >= 0 && r->nregions) {
+                    const double wt = r->style_layer_weight[si], cc = (double)c * c;
+                    copy_mask(T, r, si, l, &q, r0, r1, c0, c1);
+                    if (!exact) {
+                        /* each region's Gram over this tile alone, against its target, weighted by
+                         * the tile's share of the region (the unguided random tiling's, per region) */
+                        for (int k = 0; k < r->nregions; k++) {
+                            const float *mk = T->mt + (size_t)k * core;
+                            float *e = T->gmt[si] + (size_t)k * c * c;
+                            double mass = 0, sum = 0;
+                            for (size_t p = 0; p < core; p++) mass += (double)mk[p] * mk[p];
+                            if (!(mass > 0)) {
+                                memset(e, 0, (size_t)c * c * sizeof *e);
+                                continue;
+                            }
+                            guided_gram(c, core, S, mk, 1.0 / ((double)c * mass), T->fm, e);
+                            const float *t = r->region_target[si] + (size_t)k * c * c;
+                            for (size_t u = 0; u < (size_t)c * c; u++) {
+                                double d = (double)e[u] - (double)t[u];
+                                e[u] = (float)d;
+                                sum += d * d;
+                            }
+                            style += wt * (mass / hw) * sum / cc;
+                        }
+                    }
+                    /* dL/dF = 4 w / (C^3 N) sum_r (G_r - T_r)(F o m_r^2) (loss/guided.c) */
+                    guided_style_grad(c, core, S, r->nregions, T->mt, T->gmt[si], wt * 4.0 / (cc * c * hw), T->fm, D);
+                } else if (si >= 0) {
                     const float *gm = T->gmt[si];
                     const double wt = r->style_layer_weight[si], cc = (double)c * c;
                     if (!exact) {
