@@ -2,8 +2,9 @@
 """Attention fusion (impasto attention's feature step, docs/attention.md), impasto against PyTorch
 on the same features, each side in its own child process: the time of one fusion (the content's
 moments, the painting's keys and values, the attention, the overlapping patches averaged) and
-each side's peak RSS (wait4's ru_maxrss) with the part the fusion adds to it (peak minus the RSS
-with the inputs loaded, which each child reports). The encoder and decoder are not timed.
+each side's peak RSS (the child's own VmHWM, which exec starts afresh: wait4's ru_maxrss would also
+count this harness's RSS at the fork) with the part the fusion adds to it (peak minus the RSS with
+the inputs loaded, which each child reports). The encoder and decoder are not timed.
 
 PyTorch runs the same formula two ways: `torch-whole` makes the whole score matrix (Q K^T / T,
 softmax over the keys, times V), `torch-stream` the blocks impasto uses (256 content positions
@@ -55,10 +56,12 @@ def features(c, side, seed):
     return np.maximum(rng.normal(0.3, 1.0, size=(c, side, side)) * scale, 0).astype(np.float32)
 
 
-def rss_kib():
+def rss_kib(field="VmRSS:"):
+    """/proc/self/status's field in KiB: VmRSS now, VmHWM the peak since exec (wait4's ru_maxrss
+    would also count this harness's RSS at the fork)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
 
@@ -119,7 +122,7 @@ def torch_child(a):
                 times.append(time.perf_counter() - t0)
     if a.out:
         out[0].numpy().astype("<f4").tofile(a.out)
-    print(json.dumps({"times": times, "rss_before_kib": before}))
+    print(json.dumps({"times": times, "rss_before_kib": before, "peak_rss_kib": rss_kib("VmHWM:")}))
 
 
 def main():
@@ -174,6 +177,7 @@ def main():
                            "--patch", str(n), "--temperature", str(a.temperature), "--out", o] + common
                 res, rss = run_child(cmd, env)
                 t = res["times"]
+                rss = res.get("peak_rss_kib", rss)  # the child's own peak, not wait4's (see rss_kib)
                 case["impls"][impl] = {"times": t, "median_s": statistics.median(t), "peak_rss_kib": rss,
                                        "rss_before_kib": res["rss_before_kib"],
                                        "fusion_rss_kib": rss - res["rss_before_kib"]}

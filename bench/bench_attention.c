@@ -29,12 +29,15 @@ static void usage(void) {
 }
 
 /* VmRSS of this process in KiB (from /proc/self/status), 0 when unknown. */
-static long rss_kib(void) {
+/* A field of /proc/self/status in KiB: "VmRSS:" now, "VmHWM:" the peak of this program (exec starts
+ * it afresh, unlike wait4's ru_maxrss, which counts the parent's RSS at the fork). */
+static long status_kib(const char *field) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long v = 0;
+    const size_t n = strlen(field);
     while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) v = strtol(line + 6, NULL, 10);
+        if (!strncmp(line, field, n)) v = strtol(line + n, NULL, 10);
     if (f) fclose(f);
     return v;
 }
@@ -111,7 +114,7 @@ int main(int argc, char **argv) {
     float *f = malloc(n * sizeof *f);                                                           // (C, H, W)
     if (!content || !style || !f) return 1;
     memset(f, 0, n * sizeof *f);  /* touched: counted in the RSS before the fusion, as PyTorch's output */
-    const long before = rss_kib();
+    const long before = status_kib("VmRSS:");
     double times[MAX_RUNS];
     for (int r = 0; r < warmup + runs; r++) {
         const double t0 = now_seconds();
@@ -127,7 +130,7 @@ int main(int argc, char **argv) {
     }
     printf("{\"times\": [");
     for (int r = 0; r < runs; r++) printf("%s%.6f", r ? ", " : "", times[r]);
-    printf("], \"rss_before_kib\": %ld}\n", before);
+    printf("], \"rss_before_kib\": %ld, \"peak_rss_kib\": %ld}\n", before, status_kib("VmHWM:"));
     free(f), free(content), free(style);
     impasto_ctx_free(ctx);
     return 0;
