@@ -42,7 +42,7 @@ expect "empty style lists" 2 "-s expects a file name or a comma-separated list" 
 expect "too many style lists" 2 "at most 32 style images" -- $R $(for i in $(seq 20); do printf -- "-s $S,$S "; done)
 expect "unknown output format" 2 "cannot tell the format of '$T/out.bmp'" -- $R -o "$T/out.bmp"
 expect "output folder missing" 1 "the folder $T/none is missing" -- $R -o "$T/none/out.png"
-expect "content is a folder" 1 "$T is not a regular file" -- $R -c "$T" -o "$T/o.png"
+expect "content is a folder, output an image" 2 "-c is a folder, so -o must be a folder" -- $R -c "$T" -o "$T/o.png"
 expect "content is a device" 1 "/dev/zero is not a regular file" -- $R -c /dev/zero -o "$T/o.png"
 expect "model is a device" 1 "/dev/zero is not a regular file" -- $B transfer -m /dev/zero -c $C -s $S -o "$T/o.png"
 expect "size over the pixel limit" 1 "over the limit" -- $R --image-size 16384 --num-iterations 1 -o "$T/o.png"
