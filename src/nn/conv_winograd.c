@@ -201,17 +201,18 @@ static void wino_fold_up2(const float *g, int p, float *f) {
 }
 
 /* u = G g G^T for every kernel g (3, 3) of the MR output channels of sliver ob (channels past OC
- * give zeros): element (f, o, c) at f u_plane + (o / MR) C MR + c MR + o % MR, so within a sliver
- * kernel q = c MR + o % MR is the q-th float of each of the 36 planes. The kernel of (o, c) is, by
+ * give zeros), into the sliver's 36 planes base + f pl (C, MR): kernel q = c MR + o % MR is the q-th
+ * float of each (in U, base = u + ob C MR and pl = u_plane: element (f, o, c) at f u_plane +
+ * (o / MR) C MR + c MR + o % MR). The kernel of (o, c) is, by
  * wmode, w[o][c] (w (OC, C, 3, 3)); for the backward pass w[c][o] turned by 180 degrees (w (C, OC,
  * 3, 3) of the forward convolution whose input gradient this is); or, upsampling, phase o % 4 of
  * w[o / 4][c] folded (w (OC / 4, C, 3, 3)). Vectorised across kernels: WINO_KT_CHUNK kernels' taps
  * are gathered into k (9, CHUNK), then G g G^T runs on whole rows and each of the 36 results is
  * stored as one contiguous run. */
-static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, const float *w, wino_wmode wmode,
-                                  size_t ob, float *u) {
-    const size_t mr = g->mr, c_n = (size_t)d->c, q_n = c_n * mr, oc = (size_t)d->oc;
-    float *base = u + ob * c_n * mr;
+__attribute__((always_inline)) static inline void wino_kernel_transform_body(const conv2d_desc *d, size_t mr,
+                                                                           const float *w, wino_wmode wmode,
+                                                                           size_t ob, float *base, size_t pl) {
+    const size_t c_n = (size_t)d->c, q_n = c_n * mr, oc = (size_t)d->oc;
     float k[9][WINO_KT_CHUNK];
     for (size_t q0 = 0; q0 < q_n; q0 += WINO_KT_CHUNK) {
         const size_t n = q_n - q0 < WINO_KT_CHUNK ? q_n - q0 : WINO_KT_CHUNK;
@@ -234,7 +235,6 @@ static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, cons
             }
         }
         float *dst = base + q0;
-        const size_t pl = g->u_plane;
 #pragma omp simd
         for (size_t j = 0; j < n; j++) {
             /* G g: column t of the kernel (taps t, 3 + t, 6 + t) -> column t of a (6, 3). */
@@ -264,6 +264,21 @@ static void wino_kernel_transform(const conv2d_desc *d, const wino_geom *g, cons
         }
     }
 }
+
+/* The kernel transform in the baseline build and for AVX2 + FMA (wino_run picks, as for the other
+ * transforms below; the two differ by float rounding only). */
+static void wino_kernel_transform_base(const conv2d_desc *d, size_t mr, const float *w, wino_wmode wmode, size_t ob,
+                                       float *base, size_t pl) {
+    wino_kernel_transform_body(d, mr, w, wmode, ob, base, pl);
+}
+
+__attribute__((target("avx2,fma"))) static void wino_kernel_transform_avx2(const conv2d_desc *d, size_t mr,
+                                                                           const float *w, wino_wmode wmode,
+                                                                           size_t ob, float *base, size_t pl) {
+    wino_kernel_transform_body(d, mr, w, wmode, ob, base, pl);
+}
+
+typedef void (*wino_kt_fn)(const conv2d_desc *, size_t, const float *, wino_wmode, size_t, float *, size_t);
 
 /* The second half of the input transform for len tiles: B across the 6 rows of each tile, from
  * the column phases p (6, 4, pl) (row i, phase k at p + (4 i + k) pl) into position 6 i + j of
@@ -358,6 +373,24 @@ static void wino_multiply(const conv2d_desc *d, const wino_geom *g, const gemm_k
         /* The sliver of U (C, MR) stays in L1 while the B panels (C, NR) pass over it. */
         for (size_t p = 0; p < t / g->nr; p++)
             kr->ukr(c, uf + ob * c * g->mr, vf + p * c * g->nr, 0.0f, mf + ob * g->mr * t + p * g->nr, t);
+    }
+}
+
+/* The GEMMs of sliver ob at all 36 positions, its kernels transformed just before into ub (36
+ * planes of upl floats, (C, MR) each): m_f's rows ob MR .. ob MR + MR - 1 = u_f's sliver v_f. A map
+ * of one band (wino_coop) uses U once, so the team transforms it sliver by sliver into each thread's
+ * own 36 C MR floats (about 300 KB at C = 256, MR = 8: in L2) instead of writing the whole U (36 OC C
+ * floats, 9.4 MB at 256 channels) to memory and reading it back: at 32x32 maps the transform had been
+ * a sixth of the layer's time. */
+static void wino_multiply_sliver(const conv2d_desc *d, const wino_geom *g, const gemm_kernel *kr, wino_kt_fn kt,
+                                 const float *w, wino_wmode wmode, size_t t, size_t ob, const float *v, float *m,
+                                 float *ub, size_t upl) {
+    const size_t c = (size_t)d->c;
+    kt(d, g->mr, w, wmode, ob, ub, upl);
+    for (size_t f = 0; f < WINO_NF; f++) {
+        const float *uf = ub + f * upl, *vf = v + f * g->v_plane;
+        float *mf = m + f * g->m_plane + ob * g->mr * t;
+        for (size_t p = 0; p < t / g->nr; p++) kr->ukr(c, uf, vf + p * c * g->nr, 0.0f, mf + p * g->nr, t);
     }
 }
 
@@ -540,15 +573,21 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
     const int avx2 = wino_use_avx2(kr);
     const wino_in_fn wino_input_transform = avx2 ? wino_input_transform_avx2 : wino_input_transform_base;
     const wino_out_fn wino_output_transform = avx2 ? wino_output_transform_avx2 : wino_output_transform_base;
+    const wino_kt_fn wino_kernel_transform = avx2 ? wino_kernel_transform_avx2 : wino_kernel_transform_base;
     const int up2 = wmode == WINO_W_UP2;
+    /* One band and kernels to transform: sliver by sliver into each thread's part of U's room
+     * (wino_multiply_sliver), when the room holds a sliver's 36 planes per thread. */
+    const size_t upl = up16((size_t)d->c * mr) + WINO_PLANE_PAD;
+    const int fuse = transform && kr && wino_coop(d) && (size_t)nthreads * upl <= g.u_plane;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
         float *xp = slices + (size_t)omp_get_thread_num() * g.per_thread;
         float *v = xp + g.xp_n, *m = v + WINO_NF * g.v_plane, *ph = m + WINO_NF * g.m_plane;
         /* By whole slivers, so no two threads write the same cache line. */
-        if (transform) {
+        if (transform && !fuse) {
 #pragma omp for schedule(dynamic, 1)
-            for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(d, &g, w, wmode, (size_t)ob, u);
+            for (int ob = 0; ob < (int)(g.ocp / mr); ob++)
+                wino_kernel_transform(d, mr, w, wmode, (size_t)ob, u + (size_t)ob * (size_t)d->c * mr, g.u_plane);
         }
         const int items = wino_items(&g, kr);
         if (wino_coop(d)) {
@@ -573,8 +612,16 @@ static void wino_run(const conv2d_desc *d, int up, const float *x, const float *
                     conv_pad_band(&part, up, x + (size_t)c0 * in_plane, 0, xrows, (int)g.pw, xpc);
                 wino_input_transform(d->c, c0, c1, trows, &g, slices, v0, ph);
             }
+            const size_t t = wino_band_tiles(&g, trows);
+            if (fuse) {
+                float *ub = u + (size_t)omp_get_thread_num() * WINO_NF * upl;
 #pragma omp for schedule(dynamic, 1)
-            for (int i = 0; i < items; i++) wino_multiply(d, &g, kr, wino_band_tiles(&g, trows), u, v0, m0, i, i + 1);
+                for (int ob = 0; ob < (int)(g.ocp / mr); ob++)
+                    wino_multiply_sliver(d, &g, kr, wino_kernel_transform, w, wmode, t, (size_t)ob, v0, m0, ub, upl);
+            } else {
+#pragma omp for schedule(dynamic, 1)
+                for (int i = 0; i < items; i++) wino_multiply(d, &g, kr, t, u, v0, m0, i, i + 1);
+            }
             /* Upsampling, a channel's 4 phases together (they share y's cache lines). */
             const int step = up2 ? 4 : 1;
 #pragma omp for schedule(dynamic, 1)
@@ -653,8 +700,10 @@ int conv2d_winograd_transform_kernels(const conv2d_desc *d, int backward, const 
     const wino_geom g = wino_geometry(&t, mr, nr, ((size_t)t.oc + mr - 1) / mr * mr);
     const int nthreads = wino_threads(&t);
     const wino_wmode mode = backward ? WINO_W_FLIP : WINO_W_FORWARD;
+    const wino_kt_fn kt = wino_use_avx2(kr) ? wino_kernel_transform_avx2 : wino_kernel_transform_base;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
-    for (int ob = 0; ob < (int)(g.ocp / mr); ob++) wino_kernel_transform(&t, &g, w, mode, (size_t)ob, uk);
+    for (int ob = 0; ob < (int)(g.ocp / mr); ob++)
+        kt(&t, mr, w, mode, (size_t)ob, uk + (size_t)ob * (size_t)t.c * mr, g.u_plane);
     return (int)mr;
 }
 
