@@ -46,7 +46,7 @@
  * sliver), the output transform by output channel.
  *   u  (36, OCP, C)    U, OCP = OC rounded up to MR, each plane as OCP / MR slivers (C, MR)
  *   per thread:
- *   xp (C, R + 2, PW)  the band's padded input, R a multiple of 4, PW = 4 TWP + 4, TW = ceil(W / 4)
+ *   xp (C, R + 2, PW)  the band's padded input, R a multiple of 4, PW = 4 TW + 4, TW = ceil(W / 4)
  *                      tiles per row, TWP = TW rounded up to NR
  *   v  (36, T / NR, C, NR)  transformed input tiles, T = R / 4 * TW rounded up to NR (tiles
  *                      numbered across the band's rows; the extra tiles are zeros), in NR panels
@@ -136,7 +136,7 @@ static wino_geom wino_geometry(const conv2d_desc *d, size_t mr, size_t nr, size_
     g.twp = (g.tw + nr - 1) / nr * nr;
     g.ocp = ocp;
     g.band = wino_band_rows(d);
-    g.pw = 4 * g.twp + 4;  /* 2 more than the tiles read, for the input transform's whole phases */
+    g.pw = 4 * g.tw + 4;  /* 2 more than the tiles read, for the input transform's whole phases */
     const size_t tmax = wino_band_tiles(&g, g.band / 4), c = (size_t)d->c;
     g.u_plane = up16(ocp * c) + WINO_PLANE_PAD;
     g.xp_n = up16(c * ((size_t)g.band + 2) * g.pw);
@@ -216,22 +216,38 @@ __attribute__((always_inline)) static inline void wino_kernel_transform_body(con
     float k[9][WINO_KT_CHUNK];
     for (size_t q0 = 0; q0 < q_n; q0 += WINO_KT_CHUNK) {
         const size_t n = q_n - q0 < WINO_KT_CHUNK ? q_n - q0 : WINO_KT_CHUNK;
-        /* Kernel q0 + j is (o, c) = (ob MR + i, c), counted up without dividing. */
+        /* Kernel q0 + j is (o, c) = (ob MR + i, c), counted up without dividing. A chunk starts at
+         * i = 0 and holds whole groups of MR (WINO_KT_CHUNK and C MR are multiples of MR). The
+         * forward kernels are gathered channel row by channel row, each w[o][c0 ..] a run of
+         * memory (the weights come from DRAM: jumping between the MR rows at every kernel had
+         * stalled on the loads); the flipped ones in kernel order, which reads w[c][o0 ..] in runs. */
         size_t c = q0 / mr, i = q0 % mr;
-        for (size_t j = 0; j < n; j++, i = i + 1 == mr ? 0 : i + 1, c += i == 0) {
-            const size_t o = ob * mr + i;
-            if (o >= oc) {
-                for (int t = 0; t < 9; t++) k[t][j] = 0.0f;
-            } else if (wmode == WINO_W_FLIP) {
-                const float *src = w + (c * oc + o) * 9;
-                for (int t = 0; t < 9; t++) k[t][j] = src[8 - t];
-            } else if (wmode == WINO_W_UP2) {
-                float f[9];
-                wino_fold_up2(w + ((o / 4) * c_n + c) * 9, (int)(o % 4), f);
-                for (int t = 0; t < 9; t++) k[t][j] = f[t];
-            } else {
+        if (wmode == WINO_W_FORWARD) {
+            const size_t cn = n / mr;
+            for (size_t ii = 0; ii < mr; ii++) {
+                const size_t o = ob * mr + ii;
+                if (o >= oc) {
+                    for (size_t cc = 0; cc < cn; cc++)
+                        for (int t = 0; t < 9; t++) k[t][cc * mr + ii] = 0.0f;
+                    continue;
+                }
                 const float *src = w + (o * c_n + c) * 9;
-                for (int t = 0; t < 9; t++) k[t][j] = src[t];
+                for (size_t cc = 0; cc < cn; cc++)
+                    for (int t = 0; t < 9; t++) k[t][cc * mr + ii] = src[cc * 9 + t];
+            }
+        } else {
+            for (size_t j = 0; j < n; j++, i = i + 1 == mr ? 0 : i + 1, c += i == 0) {
+                const size_t o = ob * mr + i;
+                if (o >= oc) {
+                    for (int t = 0; t < 9; t++) k[t][j] = 0.0f;
+                } else if (wmode == WINO_W_FLIP) {
+                    const float *src = w + (c * oc + o) * 9;
+                    for (int t = 0; t < 9; t++) k[t][j] = src[8 - t];
+                } else {
+                    float f[9];
+                    wino_fold_up2(w + ((o / 4) * c_n + c) * 9, (int)(o % 4), f);
+                    for (int t = 0; t < 9; t++) k[t][j] = f[t];
+                }
             }
         }
         float *dst = base + q0;
@@ -315,8 +331,9 @@ __attribute__((always_inline)) static inline void wino_input_transform_body(int 
         for (int ty = 0; ty < trows; ty++) {
             const float *r0 = xp + (size_t)ch * xcs + (size_t)(4 * ty) * pw, *r1 = r0 + pw, *r2 = r1 + pw,
                         *r3 = r2 + pw, *r4 = r3 + pw, *r5 = r4 + pw;
+            /* Phases 0 .. TW: all that the tiles read (wino_bt_panel's l + 1 <= TW). */
 #pragma omp simd
-            for (size_t l = 0; l < pl; l++) {
+            for (size_t l = 0; l <= tw; l++) {
 #pragma GCC unroll 4
                 for (size_t k = 0; k < 4; k++) {
                     const size_t x = 4 * l + k;
@@ -330,13 +347,15 @@ __attribute__((always_inline)) static inline void wino_input_transform_body(int 
                 }
             }
             /* Tiles tx0 .. tx0 + len - 1 of this row lie in one panel, lanes lane .. lane + len - 1;
-             * a whole panel (the usual case) with len a constant, so the short loops unroll. */
+             * a whole panel (the usual case), or a whole row of a 32-pixel-wide map (the GAN
+             * generators' residual blocks at 128 px), with len a constant, so the short loops unroll. */
             for (size_t tx0 = 0; tx0 < tw; ) {
                 const size_t t0 = (size_t)ty * tw + tx0, lane = t0 % nr;
                 const size_t len = tw - tx0 < nr - lane ? tw - tx0 : nr - lane;
                 float *dst = v + t0 / nr * panel + (size_t)ch * nr + lane;
                 const float *p = ph + tx0;
-                if (len == 16) wino_bt_panel(p, pl, dst, plane, 16);
+                if (len == 8) wino_bt_panel(p, pl, dst, plane, 8);
+                else if (len == 16) wino_bt_panel(p, pl, dst, plane, 16);
                 else if (len == 32) wino_bt_panel(p, pl, dst, plane, 32);
                 else wino_bt_panel(p, pl, dst, plane, len);
                 tx0 += len;
