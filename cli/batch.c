@@ -237,6 +237,36 @@ int cli_one_or_folder_check(const char *cmd, const char *content, const char **o
     return cli_output_format_ok(cmd, *output) ? 0 : EXIT_USAGE;
 }
 
+int cli_styles_check(const char *cmd, const char *content, const char *const *styles, int nstyles,
+                     const char *mask, const double *weights, int nweights, const char *noun, const char **output,
+                     int *folders) {
+    const int nw = nweights;
+    if (!content) { cli_error(cmd, 1, "no content image (-c FILE or folder)"); return EXIT_USAGE; }
+    if (nstyles == 0) { cli_error(cmd, 1, "no style image (-s FILE or folder)"); return EXIT_USAGE; }
+    int dirs = cli_is_dir(content);
+    for (int i = 0; i < nstyles; i++) dirs |= cli_is_dir(styles[i]);
+    *folders = dirs;
+    if (dirs && mask) { cli_error(cmd, 1, "--mask takes one content file, not folders"); return EXIT_USAGE; }
+    if (mask && nw) {
+        cli_error(cmd, 1, "--mask gives each of the %s its own region: no --style-weights", noun);
+        return EXIT_USAGE;
+    }
+    if (dirs && nstyles > 1) { cli_error(cmd, 1, "with folders, give one -s (a file or a folder)"); return EXIT_USAGE; }
+    if (nw && nw != nstyles) {
+        cli_error(cmd, 1, "--style-weights has %d values for %d %s", nw, nstyles, noun);
+        return EXIT_USAGE;
+    }
+    double sum = 0;
+    for (int i = 0; i < nw; i++) sum += weights[i];
+    if (nw && !(sum > 0)) { cli_error(cmd, 1, "--style-weights sum to zero"); return EXIT_USAGE; }
+    if (dirs) {
+        if (!*output) { cli_error(cmd, 1, "-c or -s is a folder: give an output folder (-o DIR)"); return EXIT_USAGE; }
+        return cli_batch_check(cmd, content, styles[0], *output);
+    }
+    if (!*output) *output = "out.png";
+    return cli_output_format_ok(cmd, *output) ? 0 : EXIT_USAGE;
+}
+
 int cli_one_process(const char *cmd) {
     if (cluster_size() < 2) return 0;
     if (cluster_rank() == 0)

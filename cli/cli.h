@@ -204,6 +204,17 @@ int cli_batch_check(const char *cmd, const char *content, const char *style, con
  * some were not, EXIT_INTERRUPTED when interrupted. */
 int cli_batch_run(impasto_ctx *ctx, const cli_batch *b);
 
+/* -c, -s, --mask, --style-weights and -o of the commands that repaint photos after style pictures
+ * (adain, attention, wct), before any work: a content and at least one style are given; with a
+ * folder among them (*folders set) there is one -s, no --mask, and -o names an output folder
+ * (cli_batch_check); --mask and --style-weights exclude each other (the mask gives each style its
+ * region); the weights are one per style and sum to more than zero; one photo's output, out.png
+ * when not given (*output set), is a picture name. nweights 0: none given. noun names
+ * the style pictures in messages ("style images", "paintings"). Returns 0, or EXIT_USAGE after one
+ * line. */
+int cli_styles_check(const char *cmd, const char *content, const char *const *styles, int nstyles,
+                     const char *mask, const double *weights, int nweights, const char *noun, const char **output,
+                     int *folders);
 /* In a job of several processes (impasto-mpi under mpirun), a command given one picture refuses
  * with one line from the first process and returns EXIT_USAGE; alone it returns 0. */
 int cli_one_process(const char *cmd);

@@ -71,30 +71,12 @@ static int run(void *p, int argc, char **argv) {
     const char *content_path = st->content, *output = st->output, *mask_path = st->mask;
     const char **styles = st->styles.v;
     const int nstyles = st->styles.n;
-    if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE)"); return EXIT_USAGE; }
-    if (nstyles == 0) { cli_error(CMD, 1, "no style image (-s FILE)"); return EXIT_USAGE; }
-    int folders = cli_is_dir(content_path);
-    for (int i = 0; i < nstyles; i++) folders |= cli_is_dir(styles[i]);
-    if (folders && mask_path) { cli_error(CMD, 1, "--mask takes one content file, not folders"); return EXIT_USAGE; }
-    if (mask_path && st->weights.n) { cli_error(CMD, 1, "--mask gives each style its own region: no --style-weights"); return EXIT_USAGE; }
-    if (folders && nstyles > 1) { cli_error(CMD, 1, "with folders, give one -s (a file or a folder)"); return EXIT_USAGE; }
-    if (folders && !output) { cli_error(CMD, 1, "-c or -s is a folder: give an output folder (-o DIR)"); return EXIT_USAGE; }
-    if (!output) output = "out.png";
-    if (!folders && !cli_output_format_ok(CMD, output)) return EXIT_USAGE;
-    if (st->weights.n && st->weights.n != nstyles) {
-        cli_error(CMD, 1, "--style-weights has %d values for %d style images", st->weights.n, nstyles);
-        return EXIT_USAGE;
-    }
-    if (st->weights.n) {
-        double sum = 0;
-        for (int i = 0; i < st->weights.n; i++) sum += st->weights.v[i];
-        if (!(sum > 0)) { cli_error(CMD, 1, "--style-weights sum to zero"); return EXIT_USAGE; }
-        opt->style_weights = st->weights.v;
-    }
-    if (folders) {
-        int r = cli_batch_check(CMD, content_path, styles[0], output);
-        if (r) return r;
-    }
+    int folders;
+    const int bad = cli_styles_check(CMD, content_path, styles, nstyles, mask_path, st->weights.v, st->weights.n,
+                                     "style images",
+                                     &output, &folders);
+    if (bad) return bad;
+    if (st->weights.n) opt->style_weights = st->weights.v;
     char model_path[4096];
     if (!cli_find_model(CMD, st->model, "adain", 0, model_path, sizeof model_path)) return 1;
     cli_inputs in = {0};

@@ -314,6 +314,8 @@ static int run(void *p, int argc, char **argv) {
         if ((r = cli_batch_check(CMD, content_path, NULL, output)) != 0) return r;
         /* Intermediate pictures of every photo only when asked for. */
         if (!cli_given(&CLI_TRANSFER, st, "save-iter")) opt->save_iter = 0;
+    } else if (cli_one_process(CMD)) {
+        return EXIT_USAGE;
     }
     char model_path[4096];
     if (!cli_find_model(CMD, st->model, "vgg19", 0, model_path, sizeof model_path)) return 1;
@@ -419,4 +421,5 @@ const cli_command CLI_TRANSFER = {
     .settings_size = sizeof(transfer_settings),
     .init = init,
     .run = run,
+    .processes = 1,
 };

@@ -73,25 +73,16 @@ static int run(void *p, int argc, char **argv) {
         return EXIT_USAGE;
     }
     const char *style_path = nstyles ? st->style.v[0] : NULL;
-    if (!content_path) { cli_error(CMD, 1, "no content image (-c FILE or folder)"); return EXIT_USAGE; }
-    if (!style_path) { cli_error(CMD, 1, "no style image (-s FILE or folder)"); return EXIT_USAGE; }
-    int folders = cli_is_dir(content_path);
-    for (int i = 0; i < nstyles; i++) folders |= cli_is_dir(st->style.v[i]);
-    if (folders && mask_path) { cli_error(CMD, 1, "--mask takes one content file, not folders"); return EXIT_USAGE; }
+    int folders;
+    const int bad = cli_styles_check(CMD, content_path, st->style.v, nstyles, mask_path, NULL, 0, "style images",
+                                     &output, &folders);
+    if (bad) return bad;
     for (int i = 0; nstyles > 1 && i < nstyles; i++)
         if (cli_is_genes(st->style.v[i])) {
             cli_error(CMD, 1, "%s: a genes file stands for the only style; with --mask, give a picture per region",
                       st->style.v[i]);
             return EXIT_USAGE;
         }
-    if (folders) {
-        if (!output) { cli_error(CMD, 1, "-c or -s is a folder: give an output folder (-o DIR)"); return EXIT_USAGE; }
-        int r = cli_batch_check(CMD, content_path, style_path, output);
-        if (r) return r;
-    } else {
-        if (!output) output = "out.png";
-        if (!cli_output_format_ok(CMD, output)) return EXIT_USAGE;
-    }
     char model_path[4096], r31_path[4096];
     if (!cli_find_model(CMD, st->model, "adain", 0, model_path, sizeof model_path)) return 1;
     if (st->levels == 2 && !cli_find_model(CMD, st->model_r31, "lst-r31", 0, r31_path, sizeof r31_path)) return 1;

@@ -212,7 +212,8 @@ int cli_command_main(const cli_command *c, int argc, char **argv) {
     if (cluster_size() > 1 && !c->processes) {
         if (cluster_rank() == 0)
             cli_error(c->name, 0, "runs as one process: under mpirun -np %d every process would do the same work "
-                      "(train, and fast, adain, wct and translate with a folder, share theirs)", cluster_size());
+                      "(train and gan train share theirs, video its frames, and transfer, fast, adain, wct, attention and translate "
+                      "a folder's pictures)", cluster_size());
         goto done;
     }
     rc = c->run(settings, npos, pos);

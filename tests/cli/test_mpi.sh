@@ -268,7 +268,24 @@ else bad "mpi: a folder shared over 2 processes (exit $rc, $nout of $((nin - 1))
 # What cannot be shared refuses, with one line from the first process.
 EXPECT_LINES=3 expect "mpi: one picture is not shared" 2 "give a folder" -- \
     $RUN -np 2 "$BM" fast -m candy -c $C -o "$T/one.png" --threads 1
-EXPECT_LINES=3 expect "mpi: transfer runs as one process" 2 "runs as one process" -- \
+EXPECT_LINES=3 expect "mpi: transfer of one picture is not shared" 2 "give a folder" -- \
     $RUN -np 2 "$BM" transfer -c $C -s $S -o "$T/t.png"
+EXPECT_LINES=3 expect "mpi: dream runs as one process" 2 "runs as one process" -- \
+    $RUN -np 2 "$BM" dream -c $C -o "$T/d.png"
+
+# The optimisation and attention share a folder too: each photo made once, by one process, and the
+# same picture as one process makes (same seed: the work of a photo does not depend on the job).
+mkdir -p "$T/tin"
+cp $C "$T/tin/a.jpg"; cp $S "$T/tin/b.jpg"; cp examples/images/scream.jpg "$T/tin/c.jpg"
+TR="transfer -s $S --image-size 32 --num-iterations 3 --seed 3 --threads 1 -q"
+$RUN -np 2 "$BM" $TR -c "$T/tin" -o "$T/tout2" >"$T/out" 2>"$T/err"; rc2=$?
+"$BM" $TR -c "$T/tin/b.jpg" -o "$T/tb1.jpg" >/dev/null 2>&1
+if [ $rc2 -eq 0 ] && [ "$(ls "$T/tout2" | wc -l)" -eq 3 ] && cmp -s "$T/tout2/b.jpg" "$T/tb1.jpg"; then
+    ok "mpi: transfer -c DIR shared over 2 processes, the same pictures as one process"
+else bad "mpi: transfer -c DIR over 2 processes (exit $rc2: $(ls "$T/tout2" 2>/dev/null | tr '\n' ' '))"; cat "$T/err"; fi
+$RUN -np 2 "$BM" attention -c "$T/tin" -s $S -o "$T/aout2" --content-size 64 --style-size 64 --threads 1 -q \
+    >"$T/out" 2>"$T/err"; rc2=$?
+if [ $rc2 -eq 0 ] && [ "$(ls "$T/aout2" | wc -l)" -eq 3 ]; then ok "mpi: attention -c DIR shared over 2 processes"
+else bad "mpi: attention -c DIR over 2 processes (exit $rc2)"; cat "$T/err"; fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
