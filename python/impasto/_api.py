@@ -346,6 +346,38 @@ _ADAIN_OPTIONS = ("alpha", "style_weights", "preserve_color", "mask", "content_s
                   "crop", "tile", "tile_halo", "memory", "threads")
 
 
+def _feed_options(opt, o, keep, nstyles=None):
+    """The options adain(), attention() and wct() share, from the keywords o into opt: alpha,
+    content_size, style_size, tile, tile_halo, memory and, given nstyles, style_weights."""
+    if "alpha" in o:
+        opt.alpha = _float("alpha", o["alpha"])
+    if nstyles is not None and o.get("style_weights") is not None:
+        w = _floats("style_weights", o["style_weights"])
+        if len(w) != nstyles:
+            raise InvalidArgument("style_weights has %d values for %d style images" % (len(w), nstyles))
+        opt.style_weights = keep.doubles(w)
+    for k in ("content_size", "style_size"):
+        if k in o:
+            setattr(opt, k, _int(k, o[k]))
+    if "tile" in o:
+        opt.tile = _tile("tile", o["tile"])
+    if "tile_halo" in o:
+        opt.tile_halo = _halo("tile_halo", o["tile_halo"])
+    if o.get("memory") is not None:
+        opt.memory_mb = _int("memory", o["memory"])
+
+
+def _pass_run(ctx, opt, progress, call):
+    """Runs call(out) (a method on the encoder/decoder networks) with progress(p) as its
+    impasto_pass_progress_fn; returns the picture as an array."""
+    runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
+    opt.progress = runner.callback
+    out = ffi.new("impasto_image **")
+    status, result = _run(runner, lambda: call(out), out)
+    ctx.check(status)
+    return result
+
+
 def adain(content, styles, *, model=None, progress=None, **options):
     """Repaint `content` in the style of `styles` (one image or a list to interpolate) by AdaIN
     in one pass (`impasto adain`). A style may also be genes: an impasto.Genes (breed(),
@@ -363,26 +395,10 @@ def adain(content, styles, *, model=None, progress=None, **options):
     L.impasto_adain_options_init(opt)
     try:
         o = options
-        if "alpha" in o:
-            opt.alpha = _float("alpha", o["alpha"])
-        if o.get("style_weights") is not None:
-            w = _floats("style_weights", o["style_weights"])
-            if len(w) != len(styles):
-                raise InvalidArgument("style_weights has %d values for %d style images"
-                                      % (len(w), len(styles)))
-            opt.style_weights = keep.doubles(w)
+        _feed_options(opt, o, keep, len(styles))
         for k in ("preserve_color", "crop"):
             if k in o:
                 setattr(opt, k, _bool(o[k]))
-        for k in ("content_size", "style_size"):
-            if k in o:
-                setattr(opt, k, _int(k, o[k]))
-        if "tile" in o:
-            opt.tile = _tile("tile", o["tile"])
-        if "tile_halo" in o:
-            opt.tile_halo = _halo("tile_halo", o["tile_halo"])
-        if o.get("memory") is not None:
-            opt.memory_mb = _int("memory", o["memory"])
         model_ = get_model(ctx, model if model is not None else "adain", "model")
         if o.get("mask") is not None:
             opt.mask = keep.image(ctx, o["mask"])
@@ -395,13 +411,8 @@ def adain(content, styles, *, model=None, progress=None, **options):
         if any(g is not None for g in genes):
             opt.style_genes = keep.obj(ffi.new("const impasto_genes *[]",
                                                [g.ptr if g is not None else ffi.NULL for g in genes]))
-        runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
-        opt.progress = runner.callback
-        out = ffi.new("impasto_image **")
-        status, result = _run(runner, lambda: L.impasto_adain(ctx.ptr, model_.ptr, c_content, c_styles,
-                                                               len(styles), opt, out), out)
-        ctx.check(status)
-        return result
+        return _pass_run(ctx, opt, progress, lambda out: L.impasto_adain(ctx.ptr, model_.ptr, c_content, c_styles,
+                                                                         len(styles), opt, out))
     finally:
         keep.release()
 
@@ -429,28 +440,13 @@ def attention(content, styles, *, model=None, model_r31=None, progress=None, **o
     L.impasto_attention_options_init(opt)
     try:
         o = options
-        for k in ("alpha", "temperature"):
-            if k in o:
-                setattr(opt, k, _float(k, o[k]))
+        _feed_options(opt, o, keep, len(styles))
+        if "temperature" in o:
+            opt.temperature = _float("temperature", o["temperature"])
         if "patch" in o:
             opt.patch = _int("patch", o["patch"])
         if "hard" in o:
             opt.hard = _bool(o["hard"])
-        if o.get("style_weights") is not None:
-            w = _floats("style_weights", o["style_weights"])
-            if len(w) != len(styles):
-                raise InvalidArgument("style_weights has %d values for %d style images"
-                                      % (len(w), len(styles)))
-            opt.style_weights = keep.doubles(w)
-        for k in ("content_size", "style_size"):
-            if k in o:
-                setattr(opt, k, _int(k, o[k]))
-        if "tile" in o:
-            opt.tile = _tile("tile", o["tile"])
-        if "tile_halo" in o:
-            opt.tile_halo = _halo("tile_halo", o["tile_halo"])
-        if o.get("memory") is not None:
-            opt.memory_mb = _int("memory", o["memory"])
         layers = _layers(o.get("layers", "relu4_1")).replace(" ", "")
         if layers not in _ATTENTION_LAYERS:
             raise InvalidArgument("layers is %s, got %r" % (" or ".join(repr(x) for x in _ATTENTION_LAYERS),
@@ -462,14 +458,9 @@ def attention(content, styles, *, model=None, model_r31=None, progress=None, **o
             opt.mask = keep.image(ctx, o["mask"])
         c_content = keep.image(ctx, content)
         c_styles = ffi.new("const impasto_image *[]", [keep.image(ctx, s) for s in styles])
-        runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
-        opt.progress = runner.callback
-        out = ffi.new("impasto_image **")
-        status, result = _run(runner, lambda: L.impasto_attention(
+        return _pass_run(ctx, opt, progress, lambda out: L.impasto_attention(
             ctx.ptr, m4.ptr if m4 else ffi.NULL, m3.ptr if m3 else ffi.NULL, c_content, c_styles, len(styles),
-            opt, out), out)
-        ctx.check(status)
-        return result
+            opt, out))
     finally:
         keep.release()
 
@@ -505,17 +496,7 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
     L.impasto_wct_options_init(opt)
     try:
         o = options
-        if "alpha" in o:
-            opt.alpha = _float("alpha", o["alpha"])
-        for k in ("content_size", "style_size"):
-            if k in o:
-                setattr(opt, k, _int(k, o[k]))
-        if "tile" in o:
-            opt.tile = _tile("tile", o["tile"])
-        if "tile_halo" in o:
-            opt.tile_halo = _halo("tile_halo", o["tile_halo"])
-        if o.get("memory") is not None:
-            opt.memory_mb = _int("memory", o["memory"])
+        _feed_options(opt, o, keep)
         levels = _int("levels", o.get("levels", 2))
         if levels not in (1, 2):
             raise InvalidArgument("levels is 1 (relu4_1) or 2 (relu4_1 then relu3_1), got %d" % levels)
@@ -531,13 +512,8 @@ def wct(content, style, *, model=None, model_r31=None, progress=None, **options)
             opt.style_genes = genes.ptr
         c_styles = ffi.new("const impasto_image *[]", [ffi.NULL] if genes is not None else
                            [keep.image(ctx, s) for s in styles])
-        runner = Runner("impasto_pass_progress_fn", progress, _pass_info)
-        opt.progress = runner.callback
-        out = ffi.new("impasto_image **")
-        status, result = _run(runner, lambda: L.impasto_wct_styles(
-            ctx.ptr, m4.ptr, m3.ptr if m3 else ffi.NULL, c_content, c_styles, len(styles), opt, out), out)
-        ctx.check(status)
-        return result
+        return _pass_run(ctx, opt, progress, lambda out: L.impasto_wct_styles(
+            ctx.ptr, m4.ptr, m3.ptr if m3 else ffi.NULL, c_content, c_styles, len(styles), opt, out))
     finally:
         keep.release()
 

@@ -42,25 +42,8 @@ void impasto_adain_options_init(impasto_adain_options *opt) {
 
 static impasto_status check_options(impasto_ctx *ctx, size_t nstyles, const impasto_adain_options *opt) {
     if (nstyles < 1) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "at least one style image is needed");
-    if (!(opt->alpha >= 0 && opt->alpha <= 1))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "alpha must be between 0 and 1");
-    if (opt->content_size < 0 || opt->content_size > IMPASTO_MAX_SIDE || opt->style_size < 0 ||
-        opt->style_size > IMPASTO_MAX_SIDE)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", IMPASTO_MAX_SIDE);
-    impasto_status ts = tile_check_options(ctx, opt->tile, opt->tile_halo, opt->memory_mb);
-    if (ts != IMPASTO_OK) return ts;
-    if (opt->style_weights) {
-        double sum = 0;
-        for (size_t i = 0; i < nstyles; i++) {
-            if (!(opt->style_weights[i] >= 0) || !isfinite(opt->style_weights[i]))
-                return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style weights must be finite and not negative");
-            sum += opt->style_weights[i];
-        }
-        if (!(sum > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style weights sum to zero");
-        if (opt->mask)
-            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a mask gives each style its own region: no style weights");
-    }
-    return IMPASTO_OK;
+    return tile_check_method_options(ctx, opt->alpha, opt->content_size, opt->style_size, opt->tile, opt->tile_halo,
+                                     opt->memory_mb, opt->style_weights, nstyles, opt->mask);
 }
 
 /* Pass-1 accumulator of the content's (or a style's) relu4_1 moments, per region r of the mask

@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/ctx.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,25 @@ impasto_status tile_check_options(impasto_ctx *ctx, int tile, int halo, int memo
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the tile halo must be -1 (exact) or a multiple of 8 up to "
                         "256, not %d", halo);
     if (memory_mb < 0) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "the memory budget must not be negative");
+    return IMPASTO_OK;
+}
+
+impasto_status tile_check_method_options(impasto_ctx *ctx, double alpha, int content_size, int style_size, int tile,
+                                         int halo, int memory_mb, const double *style_weights, size_t nstyles,
+                                         const impasto_image *mask) {
+    if (!(alpha >= 0 && alpha <= 1)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "alpha must be between 0 and 1");
+    if (content_size < 0 || content_size > IMPASTO_MAX_SIDE || style_size < 0 || style_size > IMPASTO_MAX_SIDE)
+        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", IMPASTO_MAX_SIDE);
+    impasto_status ts = tile_check_options(ctx, tile, halo, memory_mb);
+    if (ts != IMPASTO_OK || !style_weights) return ts;
+    double sum = 0;
+    for (size_t i = 0; i < nstyles; i++) {
+        if (!(style_weights[i] >= 0) || !isfinite(style_weights[i]))
+            return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style weights must be finite and not negative");
+        sum += style_weights[i];
+    }
+    if (!(sum > 0)) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "style weights sum to zero");
+    if (mask) return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "a mask gives each style its own region: no style weights");
     return IMPASTO_OK;
 }
 

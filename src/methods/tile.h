@@ -57,6 +57,14 @@ int tile_exact_halo(tile_net_kind kind);
 /* The tiling options as the API takes them (tile -1/0/size, halo -1/size, memory budget in MB):
  * IMPASTO_ERR_INVALID_ARG with a message naming the bad one. */
 impasto_status tile_check_options(impasto_ctx *ctx, int tile, int halo, int memory_mb);
+/* All that the options of the methods on these networks (adain, wct, attention) share, as the API
+ * takes them: alpha in [0, 1]; the content and style sizes 0 (keep) .. IMPASTO_MAX_SIDE; the tiling
+ * options (tile_check_options); and, when given, the nstyles style weights: finite, not negative,
+ * not all zero, and not with a mask (which gives each style its own region). IMPASTO_ERR_INVALID_ARG
+ * with a message naming the bad one. */
+impasto_status tile_check_method_options(impasto_ctx *ctx, double alpha, int content_size, int style_size, int tile,
+                                         int halo, int memory_mb, const double *style_weights, size_t nstyles,
+                                         const impasto_image *mask);
 
 /* The plan for an h x w image: tile 0 = never tile, > 0 = interior tiles of that side (a
  * multiple of 8, >= TILE_MIN), < 0 = automatic: untiled when the run fits memory_mb, else the

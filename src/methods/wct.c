@@ -318,12 +318,8 @@ static impasto_status wct_run(impasto_ctx *ctx, const impasto_model *adain, cons
     if (genes && lst)
         return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "WCT: genes hold relu4_1 statistics only; the relu3_1 level needs "
                         "the painting itself (one level: --levels 1)");
-    if (!(opt->alpha >= 0 && opt->alpha <= 1))
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "alpha must be between 0 and 1");
-    if (opt->content_size < 0 || opt->content_size > IMPASTO_MAX_SIDE || opt->style_size < 0 ||
-        opt->style_size > IMPASTO_MAX_SIDE)
-        return ctx_fail(ctx, IMPASTO_ERR_INVALID_ARG, "content and style sizes must be 0 (keep) .. %d", IMPASTO_MAX_SIDE);
-    impasto_status ts = tile_check_options(ctx, opt->tile, opt->tile_halo, opt->memory_mb);
+    impasto_status ts = tile_check_method_options(ctx, opt->alpha, opt->content_size, opt->style_size, opt->tile,
+                                                  opt->tile_halo, opt->memory_mb, NULL, nstyles, opt->mask);
     if (ts != IMPASTO_OK) return ts;
 
     impasto_image *cscaled = NULL, *result = NULL;
