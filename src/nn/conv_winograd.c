@@ -43,7 +43,9 @@
  * upsampling and reflection fused; or the masked copy), transforming, multiplying and transforming
  * back in its own slice of ws. A map of at most WINO_BAND_TILES tiles is one band that the whole
  * team shares (wino_coop): the input transform is split by input channel, the GEMMs by (position,
- * sliver), the output transform by output channel.
+ * sliver), the output transform by output channel; there, when the kernels are to be transformed,
+ * each thread transforms a sliver into its own part of U's room just before that sliver's 36 GEMMs
+ * (wino_multiply_sliver), so U never goes to memory whole.
  *   u  (36, OCP, C)    U, OCP = OC rounded up to MR, each plane as OCP / MR slivers (C, MR)
  *   per thread:
  *   xp (C, R + 2, PW)  the band's padded input, R a multiple of 4, PW = 4 TW + 4, TW = ceil(W / 4)
