@@ -65,6 +65,21 @@ static inline const char *test_shared_dir(void) {
     return s ? s : "../shared";
 }
 
+/* n floats (at least one) from malloc; a test cannot go on without them, so it aborts. */
+static inline float *test_falloc(size_t n) {
+    float *p = (float *)malloc((n ? n : 1) * sizeof *p);
+    if (!p) abort();
+    return p;
+}
+
+/* The index that reflection padding reads for i in (-n, 2n - 1) on an axis of n (PyTorch's
+ * ReflectionPad2d), for the tests' direct references. */
+static inline int test_reflect_index(int i, int n) {
+    if (i < 0) return -i;
+    if (i >= n) return 2 * (n - 1) - i;
+    return i;
+}
+
 /* Deterministic uniform floats in [lo, hi) for test inputs (xorshift; state is the caller's). */
 static inline float test_uniform(unsigned long long *state, float lo, float hi) {
     unsigned long long x = *state;

@@ -10,6 +10,7 @@
  *   refused with IMPASTO_ERR_INVALID_ARG.
  * Needs models/adain.safetensors (`make models`); skipped without it. */
 #include "impasto.h"
+#include "mask_util.h"
 #include "test.h"
 
 #include <sys/stat.h>
@@ -18,32 +19,6 @@
 #define H 48
 
 static impasto_model *model;
-
-static impasto_image *picture(impasto_ctx *ctx, int w, int h, float r, float g, float b, unsigned long long seed) {
-    impasto_image *img = NULL;
-    CHECK(impasto_image_create(ctx, w, h, 3, &img) == IMPASTO_OK);
-    float *d = impasto_image_data(img);
-    unsigned long long st = seed;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            float wave = 0.15f * sinf(0.7f * (float)x + 0.4f * (float)y);
-            float *p = d + ((size_t)y * (size_t)w + (size_t)x) * 3;
-            p[0] = fminf(fmaxf(r + wave + test_uniform(&st, -0.1f, 0.1f), 0), 1);
-            p[1] = fminf(fmaxf(g - wave + test_uniform(&st, -0.1f, 0.1f), 0), 1);
-            p[2] = fminf(fmaxf(b + 0.5f * wave + test_uniform(&st, -0.1f, 0.1f), 0), 1);
-        }
-    return img;
-}
-
-/* A gray mask w x h: the left `split` fraction at level a, the rest at level b (0..1). */
-static impasto_image *split_mask(impasto_ctx *ctx, int w, int h, float a, float b) {
-    impasto_image *m = NULL;
-    CHECK(impasto_image_create(ctx, w, h, 1, &m) == IMPASTO_OK);
-    float *d = impasto_image_data(m);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) d[(size_t)y * (size_t)w + (size_t)x] = x < w / 2 ? a : b;
-    return m;
-}
 
 /* Mean |a - b| over RGB, and mean R - B of a, over columns [x0, x1). */
 static void region_stats(const impasto_image *a, const impasto_image *b, int x0, int x1, double *diff,

@@ -201,6 +201,39 @@ static double max_diff(const impasto_image *a, const impasto_image *b) {
     return e;
 }
 
+/* Picture p attending over itself at T 1e-4 (through m41 and/or m31, as impasto_attention takes
+ * them) against its alpha-0 picture, its own features decoded: the largest difference (checked
+ * at 1e-5). */
+static void check_self_attention(impasto_ctx *ctx, const impasto_model *m41, const impasto_model *m31,
+                                 const impasto_image *p, const char *what) {
+    impasto_image *a = NULL, *b = NULL;
+    const impasto_image *styles[1] = {p};
+    impasto_attention_options opt;
+    impasto_attention_options_init(&opt);
+    opt.content_size = opt.style_size = 0;
+    opt.temperature = 1e-4;
+    CHECK(impasto_attention(ctx, m41, m31, p, styles, 1, &opt, &a) == IMPASTO_OK);
+    opt.alpha = 0;
+    CHECK(impasto_attention(ctx, m41, m31, p, styles, 1, &opt, &b) == IMPASTO_OK);
+    if (a && b) {
+        double e = max_diff(a, b);
+        printf("  %smax |self-attention - own features| %.3g\n", what, e);
+        CHECK(e <= 1e-5);
+    }
+    impasto_image_free(a), impasto_image_free(b);
+}
+
+/* A side x side picture of one colour rgb. */
+static impasto_image *flat_picture(impasto_ctx *ctx, int side, const float rgb[3]) {
+    impasto_image *flat = NULL;
+    CHECK(impasto_image_create(ctx, side, side, 3, &flat) == IMPASTO_OK);
+    if (!flat) return NULL;
+    float *d = impasto_image_data(flat);
+    for (int i = 0; i < side * side; i++)
+        for (int k = 0; k < 3; k++) d[i * 3 + k] = rgb[k];
+    return flat;
+}
+
 /* A picture attending over itself at T 1e-4 paints its own features: the alpha-0 picture. */
 static void test_self_picture(void) {
     if (!adain) {
@@ -208,21 +241,9 @@ static void test_self_picture(void) {
         return;
     }
     impasto_ctx *ctx = impasto_ctx_create();
-    impasto_image *p = picture(ctx, 72, 56, 3), *a = NULL, *b = NULL;
-    const impasto_image *styles[1] = {p};
-    impasto_attention_options opt;
-    impasto_attention_options_init(&opt);
-    opt.content_size = opt.style_size = 0;
-    opt.temperature = 1e-4;
-    CHECK(impasto_attention(ctx, adain, NULL, p, styles, 1, &opt, &a) == IMPASTO_OK);
-    opt.alpha = 0;
-    CHECK(impasto_attention(ctx, adain, NULL, p, styles, 1, &opt, &b) == IMPASTO_OK);
-    if (a && b) {
-        double e = max_diff(a, b);
-        printf("  max |self-attention - own features| %.3g\n", e);
-        CHECK(e <= 1e-5);
-    }
-    impasto_image_free(a), impasto_image_free(b), impasto_image_free(p);
+    impasto_image *p = picture(ctx, 72, 56, 3);
+    check_self_attention(ctx, adain, NULL, p, "");
+    impasto_image_free(p);
     impasto_ctx_free(ctx);
 }
 
@@ -235,12 +256,8 @@ static void test_flat_painting(void) {
         return;
     }
     impasto_ctx *ctx = impasto_ctx_create();
-    impasto_image *p = picture(ctx, 64, 48, 4), *flat = NULL, *a = NULL;
-    CHECK(impasto_image_create(ctx, 40, 40, 3, &flat) == IMPASTO_OK);
     const float rgb[3] = {0.85f, 0.35f, 0.2f};
-    float *d = impasto_image_data(flat);
-    for (int i = 0; i < 40 * 40; i++)
-        for (int k = 0; k < 3; k++) d[i * 3 + k] = rgb[k];
+    impasto_image *p = picture(ctx, 64, 48, 4), *flat = flat_picture(ctx, 40, rgb), *a = NULL;
     const impasto_image *styles[1] = {flat};
     impasto_attention_options opt;
     impasto_attention_options_init(&opt);
@@ -445,30 +462,13 @@ static void test_r31_properties(void) {
         return;
     }
     impasto_ctx *ctx = impasto_ctx_create();
-    impasto_image *p = picture(ctx, 72, 56, 3), *a = NULL, *b = NULL;
-    const impasto_image *styles[1] = {p};
-    impasto_attention_options opt;
-    impasto_attention_options_init(&opt);
-    opt.content_size = opt.style_size = 0;
-    opt.temperature = 1e-4;
-    CHECK(impasto_attention(ctx, NULL, lst, p, styles, 1, &opt, &a) == IMPASTO_OK);
-    opt.alpha = 0;
-    CHECK(impasto_attention(ctx, NULL, lst, p, styles, 1, &opt, &b) == IMPASTO_OK);
-    if (a && b) {
-        double e = max_diff(a, b);
-        printf("  relu3_1: max |self-attention - own features| %.3g\n", e);
-        CHECK(e <= 1e-5);
-    }
-    impasto_image_free(a), impasto_image_free(b);
-    a = b = NULL;
+    impasto_image *p = picture(ctx, 72, 56, 3), *a = NULL;
+    check_self_attention(ctx, NULL, lst, p, "relu3_1: ");
     /* A flat painting: the mean colour and the spread away from the border. */
-    impasto_image *flat = NULL;
-    CHECK(impasto_image_create(ctx, 48, 48, 3, &flat) == IMPASTO_OK);
     const float rgb[3] = {0.85f, 0.35f, 0.2f};
-    float *d = impasto_image_data(flat);
-    for (int i = 0; i < 48 * 48; i++)
-        for (int k = 0; k < 3; k++) d[i * 3 + k] = rgb[k];
-    styles[0] = flat;
+    impasto_image *flat = flat_picture(ctx, 48, rgb);
+    const impasto_image *styles[1] = {flat};
+    impasto_attention_options opt;
     impasto_attention_options_init(&opt);
     opt.content_size = opt.style_size = 0;
     CHECK(impasto_attention(ctx, NULL, lst, p, styles, 1, &opt, &a) == IMPASTO_OK);

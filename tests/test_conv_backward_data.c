@@ -24,18 +24,6 @@ typedef struct {
     pad_mode mode;
 } bd_case;
 
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    if (!p) abort();
-    return p;
-}
-
-static int reflect_index(int i, int n) {
-    if (i < 0) return -i;
-    if (i >= n) return 2 * (n - 1) - i;
-    return i;
-}
-
 /* ref (C, H, W) and the bound sum |terms| per element, in double. */
 static void reference(const bd_case *t, const float *w, const float *dy, double *ref, double *bound) {
     const int p = t->k / 2, k = t->k;
@@ -52,8 +40,8 @@ static void reference(const bd_case *t, const float *w, const float *dy, double 
                             int iy = y - p + ki, ix = x - p + kj;
                             if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w) {
                                 if (t->mode == PAD_ZERO) continue;
-                                iy = reflect_index(iy, t->h);
-                                ix = reflect_index(ix, t->w);
+                                iy = test_reflect_index(iy, t->h);
+                                ix = test_reflect_index(ix, t->w);
                             }
                             const double v = wv * dy[(size_t)o * hw + (size_t)y * t->w + x];
                             ref[(size_t)c * hw + (size_t)iy * t->w + ix] += v;
@@ -73,7 +61,7 @@ static void fill(float *v, size_t n, uint64_t *s) {
 static double run_case(const bd_case *t, uint64_t seed) {
     const size_t hw = (size_t)t->h * (size_t)t->w, nx = (size_t)t->c * hw, ny = (size_t)t->oc * hw;
     const size_t nw = (size_t)t->oc * t->c * t->k * t->k;
-    float *w = falloc(nw), *dy = falloc(ny), *dx = falloc(nx + GUARD), *first = falloc(nx), *im = falloc(nx);
+    float *w = test_falloc(nw), *dy = test_falloc(ny), *dx = test_falloc(nx + GUARD), *first = test_falloc(nx), *im = test_falloc(nx);
     double *ref = malloc(nx * sizeof *ref), *bound = malloc(nx * sizeof *bound);
     if (!ref || !bound) abort();
     uint64_t s = seed;
@@ -85,7 +73,7 @@ static double run_case(const bd_case *t, uint64_t seed) {
         const conv2d_desc d = {t->c, t->h, t->w, t->oc, t->k, t->k, 1, t->k / 2, t->mode, threads};
         CHECK(conv2d_same_backward_supported(&d));
         const size_t nws = conv2d_backward_data_same_workspace(&d);
-        float *ws = falloc(nws + GUARD);
+        float *ws = test_falloc(nws + GUARD);
         for (size_t i = 0; i < nws + GUARD; i++) ws[i] = NAN;
         for (size_t i = 0; i < nx + GUARD; i++) dx[i] = 1e30f;
         conv2d_backward_data_same(&d, w, dy, dx, ws);
@@ -111,7 +99,7 @@ static double run_case(const bd_case *t, uint64_t seed) {
     }
     /* im2col + GEMM (conv2d_backward), the general path, agrees within the same bound. */
     const conv2d_desc d = {t->c, t->h, t->w, t->oc, t->k, t->k, 1, t->k / 2, t->mode, 1};
-    float *ws = falloc(conv2d_workspace(&d));
+    float *ws = test_falloc(conv2d_workspace(&d));
     conv2d_backward(&d, NULL, w, dy, im, NULL, NULL, ws);
     int agree = 1;
     for (size_t i = 0; i < nx; i++) agree &= fabs(im[i] - dx[i]) <= 2 * BD_ELEM_TOL * bound[i] + 1e-30;

@@ -24,19 +24,13 @@ typedef struct {
     int stride;
 } direct_case;
 
-static int reflect_index(int i, int n) {
-    if (i < 0) return -i;
-    if (i >= n) return 2 * (n - 1) - i;
-    return i;
-}
-
 /* The upsampled, padded input value at (c, uy, ux) in upsampled coordinates (may be outside). */
 static double input_at(const direct_case *t, const float *x, int c, int uy, int ux) {
     int h = t->sh * t->up, w = t->sw * t->up;
     if (uy < 0 || uy >= h || ux < 0 || ux >= w) {
         if (t->mode == PAD_ZERO) return 0.0;
-        uy = reflect_index(uy, h);
-        ux = reflect_index(ux, w);
+        uy = test_reflect_index(uy, h);
+        ux = test_reflect_index(ux, w);
     }
     return x[((size_t)c * t->sh + (size_t)(uy / t->up)) * t->sw + (size_t)(ux / t->up)];
 }

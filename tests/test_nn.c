@@ -86,13 +86,7 @@ static double max_rel_err(const float *a, const float *b, size_t n) {
     return worst;
 }
 
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
-static float *ws_alloc(const conv2d_desc *d) { return falloc(conv2d_workspace(d)); }
+static float *ws_alloc(const conv2d_desc *d) { return test_falloc(conv2d_workspace(d)); }
 
 static conv2d_desc desc_from_cfg(const float *cfg) {
     conv2d_desc d = {(int)cfg[0], (int)cfg[1], (int)cfg[2], (int)cfg[3], (int)cfg[4],
@@ -114,8 +108,8 @@ static void test_conv_golden(void) {
         CHECK(x && w && b && y && dy && dx && dw && db);
         if (!(x && w && b && y && dy && dx && dw && db)) return;
         CHECK(y->dims[0] == d.oc && y->dims[1] == conv2d_out_h(&d) && y->dims[2] == conv2d_out_w(&d));
-        float *ws = ws_alloc(&d), *out = falloc(y->n), *gx = falloc(x->n);
-        float *gw = falloc(w->n), *gb = falloc(b->n);
+        float *ws = ws_alloc(&d), *out = test_falloc(y->n), *gx = test_falloc(x->n);
+        float *gw = test_falloc(w->n), *gb = test_falloc(b->n);
         conv2d_forward(&d, x->data, w->data, b->data, out, 0, ws);
         double e = max_rel_err(out, y->data, y->n);
         CHECK_MSG(e < 1e-4, "conv%d forward rel err %g", i, e);
@@ -158,7 +152,7 @@ static void test_pool_golden(void) {
                   "pool%d shape %dx%d, ours %dx%d", j, y->dims[1], y->dims[2], pool_out_h(&d),
                   pool_out_w(&d));
         if (y->dims[1] != pool_out_h(&d) || y->dims[2] != pool_out_w(&d)) continue;
-        float *out = falloc(y->n), *gx = falloc(x->n);
+        float *out = test_falloc(y->n), *gx = test_falloc(x->n);
         pool_forward(&d, x->data, out);
         double e = max_rel_err(out, y->data, y->n);
         CHECK_MSG(e < 1e-5, "pool%d forward rel err %g", j, e);
@@ -233,11 +227,11 @@ static void test_conv_fd(void) {
         const conv2d_desc *d = &c.d;
         size_t nx = (size_t)d->c * d->h * d->w, nw = (size_t)d->oc * d->c * d->kh * d->kw;
         size_t ny = (size_t)d->oc * conv2d_out_h(d) * conv2d_out_w(d);
-        c.x = falloc(nx), c.w = falloc(nw), c.b = falloc(d->oc), c.y = falloc(ny), c.r = falloc(ny);
+        c.x = test_falloc(nx), c.w = test_falloc(nw), c.b = test_falloc(d->oc), c.y = test_falloc(ny), c.r = test_falloc(ny);
         c.ws = ws_alloc(d);
         fill(c.x, nx, &s, -1, 1), fill(c.w, nw, &s, -1, 1), fill(c.b, d->oc, &s, -1, 1);
         fill(c.r, ny, &s, -1, 1);
-        float *gx = falloc(nx), *gw = falloc(nw), *gb = falloc(d->oc);
+        float *gx = test_falloc(nx), *gw = test_falloc(nw), *gb = test_falloc(d->oc);
         memset(gw, 0, nw * sizeof *gw), memset(gb, 0, d->oc * sizeof *gb);
         conv2d_backward(d, c.x, c.w, c.r, gx, gw, gb, c.ws);
         int bad = fd_check("dx", c.x, nx, gx, conv_loss, &c, 1e-2f, 2e-3);
@@ -245,7 +239,7 @@ static void test_conv_fd(void) {
         bad += fd_check("db", c.b, d->oc, gb, conv_loss, &c, 1e-2f, 2e-3);
         CHECK_MSG(bad == 0, "conv case %zu: %d gradient elements off", t, bad);
         /* dx alone (dw, db NULL) is the same. */
-        float *gx2 = falloc(nx);
+        float *gx2 = test_falloc(nx);
         conv2d_backward(d, NULL, c.w, c.r, gx2, NULL, NULL, c.ws);
         CHECK(memcmp(gx, gx2, nx * sizeof *gx) == 0);
         free(gx2), free(gx), free(gw), free(gb);
@@ -267,19 +261,19 @@ static double relu_loss(void *p) {
 
 static void test_relu(void) {
     unsigned long long s = 777;
-    pw_case c = {1000, falloc(1000), falloc(1000), falloc(1000), {0}};
+    pw_case c = {1000, test_falloc(1000), test_falloc(1000), test_falloc(1000), {0}};
     for (size_t i = 0; i < c.n; i++) {
         float v = test_uniform(&s, 0.05f, 1.0f);  /* away from the kink at 0 */
         c.x[i] = (i % 3 == 0) ? -v : v;
     }
     fill(c.r, c.n, &s, -1, 1);
-    float *g = falloc(c.n);
+    float *g = test_falloc(c.n);
     relu_forward(c.n, c.x, c.y);
     relu_backward(c.n, c.y, c.r, g);
     CHECK(fd_check("relu dx", c.x, c.n, g, relu_loss, &c, 1e-2f, 1e-4) == 0);
     for (size_t i = 0; i < c.n; i++) CHECK(c.y[i] == (c.x[i] > 0 ? c.x[i] : 0.0f));
     /* in place: y = relu(y), dx = dy */
-    float *t = falloc(c.n);
+    float *t = test_falloc(c.n);
     memcpy(t, c.x, c.n * sizeof *t);
     relu_forward(c.n, t, t);
     CHECK(memcmp(t, c.y, c.n * sizeof *t) == 0);
@@ -307,7 +301,7 @@ static void test_pool_fd(void) {
         pw_case c = {0, 0, 0, 0, cases[t]};
         size_t nx = (size_t)c.pd.c * c.pd.h * c.pd.w;
         size_t ny = (size_t)c.pd.c * pool_out_h(&c.pd) * pool_out_w(&c.pd);
-        c.x = falloc(nx), c.y = falloc(ny), c.r = falloc(ny);
+        c.x = test_falloc(nx), c.y = test_falloc(ny), c.r = test_falloc(ny);
         /* Distinct values 0.05 apart (a shuffled ramp), so a step of 0.01 never changes which
          * cell is a window's maximum. */
         for (size_t i = 0; i < nx; i++) c.x[i] = 0.05f * (float)i - 2.0f;
@@ -318,7 +312,7 @@ static void test_pool_fd(void) {
             c.x[i] = c.x[j], c.x[j] = tmp;
         }
         fill(c.r, ny, &s, -1, 1);
-        float *g = falloc(nx);
+        float *g = test_falloc(nx);
         pool_backward(&c.pd, c.x, c.r, g);
         CHECK_MSG(fd_check("pool dx", c.x, nx, g, pool_loss, &c, 1e-2f, 1e-3) == 0, "pool case %zu", t);
         free(g), free(c.x), free(c.y), free(c.r);
@@ -399,7 +393,7 @@ static void test_pool_2x2(void) {
         const pool_desc *d = &cases[t];
         const int oh = pool_out_h(d), ow = pool_out_w(d);
         const size_t hw = (size_t)d->h * d->w, nx = (size_t)d->c * hw, ny = (size_t)d->c * oh * ow;
-        float *x = falloc(nx), *y = falloc(ny), *dy = falloc(ny), *dx = falloc(nx), *want = falloc(nx);
+        float *x = test_falloc(nx), *y = test_falloc(ny), *dy = test_falloc(ny), *dx = test_falloc(nx), *want = test_falloc(nx);
         uint64_t *bits = malloc((size_t)d->c * bitmap_plane_words(hw) * sizeof *bits);
         for (size_t i = 0; i < nx; i++) {
             const float u = test_uniform(&s, 0, 1);
@@ -444,8 +438,8 @@ static void test_bitmaps(void) {
         CHECK(pool_route_supported(d));
         const size_t hw = (size_t)d->h * d->w, nx = (size_t)d->c * hw;
         const size_t ny = (size_t)d->c * pool_out_h(d) * pool_out_w(d);
-        float *x = falloc(nx), *g = falloc(nx), *dx = falloc(nx), *want = falloc(nx);
-        float *y = falloc(ny), *y2 = falloc(ny), *dy = falloc(ny);
+        float *x = test_falloc(nx), *g = test_falloc(nx), *dx = test_falloc(nx), *want = test_falloc(nx);
+        float *y = test_falloc(ny), *y2 = test_falloc(ny), *dy = test_falloc(ny);
         uint64_t *bits = malloc((size_t)d->c * bitmap_plane_words(hw) * sizeof *bits);
         /* ReLU outputs: a third zero, the rest from a few levels, so windows tie. */
         for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&s, 0, 1) < 0.33f ? 0.0f : (float)(1 + (int)test_uniform(&s, 0, 3));
@@ -514,8 +508,8 @@ static void test_conv_banded(void) {
         size_t nx = (size_t)d->c * d->h * d->w, nw = (size_t)d->oc * k, ny = (size_t)d->oc * npix;
         if (d->kh > 1 && t / 3 < BANDED)
             CHECK_MSG(conv2d_workspace(d) / (size_t)d->threads < k * npix / 2, "case %zu not banded", t / 3);
-        float *x = falloc(nx), *w = falloc(nw), *b = falloc(d->oc), *y = falloc(ny);
-        float *dy = falloc(ny), *dx = falloc(nx), *dw = falloc(nw), *ws = ws_alloc(d);
+        float *x = test_falloc(nx), *w = test_falloc(nw), *b = test_falloc(d->oc), *y = test_falloc(ny);
+        float *dy = test_falloc(ny), *dx = test_falloc(nx), *dw = test_falloc(nw), *ws = ws_alloc(d);
         fill(x, nx, &s, -1, 1), fill(w, nw, &s, -0.2f, 0.2f), fill(b, d->oc, &s, -1, 1);
         fill(dy, ny, &s, -1, 1);
         memset(dw, 0, nw * sizeof *dw);

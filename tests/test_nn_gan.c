@@ -37,12 +37,6 @@
 
 static safetensors *golden;
 
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 static float *fzero(size_t n) {
     float *p = calloc(n ? n : 1, sizeof(float));
     if (!p) abort();
@@ -101,7 +95,7 @@ static float *golden_get(const char *prefix, int i, const char *field, size_t *n
     snprintf(name, sizeof name, "%s%d.%s", prefix, i, field);
     const st_tensor *t = golden ? safetensors_find(golden, name) : NULL;
     if (!t) return NULL;
-    float *v = falloc(t->nelem);
+    float *v = test_falloc(t->nelem);
     if (safetensors_get_f32(NULL, golden, name, t->ndim, t->shape, v) != IMPASTO_OK) {
         free(v);
         return NULL;
@@ -167,7 +161,7 @@ static void test_convt_forward_naive(void) {
         const int *q = convt_cases[t];
         convt_desc d = {q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8]};
         size_t nx = convt_nx(&d), ny = convt_ny(&d), nw = convt_nw(&d);
-        float *x = falloc(nx), *w = falloc(nw), *b = falloc(d.oc), *y = falloc(ny), *ws = falloc(convt_workspace(&d));
+        float *x = test_falloc(nx), *w = test_falloc(nw), *b = test_falloc(d.oc), *y = test_falloc(ny), *ws = test_falloc(convt_workspace(&d));
         double *ref = malloc(ny * sizeof *ref);
         fill(x, nx, &seed, -1, 1);
         fill(w, nw, &seed, -1, 1);
@@ -205,13 +199,13 @@ static void test_convt_fd(void) {
         convt_ctx t = {{q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8]}, 0, 0, 0, 0, 0, 0};
         const int bias = q[9];
         size_t nx = convt_nx(&t.d), ny = convt_ny(&t.d), nw = convt_nw(&t.d), oc = (size_t)t.d.oc;
-        t.x = falloc(nx), t.w = falloc(nw), t.b = bias ? falloc(oc) : NULL, t.y = falloc(ny), t.r = falloc(ny);
-        t.ws = falloc(convt_workspace(&t.d));
+        t.x = test_falloc(nx), t.w = test_falloc(nw), t.b = bias ? test_falloc(oc) : NULL, t.y = test_falloc(ny), t.r = test_falloc(ny);
+        t.ws = test_falloc(convt_workspace(&t.d));
         fill(t.x, nx, &seed, -1, 1);
         fill(t.w, nw, &seed, -1, 1);
         if (bias) fill(t.b, oc, &seed, -1, 1);
         fill(t.r, ny, &seed, -1, 1);
-        float *dx = falloc(nx), *dw = fzero(nw), *db = fzero(oc);
+        float *dx = test_falloc(nx), *dw = fzero(nw), *db = fzero(oc);
         for (size_t i = 0; i < nx; i++) dx[i] = 1e30f;  /* overwritten, not added to */
         convt_backward(&t.d, t.x, t.w, t.r, dx, dw, db, t.ws);
         int bad = fd_check("dx", t.x, nx, dx, convt_loss, &t, 1e-2f, 1e-3);
@@ -219,7 +213,7 @@ static void test_convt_fd(void) {
         if (bias) bad += fd_check("db", t.b, oc, db, convt_loss, &t, 1e-2f, 1e-3);
         CHECK_MSG(bad == 0, "transposed conv case %zu: %d gradient elements off", k, bad);
         /* Parameter gradients accumulate; each of dx, dw, db alone gives what it gave together. */
-        float *dx2 = falloc(nx), *dw2 = falloc(nw), *db2 = falloc(oc);
+        float *dx2 = test_falloc(nx), *dw2 = test_falloc(nw), *db2 = test_falloc(oc);
         memcpy(dw2, dw, nw * sizeof *dw2);
         memcpy(db2, db, oc * sizeof *db2);
         convt_backward(&t.d, t.x, t.w, t.r, NULL, dw2, NULL, t.ws);
@@ -249,8 +243,8 @@ static void test_convt_golden(void) {
         CHECK_MSG(x && w && y && dy && dx && dw && (!bias || (b && db)), "convt%d: tensors missing", i);
         CHECK_MSG(ny == convt_ny(&d) && nx == convt_nx(&d) && nw == convt_nw(&d), "convt%d: shapes", i);
         if (x && w && y && dy && dx && dw && (!bias || (b && db)) && ny == convt_ny(&d)) {
-            float *ws = falloc(convt_workspace(&d)), *out = falloc(ny), *gx = falloc(nx), *gw = falloc(nw);
-            float *gb = falloc((size_t)d.oc);
+            float *ws = test_falloc(convt_workspace(&d)), *out = test_falloc(ny), *gx = test_falloc(nx), *gw = test_falloc(nw);
+            float *gb = test_falloc((size_t)d.oc);
             convt_forward(&d, x, w, b, out, ws);
             double e = max_rel_err(out, y, ny);
             CHECK_MSG(e <= 1e-5, "convt%d forward: relative error %g", i, e);
@@ -293,8 +287,8 @@ static void test_bn_forward(void) {
     const int n = 3, c = 4;
     const size_t hw = 35, tot = (size_t)n * c * hw, m = (size_t)n * hw;
     const float eps = 1e-5f, mom = 0.1f;
-    float *x = falloc(tot), *g = falloc(c), *b = falloc(c), *y = falloc(tot), *mean = falloc(c), *is = falloc(c);
-    float *rm = falloc(c), *rv = falloc(c), *rm0 = falloc(c), *rv0 = falloc(c);
+    float *x = test_falloc(tot), *g = test_falloc(c), *b = test_falloc(c), *y = test_falloc(tot), *mean = test_falloc(c), *is = test_falloc(c);
+    float *rm = test_falloc(c), *rv = test_falloc(c), *rm0 = test_falloc(c), *rv0 = test_falloc(c);
     /* Channel ch's values centred on 3 ch - 4 with spread ch + 1, so every channel differs. */
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++)
@@ -355,15 +349,15 @@ static void test_bn_threads(void) {
     unsigned long long seed = 32;
     const int n = 2, c = 5;
     const size_t hw = 9001, tot = (size_t)n * c * hw;
-    float *x = falloc(tot), *g = falloc(c), *b = falloc(c), *dy = falloc(tot), *rm[2], *rv[2], *y[2], *dx[2];
+    float *x = test_falloc(tot), *g = test_falloc(c), *b = test_falloc(c), *dy = test_falloc(tot), *rm[2], *rv[2], *y[2], *dx[2];
     float *mean[2], *is[2], *dg[2], *dbt[2];
     for (size_t i = 0; i < tot; i++) x[i] = 40.0f + test_uniform(&seed, -2, 3);
     fill(g, c, &seed, 0.5f, 2);
     fill(b, c, &seed, -1, 1);
     fill(dy, tot, &seed, -1, 1);
     for (int t = 0; t < 2; t++) {
-        rm[t] = fzero(c), rv[t] = fzero(c), y[t] = falloc(tot), dx[t] = falloc(tot), mean[t] = falloc(c);
-        is[t] = falloc(c), dg[t] = fzero(c), dbt[t] = fzero(c);
+        rm[t] = fzero(c), rv[t] = fzero(c), y[t] = test_falloc(tot), dx[t] = test_falloc(tot), mean[t] = test_falloc(c);
+        is[t] = test_falloc(c), dg[t] = fzero(c), dbt[t] = fzero(c);
         batch_norm_forward_train(n, c, hw, x, g, b, 1e-5f, 0.1f, y[t], mean[t], is[t], rm[t], rv[t], t + 1);
         batch_norm_backward_train(n, c, hw, x, g, mean[t], is[t], dy, dx[t], dg[t], dbt[t], t + 1);
     }
@@ -412,14 +406,14 @@ static void test_bn_fd(void) {
         bn_ctx t = {q[0], q[1], q[3], q[5], (size_t)q[2], 0, 0, 0, 0, 0, 0, 0};
         const int affine = q[4];
         const size_t tot = (size_t)t.n * (size_t)t.c * t.hw, c = (size_t)t.c;
-        t.x = falloc(tot), t.y = falloc(tot), t.r = falloc(tot), t.rm = falloc(c), t.rv = falloc(c);
-        t.gamma = affine ? falloc(c) : NULL, t.beta = affine ? falloc(c) : NULL;
+        t.x = test_falloc(tot), t.y = test_falloc(tot), t.r = test_falloc(tot), t.rm = test_falloc(c), t.rv = test_falloc(c);
+        t.gamma = affine ? test_falloc(c) : NULL, t.beta = affine ? test_falloc(c) : NULL;
         fill(t.x, tot, &seed, -2, 3);
         fill(t.r, tot, &seed, -1, 1);
         fill(t.rm, c, &seed, -0.5f, 0.5f);
         fill(t.rv, c, &seed, 0.5f, 1.5f);
         if (affine) fill(t.gamma, c, &seed, 0.5f, 1.5f), fill(t.beta, c, &seed, -0.5f, 0.5f);
-        float *mean = falloc(c), *is = falloc(c), *dx = falloc(tot), *dg = fzero(c), *db = fzero(c);
+        float *mean = test_falloc(c), *is = test_falloc(c), *dx = test_falloc(tot), *dg = fzero(c), *db = fzero(c);
         for (size_t i = 0; i < tot; i++) dx[i] = 1e30f;  /* overwritten, not added to */
         if (t.train) {
             batch_norm_forward_train(t.n, t.c, t.hw, t.x, t.gamma, t.beta, 1e-5f, 0.1f, t.y, mean, is, NULL, NULL,
@@ -439,7 +433,7 @@ static void test_bn_fd(void) {
         CHECK_MSG(bad == 0, "batch norm case %zu: %d gradient elements off", k, bad);
         /* Without gamma, dgamma and dbeta are still the gradients at gamma = 1, beta = 0. */
         if (!affine) {
-            float *ones = falloc(c), *dg1 = fzero(c), *db1 = fzero(c), *dx1 = falloc(tot);
+            float *ones = test_falloc(c), *dg1 = fzero(c), *db1 = fzero(c), *dx1 = test_falloc(tot);
             for (size_t i = 0; i < c; i++) ones[i] = 1.0f;
             if (t.train)
                 batch_norm_backward_train(t.n, t.c, t.hw, t.x, ones, mean, is, t.r, dx1, dg1, db1, t.threads);
@@ -450,7 +444,7 @@ static void test_bn_fd(void) {
             free(ones), free(dg1), free(db1), free(dx1);
         }
         /* Accumulation, dx NULL, and in place (dx == dy): dgamma doubles, dx the same. */
-        float *dg2 = falloc(c), *dy = falloc(tot);
+        float *dg2 = test_falloc(c), *dy = test_falloc(tot);
         memcpy(dg2, dg, c * sizeof *dg2);
         memcpy(dy, t.r, tot * sizeof *dy);
         if (t.train) {
@@ -488,8 +482,8 @@ static void test_bn_golden(void) {
                          (!affine || (g && b && dg && db && edg && edb));
         CHECK_MSG(have, "bn%d: tensors missing or mis-shaped", j);
         if (have) {
-            float *out = falloc(tot), *gx = falloc(tot), *mean = falloc(c), *is = falloc(c), *rm = falloc(c);
-            float *rv = falloc(c), *gg = fzero(c), *gb = fzero(c);
+            float *out = test_falloc(tot), *gx = test_falloc(tot), *mean = test_falloc(c), *is = test_falloc(c), *rm = test_falloc(c);
+            float *rv = test_falloc(c), *gg = fzero(c), *gb = fzero(c);
             memcpy(rm, rm0, (size_t)c * sizeof *rm);
             memcpy(rv, rv0, (size_t)c * sizeof *rv);
             batch_norm_forward_train(n, c, hw, x, g, b, eps, momentum, out, mean, is, rm, rv, 2);
@@ -540,7 +534,7 @@ static double ew_loss(void *q) {
 static void test_leaky_relu(void) {
     unsigned long long seed = 41;
     const size_t n = 300;
-    float *x = falloc(n), *y = falloc(n), *r = falloc(n), *dx = falloc(n);
+    float *x = test_falloc(n), *y = test_falloc(n), *r = test_falloc(n), *dx = test_falloc(n);
     /* Values at least 0.1 away from the kink, so a step of 1e-2 never crosses it. */
     for (size_t i = 0; i < n; i++) {
         float v = test_uniform(&seed, 0.1f, 2);
@@ -566,7 +560,7 @@ static void test_leaky_relu(void) {
 static void test_tanh(void) {
     unsigned long long seed = 42;
     const size_t n = 200;
-    float *x = falloc(n), *y = falloc(n), *r = falloc(n), *dx = falloc(n);
+    float *x = test_falloc(n), *y = test_falloc(n), *r = test_falloc(n), *dx = test_falloc(n);
     fill(x, n, &seed, -3, 3);
     fill(r, n, &seed, -1, 1);
     tanh_forward(n, x, y);
@@ -627,7 +621,7 @@ static void test_dropout_fd(void) {
     const size_t n = 150;
     const float p = 0.3f;
     uint64_t keep[3], state = 5;
-    float *x = falloc(n), *y = falloc(n), *r = falloc(n), *dx = falloc(n);
+    float *x = test_falloc(n), *y = test_falloc(n), *r = test_falloc(n), *dx = test_falloc(n);
     fill(x, n, &seed, -2, 2);
     fill(r, n, &seed, -1, 1);
     dropout_mask(n, p, &state, keep);
@@ -673,7 +667,7 @@ static void test_pad_forward(void) {
     for (int mode = 0; mode < 2; mode++)
         for (int pad = 0; pad <= 3; pad++) {
             const int oh = h + 2 * pad, ow = w + 2 * pad;
-            float *y = falloc((size_t)c * oh * ow);
+            float *y = test_falloc((size_t)c * oh * ow);
             pad_forward(c, h, w, pad, mode ? PAD_REFLECT : PAD_ZERO, x, y);
             int wrong = 0;
             for (int ch = 0; ch < c; ch++)
@@ -710,8 +704,8 @@ static void test_pad_backward(void) {
         const int *q = cases[k];
         pad_ctx t = {q[0], q[1], q[2], q[3], q[4] ? PAD_REFLECT : PAD_ZERO, 0, 0, 0};
         const size_t nx = (size_t)t.c * t.h * t.w, ny = (size_t)t.c * (t.h + 2 * t.pad) * (t.w + 2 * t.pad);
-        t.x = falloc(nx), t.y = falloc(ny), t.r = falloc(ny);
-        float *dx = falloc(nx);
+        t.x = test_falloc(nx), t.y = test_falloc(ny), t.r = test_falloc(ny);
+        float *dx = test_falloc(nx);
         fill(t.x, nx, &seed, -1, 1);
         fill(t.r, ny, &seed, -1, 1);
         for (size_t i = 0; i < nx; i++) dx[i] = 1e30f;  /* overwritten, not added to */
@@ -743,7 +737,7 @@ static void test_concat(void) {
     unsigned long long seed = 61;
     cat_ctx t = {3, 2, 10, 0, 0, 0, 0, 0};
     const size_t na = (size_t)t.ca * t.hw, nb = (size_t)t.cb * t.hw, ny = na + nb;
-    t.a = falloc(na), t.b = falloc(nb), t.y = falloc(ny), t.r = falloc(ny), t.q = falloc(na);
+    t.a = test_falloc(na), t.b = test_falloc(nb), t.y = test_falloc(ny), t.r = test_falloc(ny), t.q = test_falloc(na);
     fill(t.a, na, &seed, -1, 1);
     fill(t.b, nb, &seed, -1, 1);
     fill(t.r, ny, &seed, -1, 1);
@@ -751,14 +745,14 @@ static void test_concat(void) {
     concat_forward(t.ca, t.cb, t.hw, t.a, t.b, t.y);
     CHECK(memcmp(t.y, t.a, na * sizeof *t.a) == 0 && memcmp(t.y + na, t.b, nb * sizeof *t.b) == 0);
     /* The other layer's gradient arrives first; the concatenation's is added to it. */
-    float *da = falloc(na), *db = fzero(nb);
+    float *da = test_falloc(na), *db = fzero(nb);
     memcpy(da, t.q, na * sizeof *da);
     concat_backward(t.ca, t.cb, t.hw, t.r, da, db);
     int bad = fd_check("da", t.a, na, da, cat_loss, &t, 1e-2f, 1e-3);
     bad += fd_check("db", t.b, nb, db, cat_loss, &t, 1e-2f, 1e-3);
     CHECK(bad == 0);
     /* Exactly old + slice, either side alone. */
-    float *db2 = falloc(nb);
+    float *db2 = test_falloc(nb);
     for (size_t i = 0; i < nb; i++) db2[i] = 0.5f;
     concat_backward(t.ca, t.cb, t.hw, t.r, NULL, db2);
     int wrong = 0;

@@ -6,12 +6,6 @@
 
 #include "nn/nn.h"
 
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 static void fill(float *p, size_t n, unsigned long long *seed, float lo, float hi) {
     for (size_t i = 0; i < n; i++) p[i] = test_uniform(seed, lo, hi);
 }
@@ -74,8 +68,8 @@ static void test_instance_norm_forward(void) {
     unsigned long long seed = 11;
     const int c = 4;
     const size_t hw = 37;
-    float *x = falloc(c * hw), *g = falloc(c), *b = falloc(c), *y = falloc(c * hw), *mean = falloc(c),
-          *is = falloc(c);
+    float *x = test_falloc(c * hw), *g = test_falloc(c), *b = test_falloc(c), *y = test_falloc(c * hw), *mean = test_falloc(c),
+          *is = test_falloc(c);
     fill(x, c * hw, &seed, -3, 5);
     fill(g, c, &seed, 0.5f, 2);
     fill(b, c, &seed, -1, 1);
@@ -111,7 +105,7 @@ static void test_instance_norm_add_forward(void) {
     unsigned long long seed = 12;
     const int c = 3;
     const size_t hw = 70001;
-    float *x = falloc(c * hw), *g = falloc(c), *b = falloc(c), *r0 = falloc(c * hw), *r = falloc(c * hw);
+    float *x = test_falloc(c * hw), *g = test_falloc(c), *b = test_falloc(c), *r0 = test_falloc(c * hw), *r = test_falloc(c * hw);
     for (size_t i = 0; i < c * hw; i++) x[i] = 50.0f + test_uniform(&seed, -2, 3);
     fill(g, c, &seed, 0.5f, 2);
     fill(b, c, &seed, -1, 1);
@@ -140,7 +134,7 @@ static void test_instance_norm_moments(void) {
     unsigned long long seed = 13;
     const int c = 4;
     const size_t hw = 100003;
-    float *x = falloc(c * hw), *y = falloc(c * hw), *mean = falloc(c), *is = falloc(c);
+    float *x = test_falloc(c * hw), *y = test_falloc(c * hw), *mean = test_falloc(c), *is = test_falloc(c);
     for (size_t i = 0; i < hw; i++) {
         x[i] = 1e4f + test_uniform(&seed, -1, 1);
         x[hw + i] = i == 777 ? 1e3f : 0.0f;
@@ -165,12 +159,12 @@ static void test_instance_norm_fd(void) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         in_case t = {cases[k].c, cases[k].relu, cases[k].threads, (size_t)cases[k].hw, 0, 0, 0, 0, 0};
         size_t n = (size_t)t.c * t.hw;
-        t.x = falloc(n), t.y = falloc(n), t.r = falloc(n), t.gamma = falloc(t.c), t.beta = falloc(t.c);
+        t.x = test_falloc(n), t.y = test_falloc(n), t.r = test_falloc(n), t.gamma = test_falloc(t.c), t.beta = test_falloc(t.c);
         fill(t.x, n, &seed, -2, 2);
         fill(t.r, n, &seed, -1, 1);
         fill(t.gamma, t.c, &seed, 0.5f, 1.5f);
         fill(t.beta, t.c, &seed, -0.5f, 0.5f);
-        float *mean = falloc(t.c), *is = falloc(t.c), *dy = falloc(n), *dx = falloc(n);
+        float *mean = test_falloc(t.c), *is = test_falloc(t.c), *dy = test_falloc(n), *dx = test_falloc(n);
         float *dg = calloc(t.c, sizeof *dg), *db = calloc(t.c, sizeof *db);
         instance_norm_forward(t.c, t.hw, t.x, t.gamma, t.beta, 1e-5f, t.y, mean, is, t.relu, t.threads);
         /* The fused ReLU's gradient is applied by relu_backward from the output. */
@@ -190,7 +184,7 @@ static void test_instance_norm_fd(void) {
         if (t.relu) {
             /* The ReLU's backward fused (relu_y): the same numbers from the ReLU's output gradient,
              * in place too. */
-            float *dg3 = calloc(t.c, sizeof *dg3), *db3 = calloc(t.c, sizeof *db3), *g3 = falloc(n);
+            float *dg3 = calloc(t.c, sizeof *dg3), *db3 = calloc(t.c, sizeof *db3), *g3 = test_falloc(n);
             memcpy(g3, t.r, n * sizeof *g3);
             instance_norm_backward(t.c, t.hw, t.x, t.gamma, mean, is, g3, t.y, g3, dg3, db3, t.threads);
             CHECK(memcmp(g3, dx, n * sizeof *dx) == 0);
@@ -222,7 +216,7 @@ static void test_upsample(void) {
         up_case t = {cases[k][0], cases[k][1], cases[k][2], cases[k][3], cases[k][4], 0, 0, 0};
         size_t nx = (size_t)t.c * t.h * t.w, ny = nx * t.s * t.s;
         int oh = t.h * t.s, ow = t.w * t.s;
-        t.x = falloc(nx), t.y = falloc(ny), t.r = falloc(ny);
+        t.x = test_falloc(nx), t.y = test_falloc(ny), t.r = test_falloc(ny);
         fill(t.x, nx, &seed, -1, 1);
         fill(t.r, ny, &seed, -1, 1);
         upsample_nearest_forward(t.c, t.h, t.w, t.s, t.x, t.y, t.threads);
@@ -232,7 +226,7 @@ static void test_upsample(void) {
                 for (int j = 0; j < ow; j++)
                     wrong += t.y[((size_t)ch * oh + i) * ow + j] != t.x[((size_t)ch * t.h + i / t.s) * t.w + j / t.s];
         CHECK_MSG(wrong == 0, "upsample case %zu: %d pixels wrong", k, wrong);
-        float *dx = falloc(nx);
+        float *dx = test_falloc(nx);
         upsample_nearest_backward(t.c, t.h, t.w, t.s, t.r, dx, t.threads);
         /* Adjoint: <up(x), r> = <x, up^T(r)>. */
         CHECK_NEAR(dot(t.y, t.r, ny), dot(t.x, dx, nx), 1e-4);

@@ -15,12 +15,6 @@
 #define IN_W 28
 #define IN_N (3 * IN_H * IN_W)
 
-static float *falloc(size_t n) {
-    float *p = malloc(n * sizeof(float));
-    if (!p) abort();
-    return p;
-}
-
 static vgg19 *g_net;
 static float g_zero_bias[512];
 
@@ -32,8 +26,8 @@ static vgg19 *random_net(unsigned long long seed) {
         if (L[l].kind != VGG_CONV) continue;
         size_t n = (size_t)L[l].out_c * L[l].in_c * 9;
         float a = sqrtf(6.0f / (float)(L[l].in_c * 9));
-        net->w[L[l].conv] = falloc(n);
-        net->b[L[l].conv] = falloc((size_t)L[l].out_c);
+        net->w[L[l].conv] = test_falloc(n);
+        net->b[L[l].conv] = test_falloc((size_t)L[l].out_c);
         for (size_t i = 0; i < n; i++) net->w[L[l].conv][i] = test_uniform(&seed, -a, a);
         for (int i = 0; i < L[l].out_c; i++) net->b[L[l].conv][i] = test_uniform(&seed, -0.1f, 0.1f);
     }
@@ -90,10 +84,10 @@ static void check_gradient(int last, pool_kind pooling, const int *inject, const
     for (int i = 0; i < 2; i++) {
         size_t n = out_numel(p, inject[i]);
         CHECK(n > 0);
-        grad_at[inject[i]] = falloc(n);
+        grad_at[inject[i]] = test_falloc(n);
         for (size_t k = 0; k < n; k++) grad_at[inject[i]][k] = test_uniform(&seed, -1, 1);
     }
-    float *x = falloc(IN_N), *dx = falloc(IN_N), *xp = falloc(IN_N);
+    float *x = test_falloc(IN_N), *dx = test_falloc(IN_N), *xp = test_falloc(IN_N);
     for (int i = 0; i < IN_N; i++) x[i] = test_uniform(&seed, -2, 2);
     vgg19_forward(g_net, p, x);
     vgg19_backward(g_net, p, (const float *const *)grad_at, dx);
@@ -251,10 +245,10 @@ static void test_fusion_and_determinism(void) {
     CHECK(vgg19_plan_bytes(pf) < vgg19_plan_bytes(pa));
     CHECK(vgg19_plan_output(pa, 0, NULL, NULL, NULL) != NULL);
     unsigned long long s = 5;
-    float *x = falloc(IN_N), *dx1 = falloc(IN_N), *dx2 = falloc(IN_N), *dx3 = falloc(IN_N);
+    float *x = test_falloc(IN_N), *dx1 = test_falloc(IN_N), *dx2 = test_falloc(IN_N), *dx3 = test_falloc(IN_N);
     for (int i = 0; i < IN_N; i++) x[i] = test_uniform(&s, -2, 2);
     size_t n = out_numel(pf, last);
-    float *g = falloc(n), *y1 = falloc(n);
+    float *g = test_falloc(n), *y1 = test_falloc(n);
     for (size_t i = 0; i < n; i++) g[i] = test_uniform(&s, -1, 1);
     const float *grad_at[VGG19_NUM_LAYERS] = {0};
     grad_at[last] = g;
@@ -310,7 +304,7 @@ static void test_winograd_matches_im2col(void) {
     CHECK(vgg19_plan_winograd_kernels(p, vgg19_layer_index("conv5_1"), 1, &mr) != NULL && mr > 0);
     unsigned long long seed = 99;
     const size_t nx = (size_t)3 * h * w, n5 = out_numel(p, last), n3 = out_numel(p, mid);
-    float *x = falloc(nx), *g5 = falloc(n5), *g3 = falloc(n3), *f[2], *dx[2];
+    float *x = test_falloc(nx), *g5 = test_falloc(n5), *g3 = test_falloc(n3), *f[2], *dx[2];
     for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&seed, -100.0f, 100.0f);
     for (size_t i = 0; i < n5; i++) g5[i] = test_uniform(&seed, -1.0f, 1.0f);
     for (size_t i = 0; i < n3; i++) g3[i] = test_uniform(&seed, -1.0f, 1.0f);
@@ -319,8 +313,8 @@ static void test_winograd_matches_im2col(void) {
     grad_at[mid] = g3;
     for (int k = 0; k < 2; k++) {
         vgg19_plan_set_winograd(p, k == 0);
-        f[k] = falloc(n5);
-        dx[k] = falloc(nx);
+        f[k] = test_falloc(n5);
+        dx[k] = test_falloc(nx);
         vgg19_forward(g_net, p, x);
         memcpy(f[k], vgg19_plan_output(p, last, NULL, NULL, NULL), n5 * sizeof(float));
         vgg19_backward(g_net, p, grad_at, dx[k]);

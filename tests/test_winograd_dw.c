@@ -31,25 +31,13 @@ typedef struct {
     pad_mode mode;
 } dw_case;
 
-static float *falloc(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    if (!p) abort();
-    return p;
-}
-
-static int reflect_index(int i, int n) {
-    if (i < 0) return -i;
-    if (i >= n) return 2 * (n - 1) - i;
-    return i;
-}
-
 /* The upsampled, padded input at (c, uy, ux) in upsampled coordinates (may be outside). */
 static double input_at(const dw_case *t, const float *x, int c, int uy, int ux) {
     const int h = t->sh * t->up, w = t->sw * t->up;
     if (uy < 0 || uy >= h || ux < 0 || ux >= w) {
         if (t->mode == PAD_ZERO) return 0.0;
-        uy = reflect_index(uy, h);
-        ux = reflect_index(ux, w);
+        uy = test_reflect_index(uy, h);
+        ux = test_reflect_index(ux, w);
     }
     return x[((size_t)c * t->sh + uy / t->up) * t->sw + ux / t->up];
 }
@@ -84,7 +72,7 @@ static conv2d_desc desc_of(const dw_case *t, int threads) {
 static void run_wino(const dw_case *t, int threads, const float *x, const float *dy, const float *start, float *dw) {
     const conv2d_desc d = desc_of(t, threads);
     const size_t n = (size_t)t->oc * t->c * 9, nws = conv2d_winograd_dw_workspace(&d);
-    float *ws = falloc(nws + GUARD), *out = falloc(n + GUARD);
+    float *ws = test_falloc(nws + GUARD), *out = test_falloc(n + GUARD);
     memcpy(out, start, n * sizeof *out);
     for (int i = 0; i < GUARD; i++) out[n + i] = ws[nws + i] = 1234.5f;
     conv2d_winograd_backward_weights(&d, t->up, x, dy, out, ws);
@@ -101,7 +89,7 @@ static void run_wino(const dw_case *t, int threads, const float *x, const float 
 static void run_im2col(const dw_case *t, const float *x, const float *dy, const float *start, float *dw) {
     const conv2d_desc d = desc_of(t, 1);
     const size_t n = (size_t)t->oc * t->c * 9, hw = (size_t)d.h * d.w;
-    float *xup = falloc((size_t)t->c * hw), *ws = falloc(conv2d_workspace(&d));
+    float *xup = test_falloc((size_t)t->c * hw), *ws = test_falloc(conv2d_workspace(&d));
     for (int c = 0; c < t->c; c++)
         for (int y = 0; y < d.h; y++)
             for (int xx = 0; xx < d.w; xx++)
@@ -151,7 +139,7 @@ static void test_paths(void) {
         const dw_case *t = &cases[k];
         const conv2d_desc d = desc_of(t, 1);
         const size_t nx = (size_t)t->c * t->sh * t->sw, ny = (size_t)t->oc * d.h * d.w, n = (size_t)t->oc * t->c * 9;
-        float *x = falloc(nx), *dy = falloc(ny), *start = falloc(n), *got = falloc(n), *first = falloc(n);
+        float *x = test_falloc(nx), *dy = test_falloc(ny), *start = test_falloc(n), *got = test_falloc(n), *first = test_falloc(n);
         double *ref = malloc(n * sizeof *ref), *bound = malloc(n * sizeof *bound), el;
         for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&seed, -1.0f, 1.0f);
         for (size_t i = 0; i < ny; i++) dy[i] = test_uniform(&seed, -1.0f, 1.0f);
@@ -233,10 +221,10 @@ static void test_finite_differences(void) {
         fd_ctx c = {fd_cases[k], desc_of(&fd_cases[k], 2), 0, 0, 0, 0, 0};
         const dw_case *t = &c.t;
         const size_t hw = (size_t)c.d.h * c.d.w, nx = (size_t)t->c * t->sh * t->sw, n = (size_t)t->oc * t->c * 9;
-        float *x = falloc(nx), *g = falloc(n), *zero = falloc(n);
-        c.xup = falloc((size_t)t->c * hw), c.w = falloc(n);
-        c.y = falloc((size_t)t->oc * hw), c.r = falloc((size_t)t->oc * hw);
-        c.ws = falloc(conv2d_workspace(&c.d));
+        float *x = test_falloc(nx), *g = test_falloc(n), *zero = test_falloc(n);
+        c.xup = test_falloc((size_t)t->c * hw), c.w = test_falloc(n);
+        c.y = test_falloc((size_t)t->oc * hw), c.r = test_falloc((size_t)t->oc * hw);
+        c.ws = test_falloc(conv2d_workspace(&c.d));
         for (size_t i = 0; i < nx; i++) x[i] = test_uniform(&seed, -1.0f, 1.0f);
         for (size_t i = 0; i < n; i++) c.w[i] = test_uniform(&seed, -1.0f, 1.0f);
         for (size_t i = 0; i < (size_t)t->oc * hw; i++) c.r[i] = test_uniform(&seed, -1.0f, 1.0f);
